@@ -1,0 +1,14 @@
+// Umbrella header: includes every public embedkit header.
+#pragma once
+
+#include "version.hpp"
+
+#include "core/config.hpp"
+#include "core/error.hpp"
+#include "core/types.hpp"
+
+#include "distance/cpu.hpp"
+#include "distance/dispatch.hpp"
+#include "distance/metric.hpp"
+#include "distance/pairwise.hpp"
+
