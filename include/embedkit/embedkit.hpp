@@ -7,8 +7,12 @@
 #include "core/error.hpp"
 #include "core/types.hpp"
 
+#include "distance/batch.hpp"
 #include "distance/cpu.hpp"
 #include "distance/dispatch.hpp"
 #include "distance/metric.hpp"
 #include "distance/pairwise.hpp"
+#include "distance/topk.hpp"
 
+#include "io/atomic_file.hpp"
+#include "io/npy.hpp"

@@ -1,0 +1,497 @@
+// Batched distances, all-pairs and exact top-k: embedkit against FAISS, hnswlib, a naive loop
+// and a plain read of the same memory, on one thread.
+//
+// Rows are named <bench>/<impl>/<metric>/<shape> (the plain reads: <bench>/<impl>/<shape>):
+//   scan/...      1 query against a 100,000 x 768 float set (307 MB, far beyond any cache),
+//                 one pass over the set per iteration; search rows take k = 10
+//   allpairs/...  all pairs between 1,000 and 10,000 rows at dim 128 and 768, the whole
+//                 1,000 x 10,000 matrix per iteration
+//   topk/...      100 queries against 100,000 x 128, k = 10, all queries per iteration
+// Every row records its work per iteration in the counters work_bytes (bytes of the set read)
+// and work_items (rows scanned, pairs or queries); the summariser turns them into GB/s,
+// pairs/s and queries/s with the median time.
+//
+// The same source is built twice (bench/CMakeLists.txt): bench_distance_batch runs Eigen's own
+// GEMM, bench_distance_batch_blas is compiled with EIGEN_USE_BLAS and linked to OpenBLAS. The
+// context entry gemm_backend says which one ran. A program must not mix the two settings (the
+// Eigen product templates would differ between translation units), hence two binaries.
+#include "bench_util.hpp"
+
+#include <embedkit/embedkit.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <Eigen/Core>
+
+#if defined(EMBEDKIT_BENCH_HAVE_HNSWLIB)
+#include <hnswlib/hnswlib.h>
+#endif
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+#include <faiss/IndexFlat.h>
+#include <faiss/utils/distances.h>
+#endif
+#if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
+#include <omp.h>
+#endif
+
+#include <dlfcn.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+namespace ek = embedkit;
+using Index = Eigen::Index;
+
+// ---- Sizes (issue 4, "Benchmarks").
+constexpr Index kScanRows = 100000;
+constexpr Index kScanDim = 768;
+constexpr Index kPairsA = 1000;
+constexpr Index kPairsB = 10000;
+constexpr Index kPairDims[] = {128, 768};
+constexpr Index kTopkQueries = 100;
+constexpr Index kTopkRows = 100000;
+constexpr Index kTopkDim = 128;
+constexpr Index kK = 10;
+
+// ---- Data: fixed seeds, components uniform in [-1, 1], built on first use and kept.
+const ek::RowMatrixF& dataset(Index rows, Index cols, std::uint64_t seed) {
+    static std::map<std::tuple<Index, Index, std::uint64_t>, std::unique_ptr<ek::RowMatrixF>> cache;
+    auto& slot = cache[{rows, cols, seed}];
+    if (!slot) {
+        slot = std::make_unique<ek::RowMatrixF>(rows, cols);
+        std::mt19937_64 gen(seed);
+        std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+        float* p = slot->data();
+        for (Index i = 0; i < slot->size(); ++i) p[i] = uniform(gen);
+    }
+    return *slot;
+}
+
+const ek::RowMatrixF& scan_set() { return dataset(kScanRows, kScanDim, 1); }
+const ek::RowMatrixF& scan_query() { return dataset(1, kScanDim, 2); }
+const ek::RowMatrixF& pairs_a(Index dim) { return dataset(kPairsA, dim, 3); }
+const ek::RowMatrixF& pairs_b(Index dim) { return dataset(kPairsB, dim, 4); }
+const ek::RowMatrixF& topk_set() { return dataset(kTopkRows, kTopkDim, 5); }
+const ek::RowMatrixF& topk_queries() { return dataset(kTopkQueries, kTopkDim, 6); }
+
+// One peer index at a time (FAISS and hnswlib copy the set: 307 MB for the scan): built when
+// a row first asks for it, kept while the following rows (and repetitions) use the same one,
+// freed when a row asks for another.
+class PeerSlot {
+public:
+    template <class T, class Make>
+    T& get(const std::string& key, Make make) {
+        if (key != key_) {
+            object_.reset();
+            object_ = std::shared_ptr<T>(make());
+            key_ = key;
+        }
+        return *static_cast<T*>(object_.get());
+    }
+
+private:
+    std::string key_;
+    std::shared_ptr<void> object_;
+};
+
+PeerSlot& peer_slot() {
+    static PeerSlot slot;
+    return slot;
+}
+
+std::string shape(Index a, Index b) { return std::to_string(a) + "x" + std::to_string(b); }
+std::string shape(Index a, Index b, Index c) { return shape(a, b) + "x" + std::to_string(c); }
+
+void set_work(benchmark::State& state, double bytes, double items) {
+    const auto iterations = static_cast<double>(state.iterations());
+    if (bytes > 0) state.SetBytesProcessed(static_cast<std::int64_t>(iterations * bytes));
+    state.SetItemsProcessed(static_cast<std::int64_t>(iterations * items));
+    state.counters["work_bytes"] = bytes;
+    state.counters["work_items"] = items;
+}
+
+template <class Fn>
+void add(const std::string& name, Fn fn) {
+    benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMillisecond);
+}
+
+// ---- Plain reads: the rate the memory system delivers to one core, the ceiling of a scan.
+
+// 64 independent float accumulators: the compiler turns the inner loop into four 16-lane (or
+// eight 8-lane) vector adds with no dependency between them, so the loop is limited by loads,
+// not by the latency of one add chain.
+float sum64(const float* p, std::size_t n) {
+    constexpr std::size_t lanes = 64;
+    float acc[lanes] = {};
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes)
+        for (std::size_t j = 0; j < lanes; ++j) acc[j] += p[i + j];
+    float total = 0;
+    for (; i < n; ++i) total += p[i];
+    for (float a : acc) total += a;
+    return total;
+}
+
+double scan_bytes() { return double(kScanRows) * double(kScanDim) * sizeof(float); }
+
+void register_scan() {
+    const std::string s = shape(kScanRows, kScanDim);
+    add("scan/read_eigen_sum/" + s, [](benchmark::State& state) {
+        const ek::RowMatrixF& set = scan_set();
+        const Eigen::Map<const Eigen::VectorXf> all(set.data(), set.size());
+        for (auto _ : state) {
+            float total = all.sum();
+            benchmark::DoNotOptimize(total);
+        }
+        set_work(state, scan_bytes(), double(kScanRows));
+    });
+    add("scan/read_sum64/" + s, [](benchmark::State& state) {
+        const ek::RowMatrixF& set = scan_set();
+        for (auto _ : state) {
+            float total = sum64(set.data(), static_cast<std::size_t>(set.size()));
+            benchmark::DoNotOptimize(total);
+        }
+        set_work(state, scan_bytes(), double(kScanRows));
+    });
+    for (ek::Metric metric : {ek::Metric::l2_squared, ek::Metric::dot}) {
+        const std::string m(ek::metric_name(metric));
+        add("scan/embedkit_distances/" + m + "/" + s, [metric](benchmark::State& state) {
+            const ek::RowMatrixF& set = scan_set();
+            const auto query = scan_query().row(0);
+            for (auto _ : state) {
+                ek::VectorF d = ek::distances(query, set, metric);
+                benchmark::DoNotOptimize(d.data());
+                benchmark::ClobberMemory();
+            }
+            set_work(state, scan_bytes(), double(kScanRows));
+        });
+        add("scan/embedkit_top_k/" + m + "/" + s, [metric](benchmark::State& state) {
+            const ek::RowMatrixF& set = scan_set();
+            const ek::RowMatrixF& query = scan_query();
+            for (auto _ : state) {
+                ek::TopK<float> r = ek::top_k(query, set, kK, metric);
+                benchmark::DoNotOptimize(r.indices.data());
+                benchmark::DoNotOptimize(r.scores.data());
+                benchmark::ClobberMemory();
+            }
+            set_work(state, scan_bytes(), double(kScanRows));
+        });
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+        const bool l2 = metric == ek::Metric::l2_squared;
+        add(std::string("scan/") + (l2 ? "faiss_IndexFlatL2/" : "faiss_IndexFlatIP/") + m + "/" + s,
+            [l2](benchmark::State& state) {
+                const ek::RowMatrixF& set = scan_set();
+                const ek::RowMatrixF& query = scan_query();
+                faiss::IndexFlat& index = peer_slot().get<faiss::IndexFlat>(
+                    l2 ? "scan/faiss_l2" : "scan/faiss_ip", [&set, l2] {
+                        auto* idx = l2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kScanDim))
+                                       : static_cast<faiss::IndexFlat*>(new faiss::IndexFlatIP(kScanDim));
+                        idx->add(set.rows(), set.data());
+                        return idx;
+                    });
+                std::vector<float> dist(kK);
+                std::vector<faiss::Index::idx_t> labels(kK);
+                for (auto _ : state) {
+                    index.search(1, query.data(), kK, dist.data(), labels.data());
+                    benchmark::DoNotOptimize(dist.data());
+                    benchmark::DoNotOptimize(labels.data());
+                    benchmark::ClobberMemory();
+                }
+                set_work(state, scan_bytes(), double(kScanRows));
+            });
+#endif
+    }
+#if defined(EMBEDKIT_BENCH_HAVE_HNSWLIB)
+    // hnswlib stores an 8-byte label after every row, so it reads 0.3 % more than the set.
+    add("scan/hnswlib_bruteforce/l2_squared/" + s, [](benchmark::State& state) {
+        struct Peer {
+            hnswlib::L2Space space{static_cast<std::size_t>(kScanDim)};
+            hnswlib::BruteforceSearch<float> index{&space, static_cast<std::size_t>(kScanRows)};
+        };
+        const ek::RowMatrixF& set = scan_set();
+        const ek::RowMatrixF& query = scan_query();
+        Peer& peer = peer_slot().get<Peer>("scan/hnswlib_l2", [&set] {
+            auto* p = new Peer;
+            for (Index i = 0; i < set.rows(); ++i)
+                p->index.addPoint(set.row(i).data(), static_cast<hnswlib::labeltype>(i));
+            return p;
+        });
+        for (auto _ : state) {
+            auto result = peer.index.searchKnn(query.data(), kK);
+            benchmark::DoNotOptimize(result);
+        }
+        set_work(state, scan_bytes(), double(kScanRows));
+    });
+#endif
+}
+
+// ---- All pairs.
+
+double pairs() { return double(kPairsA) * double(kPairsB); }
+
+// The output the pair loop writes: allocated once per run of a row, outside the timed loop.
+template <class PairFn>
+void naive_loop(benchmark::State& state, Index dim, PairFn fn) {
+    const ek::RowMatrixF& a = pairs_a(dim);
+    const ek::RowMatrixF& b = pairs_b(dim);
+    ek::RowMatrixF out(a.rows(), b.rows());
+    const auto d = static_cast<std::size_t>(dim);
+    for (auto _ : state) {
+        for (Index i = 0; i < a.rows(); ++i) {
+            const float* ai = a.row(i).data();
+            float* oi = out.row(i).data();
+            for (Index j = 0; j < b.rows(); ++j) oi[j] = fn(ai, b.row(j).data(), d);
+        }
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    set_work(state, 0, pairs());
+}
+
+void register_allpairs() {
+    for (Index dim : kPairDims) {
+        const std::string s = shape(kPairsA, kPairsB, dim);
+        for (ek::Metric metric : {ek::Metric::l2_squared, ek::Metric::cosine}) {
+            const std::string m(ek::metric_name(metric));
+            // pairwise returns its matrix by value: allocating it is part of the call measured.
+            add("allpairs/embedkit/" + m + "/" + s, [dim, metric](benchmark::State& state) {
+                const ek::RowMatrixF& a = pairs_a(dim);
+                const ek::RowMatrixF& b = pairs_b(dim);
+                for (auto _ : state) {
+                    ek::RowMatrixF out = ek::pairwise(a, b, metric);
+                    benchmark::DoNotOptimize(out.data());
+                    benchmark::ClobberMemory();
+                }
+                set_work(state, 0, pairs());
+            });
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+            if (metric == ek::Metric::l2_squared) {
+                add("allpairs/faiss_pairwise_L2sqr/" + m + "/" + s, [dim](benchmark::State& state) {
+                    const ek::RowMatrixF& a = pairs_a(dim);
+                    const ek::RowMatrixF& b = pairs_b(dim);
+                    ek::RowMatrixF out(a.rows(), b.rows());
+                    for (auto _ : state) {
+                        faiss::pairwise_L2sqr(dim, a.rows(), a.data(), b.rows(), b.data(), out.data());
+                        benchmark::DoNotOptimize(out.data());
+                        benchmark::ClobberMemory();
+                    }
+                    set_work(state, 0, pairs());
+                });
+            }
+#endif
+            if (metric == ek::Metric::l2_squared) {
+                add("allpairs/naive_loop/" + m + "/" + s, [dim](benchmark::State& state) {
+                    naive_loop(state, dim, [](const float* x, const float* y, std::size_t n) {
+                        return ek::l2_squared(x, y, n);
+                    });
+                });
+            } else {
+                add("allpairs/naive_loop/" + m + "/" + s, [dim](benchmark::State& state) {
+                    naive_loop(state, dim, [](const float* x, const float* y, std::size_t n) {
+                        return ek::cosine_similarity(x, y, n);
+                    });
+                });
+            }
+        }
+        // The matrix product alone into a matrix allocated outside the loop: the floor of the
+        // matrix-product metrics with this binary's GEMM, and pairwise(dot) minus it is the
+        // cost of returning a fresh matrix.
+        add("allpairs/embedkit/dot/" + s, [dim](benchmark::State& state) {
+            const ek::RowMatrixF& a = pairs_a(dim);
+            const ek::RowMatrixF& b = pairs_b(dim);
+            for (auto _ : state) {
+                ek::RowMatrixF out = ek::pairwise(a, b, ek::Metric::dot);
+                benchmark::DoNotOptimize(out.data());
+                benchmark::ClobberMemory();
+            }
+            set_work(state, 0, pairs());
+        });
+        add("allpairs/gemm_only/dot/" + s, [dim](benchmark::State& state) {
+            const ek::RowMatrixF& a = pairs_a(dim);
+            const ek::RowMatrixF& b = pairs_b(dim);
+            ek::RowMatrixF out(a.rows(), b.rows());
+            for (auto _ : state) {
+                out.noalias() = a * b.transpose();
+                benchmark::DoNotOptimize(out.data());
+                benchmark::ClobberMemory();
+            }
+            set_work(state, 0, pairs());
+        });
+    }
+}
+
+// ---- Top-k with many queries (the matrix-product path of top_k).
+
+void register_topk() {
+    const std::string s = shape(kTopkQueries, kTopkRows, kTopkDim);
+    for (ek::Metric metric : {ek::Metric::l2_squared, ek::Metric::dot}) {
+        const std::string m(ek::metric_name(metric));
+        add("topk/embedkit_top_k/" + m + "/" + s, [metric](benchmark::State& state) {
+            const ek::RowMatrixF& set = topk_set();
+            const ek::RowMatrixF& queries = topk_queries();
+            for (auto _ : state) {
+                ek::TopK<float> r = ek::top_k(queries, set, kK, metric);
+                benchmark::DoNotOptimize(r.indices.data());
+                benchmark::DoNotOptimize(r.scores.data());
+                benchmark::ClobberMemory();
+            }
+            set_work(state, 0, double(kTopkQueries));
+        });
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+        const bool l2 = metric == ek::Metric::l2_squared;
+        add(std::string("topk/") + (l2 ? "faiss_IndexFlatL2/" : "faiss_IndexFlatIP/") + m + "/" + s,
+            [l2, metric](benchmark::State& state) {
+                const ek::RowMatrixF& set = topk_set();
+                const ek::RowMatrixF& queries = topk_queries();
+                faiss::IndexFlat& index = peer_slot().get<faiss::IndexFlat>(
+                    l2 ? "topk/faiss_l2" : "topk/faiss_ip", [&set, l2] {
+                        auto* idx = l2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kTopkDim))
+                                       : static_cast<faiss::IndexFlat*>(new faiss::IndexFlatIP(kTopkDim));
+                        idx->add(set.rows(), set.data());
+                        return idx;
+                    });
+                std::vector<float> dist(static_cast<std::size_t>(kTopkQueries * kK));
+                std::vector<faiss::Index::idx_t> labels(dist.size());
+                for (auto _ : state) {
+                    index.search(kTopkQueries, queries.data(), kK, dist.data(), labels.data());
+                    benchmark::DoNotOptimize(dist.data());
+                    benchmark::DoNotOptimize(labels.data());
+                    benchmark::ClobberMemory();
+                }
+                set_work(state, 0, double(kTopkQueries));
+                // Both libraries must find the same neighbours: the share of (query, rank)
+                // slots where FAISS's index equals embedkit's (1 unless near-ties swap).
+                const ek::TopK<float> ref = ek::top_k(queries, set, kK, metric);
+                double same = 0;
+                for (Index i = 0; i < kTopkQueries; ++i)
+                    for (Index r = 0; r < kK; ++r)
+                        same += ref.indices(i, r) == labels[std::size_t(i * kK + r)] ? 1 : 0;
+                state.counters["agree_with_embedkit"] = same / double(kTopkQueries * kK);
+            });
+#endif
+    }
+}
+
+// ---- Context: what ran, with which GEMM and BLAS, on how many threads.
+
+// Shared libraries of the process whose file name mentions BLAS, LAPACK or an OpenMP runtime,
+// as the dynamic loader actually mapped them (symbolic links resolved).
+std::string loaded_libraries() {
+    std::ifstream maps("/proc/self/maps");
+    std::set<std::string> found;
+    std::string line;
+    while (std::getline(maps, line)) {
+        const std::size_t slash = line.find('/');
+        if (slash == std::string::npos) continue;
+        const std::string path = line.substr(slash);
+        const std::string file = path.substr(path.rfind('/') + 1);
+        if (file.find("blas") != std::string::npos || file.find("lapack") != std::string::npos ||
+            file.find("gomp") != std::string::npos || file.find("libomp") != std::string::npos)
+            found.insert(path);
+    }
+    std::string out;
+    for (const std::string& p : found) out += (out.empty() ? "" : ", ") + p;
+    return out.empty() ? "none" : out;
+}
+
+// OpenBLAS, wherever it came from (EIGEN_USE_BLAS or FAISS's libblas.so.3), is looked up at
+// run time so a binary without it still links; its thread count is forced to 1.
+std::string openblas_status() {
+    using set_threads_fn = void (*)(int);
+    using get_threads_fn = int (*)();
+    using get_config_fn = char* (*)();
+    auto set_threads = reinterpret_cast<set_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get_threads = reinterpret_cast<get_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    auto get_config = reinterpret_cast<get_config_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+    if (!set_threads || !get_threads) return "not loaded";
+    set_threads(1);
+    std::string out = get_config ? std::string(get_config()) : std::string("OpenBLAS");
+    return out + "; threads " + std::to_string(get_threads());
+}
+
+std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string(fallback);
+}
+
+void add_context(const std::string& command) {
+    benchmark::AddCustomContext("command", command);
+    benchmark::AddCustomContext("cpu_model", embedkit_bench::cpu_model());
+    benchmark::AddCustomContext("compiler", EMBEDKIT_BENCH_COMPILER);
+    benchmark::AddCustomContext("flags", EMBEDKIT_BENCH_FLAGS);
+    benchmark::AddCustomContext("embedkit_version", ek::version());
+    benchmark::AddCustomContext("embedkit_simd_active",
+                                std::string(ek::simd::level_name(ek::simd::active())));
+    benchmark::AddCustomContext("embedkit_simd_supported", embedkit_bench::supported_levels());
+#if defined(EIGEN_USE_BLAS)
+    benchmark::AddCustomContext("gemm_backend", "openblas");
+#else
+    benchmark::AddCustomContext("gemm_backend", "eigen");
+#endif
+    benchmark::AddCustomContext("eigen_version", std::to_string(EIGEN_WORLD_VERSION) + "." +
+                                                     std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                                                     std::to_string(EIGEN_MINOR_VERSION));
+    benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
+    benchmark::AddCustomContext("eigen_threads", std::to_string(Eigen::nbThreads()));
+    benchmark::AddCustomContext("openblas", openblas_status());
+    benchmark::AddCustomContext("blas_libraries_loaded", loaded_libraries());
+    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", env_or("OPENBLAS_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OMP_NUM_THREADS", env_or("OMP_NUM_THREADS", "unset"));
+#if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
+    benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
+#else
+    benchmark::AddCustomContext("omp_max_threads", "OpenMP not linked");
+#endif
+#if defined(EMBEDKIT_BENCH_HAVE_HNSWLIB)
+    benchmark::AddCustomContext("hnswlib", "header-only, compiled with the flags above");
+#else
+    benchmark::AddCustomContext("hnswlib", "not found (Debian: libhnswlib-dev)");
+#endif
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+    benchmark::AddCustomContext("faiss", std::to_string(FAISS_VERSION_MAJOR) + "." +
+                                             std::to_string(FAISS_VERSION_MINOR) + "." +
+                                             std::to_string(FAISS_VERSION_PATCH) +
+                                             " (Debian's prebuilt library, its own flags)");
+#else
+    benchmark::AddCustomContext("faiss", "not found (Debian: libfaiss-dev)");
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // Recorded before Initialize() strips the --benchmark_* flags from argv.
+    const std::string command = embedkit_bench::shell_command(argc, argv);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+
+    // One thread everywhere: FAISS's OpenMP loops, Eigen (threads only under OpenMP) and
+    // OpenBLAS (also forced in openblas_status(); set OPENBLAS_NUM_THREADS=1 as well, which
+    // OpenBLAS reads when it is loaded, before main).
+#if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
+    omp_set_num_threads(1);
+#endif
+    Eigen::setNbThreads(1);
+
+    add_context(command);
+    register_scan();
+    register_allpairs();
+    register_topk();
+
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

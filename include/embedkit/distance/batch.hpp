@@ -1,0 +1,331 @@
+// One-to-many distances, all-pairs distances between two sets, and row normalisation.
+#pragma once
+
+#include "../core/error.hpp"
+#include "../core/types.hpp"
+#include "detail/set_view.hpp"
+#include "dispatch.hpp"
+#include "metric.hpp"
+#include "pairwise.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
+namespace embedkit {
+
+namespace detail {
+
+template <class Scalar>
+inline void check_dims(const char* fn, Eigen::Index a, const char* a_name, Eigen::Index b,
+                       const char* b_name) {
+    if (a != b)
+        throw DimensionError(std::string("embedkit::") + fn + ": " + a_name + " has dimension " +
+                             std::to_string(a) + " but " + b_name + " has dimension " +
+                             std::to_string(b));
+}
+
+inline void check_nonempty(const char* fn, const char* what, Eigen::Index rows) {
+    if (rows == 0)
+        throw ArgumentError(std::string("embedkit::") + fn + ": " + what + " is empty (0 rows)");
+}
+
+// Runs the level's one-to-many kernel for `metric` over rows [0, v.rows) and finishes the
+// values the metric defines on top of a kernel (l2 = sqrt(l2_squared)).
+template <class Scalar>
+inline void many(const simd::KernelTable<Scalar>& t, Metric metric, const Scalar* q,
+                 const SetView<Scalar>& v, Eigen::Index first, Eigen::Index count,
+                 Scalar* out) noexcept {
+    const auto rows = static_cast<std::size_t>(count);
+    const auto dim = static_cast<std::size_t>(v.cols);
+    const auto stride = static_cast<std::size_t>(v.stride);
+    const Scalar* base = v.row(first);
+    switch (metric) {
+        case Metric::dot: t.dot_many(q, base, rows, dim, stride, out); break;
+        case Metric::l1: t.l1_many(q, base, rows, dim, stride, out); break;
+        case Metric::cosine: t.cosine_many(q, base, rows, dim, stride, out); break;
+        case Metric::l2_squared: t.l2_squared_many(q, base, rows, dim, stride, out); break;
+        case Metric::l2:
+            t.l2_squared_many(q, base, rows, dim, stride, out);
+            for (std::size_t r = 0; r < rows; ++r) out[r] = finish_l2(out[r]);
+            break;
+    }
+}
+
+// Rows of A per matrix product in pairwise().
+inline constexpr Eigen::Index pairwise_row_block = 256;
+
+// Squared norms of the rows of a set, through the active kernels.
+template <class Scalar>
+inline Vector<Scalar> row_squared_norms(const simd::KernelTable<Scalar>& t,
+                                        const SetView<Scalar>& v) {
+    Vector<Scalar> n(v.rows);
+    const auto dim = static_cast<std::size_t>(v.cols);
+    for (Eigen::Index i = 0; i < v.rows; ++i) n[i] = t.dot(v.row(i), v.row(i), dim);
+    return n;
+}
+
+// Turns an inner product and the two squared norms into the metric's value, with the same
+// rules as the pair functions (metric.hpp). l2_squared is clamped at 0: the matrix-product
+// form aa + bb - 2ab can round below zero for nearly identical vectors.
+template <class Scalar>
+inline Scalar from_inner_product(Metric metric, Scalar ab, Scalar aa, Scalar bb) noexcept {
+    switch (metric) {
+        case Metric::dot: return ab;
+        case Metric::cosine: return finish_cosine_similarity(CosineParts<Scalar>{ab, aa, bb});
+        case Metric::l2_squared: {
+            const Scalar d = aa + bb - Scalar(2) * ab;
+            return d < Scalar(0) ? Scalar(0) : d;
+        }
+        case Metric::l2: {
+            const Scalar d = aa + bb - Scalar(2) * ab;
+            return finish_l2(d < Scalar(0) ? Scalar(0) : d);
+        }
+        case Metric::l1: break;
+    }
+    return ab;
+}
+
+// Turns a rows x cols block of inner products (row i of A against every row of B, rows
+// `cols` apart) into the metric's values in place: from_inner_product with the metric fixed
+// at compile time, so the loop has no branch on the metric and vectorises.
+template <Metric M, class Scalar>
+inline void finish_block(Scalar* out, Eigen::Index rows, Eigen::Index cols, const Scalar* an,
+                         const Scalar* bn) noexcept {
+    for (Eigen::Index i = 0; i < rows; ++i) {
+        Scalar* row = out + i * cols;
+        const Scalar aa = an[i];
+        for (Eigen::Index j = 0; j < cols; ++j) row[j] = from_inner_product(M, row[j], aa, bn[j]);
+    }
+}
+
+// What the cosine finishing needs of B's squared norms: their square roots, and the rows whose
+// squared norm is zero or not finite (they follow the pair rules one by one).
+template <class Scalar>
+struct CosineColumns {
+    Vector<Scalar> root;
+    std::vector<Eigen::Index> special;
+};
+
+template <class Scalar>
+inline bool regular_squared_norm(Scalar sq) noexcept {
+    return std::isfinite(sq) && sq != Scalar(0);
+}
+
+template <class Scalar>
+inline CosineColumns<Scalar> cosine_columns(const Vector<Scalar>& bn) {
+    CosineColumns<Scalar> c;
+    c.root.resize(bn.size());
+    for (Eigen::Index j = 0; j < bn.size(); ++j) {
+        c.root[j] = std::sqrt(bn[j]);
+        if (!regular_squared_norm(bn[j])) c.special.push_back(j);
+    }
+    return c;
+}
+
+// Cosine similarity over such a block, with the values of finish_cosine_similarity: the
+// square roots of the norms are taken once per row instead of twice per pair (per pair, they
+// made the finishing pass cost more than the matrix product at dim 128).
+template <class Scalar>
+inline void finish_cosine_block(Scalar* out, Eigen::Index rows, Eigen::Index cols,
+                                const Scalar* an, const Scalar* bn,
+                                const CosineColumns<Scalar>& bc) {
+    constexpr Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
+    std::vector<Scalar> saved(bc.special.size());
+    const Scalar* b_root = bc.root.data();
+    for (Eigen::Index i = 0; i < rows; ++i) {
+        Scalar* row = out + i * cols;
+        const Scalar aa = an[i];
+        if (!regular_squared_norm(aa)) {
+            for (Eigen::Index j = 0; j < cols; ++j)
+                row[j] = finish_cosine_similarity(CosineParts<Scalar>{row[j], aa, bn[j]});
+            continue;
+        }
+        for (std::size_t k = 0; k < bc.special.size(); ++k) saved[k] = row[bc.special[k]];
+        const Scalar a_root = std::sqrt(aa);
+        for (Eigen::Index j = 0; j < cols; ++j) {
+            const Scalar ab = row[j];
+            Scalar s = ab / (a_root * b_root[j]);
+            s = s > Scalar(1) ? Scalar(1) : s;
+            s = s < Scalar(-1) ? Scalar(-1) : s;
+            row[j] = ab != ab ? nan : s;
+        }
+        for (std::size_t k = 0; k < bc.special.size(); ++k) {
+            const Eigen::Index j = bc.special[k];
+            row[j] = finish_cosine_similarity(CosineParts<Scalar>{saved[k], aa, bn[j]});
+        }
+    }
+}
+
+// A hint to Linux that a large, freshly allocated result may be backed by 2 MiB pages before
+// it is first written. Without it a 40 MB matrix takes about 10,000 page faults on first
+// write, which on a virtual machine cost 16 ms, as much as half the matrix product at dim 128
+// (1,000 x 10,000 pairs). Only the whole 2 MiB pages inside the buffer are advised; nothing
+// changes where transparent huge pages are disabled or on other systems.
+inline void advise_huge_pages(void* data, std::size_t bytes) noexcept {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    constexpr std::uintptr_t huge = std::uintptr_t(2) << 20;
+    if (bytes < 4 * huge) return;
+    const auto begin = reinterpret_cast<std::uintptr_t>(data);
+    const std::uintptr_t lo = (begin + huge - 1) & ~(huge - 1);
+    const std::uintptr_t hi = (begin + bytes) & ~(huge - 1);
+    if (hi > lo) (void)madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+#else
+    (void)data;
+    (void)bytes;
+#endif
+}
+
+}  // namespace detail
+
+/// Distances (or similarities, for dot and cosine) from one query to every row of a set.
+/// `query`: any dense vector or vector expression of size d; `set`: rows x d, row-major
+/// (RowMatrix, Map or row block). Returns a vector of `set.rows()` values, computed with the
+/// same kernels as the pair functions. Throws DimensionError if d differs, ArgumentError if
+/// the set is empty.
+template <class DQ, class DS>
+Vector<typename DS::Scalar> distances(const Eigen::MatrixBase<DQ>& query,
+                                      const Eigen::MatrixBase<DS>& set, Metric metric) {
+    using Scalar = typename DS::Scalar;
+    static_assert(std::is_same_v<typename DQ::Scalar, Scalar>,
+                  "embedkit::distances: query and set must have the same scalar type");
+    static_assert(DQ::IsVectorAtCompileTime, "embedkit::distances: the query must be a vector");
+    const detail::SetView<Scalar> v = detail::view_set("distances", "the set", set);
+    detail::check_nonempty("distances", "the set", v.rows);
+    detail::check_dims<Scalar>("distances", query.size(), "the query", v.cols, "the set");
+    const auto q = detail::contiguous(query);
+    Vector<Scalar> out(v.rows);
+    detail::many(simd::detail::active_table<Scalar>(), metric, q.data(), v, 0, v.rows, out.data());
+    return out;
+}
+
+/// All-pairs values between the rows of A (n x d) and B (m x d), both row-major sets.
+/// Returns n x m, out(i, j) = metric(A.row(i), B.row(j)). l2, l2_squared, dot and cosine use
+/// the matrix-product form (row norms + one GEMM through Eigen; clamped so squared distances
+/// never go negative): it agrees with the pair functions to about
+/// eps * (|a|^2 + |b|^2) for l2_squared and eps * |a| |b| for dot. l1 runs the SIMD kernels,
+/// blocked so a slice of B stays in cache. On Linux a result of 8 MiB or more is marked as a
+/// candidate for transparent huge pages (madvise), which makes its first write much cheaper.
+/// Throws DimensionError if d differs, ArgumentError if either set is empty.
+template <class DA, class DB>
+RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
+                                        const Eigen::MatrixBase<DB>& B, Metric metric) {
+    using Scalar = typename DA::Scalar;
+    static_assert(std::is_same_v<typename DB::Scalar, Scalar>,
+                  "embedkit::pairwise: both sets must have the same scalar type");
+    const detail::SetView<Scalar> a = detail::view_set("pairwise", "A", A);
+    const detail::SetView<Scalar> b = detail::view_set("pairwise", "B", B);
+    detail::check_nonempty("pairwise", "A", a.rows);
+    detail::check_nonempty("pairwise", "B", b.rows);
+    detail::check_dims<Scalar>("pairwise", a.cols, "A", b.cols, "B");
+    const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
+    RowMatrix<Scalar> out(a.rows, b.rows);
+    detail::advise_huge_pages(out.data(), static_cast<std::size_t>(out.size()) * sizeof(Scalar));
+    if (metric == Metric::l1) {
+        // A slice of B of about 256 KiB stays in L2 while every row of A passes over it.
+        const Eigen::Index row_bytes = std::max<Eigen::Index>(1, b.cols) * Eigen::Index(sizeof(Scalar));
+        const Eigen::Index block = std::max<Eigen::Index>(1, (Eigen::Index(256) << 10) / row_bytes);
+        for (Eigen::Index j0 = 0; j0 < b.rows; j0 += block) {
+            const Eigen::Index nb = std::min(block, b.rows - j0);
+#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
+#pragma omp parallel for schedule(static)
+#endif
+            for (Eigen::Index i = 0; i < a.rows; ++i)
+                detail::many(t, metric, a.row(i), b, j0, nb, out.data() + i * b.rows + j0);
+        }
+        return out;
+    }
+    const bool dot = metric == Metric::dot;
+    const Vector<Scalar> an = dot ? Vector<Scalar>() : detail::row_squared_norms(t, a);
+    const Vector<Scalar> bn = dot ? Vector<Scalar>() : detail::row_squared_norms(t, b);
+    const detail::CosineColumns<Scalar> bc =
+        metric == Metric::cosine ? detail::cosine_columns(bn) : detail::CosineColumns<Scalar>{};
+    // Fixed blocks of A's rows, one GEMM each: the split never depends on the thread count
+    // (and Eigen does not thread a product started inside a parallel region), so threaded
+    // results are bit-identical to one thread's.
+    const Eigen::Index block = detail::pairwise_row_block;
+    const Eigen::Index nblocks = (a.rows + block - 1) / block;
+    const auto bmap = detail::as_map(b);
+#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (Eigen::Index bi = 0; bi < nblocks; ++bi) {
+        const Eigen::Index i0 = bi * block;
+        const Eigen::Index nr = std::min(block, a.rows - i0);
+        const detail::SetView<Scalar> ab{a.row(i0), nr, a.cols, a.stride};
+        out.middleRows(i0, nr).noalias() = detail::as_map(ab) * bmap.transpose();
+        Scalar* rows = out.data() + i0 * b.rows;
+        switch (metric) {
+            case Metric::l2_squared:
+                detail::finish_block<Metric::l2_squared>(rows, nr, b.rows, an.data() + i0, bn.data());
+                break;
+            case Metric::l2:
+                detail::finish_block<Metric::l2>(rows, nr, b.rows, an.data() + i0, bn.data());
+                break;
+            case Metric::cosine:
+                detail::finish_cosine_block(rows, nr, b.rows, an.data() + i0, bn.data(), bc);
+                break;
+            case Metric::dot:
+            case Metric::l1:
+                break;
+        }
+    }
+    return out;
+}
+
+/// Scales every row of `set` (row-major, stored data) to unit L2 norm in place; zero rows
+/// stay zero. After it, dot equals cosine similarity for non-zero rows, so cosine search can
+/// run as dot search (a zero row scores 0, where cosine would give 0, or 1 against another
+/// zero vector). Rows holding NaN or Inf become NaN.
+template <class D>
+void normalize_rows(Eigen::MatrixBase<D>& set) {
+    using Scalar = typename D::Scalar;
+    detail::static_check_set<D>();
+    const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
+    D& m = set.derived();
+    const auto dim = static_cast<std::size_t>(m.cols());
+    if (dim == 0) return;
+    if (m.innerStride() != 1)
+        throw ArgumentError("embedkit::normalize_rows: the set must have contiguous rows");
+    for (Eigen::Index i = 0; i < m.rows(); ++i) {
+        Scalar* r = &m.coeffRef(i, 0);
+        Scalar sq = t.dot(r, r, dim);
+        if (std::isnan(sq)) {
+            for (std::size_t j = 0; j < dim; ++j) r[j] = std::numeric_limits<Scalar>::quiet_NaN();
+            continue;
+        }
+        if (!(sq >= std::numeric_limits<Scalar>::min()) || std::isinf(sq)) {
+            // The sum of squares underflowed or overflowed: divide by the largest magnitude
+            // first (exact scaling is not needed, only a representable sum of squares).
+            Scalar mx = 0;
+            for (std::size_t j = 0; j < dim; ++j) mx = std::max(mx, std::abs(r[j]));
+            if (mx == Scalar(0)) continue;  // a zero row stays zero
+            if (std::isinf(mx)) {
+                for (std::size_t j = 0; j < dim; ++j) r[j] = std::numeric_limits<Scalar>::quiet_NaN();
+                continue;
+            }
+            for (std::size_t j = 0; j < dim; ++j) r[j] /= mx;
+            sq = t.dot(r, r, dim);
+        }
+        const Scalar inv = Scalar(1) / std::sqrt(sq);
+        for (std::size_t j = 0; j < dim; ++j) r[j] *= inv;
+    }
+}
+
+/// normalize_rows for temporaries such as `set.topRows(10)` or an Eigen::Map.
+template <class D>
+void normalize_rows(Eigen::MatrixBase<D>&& set) {
+    normalize_rows(static_cast<Eigen::MatrixBase<D>&>(set));
+}
+
+}  // namespace embedkit

@@ -1,0 +1,319 @@
+// Exact k-nearest-neighbour search: for every query, the k best rows of a set under a metric.
+#pragma once
+
+#include "../core/error.hpp"
+#include "../core/types.hpp"
+#include "batch.hpp"
+#include "detail/set_view.hpp"
+#include "dispatch.hpp"
+#include "metric.hpp"
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace embedkit {
+
+/// Options of top_k.
+struct TopKOptions {
+    /// Skip set row i for query i: k-nearest neighbours within one set (queries = the set,
+    /// or its first rows). Candidates per query become |set| - 1.
+    bool exclude_self = false;
+};
+
+/// Result of top_k: both matrices are queries x min(k, candidates), best first.
+template <class Scalar>
+struct TopK {
+    RowMatrix<Eigen::Index> indices;  ///< row numbers in the set
+    RowMatrix<Scalar> scores;         ///< the metric's values (distance or similarity)
+};
+
+namespace detail {
+
+// Order of candidates: smaller key first; equal keys by lower index; NaN keys after every
+// number, among themselves by lower index. Keys are distances, or negated similarities.
+template <class Scalar>
+inline bool better(Scalar ka, Eigen::Index ia, Scalar kb, Eigen::Index ib) noexcept {
+    const bool na = std::isnan(ka);
+    const bool nb = std::isnan(kb);
+    if (na || nb) return na != nb ? nb : ia < ib;
+    return ka < kb || (ka == kb && ia < ib);
+}
+
+template <class Scalar>
+struct Candidate {
+    Scalar key;
+    Eigen::Index index;
+};
+
+// The k best candidates seen so far, as a binary heap with the worst on top, in storage the
+// caller owns. Candidates arrive in increasing index order within one query, so a candidate
+// whose key equals the worst kept one never displaces it (ties go to the lower index).
+template <class Scalar>
+class KBest {
+public:
+    void reset(Candidate<Scalar>* storage, Eigen::Index k) noexcept {
+        heap_ = storage;
+        k_ = k;
+        size_ = 0;
+        threshold_ = std::numeric_limits<Scalar>::infinity();
+        open_ = true;
+    }
+
+    void offer(Scalar key, Eigen::Index index) noexcept {
+        // Fast rejection: once full, only keys below the worst kept one (or anything while
+        // the worst kept one is NaN) can enter.
+        if (!open_ && !(key < threshold_)) return;
+        if (size_ < k_) {
+            heap_[size_++] = {key, index};
+            std::push_heap(heap_, heap_ + size_, worse_first);
+            if (size_ == k_) update_threshold();
+            return;
+        }
+        const Candidate<Scalar>& top = heap_[0];
+        if (!better(key, index, top.key, top.index)) return;
+        std::pop_heap(heap_, heap_ + size_, worse_first);
+        heap_[size_ - 1] = {key, index};
+        std::push_heap(heap_, heap_ + size_, worse_first);
+        update_threshold();
+    }
+
+    /// While false (the list is full and its worst key is a number), only keys below
+    /// threshold() can enter; offer() rejects every other key.
+    bool open() const noexcept { return open_; }
+    Scalar threshold() const noexcept { return threshold_; }
+
+    /// Sorts the kept candidates best first and returns how many there are.
+    Eigen::Index finish() noexcept {
+        std::sort_heap(heap_, heap_ + size_, worse_first);
+        return size_;
+    }
+
+private:
+    static bool worse_first(const Candidate<Scalar>& a, const Candidate<Scalar>& b) noexcept {
+        return better(a.key, a.index, b.key, b.index);
+    }
+    void update_threshold() noexcept {
+        threshold_ = heap_[0].key;
+        open_ = std::isnan(threshold_);
+    }
+
+    Candidate<Scalar>* heap_ = nullptr;
+    Eigen::Index k_ = 0;
+    Eigen::Index size_ = 0;
+    Scalar threshold_ = 0;
+    bool open_ = true;
+};
+
+// The search key of a value: distances as they are, similarities negated (exactly).
+template <class Scalar>
+inline Scalar to_key(Metric m, Scalar value) noexcept {
+    return larger_is_closer(m) ? -value : value;
+}
+
+// The exact value of one pair through the active kernels (as the pair functions compute it).
+template <class Scalar>
+inline Scalar exact_value(const simd::KernelTable<Scalar>& t, Metric m, const Scalar* a,
+                          const Scalar* b, std::size_t dim) noexcept {
+    switch (m) {
+        case Metric::dot: return t.dot(a, b, dim);
+        case Metric::l1: return t.l1(a, b, dim);
+        case Metric::l2_squared: return t.l2_squared(a, b, dim);
+        case Metric::l2: return finish_l2(t.l2_squared(a, b, dim));
+        case Metric::cosine: return finish_cosine_similarity(t.cosine(a, b, dim));
+    }
+    return Scalar(0);
+}
+
+// Offers candidates j0 .. j0 + n - 1 with keys keys[0 .. n) to `best`, skipping local index
+// `self`. Once the list is full nearly every candidate is rejected, so the keys are first
+// compared with the threshold 16 at a time (a branch-free loop the compiler vectorises) and
+// only a group holding a possible entrant goes through offer(). offer() sees the candidates
+// of a plain loop, in its order, minus ones it would reject: the result is the same.
+template <class Scalar>
+inline void offer_keys(KBest<Scalar>& best, const Scalar* keys, Eigen::Index n, Eigen::Index j0,
+                       Eigen::Index self) noexcept {
+    constexpr Eigen::Index group = 16;
+    Eigen::Index j = 0;
+    for (; j + group <= n; j += group) {
+        if (!best.open()) {
+            const Scalar threshold = best.threshold();
+            int any = 0;
+            for (Eigen::Index t = 0; t < group; ++t) any |= keys[j + t] < threshold;
+            if (!any) continue;
+        }
+        for (Eigen::Index t = j; t < j + group; ++t)
+            if (t != self) best.offer(keys[t], j0 + t);
+    }
+    for (; j < n; ++j)
+        if (j != self) best.offer(keys[j], j0 + j);
+}
+
+// One query's keys for a block of the set, from its inner products with the block's rows
+// (ip), its squared norm and theirs (unused for dot): the metric is fixed at compile time,
+// so the loop has no branch and vectorises.
+template <Metric M, class Scalar>
+inline void keys_from_products(const Scalar* ip, Eigen::Index n, Scalar q_sq, const Scalar* s_sq,
+                               Scalar* keys) noexcept {
+    for (Eigen::Index j = 0; j < n; ++j)
+        keys[j] = to_key(M, from_inner_product(M, ip[j], q_sq,
+                                               M == Metric::dot ? Scalar(0) : s_sq[j]));
+}
+
+template <class Scalar>
+inline void keys_from_products(Metric m, const Scalar* ip, Eigen::Index n, Scalar q_sq,
+                               const Scalar* s_sq, Scalar* keys) noexcept {
+    switch (m) {
+        case Metric::dot: keys_from_products<Metric::dot>(ip, n, q_sq, s_sq, keys); break;
+        case Metric::l2_squared:
+            keys_from_products<Metric::l2_squared>(ip, n, q_sq, s_sq, keys);
+            break;
+        case Metric::l2: keys_from_products<Metric::l2>(ip, n, q_sq, s_sq, keys); break;
+        case Metric::cosine: keys_from_products<Metric::cosine>(ip, n, q_sq, s_sq, keys); break;
+        case Metric::l1: break;  // never on the matrix-product path
+    }
+}
+
+// Rows of the set per block: a block of scores (128 queries x block) stays within L2. A
+// multiple of every GEMM panel height Eigen uses (48, 24, 16, 12, 8, 4 rows), and the last
+// partial block is zero-padded to full size: every set row then goes through the same
+// micro-kernel path, so identical rows get bit-identical inner products and ties keep their
+// index order (Eigen's remainder paths round differently).
+inline constexpr Eigen::Index topk_set_block = 1536;
+// Queries per matrix-product block: the set is streamed once per 128 queries.
+inline constexpr Eigen::Index topk_query_block = 128;
+// From this many queries on, the inner products come from one GEMM per block.
+inline constexpr Eigen::Index topk_gemm_min_queries = 8;
+
+}  // namespace detail
+
+/// The k best rows of `set` for every row of `queries` under `metric`.
+///
+/// queries: nq x d, set: n x d, both row-major sets (RowMatrix, Map or row block; a
+/// column-major matrix is a compile-time error). Best means smallest for l1, l2,
+/// l2_squared and largest for dot and cosine (the cosine similarity). Returns nq x
+/// min(k, candidates) indices and scores, best first; equal scores are ordered by lower index
+/// and NaN scores come last. Scores are the values the pair functions return for the same
+/// rows. With many queries and a metric other than l1, candidates are selected by inner
+/// products from a matrix product, whose rounding (about eps * (|q|^2 + |s|^2)) can only
+/// swap candidates whose exact scores are that close at the k-th place.
+///
+/// Memory: O(nq * k) plus one block of scores; the set is streamed, never copied.
+/// Throws ArgumentError if k <= 0, queries or set are empty, or exclude_self leaves no
+/// candidate; DimensionError if the dimensions differ.
+template <class DQ, class DS>
+TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
+                                const Eigen::MatrixBase<DS>& set, Eigen::Index k,
+                                Metric metric, TopKOptions options = {}) {
+    using Scalar = typename DS::Scalar;
+    using Index = Eigen::Index;
+    static_assert(std::is_same_v<typename DQ::Scalar, Scalar>,
+                  "embedkit::top_k: queries and set must have the same scalar type");
+    const detail::SetView<Scalar> q = detail::view_set("top_k", "queries", queries);
+    const detail::SetView<Scalar> s = detail::view_set("top_k", "the set", set);
+    if (k <= 0)
+        throw ArgumentError("embedkit::top_k: k must be positive, got " + std::to_string(k));
+    detail::check_nonempty("top_k", "queries", q.rows);
+    detail::check_nonempty("top_k", "the set", s.rows);
+    detail::check_dims<Scalar>("top_k", q.cols, "queries", s.cols, "the set");
+    const Index candidates = s.rows - (options.exclude_self ? 1 : 0);
+    if (candidates <= 0)
+        throw ArgumentError("embedkit::top_k: exclude_self with a 1-row set leaves no candidates");
+    const Index kk = std::min<Index>(k, candidates);
+    const Index nq = q.rows;
+    const auto dim = static_cast<std::size_t>(q.cols);
+    const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
+
+    std::vector<detail::Candidate<Scalar>> storage(static_cast<std::size_t>(nq * kk));
+    std::vector<detail::KBest<Scalar>> best(static_cast<std::size_t>(nq));
+    for (Index i = 0; i < nq; ++i) best[std::size_t(i)].reset(storage.data() + i * kk, kk);
+
+    const bool gemm = metric != Metric::l1 && nq >= detail::topk_gemm_min_queries && dim > 0;
+    const Index nblocks_q = (nq + detail::topk_query_block - 1) / detail::topk_query_block;
+
+#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1)
+#endif
+    for (Index bq = 0; bq < nblocks_q; ++bq) {
+        const Index q0 = bq * detail::topk_query_block;
+        const Index qn = std::min(detail::topk_query_block, nq - q0);
+        if (gemm) {
+            const detail::SetView<Scalar> qv{q.row(q0), qn, q.cols, q.stride};
+            const auto qmap = detail::as_map(qv);
+            Vector<Scalar> q_sq(qn);
+            for (Index i = 0; i < qn; ++i) q_sq[i] = t.dot(qv.row(i), qv.row(i), dim);
+            // Every product has `width` columns. A set smaller than one block is one product,
+            // padded only to a multiple of 48 rows (the tallest panel), not to a full block.
+            const Index width = s.rows >= detail::topk_set_block
+                                    ? detail::topk_set_block
+                                    : (s.rows + 47) / 48 * 48;
+            RowMatrix<Scalar> ip(qn, width);
+            Vector<Scalar> s_sq(width);
+            Vector<Scalar> keys(width);
+            RowMatrix<Scalar> padded;  // the last, partial block of the set, zero-padded
+            for (Index j0 = 0; j0 < s.rows; j0 += width) {
+                const Index nb = std::min(width, s.rows - j0);
+                const detail::SetView<Scalar> sv{s.row(j0), nb, s.cols, s.stride};
+                if (nb == width) {
+                    ip.noalias() = qmap * detail::as_map(sv).transpose();
+                } else {
+                    padded.setZero(width, s.cols);
+                    padded.topRows(nb) = detail::as_map(sv);
+                    ip.noalias() = qmap * padded.transpose();
+                }
+                if (metric != Metric::dot)  // dot needs no norms
+                    for (Index j = 0; j < nb; ++j) s_sq[j] = t.dot(sv.row(j), sv.row(j), dim);
+                for (Index i = 0; i < qn; ++i) {
+                    const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
+                    detail::keys_from_products(metric, ip.data() + i * ip.cols(), nb, q_sq[i],
+                                               s_sq.data(), keys.data());
+                    detail::offer_keys(best[std::size_t(q0 + i)], keys.data(), nb, j0, self);
+                }
+            }
+        } else {
+            Vector<Scalar> vals(std::min(detail::topk_set_block, s.rows));
+            const bool negate = larger_is_closer(metric);
+            for (Index j0 = 0; j0 < s.rows; j0 += detail::topk_set_block) {
+                const Index nb = std::min(detail::topk_set_block, s.rows - j0);
+                for (Index i = 0; i < qn; ++i) {
+                    detail::many(t, metric, q.row(q0 + i), s, j0, nb, vals.data());
+                    if (negate)  // the keys of similarities (to_key), in place
+                        for (Index j = 0; j < nb; ++j) vals[j] = -vals[j];
+                    const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
+                    detail::offer_keys(best[std::size_t(q0 + i)], vals.data(), nb, j0, self);
+                }
+            }
+        }
+    }
+
+    TopK<Scalar> out;
+    out.indices.resize(nq, kk);
+    out.scores.resize(nq, kk);
+    for (Index i = 0; i < nq; ++i) {
+        detail::KBest<Scalar>& b = best[std::size_t(i)];
+        detail::Candidate<Scalar>* c = storage.data() + i * kk;
+        const Index got = b.finish();
+        if (gemm) {
+            // Report the pair functions' exact values and order by them.
+            for (Index r = 0; r < got; ++r)
+                c[r].key = detail::to_key(metric, detail::exact_value(t, metric, q.row(i),
+                                                                      s.row(c[r].index), dim));
+            std::sort(c, c + got, [](const detail::Candidate<Scalar>& x,
+                                     const detail::Candidate<Scalar>& y) {
+                return detail::better(x.key, x.index, y.key, y.index);
+            });
+        }
+        for (Index r = 0; r < got; ++r) {
+            out.indices(i, r) = c[r].index;
+            out.scores(i, r) = detail::to_key(metric, c[r].key);
+        }
+    }
+    return out;
+}
+
+}  // namespace embedkit

@@ -1,0 +1,924 @@
+// topk.hpp: top_k against a brute-force reference -- the exact pair values of every candidate,
+// fully sorted by (score, index) with NaN last, and a long-double check of those values -- on
+// both internal paths (direct kernels for l1 or few queries; a matrix product per block
+// otherwise), across set and query blocks, at every SIMD level, float and double.
+#include "distance_test_util.hpp"
+
+#include <embedkit/core/error.hpp>
+#include <embedkit/core/types.hpp>
+#include <embedkit/distance/metric.hpp>
+#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/topk.hpp>
+
+#include <Eigen/Core>
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <functional>
+#include <initializer_list>
+#include <limits>
+#include <set>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <vector>
+
+namespace {
+
+using embedkit::Metric;
+using embedkit::TopK;
+using embedkit::TopKOptions;
+using ektest::cat;
+using ektest::Level;
+using ektest::level_str;
+using ektest::Log;
+using ektest::Random;
+using ektest::same_value;
+using ektest::scalar_str;
+using Index = Eigen::Index;
+namespace simd = embedkit::simd;
+
+template <class S>
+using RM = embedkit::RowMatrix<S>;
+
+// The internal block sizes the cases below are built around (read, not assumed, so the cases
+// keep crossing the boundaries if the constants change).
+constexpr Index gemm_min = embedkit::detail::topk_gemm_min_queries;
+constexpr Index set_block = embedkit::detail::topk_set_block;
+constexpr Index query_block = embedkit::detail::topk_query_block;
+
+constexpr Metric all_metrics[] = {Metric::l1, Metric::l2, Metric::l2_squared, Metric::dot,
+                                  Metric::cosine};
+constexpr Metric gemm_metrics[] = {Metric::l2, Metric::l2_squared, Metric::dot, Metric::cosine};
+
+std::string name(Metric m) { return std::string(embedkit::metric_name(m)); }
+
+static_assert(std::is_same_v<decltype(TopK<float>::indices), embedkit::RowMatrix<Eigen::Index>>);
+static_assert(std::is_same_v<decltype(TopK<double>::scores), embedkit::RowMatrix<double>>);
+static_assert(std::is_same_v<decltype(embedkit::top_k(std::declval<const RM<float>&>(),
+                                                      std::declval<const RM<float>&>(), 1,
+                                                      Metric::l2)),
+                             TopK<float>>);
+
+template <class S>
+S pair_value(Metric m, const S* a, const S* b, std::size_t n) {
+    switch (m) {
+        case Metric::l1: return embedkit::l1(a, b, n);
+        case Metric::l2: return embedkit::l2(a, b, n);
+        case Metric::l2_squared: return embedkit::l2_squared(a, b, n);
+        case Metric::dot: return embedkit::dot(a, b, n);
+        case Metric::cosine: return embedkit::cosine_similarity(a, b, n);
+    }
+    return S(0);
+}
+
+template <class S>
+RM<S> random_set(Random& rng, Index rows, Index cols, double lo = -1, double hi = 1) {
+    RM<S> m(rows, cols);
+    for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(rng.uniform(lo, hi));
+    return m;
+}
+
+// Small integers: every product and every partial sum of this file's sizes is an integer far
+// below 2^24, so the kernels, the matrix product and the long-double reference all give the
+// same exact a.b, a.a, b.b and squared distances. The matrix-product path then selects with
+// exact keys, and the many exact ties test the lower-index rule.
+template <class S>
+RM<S> integer_set(Random& rng, Index rows, Index cols, int lo, int hi) {
+    RM<S> m(rows, cols);
+    for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(rng.integer(lo, hi));
+    return m;
+}
+
+// ---- Long-double reference and bounds (the same derivation as in test_batch.cpp).
+
+template <class S>
+long double reference_value(Metric m, const ektest::Reference& r) {
+    switch (m) {
+        case Metric::l1: return r.l1;
+        case Metric::l2: return std::sqrt(r.l2_squared);
+        case Metric::l2_squared: return r.l2_squared;
+        case Metric::dot: return r.dot;
+        case Metric::cosine: return ektest::cosine_similarity_ref(r);
+    }
+    return 0;
+}
+
+template <class S>
+long double kernel_tolerance(Metric m, const ektest::Reference& r, std::size_t n) {
+    switch (m) {
+        case Metric::l1: return ektest::sum_tolerance<S>(n, r.l1);
+        case Metric::l2_squared: return ektest::sum_tolerance<S>(n, r.l2_squared);
+        case Metric::l2: {
+            const long double t = ektest::sum_tolerance<S>(n, r.l2_squared);
+            return ektest::l2_tolerance_from_squared(r.l2_squared, t) +
+                   1.01L * ektest::unit_roundoff<S>() * std::sqrt(r.l2_squared + t);
+        }
+        case Metric::dot: return ektest::sum_tolerance<S>(n, r.dot_abs);
+        case Metric::cosine:
+            if (r.aa == 0 || r.bb == 0) return 0;
+            return ektest::cosine_similarity_tolerance<S>(r, n);
+    }
+    return 0;
+}
+
+template <class S>
+bool kernel_value_ok(Metric m, S got, const S* a, const S* b, std::size_t n) {
+    const ektest::Reference r = ektest::reference(a, b, n);
+    if (std::isnan(r.dot) || std::isnan(r.l1)) return std::isnan(got);
+    return std::fabs(got - reference_value<S>(m, r)) <= kernel_tolerance<S>(m, r, n);
+}
+
+// Bound on |selection key - exact value| in the matrix-product path: inner product from a
+// GEMM (gamma_{d+1} sum|a_i b_i|), norms from the dot kernels (relative K), a few final
+// roundings; see test_batch.cpp for the derivation.
+template <class S>
+long double gemm_tolerance(Metric m, const ektest::Reference& r, std::size_t d) {
+    const long double u = ektest::unit_roundoff<S>();
+    const long double nu = static_cast<long double>(d + 1) * u;
+    const long double g = nu / (1 - nu) + ektest::reference_error_bound(d);
+    const long double k = ektest::sum_error_bound<S>(d) + ektest::reference_error_bound(d);
+    const long double tiny = ektest::underflow_allowance<S>(d) * 4;
+    const long double sq = 1.01L * (k + g + 4 * u) * (r.aa + r.bb) + tiny;
+    switch (m) {
+        case Metric::dot: return 1.01L * g * r.dot_abs + tiny;
+        case Metric::l2_squared: return sq;
+        case Metric::l2:
+            return ektest::l2_tolerance_from_squared(r.l2_squared, sq) +
+                   1.01L * u * std::sqrt(r.l2_squared + sq);
+        case Metric::cosine: {
+            if (r.aa == 0 || r.bb == 0) return 0;
+            const long double root = std::sqrt(r.aa) * std::sqrt(r.bb);
+            const long double s = std::fabs(r.dot) / root;
+            return 1.01L * (g * r.dot_abs / root + s * (k + 4 * u)) +
+                   8 * std::numeric_limits<long double>::epsilon();
+        }
+        case Metric::l1: return kernel_tolerance<S>(m, r, d);
+    }
+    return 0;
+}
+
+// ---- The brute-force reference: every candidate's pair value, sorted.
+
+// The promised order: smaller distance / larger similarity first, equal values by lower
+// index, NaN after every number (among themselves by lower index).
+template <class S>
+bool ranks_before(Metric m, S va, Index ia, S vb, Index ib) {
+    const bool na = std::isnan(va), nb = std::isnan(vb);
+    if (na || nb) return na && nb ? ia < ib : nb;
+    if (va != vb) return embedkit::larger_is_closer(m) ? va > vb : va < vb;
+    return ia < ib;
+}
+
+template <class S>
+struct Expected {
+    Metric metric;
+    Index candidates;                      // per query
+    std::vector<std::vector<S>> values;    // [query][set row]: the pair function's value
+    std::vector<std::vector<Index>> order; // [query]: best first, the first `depth` sorted
+};
+
+// `depth` is the largest k the result will be compared at (sorting only that far keeps the
+// large cases fast).
+template <class S>
+Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclude_self,
+                   Index depth) {
+    Expected<S> e;
+    e.metric = m;
+    const Index n = set.rows();
+    e.candidates = n - (exclude_self ? 1 : 0);
+    const auto d = static_cast<std::size_t>(set.cols());
+    for (Index i = 0; i < queries.rows(); ++i) {
+        std::vector<S> v(static_cast<std::size_t>(n));
+        for (Index j = 0; j < n; ++j)
+            v[std::size_t(j)] = pair_value(m, queries.row(i).data(), set.row(j).data(), d);
+        std::vector<Index> order;
+        order.reserve(static_cast<std::size_t>(n));
+        for (Index j = 0; j < n; ++j)
+            if (!(exclude_self && j == i)) order.push_back(j);
+        const auto before = [&](Index a, Index b) {
+            return ranks_before(m, v[std::size_t(a)], a, v[std::size_t(b)], b);
+        };
+        const Index sorted = std::min<Index>(depth, Index(order.size()));
+        std::partial_sort(order.begin(), order.begin() + sorted, order.end(), before);
+        e.values.push_back(std::move(v));
+        e.order.push_back(std::move(order));
+    }
+    return e;
+}
+
+// The result must be exactly the reference: shape queries x min(k, candidates), the indices of
+// the full sort, the pair functions' values bit for bit.
+template <class S, class Describe>
+void check_exact(const TopK<S>& got, const Expected<S>& e, Index k, Log& log,
+                 const Describe& describe) {
+    const Index nq = Index(e.values.size());
+    const Index kk = std::min(k, e.candidates);
+    const bool shape_ok = got.indices.rows() == nq && got.indices.cols() == kk &&
+                          got.scores.rows() == nq && got.scores.cols() == kk;
+    log.expect(shape_ok, [&] {
+        return cat(describe(), " k ", k, ": shape ", got.indices.rows(), " x ",
+                   got.indices.cols(), " / ", got.scores.rows(), " x ", got.scores.cols(),
+                   ", expected ", nq, " x ", kk);
+    });
+    if (!shape_ok) return;
+    for (Index i = 0; i < nq; ++i)
+        for (Index r = 0; r < kk; ++r) {
+            const Index want = e.order[std::size_t(i)][std::size_t(r)];
+            const S want_score = e.values[std::size_t(i)][std::size_t(want)];
+            log.expect(got.indices(i, r) == want && same_value(got.scores(i, r), want_score), [&] {
+                return cat(describe(), " ", name(e.metric), " k ", k, " query ", i, " rank ", r,
+                           ": got index ", got.indices(i, r), " score ", got.scores(i, r),
+                           ", expected index ", want, " score ", want_score);
+            });
+        }
+}
+
+// The returned scores against the long-double reference (the first `cols` ranks).
+template <class S, class Describe>
+void check_reference(const TopK<S>& got, const RM<S>& queries, const RM<S>& set, Metric m,
+                     Index cols, Log& log, const Describe& describe) {
+    const auto d = static_cast<std::size_t>(set.cols());
+    for (Index i = 0; i < got.indices.rows(); ++i)
+        for (Index r = 0; r < std::min(cols, got.indices.cols()); ++r) {
+            const Index j = got.indices(i, r);
+            if (j < 0 || j >= set.rows()) {
+                log.expect(false, [&] { return cat(describe(), " index ", j, " out of range"); });
+                continue;
+            }
+            log.expect(kernel_value_ok(m, got.scores(i, r), queries.row(i).data(),
+                                       set.row(j).data(), d),
+                       [&] {
+                           return cat(describe(), " ", name(m), " query ", i, " rank ", r,
+                                      ": score ", got.scores(i, r),
+                                      " is too far from the long-double reference");
+                       });
+        }
+}
+
+// An error of exactly type E whose message holds every one of `parts`.
+template <class E, class F>
+void check_throws(F&& f, std::initializer_list<std::string> parts) {
+    bool thrown = false;
+    try {
+        f();
+    } catch (const embedkit::Error& e) {
+        thrown = true;
+        const std::string what = e.what();
+        CHECK_MESSAGE(typeid(e) == typeid(E), "wrong exception type for: " << what);
+        for (const std::string& p : parts)
+            CHECK_MESSAGE(what.find(p) != std::string::npos,
+                          "message '" << what << "' does not contain '" << p << "'");
+    }
+    CHECK_MESSAGE(thrown, "no embedkit::Error was thrown");
+}
+
+std::vector<Index> ks_for(Index n) {
+    std::vector<Index> ks = {1, 2, 5, n - 1, n, n + 3};
+    ks.erase(std::remove_if(ks.begin(), ks.end(), [](Index k) { return k < 1; }), ks.end());
+    std::sort(ks.begin(), ks.end());
+    ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+    return ks;
+}
+
+TEST_CASE("topk: the block constants the cases are built around") {
+    // The cases below derive their sizes from these; this records what they were written for.
+    CHECK(gemm_min >= 2);
+    CHECK(set_block >= 2);
+    CHECK(query_block >= gemm_min);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("topk: direct path (fewer than 8 queries) equals a full sort of the pair "
+                   "values",
+                   S, float, double) {
+    Random rng(0x70bc0001);
+    Log log;
+    for (const Index dim : {1, 3, 17, 129}) {
+        for (const Index n : {Index(1), Index(2), Index(37), set_block + 76}) {
+            if (dim == 129 && n > 100) continue;  // the large set runs at the smaller dims
+            const RM<S> set = random_set<S>(rng, n, dim);
+            for (const Index nq : {Index(1), Index(3), gemm_min - 1}) {
+                const RM<S> queries = random_set<S>(rng, nq, dim);
+                const std::vector<Index> ks = ks_for(n);
+                for (const Level level : simd::supported()) {
+                    simd::Scoped scoped(level);
+                    for (const Metric m : all_metrics) {
+                        const Expected<S> e = expect(queries, set, m, false, n);
+                        const auto describe = [&] {
+                            return cat(level_str(level), " ", scalar_str<S>(), " dim ", dim,
+                                       " n ", n, " nq ", nq);
+                        };
+                        for (const Index k : ks) {
+                            const TopK<S> got = embedkit::top_k(queries, set, k, m);
+                            check_exact(got, e, k, log, describe);
+                            if (k == ks.back()) check_reference(got, queries, set, m, n, log, describe);
+                        }
+                        // Queries that are rows of the set, with and without exclude_self.
+                        const Index own = std::min(nq, n);
+                        const RM<S> own_rows = set.topRows(own);
+                        const Expected<S> e_own = expect(own_rows, set, m, false, n);
+                        check_exact(embedkit::top_k(set.topRows(own), set, n, m), e_own, n, log,
+                                    describe);
+                        if (n >= 2) {
+                            const Expected<S> e_ex = expect(own_rows, set, m, true, n);
+                            for (const Index k : ks)
+                                check_exact(embedkit::top_k(set.topRows(own), set, k, m,
+                                                            TopKOptions{true}),
+                                            e_ex, k, log, describe);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    log.report(10000);
+}
+
+TEST_CASE_TEMPLATE("topk: matrix-product path is exact on small-integer data with ties", S,
+                   float, double) {
+    Random rng(0x70bc0002);
+    Log log;
+    for (const Index dim : {1, 3, 17, 129}) {
+        for (const Index n : {1, 2, 37, 300}) {
+            // Values in [-3, 3]: many exact ties, zero rows included (all zero at dim 1 and 3).
+            const RM<S> set = integer_set<S>(rng, n, dim, -3, 3);
+            for (const Index nq : {gemm_min, query_block + 2}) {
+                if (dim == 129 && nq > query_block) continue;  // two query blocks at dims <= 17
+                const RM<S> queries = integer_set<S>(rng, nq, dim, -3, 3);
+                std::vector<Index> ks = {1, 5, n, n + 3};
+                if (n < 5) ks = {1, n, n + 3};
+                for (const Level level : simd::supported()) {
+                    simd::Scoped scoped(level);
+                    for (const Metric m : all_metrics) {
+                        const auto describe = [&] {
+                            return cat(level_str(level), " ", scalar_str<S>(), " dim ", dim,
+                                       " n ", n, " nq ", nq);
+                        };
+                        const Expected<S> e = expect(queries, set, m, false, n);
+                        for (const Index k : ks) {
+                            const TopK<S> got = embedkit::top_k(queries, set, k, m);
+                            check_exact(got, e, k, log, describe);
+                            if (k == ks.front()) check_reference(got, queries, set, m, 1, log, describe);
+                        }
+                        if (n >= gemm_min) {  // the set's own rows as queries, still >= 8
+                            const RM<S> own = set.topRows(std::min(nq, n));
+                            const Expected<S> e_ex = expect(own, set, m, true, n);
+                            for (const Index k : ks)
+                                check_exact(embedkit::top_k(set.topRows(own.rows()), set, k, m,
+                                                            TopKOptions{true}),
+                                            e_ex, k, log, describe);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    log.report(100000);
+}
+
+TEST_CASE_TEMPLATE("topk: results cross set and query blocks unchanged", S, float, double) {
+    // 2 set blocks and a part, 2 query blocks and a part; dim 3 with values in [-4, 4] keeps
+    // every path exact and full of ties.
+    Random rng(0x70bc0003);
+    const Index n = 2 * set_block + 452;
+    const Index dim = 3;
+    const RM<S> set = integer_set<S>(rng, n, dim, -4, 4);
+    const RM<S> many_queries = set.topRows(2 * query_block + 44);
+    const RM<S> few_queries = integer_set<S>(rng, gemm_min - 3, dim, -4, 4);
+    // k above one set block keeps candidates from several blocks (run on fewer queries: the
+    // heap work grows with k).
+    const Index big_k = set_block + 6;
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            for (const bool exclude : {false, true}) {
+                const auto describe = [&] {
+                    return cat(level_str(level), " ", scalar_str<S>(), exclude ? " exclude_self" : "");
+                };
+                const Expected<S> e = expect(many_queries, set, m, exclude, 10);
+                for (const Index k : {1, 10})
+                    check_exact(embedkit::top_k(set.topRows(many_queries.rows()), set, k, m,
+                                                TopKOptions{exclude}),
+                                e, k, log, describe);
+                const Expected<S> e_big = expect(RM<S>(set.topRows(gemm_min)), set, m, exclude, big_k);
+                check_exact(embedkit::top_k(set.topRows(gemm_min), set, big_k, m, TopKOptions{exclude}),
+                            e_big, big_k, log, describe);
+            }
+            const Expected<S> e_few = expect(few_queries, set, m, false, n);
+            for (const Index k : {Index(1), Index(10), big_k, n})
+                check_exact(embedkit::top_k(few_queries, set, k, m), e_few, k, log,
+                            [&] { return cat(level_str(level), " ", scalar_str<S>(), " few queries"); });
+        }
+    }
+    log.report(500000);
+}
+
+TEST_CASE_TEMPLATE("topk: exclude_self skips the query's own row in every set block", S, float,
+                   double) {
+    // All rows are queries, so the own row of the later queries lies in the second set block.
+    Random rng(0x70bc0004);
+    const Index n = set_block + 276;
+    const RM<S> set = integer_set<S>(rng, n, 2, -6, 6);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : {Metric::l2_squared, Metric::dot, Metric::cosine, Metric::l1}) {
+            const Expected<S> e = expect(set, set, m, true, 7);
+            for (const Index k : {1, 7}) {
+                const TopK<S> got = embedkit::top_k(set, set, k, m, TopKOptions{true});
+                check_exact(got, e, k, log, [&] { return cat(level_str(level), " ", scalar_str<S>()); });
+                for (Index i = 0; i < got.indices.rows(); ++i)
+                    for (Index r = 0; r < got.indices.cols(); ++r)
+                        log.expect(got.indices(i, r) != i, [&] {
+                            return cat(level_str(level), " ", name(m), " query ", i,
+                                       " returned its own row");
+                        });
+            }
+        }
+    }
+    log.report(std::size_t(n) * 16);
+}
+
+TEST_CASE_TEMPLATE("topk: exclude_self caps k at n - 1 and never returns row i for query i", S,
+                   float, double) {
+    Random rng(0x70bc0005);
+    const Index n = 37, dim = 17;
+    const RM<S> real = random_set<S>(rng, n, dim);
+    const RM<S> ints = integer_set<S>(rng, n, dim, -2, 2);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            // Real-valued data on the direct path, integers on the matrix-product path.
+            for (const Index nq : {Index(1), gemm_min - 1, gemm_min, n}) {
+                const RM<S>& set = nq < gemm_min ? real : ints;
+                const Expected<S> e = expect(RM<S>(set.topRows(nq)), set, m, true, n);
+                for (const Index k : {Index(1), Index(5), n - 1, n, Index(100)}) {
+                    const TopK<S> got = embedkit::top_k(set.topRows(nq), set, k, m, TopKOptions{true});
+                    log.expect(got.indices.cols() == std::min(k, n - 1), [&] {
+                        return cat("k ", k, ": ", got.indices.cols(), " columns");
+                    });
+                    check_exact(got, e, k, log, [&] {
+                        return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq);
+                    });
+                    for (Index i = 0; i < got.indices.rows(); ++i)
+                        for (Index r = 0; r < got.indices.cols(); ++r)
+                            log.expect(got.indices(i, r) != i, [&] {
+                                return cat(level_str(level), " ", name(m), " nq ", nq, " k ", k,
+                                           " query ", i, " returned its own row");
+                            });
+                }
+            }
+            // Two rows: each query gets the other one.
+            const TopK<S> two = embedkit::top_k(real.topRows(2), real.topRows(2), 5, m, TopKOptions{true});
+            log.expect(two.indices.rows() == 2 && two.indices.cols() == 1 &&
+                           two.indices(0, 0) == 1 && two.indices(1, 0) == 0,
+                       [&] { return cat(name(m), ": two-row exclude_self"); });
+        }
+    }
+    log.report(1000);
+}
+
+// Real-valued data on the matrix-product path: the selection uses rounded inner products, so
+// near-ties at the k-th place may swap; what holds exactly is that the scores are the pair
+// functions' values, in exact (score, index) order, and the selection is right up to the
+// stated rounding bound.
+TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to the stated "
+                   "rounding bound",
+                   S, float, double) {
+    Random rng(0x70bc0006);
+    Log log;
+    std::size_t determined = 0, lists = 0;
+    for (const Index dim : {3, 17, 129}) {
+        for (const Index n : {Index(37), set_block + 76}) {
+            RM<S> set = random_set<S>(rng, n, dim);
+            for (Index j = 0; j < n; ++j)  // rows of different lengths
+                set.row(j) *= static_cast<S>(std::ldexp(1.0, int(j % 5) - 2));
+            for (const Index nq : {gemm_min, query_block + 2}) {
+                if (dim == 129 && n > set_block && nq > query_block) continue;  // the slowest
+                const RM<S> queries = random_set<S>(rng, nq, dim);
+                // The long-double reference of every pair, once.
+                std::vector<ektest::Reference> refs(std::size_t(nq * n));
+                for (Index i = 0; i < nq; ++i)
+                    for (Index j = 0; j < n; ++j)
+                        refs[std::size_t(i * n + j)] = ektest::reference(
+                            queries.row(i).data(), set.row(j).data(), std::size_t(dim));
+                for (const Level level : simd::supported()) {
+                    simd::Scoped scoped(level);
+                    for (const Metric m : gemm_metrics) {
+                        const Expected<S> e = expect(queries, set, m, false, n);
+                        const double sign = embedkit::larger_is_closer(m) ? -1.0 : 1.0;
+                        for (const Index k : {Index(1), Index(10), n}) {
+                            const TopK<S> got = embedkit::top_k(queries, set, k, m);
+                            const Index kk = std::min(k, n);
+                            REQUIRE(got.indices.rows() == nq);
+                            REQUIRE(got.indices.cols() == kk);
+                            REQUIRE(got.scores.cols() == kk);
+                            for (Index i = 0; i < nq; ++i) {
+                                ++lists;
+                                const auto where = [&] {
+                                    return cat(level_str(level), " ", scalar_str<S>(), " ",
+                                               name(m), " dim ", dim, " n ", n, " nq ", nq,
+                                               " k ", k, " query ", i);
+                                };
+                                std::vector<char> chosen(std::size_t(n), 0);
+                                long double worst_chosen = -std::numeric_limits<long double>::infinity();
+                                for (Index r = 0; r < kk; ++r) {
+                                    const Index j = got.indices(i, r);
+                                    const bool in_range = j >= 0 && j < n && !chosen[std::size_t(j)];
+                                    log.expect(in_range, [&] { return cat(where(), ": bad or repeated index ", j); });
+                                    if (!in_range) continue;
+                                    chosen[std::size_t(j)] = 1;
+                                    // The score is the pair function's value, bit for bit.
+                                    const S pv = e.values[std::size_t(i)][std::size_t(j)];
+                                    log.expect(same_value(got.scores(i, r), pv), [&] {
+                                        return cat(where(), " rank ", r, ": score ", got.scores(i, r),
+                                                   " != pair function ", pv);
+                                    });
+                                    // In exact (score, index) order.
+                                    if (r > 0)
+                                        log.expect(ranks_before(m, got.scores(i, r - 1), got.indices(i, r - 1),
+                                                                got.scores(i, r), j),
+                                                   [&] { return cat(where(), " rank ", r, ": out of order"); });
+                                    const ektest::Reference& ref = refs[std::size_t(i * n + j)];
+                                    worst_chosen = std::max(
+                                        worst_chosen, sign * reference_value<S>(m, ref) -
+                                                          gemm_tolerance<S>(m, ref, std::size_t(dim)));
+                                }
+                                // No row left out is better than a chosen one by more than
+                                // the two selection errors.
+                                long double best_left = std::numeric_limits<long double>::infinity();
+                                for (Index j = 0; j < n; ++j) {
+                                    if (chosen[std::size_t(j)]) continue;
+                                    const ektest::Reference& ref = refs[std::size_t(i * n + j)];
+                                    best_left = std::min(
+                                        best_left, sign * reference_value<S>(m, ref) +
+                                                       gemm_tolerance<S>(m, ref, std::size_t(dim)));
+                                }
+                                log.expect(worst_chosen <= best_left, [&] {
+                                    return cat(where(), ": a chosen row is worse than a left-out "
+                                               "one beyond the rounding bound (",
+                                               worst_chosen, " > ", best_left, ")");
+                                });
+                                // Where the exact top-k set is the chosen one, the whole list
+                                // equals the reference.
+                                bool same_set = true;
+                                for (Index r = 0; r < kk; ++r)
+                                    same_set = same_set && chosen[std::size_t(e.order[std::size_t(i)][std::size_t(r)])];
+                                if (same_set) {
+                                    ++determined;
+                                    for (Index r = 0; r < kk; ++r)
+                                        log.expect(got.indices(i, r) == e.order[std::size_t(i)][std::size_t(r)],
+                                                   [&] { return cat(where(), " rank ", r, ": index differs from the full sort"); });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    log.report(lists * 2);
+    // Nearly every list has well-separated scores at the k-th place.
+    CHECK(determined * 100 >= lists * 95);
+}
+
+// Exact duplicates have exactly equal scores: ties, which go to the lower index.
+TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (integer data, both paths)",
+                   S, float, double) {
+    Random rng(0x70bc0007);
+    const Index n = set_block + 476, dim = 17;
+    RM<S> set = integer_set<S>(rng, n, dim, -5, 5);
+    const std::vector<Index> copies = {3,   7,   100, set_block - 3, set_block - 2, set_block - 1,
+                                       set_block, set_block + 1, n - 1};
+    for (const Index c : copies) set.row(c) = set.row(3);
+    RM<S> queries = integer_set<S>(rng, gemm_min + 2, dim, -5, 5);
+    queries.row(0) = set.row(3);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            for (const Index nq : {Index(1), queries.rows()}) {
+                const RM<S> q = queries.topRows(nq);
+                const Expected<S> e = expect(q, set, m, false, 12);
+                for (Index k = 1; k <= 12; ++k) {
+                    const TopK<S> got = embedkit::top_k(q, set, k, m);
+                    check_exact(got, e, k, log, [&] {
+                        return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq);
+                    });
+                    if (m == Metric::l1 || m == Metric::l2 || m == Metric::l2_squared)
+                        for (Index r = 0; r < std::min<Index>(k, Index(copies.size())); ++r)
+                            log.expect(got.indices(0, r) == copies[std::size_t(r)] && got.scores(0, r) == 0, [&] {
+                                return cat(level_str(level), " ", name(m), " nq ", nq, " k ", k,
+                                           " rank ", r, ": index ", got.indices(0, r), " score ",
+                                           got.scores(0, r), ", expected copy ", copies[std::size_t(r)]);
+                            });
+                }
+            }
+        }
+    }
+    log.report(10000);
+}
+
+// The same with real-valued data on the matrix-product path: the copies have bit-identical
+// exact scores, so ties must still go to the lower index even though their rounded inner
+// products (taken in different GEMM blocks and panels) may differ.
+TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (real-valued data, "
+                   "matrix-product path)",
+                   S, float, double) {
+    Random rng(0x70bc0008);
+    const Index n = set_block + 476, dim = 129;
+    const std::vector<Index> copies = {3,   7,   100, set_block - 3, set_block - 2, set_block - 1,
+                                       set_block, set_block + 1, n - 1};
+    Log log;
+    for (int trial = 0; trial < 4; ++trial) {  // whether rounding splits the copies depends on the data
+        RM<S> set = random_set<S>(rng, n, dim);
+        for (const Index c : copies) set.row(c) = set.row(3);
+        RM<S> queries = random_set<S>(rng, gemm_min + 8, dim);
+        queries.row(0) = set.row(3);
+        for (const Level level : simd::supported()) {
+            simd::Scoped scoped(level);
+            for (const Metric m : gemm_metrics) {
+                // k = 10 keeps every copy and one more row; the others cut inside the copies.
+                for (const Index k : {1, 2, 5, 9, 10}) {
+                    const TopK<S> got = embedkit::top_k(queries, set, k, m);
+                    for (Index i = 0; i < queries.rows(); ++i) {
+                        // Whenever a copy is returned, every copy with a lower index is too,
+                        // and before it.
+                        std::size_t seen = 0;
+                        for (Index r = 0; r < got.indices.cols(); ++r) {
+                            const auto it = std::find(copies.begin(), copies.end(), got.indices(i, r));
+                            if (it == copies.end()) continue;
+                            const auto pos = static_cast<std::size_t>(it - copies.begin());
+                            log.expect(pos == seen, [&] {
+                                return cat("trial ", trial, " ", level_str(level), " ",
+                                           scalar_str<S>(), " ", name(m), " k ", k, " query ", i,
+                                           " rank ", r, ": copy at row ", got.indices(i, r),
+                                           " returned, but the lower-index copy ", copies[seen],
+                                           " was not returned before it");
+                            });
+                            seen = pos + 1;
+                        }
+                        if (i == 0 && (m == Metric::l2 || m == Metric::l2_squared))
+                            for (Index r = 0; r < std::min<Index>(k, Index(copies.size())); ++r)
+                                log.expect(got.indices(0, r) == copies[std::size_t(r)], [&] {
+                                    return cat("trial ", trial, " ", level_str(level), " ",
+                                               scalar_str<S>(), " ", name(m), " k ", k,
+                                               ": query 0 (a copy of row 3) has row ",
+                                               got.indices(0, r), " at rank ", r, ", expected ",
+                                               copies[std::size_t(r)]);
+                                });
+                    }
+                }
+            }
+        }
+    }
+    log.report(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order", S, float,
+                   double) {
+    Random rng(0x70bc0009);
+    const Index n = 40, dim = 17;
+    const Index nan_rows[] = {5, 22};
+    for (const bool gemm : {false, true}) {
+        // The direct path takes real-valued data; the matrix-product path integers (exact).
+        RM<S> set = gemm ? integer_set<S>(rng, n, dim, -4, 4) : random_set<S>(rng, n, dim);
+        const Index nq = gemm ? gemm_min + 4 : 3;
+        const RM<S> queries = gemm ? integer_set<S>(rng, nq, dim, -4, 4) : random_set<S>(rng, nq, dim);
+        RM<S> clean(n - 2, dim);  // the set without its NaN rows
+        std::vector<Index> clean_to_set;
+        for (Index j = 0, c = 0; j < n; ++j)
+            if (j != nan_rows[0] && j != nan_rows[1]) {
+                clean.row(c++) = set.row(j);
+                clean_to_set.push_back(j);
+            }
+        set(nan_rows[0], dim - 1) = std::numeric_limits<S>::quiet_NaN();
+        set(nan_rows[1], 0) = std::numeric_limits<S>::quiet_NaN();
+        Log log;
+        for (const Level level : simd::supported()) {
+            simd::Scoped scoped(level);
+            for (const Metric m : all_metrics) {
+                const auto describe = [&] {
+                    return cat(level_str(level), " ", scalar_str<S>(), gemm ? " gemm" : " direct");
+                };
+                const Expected<S> e = expect(queries, set, m, false, n);
+                for (const Index k : {Index(1), Index(10), n - 2, n - 1, n, n + 5}) {
+                    const TopK<S> got = embedkit::top_k(queries, set, k, m);
+                    check_exact(got, e, k, log, describe);
+                    const TopK<S> without = embedkit::top_k(queries, clean, k, m);
+                    const Index kk = std::min(k, n);
+                    if (got.indices.cols() != kk || without.indices.cols() != std::min(k, n - 2)) continue;
+                    for (Index i = 0; i < nq; ++i)
+                        for (Index r = 0; r < kk; ++r) {
+                            if (r < n - 2) {
+                                // The numbers: exactly the result without the NaN rows.
+                                const Index want = clean_to_set[std::size_t(without.indices(i, r))];
+                                log.expect(got.indices(i, r) == want &&
+                                               got.scores(i, r) == without.scores(i, r),
+                                           [&] {
+                                               return cat(describe(), " ", name(m), " k ", k,
+                                                          " query ", i, " rank ", r, ": ",
+                                                          got.indices(i, r), " vs ", want);
+                                           });
+                            } else {
+                                // Then the NaN rows, by index.
+                                const Index want = nan_rows[r - (n - 2)];
+                                log.expect(got.indices(i, r) == want && std::isnan(got.scores(i, r)), [&] {
+                                    return cat(describe(), " ", name(m), " k ", k, " query ", i,
+                                               " rank ", r, ": ", got.indices(i, r), " score ",
+                                               got.scores(i, r), ", expected NaN row ", want);
+                                });
+                            }
+                        }
+                }
+            }
+        }
+        log.report(std::size_t(nq) * 100);
+    }
+}
+
+TEST_CASE_TEMPLATE("topk: a NaN query gets NaN scores in index order and disturbs no other "
+                   "query",
+                   S, float, double) {
+    Random rng(0x70bc000a);
+    const Index n = 30, dim = 17;
+    for (const bool gemm : {false, true}) {
+        const RM<S> set = gemm ? integer_set<S>(rng, n, dim, -4, 4) : random_set<S>(rng, n, dim);
+        const Index nq = gemm ? gemm_min + 4 : 3;
+        RM<S> queries = gemm ? integer_set<S>(rng, nq, dim, -4, 4) : random_set<S>(rng, nq, dim);
+        queries(1, 4) = std::numeric_limits<S>::quiet_NaN();
+        RM<S> others(nq - 1, dim);
+        others.row(0) = queries.row(0);
+        others.bottomRows(nq - 2) = queries.bottomRows(nq - 2);
+        for (const Level level : simd::supported()) {
+            simd::Scoped scoped(level);
+            for (const Metric m : all_metrics) {
+                CAPTURE(level_str(level));
+                CAPTURE(name(m));
+                CAPTURE(gemm);
+                const Index k = 7;
+                const TopK<S> got = embedkit::top_k(queries, set, k, m);
+                const Expected<S> e = expect(others, set, m, false, k);
+                // The other queries: exactly as if the NaN query were not there (when the
+                // remaining queries still take the same path).
+                const bool same_path = m == Metric::l1 || (nq - 1 >= gemm_min) == gemm;
+                REQUIRE(got.indices.rows() == nq);
+                REQUIRE(got.indices.cols() == k);
+                for (Index r = 0; r < k; ++r) {
+                    CHECK(got.indices(1, r) == r);
+                    CHECK(std::isnan(got.scores(1, r)));
+                }
+                if (same_path) {
+                    const TopK<S> ref = embedkit::top_k(others, set, k, m);
+                    for (Index i = 0, o = 0; i < nq; ++i) {
+                        if (i == 1) continue;
+                        for (Index r = 0; r < k; ++r) {
+                            CHECK(got.indices(i, r) == ref.indices(o, r));
+                            CHECK(got.scores(i, r) == ref.scores(o, r));
+                        }
+                        ++o;
+                    }
+                }
+                for (Index i = 0, o = 0; i < nq; ++i) {
+                    if (i == 1) continue;
+                    for (Index r = 0; r < k; ++r) {
+                        CHECK(got.indices(i, r) == e.order[std::size_t(o)][std::size_t(r)]);
+                        CHECK(got.scores(i, r) == e.values[std::size_t(o)][std::size_t(got.indices(i, r))]);
+                    }
+                    ++o;
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// Calls f(view, name, first_row) for the same rows presented as every kind of row-major input:
+// view row r holds set.row(first_row + r) of the big matrix `rows` rows are taken from.
+template <class S, class F>
+void for_each_set_view(const RM<S>& set, F&& f) {
+    const Index rows = set.rows(), cols = set.cols();
+    const Eigen::Map<const RM<S>> map(set.data(), rows, cols);
+    f(map, "Map");
+    RM<S> tall = RM<S>::Constant(rows + 9, cols, std::numeric_limits<S>::quiet_NaN());
+    tall.middleRows(4, rows) = set;
+    f(tall.middleRows(4, rows), "middleRows");
+    RM<S> wide = RM<S>::Constant(rows, cols + 3, std::numeric_limits<S>::quiet_NaN());
+    wide.leftCols(cols) = set;
+    f(wide.leftCols(cols), "leftCols");
+    const Eigen::Map<const RM<S>, 0, Eigen::OuterStride<>> strided(wide.data(), rows, cols,
+                                                                  Eigen::OuterStride<>(cols + 3));
+    f(strided, "Map+OuterStride");
+    RM<S> shifted = RM<S>::Constant(rows, cols + 2, std::numeric_limits<S>::quiet_NaN());
+    shifted.block(0, 1, rows, cols) = set;
+    f(shifted.block(0, 1, rows, cols), "block at column 1");
+}
+
+template <class S>
+bool same_result(const TopK<S>& a, const TopK<S>& b) {
+    if (a.indices.rows() != b.indices.rows() || a.indices.cols() != b.indices.cols()) return false;
+    if (a.scores.rows() != b.scores.rows() || a.scores.cols() != b.scores.cols()) return false;
+    for (Index i = 0; i < a.indices.rows(); ++i)
+        for (Index r = 0; r < a.indices.cols(); ++r)
+            if (a.indices(i, r) != b.indices(i, r) || !same_value(a.scores(i, r), b.scores(i, r)))
+                return false;
+    return true;
+}
+
+TEST_CASE_TEMPLATE("topk: maps and row blocks as set or queries give the RowMatrix result", S,
+                   float, double) {
+    Random rng(0x70bc000b);
+    const Index n = 53, dim = 17;
+    const RM<S> set = integer_set<S>(rng, n, dim, -3, 3);
+    const RM<S> big_queries = integer_set<S>(rng, gemm_min + 5, dim, -3, 3);
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            for (const Index nq : {Index(1), Index(3), big_queries.rows()}) {
+                const RM<S> q = big_queries.topRows(nq);
+                const TopK<S> want = embedkit::top_k(q, set, 9, m);
+                const Expected<S> e = expect(q, set, m, false, 9);
+                Log log;
+                check_exact(want, e, 9, log, [&] { return cat(level_str(level)); });
+                log.report(std::size_t(nq) * 9);
+                for_each_set_view(set, [&](const auto& sv, const char* set_name) {
+                    for_each_set_view(q, [&](const auto& qv, const char* q_name) {
+                        CHECK_MESSAGE(same_result(embedkit::top_k(qv, sv, 9, m), want),
+                                      level_str(level) << " " << name(m) << " nq " << nq
+                                                       << " set as " << set_name
+                                                       << ", queries as " << q_name);
+                    });
+                });
+                // A single row of the set as the query, and the queries as rows of the set.
+                const TopK<S> one = embedkit::top_k(q.row(0), set, 9, m);
+                CHECK(same_result(one, embedkit::top_k(RM<S>(q.topRows(1)), set, 9, m)));
+            }
+            // A block of the set's rows as the set: indices count from the block's first row.
+            const TopK<S> sub = embedkit::top_k(set.topRows(4), set.middleRows(10, 30), 6, m);
+            const RM<S> sub_copy = set.middleRows(10, 30);
+            CHECK(same_result(sub, embedkit::top_k(RM<S>(set.topRows(4)), sub_copy, 6, m)));
+            const RM<S> own = set.topRows(gemm_min + 1);
+            CHECK(same_result(embedkit::top_k(set.topRows(gemm_min + 1), set, 6, m, TopKOptions{true}),
+                              embedkit::top_k(own, set, 6, m, TopKOptions{true})));
+        }
+    }
+}
+
+TEST_CASE_TEMPLATE("topk: dimension 0 gives equal scores in index order", S, float, double) {
+    const RM<S> set(6, 0);
+    for (const Index nq : {Index(2), gemm_min + 1}) {
+        const RM<S> queries(nq, 0);
+        for (const Metric m : all_metrics) {
+            CAPTURE(name(m));
+            const TopK<S> got = embedkit::top_k(queries, set, 4, m);
+            REQUIRE(got.indices.rows() == nq);
+            REQUIRE(got.indices.cols() == 4);
+            for (Index i = 0; i < nq; ++i)
+                for (Index r = 0; r < 4; ++r) {
+                    CHECK(got.indices(i, r) == r);
+                    // Length 0: dot, l1, l2, l2_squared are 0; cosine of two zero vectors is 1.
+                    CHECK(got.scores(i, r) == (m == Metric::cosine ? S(1) : S(0)));
+                }
+        }
+    }
+}
+
+TEST_CASE("topk: invalid arguments throw ArgumentError or DimensionError with a message") {
+    const RM<float> set = RM<float>::Ones(5, 13);
+    const RM<float> queries = RM<float>::Ones(2, 13);
+    for (const Metric m : all_metrics) {
+        CAPTURE(name(m));
+        for (const Index k : {Index(0), Index(-1), Index(-100)})
+            check_throws<embedkit::ArgumentError>(
+                [&] { (void)embedkit::top_k(queries, set, k, m); },
+                {"top_k", "k must be positive", "got " + std::to_string(k)});
+        check_throws<embedkit::ArgumentError>(
+            [&] { (void)embedkit::top_k(RM<float>(0, 13), set, 3, m); }, {"top_k", "queries", "empty"});
+        check_throws<embedkit::ArgumentError>(
+            [&] { (void)embedkit::top_k(queries, RM<float>(0, 13), 3, m); }, {"top_k", "set", "empty"});
+        check_throws<embedkit::DimensionError>(
+            [&] { (void)embedkit::top_k(RM<float>(RM<float>::Ones(2, 21)), set, 3, m); }, {"top_k", "21", "13"});
+        check_throws<embedkit::DimensionError>(
+            [&] { (void)embedkit::top_k(RM<double>(RM<double>::Ones(9, 4)), RM<double>(RM<double>::Ones(3, 7)), 1, m); },
+            {"top_k", "4", "7"});
+        check_throws<embedkit::ArgumentError>(
+            [&] { (void)embedkit::top_k(set.topRows(1), set.topRows(1), 1, m, TopKOptions{true}); },
+            {"top_k", "exclude_self"});
+        // Every one of them is an embedkit::Error and a std::runtime_error.
+        CHECK_THROWS_AS((void)embedkit::top_k(queries, set, 0, m), embedkit::Error);
+        CHECK_THROWS_AS((void)embedkit::top_k(queries, set, 0, m), std::runtime_error);
+    }
+}
+
+}  // namespace

@@ -1,0 +1,512 @@
+// npy.hpp: the exact bytes numpy reads, round trips of every supported dtype and layout,
+// every truncation and malformation of a file rejected with FormatError naming the file, and
+// the read-only memory map (MappedNpy) as a zero-copy embedding set.
+#include "io_test_util.hpp"
+
+#include <embedkit/core/error.hpp>
+#include <embedkit/core/types.hpp>
+#include <embedkit/distance/topk.hpp>
+#include <embedkit/io/npy.hpp>
+
+#include <Eigen/Core>
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using iotest::check_throws;
+using iotest::read_file;
+using iotest::TempDir;
+using iotest::write_file;
+using embedkit::FormatError;
+using embedkit::IoError;
+using Index = Eigen::Index;
+namespace io = embedkit::io;
+
+template <class T>
+using RM = embedkit::RowMatrix<T>;
+
+// A .npy file as bytes: magic, version, header length (2 bytes for version 1, 4 otherwise),
+// the dict text padded with spaces and a newline so the data starts at a multiple of `align`
+// (numpy uses 64), then the data.
+std::string make_npy(const std::string& dict, const std::string& data, unsigned major = 1,
+                     std::size_t align = 64, std::size_t extra_spaces = 0) {
+    const std::size_t prefix = major == 1 ? 10 : 12;
+    std::string header = dict + std::string(extra_spaces, ' ');
+    const std::size_t total = prefix + header.size() + 1;
+    header.append((total + align - 1) / align * align - total, ' ');
+    header.push_back('\n');
+    std::string out = "\x93NUMPY";
+    out.push_back(static_cast<char>(major));
+    out.push_back('\0');
+    for (std::size_t i = 0; i < prefix - 8; ++i)
+        out.push_back(static_cast<char>((header.size() >> (8 * i)) & 0xFF));
+    return out + header + data;
+}
+
+template <class T>
+std::string bytes_of(const std::vector<T>& v) {
+    std::string s(v.size() * sizeof(T), '\0');
+    if (!v.empty()) std::memcpy(&s[0], v.data(), s.size());
+    return s;
+}
+
+// Equality of the stored bits (NaN payloads and -0 included).
+template <class T>
+bool same_bits(const T* a, const T* b, std::size_t n) {
+    return n == 0 || std::memcmp(a, b, n * sizeof(T)) == 0;
+}
+
+// Values covering the type's range (edges, signs, and for floats -0, subnormals, inf, NaN).
+template <class T>
+RM<T> sample_matrix(Index rows, Index cols) {
+    using lim = std::numeric_limits<T>;
+    RM<T> m(rows, cols);
+    std::vector<T> special = {T(0), T(1), lim::max(), lim::lowest(), lim::min()};
+    if constexpr (std::is_floating_point_v<T>) {
+        special.insert(special.end(), {-T(0), lim::denorm_min(), lim::infinity(), -lim::infinity(),
+                                       lim::quiet_NaN(), T(-1.5), T(3.25e-3)});
+    } else {
+        special.insert(special.end(), {T(lim::max() - 1), T(lim::lowest() + 1), T(42)});
+    }
+    for (Index i = 0; i < rows; ++i)
+        for (Index j = 0; j < cols; ++j) {
+            const std::size_t at = std::size_t(i * cols + j);
+            m(i, j) = at < special.size() ? special[at] : static_cast<T>((at * 37 + 11) % 101);
+        }
+    return m;
+}
+
+TEST_CASE("npy: the header bytes are exactly what numpy writes and reads") {
+    TempDir dir;
+    const std::string path = dir.file("a.npy");
+    RM<float> m(2, 3);
+    m << 1, 2, 3, 4, 5, 6;
+    io::write_npy(path, m);
+    const std::string bytes = read_file(path);
+    // Magic, version 1.0, header length 118 (little-endian): the data starts at 128.
+    const std::string preamble("\x93NUMPY\x01\x00\x76\x00", 10);
+    const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    std::string header = dict + std::string(128 - 10 - dict.size() - 1, ' ') + "\n";
+    REQUIRE(bytes.size() == 128 + 6 * 4);
+    CHECK(bytes.substr(0, 10) == preamble);
+    CHECK(bytes.substr(10, 118) == header);
+    // float32 little-endian: 1.0f = 00 00 80 3f, 2.0f = 00 00 00 40, ..., in C order.
+    const unsigned char data[24] = {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0x40, 0x40,
+                                    0, 0, 0x80, 0x40, 0, 0, 0xa0, 0x40, 0, 0, 0xc0, 0x40};
+    CHECK(std::memcmp(bytes.data() + 128, data, 24) == 0);
+
+    // Other dtypes and shapes: the same layout, the dict names them as numpy does.
+    struct Case {
+        std::string name;
+        std::string dict;
+        std::size_t data_bytes;
+    };
+    const std::vector<std::int64_t> v5 = {1, -2, 3, -4, 5};
+    io::write_npy(dir.file("i8.npy"), v5);
+    const std::vector<std::uint8_t> u3 = {0, 128, 255};
+    io::write_npy(dir.file("u1.npy"), u3);
+    io::write_npy(dir.file("f8.npy"), RM<double>(0, 4));
+    io::write_npy(dir.file("i4.npy"), Eigen::Matrix<std::int32_t, 1, Eigen::Dynamic>::Constant(7, 9));
+    const std::vector<float> empty;
+    io::write_npy(dir.file("empty.npy"), empty);
+    const std::vector<float> cube(24, 1.0f);
+    io::write_npy<float>(dir.file("cube.npy"), cube.data(), {2, 3, 4});
+    for (const Case& c : std::vector<Case>{
+             {"i8.npy", "{'descr': '<i8', 'fortran_order': False, 'shape': (5,), }", 40},
+             {"u1.npy", "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", 3},
+             {"f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4), }", 0},
+             {"i4.npy", "{'descr': '<i4', 'fortran_order': False, 'shape': (7,), }", 28},
+             {"empty.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (0,), }", 0},
+             {"cube.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3, 4), }", 96}}) {
+        CAPTURE(c.name);
+        const std::string b = read_file(dir.file(c.name));
+        REQUIRE(b.size() == 128 + c.data_bytes);
+        CHECK(b.substr(0, 10) == preamble);
+        CHECK(b.substr(10, 118) == c.dict + std::string(117 - c.dict.size(), ' ') + "\n");
+    }
+    // A long shape pushes the header to the next multiple of 64, still ending in '\n'.
+    const std::vector<std::uint8_t> none;
+    io::write_npy<std::uint8_t>(dir.file("long.npy"), none.data(),
+                                {0, 123456789012345, 987654321098765, 11111111111111,
+                                 22222222222222, 33333333333333});
+    const std::string long_dict =
+        "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 123456789012345, "
+        "987654321098765, 11111111111111, 22222222222222, 33333333333333), }";
+    REQUIRE(10 + long_dict.size() + 1 > 128);
+    const std::string b = read_file(dir.file("long.npy"));
+    REQUIRE(b.size() == 192);
+    CHECK(static_cast<unsigned char>(b[8]) == 182);
+    CHECK(b[9] == 0);
+    CHECK(b.substr(10) == long_dict + std::string(181 - long_dict.size(), ' ') + "\n");
+}
+
+TEST_CASE_TEMPLATE("npy: 2-D and 1-D round trips keep every bit", T, float, double, std::int32_t,
+                   std::int64_t, std::uint8_t) {
+    TempDir dir;
+    for (const Index rows : {0, 1, 5, 1000}) {
+        for (const Index cols : {1, 7, 129}) {
+            CAPTURE(rows);
+            CAPTURE(cols);
+            const RM<T> m = sample_matrix<T>(rows, cols);
+            const std::string path = dir.file("m.npy");
+            io::write_npy(path, m);
+            const RM<T> back = io::read_npy<T>(path);
+            REQUIRE(back.rows() == rows);
+            REQUIRE(back.cols() == cols);
+            CHECK(same_bits(back.data(), m.data(), std::size_t(m.size())));
+            const io::NpyHeader h = io::read_npy_header(path);
+            CHECK(h.dtype == io::npy_dtype<T>());
+            CHECK_FALSE(h.fortran_order);
+            CHECK(h.shape == std::vector<std::uint64_t>{std::uint64_t(rows), std::uint64_t(cols)});
+            CHECK(h.count == std::uint64_t(rows * cols));
+            CHECK(h.data_offset % 64 == 0);
+            CHECK(read_file(path).size() == h.data_offset + std::size_t(rows * cols) * sizeof(T));
+        }
+    }
+    // 1-D: a std::vector and an Eigen vector give the same file; read back as n x 1 or a vector.
+    const RM<T> src = sample_matrix<T>(1, 300);
+    const std::vector<T> v(src.data(), src.data() + src.size());
+    io::write_npy(dir.file("v.npy"), v);
+    const Eigen::Matrix<T, Eigen::Dynamic, 1> ev = src.row(0).transpose();
+    io::write_npy(dir.file("ev.npy"), ev);
+    CHECK(read_file(dir.file("v.npy")) == read_file(dir.file("ev.npy")));
+    const std::vector<T> back = io::read_npy_vector<T>(dir.file("v.npy"));
+    REQUIRE(back.size() == v.size());
+    CHECK(same_bits(back.data(), v.data(), v.size()));
+    const RM<T> as_matrix = io::read_npy<T>(dir.file("v.npy"));
+    CHECK(as_matrix.rows() == 300);
+    CHECK(as_matrix.cols() == 1);
+    CHECK(same_bits(as_matrix.data(), v.data(), v.size()));
+    io::write_npy(dir.file("e.npy"), std::vector<T>{});
+    CHECK(io::read_npy_vector<T>(dir.file("e.npy")).empty());
+    // Rewriting a file replaces it.
+    io::write_npy(dir.file("v.npy"), std::vector<T>(3, T(1)));
+    CHECK(io::read_npy_vector<T>(dir.file("v.npy")) == std::vector<T>(3, T(1)));
+}
+
+TEST_CASE("npy: column-major matrices, strided blocks and expressions are written in C order") {
+    TempDir dir;
+    const RM<float> m = sample_matrix<float>(6, 5);
+    io::write_npy(dir.file("rm.npy"), m);
+    const std::string want = read_file(dir.file("rm.npy"));
+
+    const Eigen::MatrixXf col_major = m;  // same values, column-major storage
+    io::write_npy(dir.file("cm.npy"), col_major);
+    CHECK(read_file(dir.file("cm.npy")) == want);
+
+    RM<float> wide = RM<float>::Constant(6, 9, -7.0f);
+    wide.block(0, 2, 6, 5) = m;  // outer stride 9, starting at column 2
+    io::write_npy(dir.file("block.npy"), wide.block(0, 2, 6, 5));
+    CHECK(read_file(dir.file("block.npy")) == want);
+
+    const Eigen::Map<const RM<float>, 0, Eigen::OuterStride<>> strided(wide.data() + 2, 6, 5,
+                                                                       Eigen::OuterStride<>(9));
+    io::write_npy(dir.file("map.npy"), strided);
+    CHECK(read_file(dir.file("map.npy")) == want);
+
+    RM<float> tall = RM<float>::Constant(10, 5, -7.0f);
+    tall.middleRows(3, 6) = m;
+    io::write_npy(dir.file("rows.npy"), tall.middleRows(3, 6));
+    CHECK(read_file(dir.file("rows.npy")) == want);
+
+    io::write_npy(dir.file("expr.npy"), (m.array() * 1.0f).matrix());
+    CHECK(read_file(dir.file("expr.npy")) == want);
+
+    const Eigen::MatrixXf cm_t = m.transpose();  // 5 x 6 column-major; its transpose is m
+    io::write_npy(dir.file("t.npy"), cm_t.transpose());
+    CHECK(read_file(dir.file("t.npy")) == want);
+}
+
+TEST_CASE("npy: other valid spellings of the header are read") {
+    TempDir dir;
+    const std::vector<float> six = {1, 2, 3, 4, 5, 6};
+    const std::string data = bytes_of(six);
+    const std::vector<std::string> dicts = {
+        "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}",
+        "{'shape': (2,3), 'fortran_order': False, 'descr': '<f4'}",
+        "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2, 3), }",
+        "  {  'descr' :'<f4' ,'fortran_order':False,'shape':( 2 , 3 , ) }",
+    };
+    for (const std::string& d : dicts) {
+        for (const unsigned major : {1u, 2u, 3u}) {
+            for (const std::size_t align : {std::size_t(16), std::size_t(64)}) {
+                CAPTURE(d);
+                CAPTURE(major);
+                const std::string path = dir.file("ok.npy");
+                write_file(path, make_npy(d, data, major, align));
+                const RM<float> m = io::read_npy<float>(path);
+                REQUIRE(m.rows() == 2);
+                REQUIRE(m.cols() == 3);
+                CHECK(same_bits(m.data(), six.data(), 6));
+                const io::MappedNpy<float> mapped = io::map_npy<float>(path);
+                CHECK(mapped.matrix() == m);
+            }
+        }
+    }
+    // '<u1' is another spelling of '|u1'.
+    write_file(dir.file("u1.npy"),
+               make_npy("{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }", "\x01\x02\x03"));
+    CHECK(io::read_npy_vector<std::uint8_t>(dir.file("u1.npy")) == std::vector<std::uint8_t>{1, 2, 3});
+}
+
+// ---- Truncations and malformed files.
+
+TEST_CASE("npy: every truncation of a valid file throws FormatError naming the file") {
+    TempDir dir;
+    RM<float> m(2, 3);
+    m << 1, 2, 3, 4, 5, 6;
+    const std::string good_path = dir.file("good.npy");
+    io::write_npy(good_path, m);
+    const std::string good = read_file(good_path);
+    REQUIRE(good.size() == 152);
+    const std::string path = dir.file("cut.npy");
+    for (std::size_t len = 0; len < good.size(); ++len) {
+        CAPTURE(len);
+        write_file(path, good.substr(0, len));
+        check_throws<FormatError>([&] { (void)io::read_npy<float>(path); }, {path});
+        check_throws<FormatError>([&] { (void)io::read_npy_header(path); }, {path});
+        check_throws<FormatError>([&] { (void)io::map_npy<float>(path); }, {path});
+        check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(path); }, {path});
+    }
+    // The same with a version 2 header (four length bytes) and a 1-D int64 array.
+    const std::vector<std::int64_t> v = {7, -8, 9};
+    const std::string v2 = make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
+                                    bytes_of(v), 2);
+    write_file(path, v2);
+    REQUIRE(io::read_npy_vector<std::int64_t>(path) == v);
+    for (std::size_t len = 0; len < v2.size(); ++len) {
+        CAPTURE(len);
+        write_file(path, v2.substr(0, len));
+        check_throws<FormatError>([&] { (void)io::read_npy_vector<std::int64_t>(path); }, {path});
+        check_throws<FormatError>([&] { (void)io::read_npy<std::int64_t>(path); }, {path});
+    }
+}
+
+TEST_CASE("npy: malformed files throw FormatError naming the file and the problem") {
+    TempDir dir;
+    const std::vector<float> six = {1, 2, 3, 4, 5, 6};
+    const std::string data = bytes_of(six);
+    const auto dict = [](const std::string& descr, const std::string& order, const std::string& shape) {
+        return "{'descr': '" + descr + "', 'fortran_order': " + order + ", 'shape': " + shape + ", }";
+    };
+    const std::string good = make_npy(dict("<f4", "False", "(2, 3)"), data);
+
+    struct Case {
+        std::string what;
+        std::string bytes;
+        std::vector<std::string> message;  // besides the path
+        bool header_ok;                    // read_npy_header accepts it (the problem is the request)
+    };
+    std::string wrong_magic = good;
+    wrong_magic[1] = 'n';
+    std::string version4 = good;
+    version4[6] = 4;
+    std::string version0 = good;
+    version0[6] = 0;
+    std::string past_end = good;
+    past_end[8] = '\xff';
+    past_end[9] = '\xff';
+    std::string v2_past_end = make_npy(dict("<f4", "False", "(2, 3)"), data, 2);
+    v2_past_end[10] = '\x01';  // header length + 65536
+    const std::vector<Case> cases = {
+        {"wrong magic", wrong_magic, {"magic"}, false},
+        {"version 4", version4, {"version 4"}, false},
+        {"version 0", version0, {"version 0"}, false},
+        {"dtype mismatch", make_npy(dict("<f8", "False", "(3,)"), data), {"'<f8'", "'<f4'"}, true},
+        {"int dtype", make_npy(dict("<i4", "False", "(2, 3)"), data), {"'<i4'", "'<f4'"}, true},
+        {"Fortran order", make_npy(dict("<f4", "True", "(2, 3)"), data), {"Fortran"}, false},
+        {"big-endian", make_npy(dict(">f4", "False", "(2, 3)"), data), {"'>f4'"}, false},
+        {"unknown dtype", make_npy(dict("<f2", "False", "(12,)"), data), {"'<f2'"}, false},
+        {"unknown key",
+         make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1, }", data),
+         {"unknown header key 'extra'"}, false},
+        {"missing shape", make_npy("{'descr': '<f4', 'fortran_order': False, }", data), {"shape"}, false},
+        {"not a boolean", make_npy(dict("<f4", "0", "(2, 3)"), data), {"True or False"}, false},
+        {"negative dimension", make_npy(dict("<f4", "False", "(-2, 3)"), data), {"shape"}, false},
+        {"no dict", make_npy("'descr': '<f4'", data), {"malformed"}, false},
+        {"unterminated string", make_npy("{'descr': '<f4", data), {"unterminated"}, false},
+        {"three dimensions", make_npy(dict("<f4", "False", "(1, 2, 3)"), data), {"(1, 2, 3)"}, true},
+        {"zero dimensions", make_npy(dict("<f4", "False", "()"), data.substr(0, 4)), {"()"}, true},
+        {"trailing bytes", good + "xyz", {"3 unexpected bytes"}, false},
+        {"short data", make_npy(dict("<f4", "False", "(2, 4)"), data), {"truncated data"}, false},
+        {"dimension overflows 64 bits",
+         make_npy(dict("<f4", "False", "(99999999999999999999, 3)"), data), {"64 bits"}, false},
+        {"product overflows 64 bits",
+         make_npy(dict("<f4", "False", "(4294967296, 4294967296)"), data), {"64 bits"}, false},
+        {"bytes overflow 64 bits", make_npy(dict("<f4", "False", "(4611686018427387904,)"), data),
+         {"64 bits"}, false},
+        {"header length past the end", past_end, {"truncated header"}, false},
+        {"v2 header length past the end", v2_past_end, {"truncated header"}, false},
+    };
+    const std::string path = dir.file("bad.npy");
+    for (const Case& c : cases) {
+        CAPTURE(c.what);
+        write_file(path, c.bytes);
+        const auto expect_format_error = [&](auto&& call) {
+            bool thrown = false;
+            try {
+                call();
+            } catch (const embedkit::Error& e) {
+                thrown = true;
+                const std::string what = e.what();
+                CHECK_MESSAGE(typeid(e) == typeid(FormatError), "not a FormatError: " << what);
+                CHECK_MESSAGE(what.find(path) != std::string::npos, what);
+                for (const std::string& part : c.message)
+                    CHECK_MESSAGE(what.find(part) != std::string::npos,
+                                  "'" << what << "' lacks '" << part << "'");
+            }
+            CHECK_MESSAGE(thrown, "accepted");
+        };
+        expect_format_error([&] { (void)io::read_npy<float>(path); });
+        expect_format_error([&] { (void)io::map_npy<float>(path); });
+        if (c.header_ok) {
+            CHECK_NOTHROW((void)io::read_npy_header(path));
+        } else {
+            expect_format_error([&] { (void)io::read_npy_header(path); });
+        }
+    }
+    // The valid file itself passes, so each case fails for its own reason.
+    write_file(path, good);
+    CHECK(io::read_npy<float>(path).size() == 6);
+}
+
+TEST_CASE("npy: rank and type checks of the readers name what arrived") {
+    TempDir dir;
+    const std::vector<float> six = {1, 2, 3, 4, 5, 6};
+    io::write_npy(dir.file("v.npy"), six);
+    io::write_npy<float>(dir.file("cube.npy"), six.data(), {1, 2, 3});
+    io::write_npy(dir.file("m.npy"), RM<float>::Ones(2, 3).eval());
+    // map_npy wants 2-D; read_npy 1-D or 2-D; read_npy_vector 1-D.
+    check_throws<FormatError>([&] { (void)io::map_npy<float>(dir.file("v.npy")); }, {"v.npy", "2-D", "(6,)"});
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(dir.file("cube.npy")); }, {"cube.npy", "(1, 2, 3)"});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(dir.file("m.npy")); }, {"m.npy", "1-D", "(2, 3)"});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(dir.file("v.npy")); }, {"'<f4'", "'<f8'"});
+    check_throws<FormatError>([&] { (void)io::map_npy<double>(dir.file("m.npy")); }, {"m.npy", "'<f4'", "'<f8'"});
+    check_throws<FormatError>([&] { (void)io::read_npy<std::uint8_t>(dir.file("m.npy")); }, {"'<f4'", "'|u1'"});
+}
+
+TEST_CASE("npy: files that cannot be opened or written throw IoError naming the path") {
+    TempDir dir;
+    const std::string missing = dir.file("missing.npy");
+    check_throws<IoError>([&] { (void)io::read_npy<float>(missing); }, {missing});
+    check_throws<IoError>([&] { (void)io::read_npy_header(missing); }, {missing});
+    check_throws<IoError>([&] { (void)io::read_npy_vector<float>(missing); }, {missing});
+    check_throws<IoError>([&] { (void)io::map_npy<float>(missing); }, {missing});
+    const std::string nowhere = dir.file("no/such/folder/x.npy");
+    check_throws<IoError>([&] { io::write_npy(nowhere, RM<float>::Ones(2, 2).eval()); }, {nowhere});
+    check_throws<IoError>([&] { io::write_npy(nowhere, std::vector<double>{1.0}); }, {nowhere});
+    CHECK(dir.entries().empty());  // nothing left behind
+    // An empty file is a malformed .npy, not an I/O failure.
+    write_file(dir.file("empty.npy"), "");
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(dir.file("empty.npy")); }, {"empty.npy"});
+    check_throws<FormatError>([&] { (void)io::map_npy<float>(dir.file("empty.npy")); }, {"empty.npy"});
+}
+
+// ---- Memory map.
+
+TEST_CASE_TEMPLATE("npy: map_npy views the file's data as a RowMatrix without a copy", T, float,
+                   double) {
+    TempDir dir;
+    const RM<T> m = sample_matrix<T>(37, 9);
+    const std::string path = dir.file("set.npy");
+    io::write_npy(path, m);
+    const io::MappedNpy<T> mapped = io::map_npy<T>(path);
+    CHECK(mapped.rows() == 37);
+    CHECK(mapped.cols() == 9);
+    CHECK(mapped.path() == path);
+    CHECK(mapped.file_size() == read_file(path).size());
+    static_assert(std::is_same_v<decltype(mapped.matrix()), Eigen::Map<const RM<T>>>);
+    const Eigen::Map<const RM<T>> view = mapped.matrix();
+    CHECK(view.data() == mapped.data());
+    CHECK(reinterpret_cast<std::uintptr_t>(mapped.data()) % alignof(T) == 0);
+    CHECK(same_bits(view.data(), m.data(), std::size_t(m.size())));
+
+    // Zero rows map too.
+    io::write_npy(dir.file("none.npy"), RM<T>(0, 5));
+    const io::MappedNpy<T> none = io::map_npy<T>(dir.file("none.npy"));
+    CHECK(none.rows() == 0);
+    CHECK(none.cols() == 5);
+
+    // Data at an offset that is not a multiple of the element size cannot be mapped as T;
+    // read_npy (which copies) still reads it.
+    if constexpr (sizeof(T) == 8) {
+        const std::vector<T> two = {T(1), T(-2)};
+        std::string odd;
+        for (std::size_t extra = 0; extra < 8; ++extra) {
+            odd = make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': (1, 2), }",
+                           bytes_of(two), 1, 4, extra);
+            if ((odd.size() - 16) % 8 == 4) break;
+        }
+        REQUIRE((odd.size() - 16) % 8 == 4);
+        write_file(dir.file("odd.npy"), odd);
+        check_throws<FormatError>([&] { (void)io::map_npy<T>(dir.file("odd.npy")); },
+                                  {"odd.npy", "aligned"});
+        const RM<T> back = io::read_npy<T>(dir.file("odd.npy"));
+        CHECK(back(0, 0) == T(1));
+        CHECK(back(0, 1) == T(-2));
+    }
+}
+
+TEST_CASE("npy: a moved MappedNpy keeps the mapping and the map outlives the file name") {
+    TempDir dir;
+    const RM<float> a = sample_matrix<float>(50, 8);
+    const RM<float> b = (sample_matrix<float>(20, 3).array() + 1.0f).matrix();
+    io::write_npy(dir.file("a.npy"), a);
+    io::write_npy(dir.file("b.npy"), b);
+
+    io::MappedNpy<float> first = io::map_npy<float>(dir.file("a.npy"));
+    const float* data = first.data();
+    io::MappedNpy<float> moved(std::move(first));  // move construction
+    CHECK(moved.data() == data);
+    CHECK(moved.rows() == 50);
+    CHECK(same_bits(moved.matrix().data(), a.data(), std::size_t(a.size())));
+    CHECK(first.rows() == 0);  // NOLINT(bugprone-use-after-move): the moved-from state is empty
+    CHECK(first.data() == nullptr);
+
+    io::MappedNpy<float> other = io::map_npy<float>(dir.file("b.npy"));
+    other = std::move(moved);  // move assignment releases b's map and takes a's
+    CHECK(other.data() == data);
+    CHECK(other.cols() == 8);
+    CHECK(other.path() == dir.file("a.npy"));
+    CHECK(same_bits(other.matrix().data(), a.data(), std::size_t(a.size())));
+
+    // Many maps in a growing vector: every reallocation moves them.
+    std::vector<io::MappedNpy<float>> maps;
+    for (int i = 0; i < 20; ++i) maps.push_back(io::map_npy<float>(dir.file(i % 2 ? "b.npy" : "a.npy")));
+    for (int i = 0; i < 20; ++i) {
+        const RM<float>& want = i % 2 ? b : a;
+        CHECK(same_bits(maps[std::size_t(i)].data(), want.data(), std::size_t(want.size())));
+    }
+
+    // Removing (or replacing) the file does not disturb an existing map.
+    std::filesystem::remove(dir.file("a.npy"));
+    io::write_npy(dir.file("b.npy"), RM<float>::Zero(20, 3).eval());
+    CHECK(same_bits(other.matrix().data(), a.data(), std::size_t(a.size())));
+    CHECK(same_bits(maps[1].data(), b.data(), std::size_t(b.size())));
+}
+
+TEST_CASE("npy: a mapped set is searched like the matrix it holds") {
+    TempDir dir;
+    RM<float> set(300, 5);
+    for (Index i = 0; i < set.rows(); ++i)
+        for (Index j = 0; j < set.cols(); ++j) set(i, j) = float((i * 7 + j * 13) % 17) - 8.0f;
+    io::write_npy(dir.file("set.npy"), set);
+    const io::MappedNpy<float> mapped = io::map_npy<float>(dir.file("set.npy"));
+    for (const embedkit::Metric m : {embedkit::Metric::l2, embedkit::Metric::cosine, embedkit::Metric::l1}) {
+        const auto want = embedkit::top_k(set.topRows(12), set, 7, m, {true});
+        const auto got = embedkit::top_k(mapped.matrix().topRows(12), mapped.matrix(), 7, m, {true});
+        CHECK(got.indices == want.indices);
+        CHECK(got.scores == want.scores);
+        CHECK(embedkit::distances(set.row(3), mapped.matrix(), m) == embedkit::distances(set.row(3), set, m));
+    }
+}
+
+}  // namespace
