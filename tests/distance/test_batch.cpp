@@ -3,6 +3,7 @@
 // matrix-product form, never giving a negative squared distance; normalize_rows gives unit rows
 // across the whole floating-point range and turns cosine search into dot search.
 #include "distance_test_util.hpp"
+#include "search_test_util.hpp"
 
 #include <embedkit/core/error.hpp>
 #include <embedkit/core/types.hpp>
@@ -29,10 +30,19 @@ namespace {
 
 using embedkit::Metric;
 using ektest::cat;
+using ektest::check_throws;
+using ektest::for_each_set_view;
+using ektest::gemm_tolerance;
+using ektest::GemmL1;
+using ektest::kernel_tolerance;
+using ektest::kernel_value_ok;
 using ektest::Level;
 using ektest::level_str;
 using ektest::Log;
+using ektest::pair_value;
 using ektest::Random;
+using ektest::random_set;
+using ektest::reference_value;
 using ektest::same_value;
 using ektest::scalar_str;
 using Index = Eigen::Index;
@@ -48,162 +58,12 @@ constexpr Metric all_metrics[] = {Metric::l1, Metric::l2, Metric::l2_squared, Me
 
 std::string name(Metric m) { return std::string(embedkit::metric_name(m)); }
 
-// The value the batch functions promise for one pair: the public pointer function.
-template <class S>
-S pair_value(Metric m, const S* a, const S* b, std::size_t n) {
-    switch (m) {
-        case Metric::l1: return embedkit::l1(a, b, n);
-        case Metric::l2: return embedkit::l2(a, b, n);
-        case Metric::l2_squared: return embedkit::l2_squared(a, b, n);
-        case Metric::dot: return embedkit::dot(a, b, n);
-        case Metric::cosine: return embedkit::cosine_similarity(a, b, n);
-    }
-    return S(0);
-}
-
-template <class S>
-RM<S> random_set(Random& rng, Index rows, Index cols, double lo = -1, double hi = 1) {
-    RM<S> m(rows, cols);
-    for (Index i = 0; i < rows; ++i)
-        for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(rng.uniform(lo, hi));
-    return m;
-}
-
-// ---- Long-double reference of one pair value and the kernels' own tolerance
-// (distance_test_util.hpp derives the bounds; l2 takes the bound of its square through the
-// root, plus the rounding of the root).
-template <class S>
-long double reference_value(Metric m, const ektest::Reference& r) {
-    switch (m) {
-        case Metric::l1: return r.l1;
-        case Metric::l2: return std::sqrt(r.l2_squared);
-        case Metric::l2_squared: return r.l2_squared;
-        case Metric::dot: return r.dot;
-        case Metric::cosine: return ektest::cosine_similarity_ref(r);
-    }
-    return 0;
-}
-
-template <class S>
-long double kernel_tolerance(Metric m, const ektest::Reference& r, std::size_t n) {
-    switch (m) {
-        case Metric::l1: return ektest::sum_tolerance<S>(n, r.l1);
-        case Metric::l2_squared: return ektest::sum_tolerance<S>(n, r.l2_squared);
-        case Metric::l2: {
-            const long double t = ektest::sum_tolerance<S>(n, r.l2_squared);
-            return ektest::l2_tolerance_from_squared(r.l2_squared, t) +
-                   1.01L * ektest::unit_roundoff<S>() * std::sqrt(r.l2_squared + t);
-        }
-        case Metric::dot: return ektest::sum_tolerance<S>(n, r.dot_abs);
-        case Metric::cosine:
-            if (r.aa == 0 || r.bb == 0) return 0;  // the zero-vector rules are exact
-            return ektest::cosine_similarity_tolerance<S>(r, n);
-    }
-    return 0;
-}
-
-template <class S>
-bool kernel_value_ok(Metric m, S got, const S* a, const S* b, std::size_t n) {
-    const ektest::Reference r = ektest::reference(a, b, n);
-    if (std::isnan(r.dot) || std::isnan(r.l1)) return std::isnan(got);
-    return std::fabs(got - reference_value<S>(m, r)) <= kernel_tolerance<S>(m, r, n);
-}
-
-// ---- Bounds of the matrix-product form of pairwise (Higham, "Accuracy and Stability of
-// Numerical Algorithms", 2nd ed., ch. 3).
-//
-// The GEMM computes ab' = a.b in some blocked order, with or without FMA; every term passes
-// through at most d + 1 roundings (its product, then at most d additions), so
-// |ab' - ab| <= gamma_{d+1} * sum|a_i b_i| (Higham eq. (3.5)). The row norms aa', bb' come from
-// the dot kernels, with the relative bound K = ektest::sum_error_bound (about (d/4 + 8) eps).
-//  * dot: the GEMM value itself.               |err| <= G * S,   S = sum|a_i b_i|
-//  * l2_squared = max(aa' + bb' - 2 ab', 0): the norms contribute K (aa + bb), the product
-//    2 G S <= G (aa + bb) (S <= (aa + bb) / 2), the two final roundings at most
-//    u (aa + bb) + u (aa + bb + 2 S) <= 4u (aa + bb). Clamping only moves towards the exact
-//    value (which is >= 0). So |err| <= c eps (aa + bb), c = (K + G + 4u) / eps, about
-//    0.75 d + 11.
-//  * l2 = sqrt(l2_squared): from the bound T on the square, |sqrt(x') - sqrt(x)| <=
-//    min(T / sqrt(x), sqrt(T)), plus the rounding of the root (u relative).
-//  * cosine = ab' / (sqrt(aa') sqrt(bb')): G S / (|a| |b|) from the product, |cos| (K + 4u)
-//    from the norms and four roundings (as in ektest::cosine_similarity_tolerance).
-// A factor 1.01 covers second-order terms, and the long-double reference adds its own tiny
-// error. The comparison with the pair function adds that function's bound
-// (kernel_value_ok's tolerance).
-template <class S>
-long double gamma_n(std::size_t n) {
-    const long double nu = static_cast<long double>(n) * ektest::unit_roundoff<S>();
-    return nu / (1 - nu);
-}
-
-template <class S>
-long double gemm_tolerance(Metric m, const ektest::Reference& r, std::size_t d) {
-    const long double u = ektest::unit_roundoff<S>();
-    const long double g = gamma_n<S>(d + 1) + ektest::reference_error_bound(d);
-    const long double k = ektest::sum_error_bound<S>(d) + ektest::reference_error_bound(d);
-    const long double tiny = ektest::underflow_allowance<S>(d) * 4;
-    const long double sq = 1.01L * (k + g + 4 * u) * (r.aa + r.bb) + tiny;
-    switch (m) {
-        case Metric::dot: return 1.01L * g * r.dot_abs + tiny;
-        case Metric::l2_squared: return sq;
-        case Metric::l2:
-            return ektest::l2_tolerance_from_squared(r.l2_squared, sq) +
-                   1.01L * u * std::sqrt(r.l2_squared + sq);
-        case Metric::cosine: {
-            if (r.aa == 0 || r.bb == 0) return 0;
-            const long double root = std::sqrt(r.aa) * std::sqrt(r.bb);
-            const long double s = std::fabs(r.dot) / root;
-            return 1.01L * (g * r.dot_abs / root + s * (k + 4 * u)) +
-                   8 * std::numeric_limits<long double>::epsilon();
-        }
-        case Metric::l1: return 0;  // exact: same kernels as the pair function
-    }
-    return 0;
-}
-
-// An exception of exactly type E (not merely a child of embedkit::Error) whose message holds
-// every one of `parts`.
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-    bool thrown = false;
-    try {
-        f();
-    } catch (const embedkit::Error& e) {
-        thrown = true;
-        const std::string what = e.what();
-        CHECK_MESSAGE(typeid(e) == typeid(E), "wrong exception type for: " << what);
-        for (const std::string& p : parts)
-            CHECK_MESSAGE(what.find(p) != std::string::npos,
-                          "message '" << what << "' does not contain '" << p << "'");
-    }
-    CHECK_MESSAGE(thrown, "no embedkit::Error was thrown");
-}
+// The views the set arguments are tested with: the RowMatrix itself first, then every other
+// row-major view (search_test_util.hpp); the middleRows view starts two rows into its padding.
+constexpr ektest::SetViews set_views{true, 2, 3};
 
 // ---------------------------------------------------------------------------------------------
 // distances
-
-// Calls `f(view, label)` with the rows of `set` presented as every kind of row-major input a
-// user may pass: the matrix, a Map, a block of rows, a block of columns (outer stride larger
-// than the row), a strided Map and a block starting at column 1 (misaligned rows). Each view's
-// row r holds exactly set.row(r).
-template <class S, class F>
-void for_each_set_view(const RM<S>& set, F&& f) {
-    const Index rows = set.rows(), cols = set.cols();
-    f(set, "RowMatrix");
-    const Eigen::Map<const RM<S>> map(set.data(), rows, cols);
-    f(map, "Map");
-    RM<S> tall = RM<S>::Constant(rows + 5, cols, std::numeric_limits<S>::quiet_NaN());
-    tall.middleRows(2, rows) = set;
-    f(tall.middleRows(2, rows), "middleRows");
-    RM<S> wide = RM<S>::Constant(rows, cols + 3, std::numeric_limits<S>::quiet_NaN());
-    wide.leftCols(cols) = set;
-    f(wide.leftCols(cols), "leftCols");
-    const Eigen::Map<const RM<S>, 0, Eigen::OuterStride<>> strided(wide.data(), rows, cols,
-                                                                  Eigen::OuterStride<>(cols + 3));
-    f(strided, "Map+OuterStride");
-    RM<S> shifted = RM<S>::Constant(rows, cols + 2, std::numeric_limits<S>::quiet_NaN());
-    shifted.block(0, 1, rows, cols) = set;
-    f(shifted.block(0, 1, rows, cols), "block at column 1");
-}
 
 TEST_CASE_TEMPLATE("batch: distances equals the pair functions bit for bit at every level",
                    S, float, double) {
@@ -229,7 +89,7 @@ TEST_CASE_TEMPLATE("batch: distances equals the pair functions bit for bit at ev
                     for (Index r = 0; r < rows; ++r)
                         expected[std::size_t(r)] =
                             pair_value(m, q.data(), set.row(r).data(), std::size_t(dim));
-                    for_each_set_view(set, [&](const auto& view, const char* view_name) {
+                    for_each_set_view(set, set_views, [&](const auto& view, const char* view_name) {
                         const auto check = [&](const Vec<S>& got, const char* query_name) {
                             log.expect(got.size() == rows, [&] {
                                 return cat(level_str(level), " ", name(m), " ", view_name, " ",
@@ -322,7 +182,7 @@ TEST_CASE_TEMPLATE("batch: pairwise l1 equals the pair function exactly across c
     Log log;
     for (const Level level : simd::supported()) {
         simd::Scoped scoped(level);
-        for_each_set_view(b, [&](const auto& bv, const char* b_name) {
+        for_each_set_view(b, set_views, [&](const auto& bv, const char* b_name) {
             const RM<S> got = embedkit::pairwise(a.middleRows(1, 4), bv, Metric::l1);
             log.expect(got.rows() == 4 && got.cols() == 1100, [&] {
                 return cat("shape ", got.rows(), " x ", got.cols());
@@ -357,7 +217,7 @@ TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated
         for (const Level level : simd::supported()) {
             simd::Scoped scoped(level);
             for (const Metric m : all_metrics) {
-                for_each_set_view(b, [&](const auto& bv, const char* b_name) {
+                for_each_set_view(b, set_views, [&](const auto& bv, const char* b_name) {
                     const RM<S> got = embedkit::pairwise(a, bv, m);
                     log.expect(got.rows() == a.rows() && got.cols() == b.rows(), [&] {
                         return cat("shape ", got.rows(), " x ", got.cols());
@@ -370,7 +230,7 @@ TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated
                             const S* pb = b.row(j).data();
                             const ektest::Reference r = ektest::reference(pa, pb, n);
                             const S pair = pair_value(m, pa, pb, n);
-                            const long double tol = gemm_tolerance<S>(m, r, n);
+                            const long double tol = gemm_tolerance<S>(m, r, n, GemmL1::exact);
                             const long double ref = reference_value<S>(m, r);
                             const long double v = got(i, j);
                             if (v != pair) ++beyond_eps;
@@ -436,7 +296,7 @@ TEST_CASE_TEMPLATE("batch: pairwise of nearly identical rows never gives a negat
                             const ektest::Reference r =
                                 ektest::reference(a.row(i).data(), b->row(j).data(), std::size_t(dim));
                             ok = ok && std::fabs(v - reference_value<S>(m, r)) <=
-                                           gemm_tolerance<S>(m, r, std::size_t(dim));
+                                           gemm_tolerance<S>(m, r, std::size_t(dim), GemmL1::exact);
                         }
                         log.expect(ok, [&] {
                             return cat(level_str(level), " ", scalar_str<S>(), " ", name(m), " ",

@@ -3,6 +3,7 @@
 // both internal paths (direct kernels for l1 or few queries; a matrix product per block
 // otherwise), across set and query blocks, at every SIMD level, float and double.
 #include "distance_test_util.hpp"
+#include "search_test_util.hpp"
 
 #include <embedkit/core/error.hpp>
 #include <embedkit/core/types.hpp>
@@ -31,10 +32,18 @@ using embedkit::Metric;
 using embedkit::TopK;
 using embedkit::TopKOptions;
 using ektest::cat;
+using ektest::check_throws;
+using ektest::for_each_set_view;
+using ektest::gemm_tolerance;
+using ektest::GemmL1;
+using ektest::kernel_value_ok;
 using ektest::Level;
 using ektest::level_str;
 using ektest::Log;
+using ektest::pair_value;
 using ektest::Random;
+using ektest::random_set;
+using ektest::reference_value;
 using ektest::same_value;
 using ektest::scalar_str;
 using Index = Eigen::Index;
@@ -55,32 +64,16 @@ constexpr Metric gemm_metrics[] = {Metric::l2, Metric::l2_squared, Metric::dot, 
 
 std::string name(Metric m) { return std::string(embedkit::metric_name(m)); }
 
+// The views the set and query arguments are tested with: every row-major view but the
+// RowMatrix itself (the result they must equal), the middleRows view four rows into its padding.
+constexpr ektest::SetViews set_views{false, 4, 5};
+
 static_assert(std::is_same_v<decltype(TopK<float>::indices), embedkit::RowMatrix<Eigen::Index>>);
 static_assert(std::is_same_v<decltype(TopK<double>::scores), embedkit::RowMatrix<double>>);
 static_assert(std::is_same_v<decltype(embedkit::top_k(std::declval<const RM<float>&>(),
                                                       std::declval<const RM<float>&>(), 1,
                                                       Metric::l2)),
                              TopK<float>>);
-
-template <class S>
-S pair_value(Metric m, const S* a, const S* b, std::size_t n) {
-    switch (m) {
-        case Metric::l1: return embedkit::l1(a, b, n);
-        case Metric::l2: return embedkit::l2(a, b, n);
-        case Metric::l2_squared: return embedkit::l2_squared(a, b, n);
-        case Metric::dot: return embedkit::dot(a, b, n);
-        case Metric::cosine: return embedkit::cosine_similarity(a, b, n);
-    }
-    return S(0);
-}
-
-template <class S>
-RM<S> random_set(Random& rng, Index rows, Index cols, double lo = -1, double hi = 1) {
-    RM<S> m(rows, cols);
-    for (Index i = 0; i < rows; ++i)
-        for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(rng.uniform(lo, hi));
-    return m;
-}
 
 // Small integers: every product and every partial sum of this file's sizes is an integer far
 // below 2^24, so the kernels, the matrix product and the long-double reference all give the
@@ -92,74 +85,6 @@ RM<S> integer_set(Random& rng, Index rows, Index cols, int lo, int hi) {
     for (Index i = 0; i < rows; ++i)
         for (Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(rng.integer(lo, hi));
     return m;
-}
-
-// ---- Long-double reference and bounds (the same derivation as in test_batch.cpp).
-
-template <class S>
-long double reference_value(Metric m, const ektest::Reference& r) {
-    switch (m) {
-        case Metric::l1: return r.l1;
-        case Metric::l2: return std::sqrt(r.l2_squared);
-        case Metric::l2_squared: return r.l2_squared;
-        case Metric::dot: return r.dot;
-        case Metric::cosine: return ektest::cosine_similarity_ref(r);
-    }
-    return 0;
-}
-
-template <class S>
-long double kernel_tolerance(Metric m, const ektest::Reference& r, std::size_t n) {
-    switch (m) {
-        case Metric::l1: return ektest::sum_tolerance<S>(n, r.l1);
-        case Metric::l2_squared: return ektest::sum_tolerance<S>(n, r.l2_squared);
-        case Metric::l2: {
-            const long double t = ektest::sum_tolerance<S>(n, r.l2_squared);
-            return ektest::l2_tolerance_from_squared(r.l2_squared, t) +
-                   1.01L * ektest::unit_roundoff<S>() * std::sqrt(r.l2_squared + t);
-        }
-        case Metric::dot: return ektest::sum_tolerance<S>(n, r.dot_abs);
-        case Metric::cosine:
-            if (r.aa == 0 || r.bb == 0) return 0;
-            return ektest::cosine_similarity_tolerance<S>(r, n);
-    }
-    return 0;
-}
-
-template <class S>
-bool kernel_value_ok(Metric m, S got, const S* a, const S* b, std::size_t n) {
-    const ektest::Reference r = ektest::reference(a, b, n);
-    if (std::isnan(r.dot) || std::isnan(r.l1)) return std::isnan(got);
-    return std::fabs(got - reference_value<S>(m, r)) <= kernel_tolerance<S>(m, r, n);
-}
-
-// Bound on |selection key - exact value| in the matrix-product path: inner product from a
-// GEMM (gamma_{d+1} sum|a_i b_i|), norms from the dot kernels (relative K), a few final
-// roundings; see test_batch.cpp for the derivation.
-template <class S>
-long double gemm_tolerance(Metric m, const ektest::Reference& r, std::size_t d) {
-    const long double u = ektest::unit_roundoff<S>();
-    const long double nu = static_cast<long double>(d + 1) * u;
-    const long double g = nu / (1 - nu) + ektest::reference_error_bound(d);
-    const long double k = ektest::sum_error_bound<S>(d) + ektest::reference_error_bound(d);
-    const long double tiny = ektest::underflow_allowance<S>(d) * 4;
-    const long double sq = 1.01L * (k + g + 4 * u) * (r.aa + r.bb) + tiny;
-    switch (m) {
-        case Metric::dot: return 1.01L * g * r.dot_abs + tiny;
-        case Metric::l2_squared: return sq;
-        case Metric::l2:
-            return ektest::l2_tolerance_from_squared(r.l2_squared, sq) +
-                   1.01L * u * std::sqrt(r.l2_squared + sq);
-        case Metric::cosine: {
-            if (r.aa == 0 || r.bb == 0) return 0;
-            const long double root = std::sqrt(r.aa) * std::sqrt(r.bb);
-            const long double s = std::fabs(r.dot) / root;
-            return 1.01L * (g * r.dot_abs / root + s * (k + 4 * u)) +
-                   8 * std::numeric_limits<long double>::epsilon();
-        }
-        case Metric::l1: return kernel_tolerance<S>(m, r, d);
-    }
-    return 0;
 }
 
 // ---- The brute-force reference: every candidate's pair value, sorted.
@@ -258,23 +183,6 @@ void check_reference(const TopK<S>& got, const RM<S>& queries, const RM<S>& set,
                                       " is too far from the long-double reference");
                        });
         }
-}
-
-// An error of exactly type E whose message holds every one of `parts`.
-template <class E, class F>
-void check_throws(F&& f, std::initializer_list<std::string> parts) {
-    bool thrown = false;
-    try {
-        f();
-    } catch (const embedkit::Error& e) {
-        thrown = true;
-        const std::string what = e.what();
-        CHECK_MESSAGE(typeid(e) == typeid(E), "wrong exception type for: " << what);
-        for (const std::string& p : parts)
-            CHECK_MESSAGE(what.find(p) != std::string::npos,
-                          "message '" << what << "' does not contain '" << p << "'");
-    }
-    CHECK_MESSAGE(thrown, "no embedkit::Error was thrown");
 }
 
 std::vector<Index> ks_for(Index n) {
@@ -550,7 +458,8 @@ TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to
                                     const ektest::Reference& ref = refs[std::size_t(i * n + j)];
                                     worst_chosen = std::max(
                                         worst_chosen, sign * reference_value<S>(m, ref) -
-                                                          gemm_tolerance<S>(m, ref, std::size_t(dim)));
+                                                          gemm_tolerance<S>(m, ref, std::size_t(dim),
+                                                                            GemmL1::kernel));
                                 }
                                 // No row left out is better than a chosen one by more than
                                 // the two selection errors.
@@ -560,7 +469,8 @@ TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to
                                     const ektest::Reference& ref = refs[std::size_t(i * n + j)];
                                     best_left = std::min(
                                         best_left, sign * reference_value<S>(m, ref) +
-                                                       gemm_tolerance<S>(m, ref, std::size_t(dim)));
+                                                       gemm_tolerance<S>(m, ref, std::size_t(dim),
+                                                                         GemmL1::kernel));
                                 }
                                 log.expect(worst_chosen <= best_left, [&] {
                                     return cat(where(), ": a chosen row is worse than a left-out "
@@ -804,27 +714,6 @@ TEST_CASE_TEMPLATE("topk: a NaN query gets NaN scores in index order and disturb
 
 // ---------------------------------------------------------------------------------------------
 
-// Calls f(view, name, first_row) for the same rows presented as every kind of row-major input:
-// view row r holds set.row(first_row + r) of the big matrix `rows` rows are taken from.
-template <class S, class F>
-void for_each_set_view(const RM<S>& set, F&& f) {
-    const Index rows = set.rows(), cols = set.cols();
-    const Eigen::Map<const RM<S>> map(set.data(), rows, cols);
-    f(map, "Map");
-    RM<S> tall = RM<S>::Constant(rows + 9, cols, std::numeric_limits<S>::quiet_NaN());
-    tall.middleRows(4, rows) = set;
-    f(tall.middleRows(4, rows), "middleRows");
-    RM<S> wide = RM<S>::Constant(rows, cols + 3, std::numeric_limits<S>::quiet_NaN());
-    wide.leftCols(cols) = set;
-    f(wide.leftCols(cols), "leftCols");
-    const Eigen::Map<const RM<S>, 0, Eigen::OuterStride<>> strided(wide.data(), rows, cols,
-                                                                  Eigen::OuterStride<>(cols + 3));
-    f(strided, "Map+OuterStride");
-    RM<S> shifted = RM<S>::Constant(rows, cols + 2, std::numeric_limits<S>::quiet_NaN());
-    shifted.block(0, 1, rows, cols) = set;
-    f(shifted.block(0, 1, rows, cols), "block at column 1");
-}
-
 template <class S>
 bool same_result(const TopK<S>& a, const TopK<S>& b) {
     if (a.indices.rows() != b.indices.rows() || a.indices.cols() != b.indices.cols()) return false;
@@ -852,8 +741,8 @@ TEST_CASE_TEMPLATE("topk: maps and row blocks as set or queries give the RowMatr
                 Log log;
                 check_exact(want, e, 9, log, [&] { return cat(level_str(level)); });
                 log.report(std::size_t(nq) * 9);
-                for_each_set_view(set, [&](const auto& sv, const char* set_name) {
-                    for_each_set_view(q, [&](const auto& qv, const char* q_name) {
+                for_each_set_view(set, set_views, [&](const auto& sv, const char* set_name) {
+                    for_each_set_view(q, set_views, [&](const auto& qv, const char* q_name) {
                         CHECK_MESSAGE(same_result(embedkit::top_k(qv, sv, 9, m), want),
                                       level_str(level) << " " << name(m) << " nq " << nq
                                                        << " set as " << set_name
