@@ -28,6 +28,13 @@
 #define EMBEDKIT_TARGET_AVX512
 #endif
 
+// Branch hint for paths that are taken on every call in the common configuration.
+#if defined(__GNUC__) || defined(__clang__)
+#define EMBEDKIT_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define EMBEDKIT_LIKELY(x) (x)
+#endif
+
 // Checks inside hot loops: active only in debug builds (NDEBUG unset).
 #define EMBEDKIT_ASSERT(cond) assert(cond)
 

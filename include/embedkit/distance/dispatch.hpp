@@ -160,6 +160,14 @@ inline Level initial_level() noexcept {
 template <class Scalar>
 inline std::atomic<const KernelTable<Scalar>*>& active_slot() noexcept;
 
+// The active level as a plain code, for the compile-time fast path below: one compare of a
+// byte in memory with a constant. Constant-initialised to "none" (-1), so the fast path is
+// not taken before the state has been initialised through the tables.
+inline std::atomic<signed char>& active_level_code() noexcept {
+    static std::atomic<signed char> code{-1};
+    return code;
+}
+
 // The level in force. Constructing it (once, thread-safely, on first use) chooses the initial
 // level and installs its tables; set() installs another level's.
 struct ActiveState {
@@ -176,6 +184,7 @@ private:
     static void install(Level l) noexcept {
         active_slot<float>().store(table_for<float>(l), std::memory_order_release);
         active_slot<double>().store(table_for<double>(l), std::memory_order_release);
+        active_level_code().store(static_cast<signed char>(l), std::memory_order_release);
     }
 };
 
@@ -246,6 +255,55 @@ inline const KernelTable<Scalar>& active_table() noexcept {
     static_assert(is_supported_scalar_v<Scalar>, "embedkit kernels support float and double");
     return *active_slot<Scalar>().load(std::memory_order_acquire);
 }
+
+
+// ---- Compile-time level. When the translation unit's own flags already guarantee a level
+// (-mavx512f, -mavx2 -mfma, -march=native, or any aarch64 build), the pair functions check
+// whether that level is the active one and, if so, call its kernel directly, where the
+// compiler can inline it: a dimension-16 distance then costs about what Eigen's inlined
+// expression does, instead of an extra indirect call. Forcing another level, or capping it
+// with EMBEDKIT_SIMD, still takes effect: the check fails and the table is used.
+#if EMBEDKIT_ARCH_X86 && defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__)
+#define EMBEDKIT_STATIC_LEVEL avx512
+#elif EMBEDKIT_ARCH_X86 && defined(__AVX2__) && defined(__FMA__)
+#define EMBEDKIT_STATIC_LEVEL avx2
+#elif EMBEDKIT_ARCH_NEON
+#define EMBEDKIT_STATIC_LEVEL neon
+#endif
+
+#if defined(EMBEDKIT_STATIC_LEVEL)
+#define EMBEDKIT_STATIC_KERNELS_CAT2(a, b) a##b
+#define EMBEDKIT_STATIC_KERNELS_CAT(a, b) EMBEDKIT_STATIC_KERNELS_CAT2(a, b)
+#define EMBEDKIT_STATIC_KERNEL(NAME) \
+    embedkit::detail::EMBEDKIT_STATIC_KERNELS_CAT(NAME##_, EMBEDKIT_STATIC_LEVEL)
+
+/// True if the active level is the one this translation unit was compiled for.
+template <class Scalar>
+inline bool static_level_active() noexcept {
+    return active_level_code().load(std::memory_order_relaxed) ==
+           static_cast<signed char>(Level::EMBEDKIT_STATIC_LEVEL);
+}
+
+template <class Scalar>
+inline Scalar static_dot(const Scalar* a, const Scalar* b, std::size_t n) noexcept {
+    return EMBEDKIT_STATIC_KERNEL(dot)(a, b, n);
+}
+template <class Scalar>
+inline Scalar static_l2_squared(const Scalar* a, const Scalar* b, std::size_t n) noexcept {
+    return EMBEDKIT_STATIC_KERNEL(l2_squared)(a, b, n);
+}
+template <class Scalar>
+inline Scalar static_l1(const Scalar* a, const Scalar* b, std::size_t n) noexcept {
+    return EMBEDKIT_STATIC_KERNEL(l1)(a, b, n);
+}
+template <class Scalar>
+inline CosineParts<Scalar> static_cosine(const Scalar* a, const Scalar* b, std::size_t n) noexcept {
+    return EMBEDKIT_STATIC_KERNEL(cosine)(a, b, n);
+}
+#undef EMBEDKIT_STATIC_KERNEL
+#undef EMBEDKIT_STATIC_KERNELS_CAT
+#undef EMBEDKIT_STATIC_KERNELS_CAT2
+#endif
 
 }  // namespace detail
 

@@ -14,22 +14,37 @@
 
 namespace embedkit {
 
+namespace detail {
+
+// One pair kernel through the active level: inlined directly when the active level is the one
+// this translation unit was compiled for (see EMBEDKIT_STATIC_LEVEL), else through the table.
+#if defined(EMBEDKIT_STATIC_LEVEL)
+#define EMBEDKIT_PAIR_KERNEL(S, NAME, a, b, n)                                            \
+    (EMBEDKIT_LIKELY(simd::detail::static_level_active<S>())                               \
+         ? simd::detail::static_##NAME<S>(a, b, n)                                         \
+                                            : simd::detail::active_table<S>().NAME(a, b, n))
+#else
+#define EMBEDKIT_PAIR_KERNEL(S, NAME, a, b, n) simd::detail::active_table<S>().NAME(a, b, n)
+#endif
+
+}  // namespace detail
+
 // ---- Pointer forms: a and b each address n elements (any alignment). noexcept, no checks.
 
 /// Inner product sum a_i b_i.
 inline float dot(const float* a, const float* b, std::size_t n) noexcept {
-    return simd::detail::active_table<float>().dot(a, b, n);
+    return EMBEDKIT_PAIR_KERNEL(float, dot, a, b, n);
 }
 inline double dot(const double* a, const double* b, std::size_t n) noexcept {
-    return simd::detail::active_table<double>().dot(a, b, n);
+    return EMBEDKIT_PAIR_KERNEL(double, dot, a, b, n);
 }
 
 /// Squared Euclidean distance sum (a_i - b_i)^2.
 inline float l2_squared(const float* a, const float* b, std::size_t n) noexcept {
-    return simd::detail::active_table<float>().l2_squared(a, b, n);
+    return EMBEDKIT_PAIR_KERNEL(float, l2_squared, a, b, n);
 }
 inline double l2_squared(const double* a, const double* b, std::size_t n) noexcept {
-    return simd::detail::active_table<double>().l2_squared(a, b, n);
+    return EMBEDKIT_PAIR_KERNEL(double, l2_squared, a, b, n);
 }
 
 /// Euclidean distance sqrt(l2_squared).
@@ -42,28 +57,30 @@ inline double l2(const double* a, const double* b, std::size_t n) noexcept {
 
 /// Manhattan distance sum |a_i - b_i|.
 inline float l1(const float* a, const float* b, std::size_t n) noexcept {
-    return simd::detail::active_table<float>().l1(a, b, n);
+    return EMBEDKIT_PAIR_KERNEL(float, l1, a, b, n);
 }
 inline double l1(const double* a, const double* b, std::size_t n) noexcept {
-    return simd::detail::active_table<double>().l1(a, b, n);
+    return EMBEDKIT_PAIR_KERNEL(double, l1, a, b, n);
 }
 
 /// Cosine similarity in [-1, 1]; zero vectors as documented in metric.hpp (never NaN for
 /// finite inputs).
 inline float cosine_similarity(const float* a, const float* b, std::size_t n) noexcept {
-    return detail::finish_cosine_similarity(simd::detail::active_table<float>().cosine(a, b, n));
+    return detail::finish_cosine_similarity(EMBEDKIT_PAIR_KERNEL(float, cosine, a, b, n));
 }
 inline double cosine_similarity(const double* a, const double* b, std::size_t n) noexcept {
-    return detail::finish_cosine_similarity(simd::detail::active_table<double>().cosine(a, b, n));
+    return detail::finish_cosine_similarity(EMBEDKIT_PAIR_KERNEL(double, cosine, a, b, n));
 }
 
 /// Cosine distance 1 - cosine_similarity, in [0, 2].
 inline float cosine_distance(const float* a, const float* b, std::size_t n) noexcept {
-    return detail::finish_cosine_distance(simd::detail::active_table<float>().cosine(a, b, n));
+    return detail::finish_cosine_distance(EMBEDKIT_PAIR_KERNEL(float, cosine, a, b, n));
 }
 inline double cosine_distance(const double* a, const double* b, std::size_t n) noexcept {
-    return detail::finish_cosine_distance(simd::detail::active_table<double>().cosine(a, b, n));
+    return detail::finish_cosine_distance(EMBEDKIT_PAIR_KERNEL(double, cosine, a, b, n));
 }
+
+#undef EMBEDKIT_PAIR_KERNEL
 
 namespace detail {
 
