@@ -65,13 +65,20 @@ inline Scalar finish_l2(Scalar squared) noexcept {
 template <class Scalar>
 inline Scalar finish_cosine_similarity(const CosineParts<Scalar>& p) noexcept {
     constexpr Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
+    constexpr Scalar max = std::numeric_limits<Scalar>::max();
+    // sqrt(aa)*sqrt(bb) cannot overflow or underflow to 0 while aa and bb are finite normals.
+    const Scalar s = p.ab / (std::sqrt(p.aa) * std::sqrt(p.bb));
+    // The common case in a handful of compares: both norms finite and non-zero, the result
+    // already in [-1, 1] (NaN fails every comparison). Everything else takes the rules below,
+    // which give the same value here.
+    if (p.aa > Scalar(0) && p.aa <= max && p.bb > Scalar(0) && p.bb <= max && s >= Scalar(-1) &&
+        s <= Scalar(1))
+        return s;
     if (std::isnan(p.ab) || !std::isfinite(p.aa) || !std::isfinite(p.bb)) return nan;
     const bool a_zero = p.aa == Scalar(0);
     const bool b_zero = p.bb == Scalar(0);
     if (a_zero && b_zero) return Scalar(1);
     if (a_zero || b_zero) return Scalar(0);
-    // sqrt(aa)*sqrt(bb) cannot overflow or underflow to 0 while aa and bb are finite normals.
-    const Scalar s = p.ab / (std::sqrt(p.aa) * std::sqrt(p.bb));
     if (s > Scalar(1)) return Scalar(1);
     if (s < Scalar(-1)) return Scalar(-1);
     return s;
