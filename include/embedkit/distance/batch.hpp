@@ -26,7 +26,6 @@ namespace embedkit {
 
 namespace detail {
 
-template <class Scalar>
 inline void check_dims(const char* fn, Eigen::Index a, const char* a_name, Eigen::Index b,
                        const char* b_name) {
     if (a != b)
@@ -65,13 +64,19 @@ inline void many(const simd::KernelTable<Scalar>& t, Metric metric, const Scalar
 // Rows of A per matrix product in pairwise().
 inline constexpr Eigen::Index pairwise_row_block = 256;
 
-// Squared norms of the rows of a set, through the active kernels.
+// Squared norms of the rows of a set, through the active kernels, into out[0 .. v.rows).
+template <class Scalar>
+inline void row_squared_norms(const simd::KernelTable<Scalar>& t, const SetView<Scalar>& v,
+                              Scalar* out) noexcept {
+    const auto dim = static_cast<std::size_t>(v.cols);
+    for (Eigen::Index i = 0; i < v.rows; ++i) out[i] = t.dot(v.row(i), v.row(i), dim);
+}
+
 template <class Scalar>
 inline Vector<Scalar> row_squared_norms(const simd::KernelTable<Scalar>& t,
                                         const SetView<Scalar>& v) {
     Vector<Scalar> n(v.rows);
-    const auto dim = static_cast<std::size_t>(v.cols);
-    for (Eigen::Index i = 0; i < v.rows; ++i) n[i] = t.dot(v.row(i), v.row(i), dim);
+    row_squared_norms(t, v, n.data());
     return n;
 }
 
@@ -202,7 +207,7 @@ Vector<typename DS::Scalar> distances(const Eigen::MatrixBase<DQ>& query,
     static_assert(DQ::IsVectorAtCompileTime, "embedkit::distances: the query must be a vector");
     const detail::SetView<Scalar> v = detail::view_set("distances", "the set", set);
     detail::check_nonempty("distances", "the set", v.rows);
-    detail::check_dims<Scalar>("distances", query.size(), "the query", v.cols, "the set");
+    detail::check_dims("distances", query.size(), "the query", v.cols, "the set");
     const auto q = detail::contiguous(query);
     Vector<Scalar> out(v.rows);
     detail::many(simd::detail::active_table<Scalar>(), metric, q.data(), v, 0, v.rows, out.data());
@@ -227,7 +232,7 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
     const detail::SetView<Scalar> b = detail::view_set("pairwise", "B", B);
     detail::check_nonempty("pairwise", "A", a.rows);
     detail::check_nonempty("pairwise", "B", b.rows);
-    detail::check_dims<Scalar>("pairwise", a.cols, "A", b.cols, "B");
+    detail::check_dims("pairwise", a.cols, "A", b.cols, "B");
     const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
     RowMatrix<Scalar> out(a.rows, b.rows);
     detail::advise_huge_pages(out.data(), static_cast<std::size_t>(out.size()) * sizeof(Scalar));

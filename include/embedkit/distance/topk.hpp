@@ -220,7 +220,7 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
         throw ArgumentError("embedkit::top_k: k must be positive, got " + std::to_string(k));
     detail::check_nonempty("top_k", "queries", q.rows);
     detail::check_nonempty("top_k", "the set", s.rows);
-    detail::check_dims<Scalar>("top_k", q.cols, "queries", s.cols, "the set");
+    detail::check_dims("top_k", q.cols, "queries", s.cols, "the set");
     const Index candidates = s.rows - (options.exclude_self ? 1 : 0);
     if (candidates <= 0)
         throw ArgumentError("embedkit::top_k: exclude_self with a 1-row set leaves no candidates");
@@ -245,8 +245,7 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
         if (gemm) {
             const detail::SetView<Scalar> qv{q.row(q0), qn, q.cols, q.stride};
             const auto qmap = detail::as_map(qv);
-            Vector<Scalar> q_sq(qn);
-            for (Index i = 0; i < qn; ++i) q_sq[i] = t.dot(qv.row(i), qv.row(i), dim);
+            const Vector<Scalar> q_sq = detail::row_squared_norms(t, qv);
             // Every product has `width` columns. A set smaller than one block is one product,
             // padded only to a multiple of 48 rows (the tallest panel), not to a full block.
             const Index width = s.rows >= detail::topk_set_block
@@ -267,7 +266,7 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                     ip.noalias() = qmap * padded.transpose();
                 }
                 if (metric != Metric::dot)  // dot needs no norms
-                    for (Index j = 0; j < nb; ++j) s_sq[j] = t.dot(sv.row(j), sv.row(j), dim);
+                    detail::row_squared_norms(t, sv, s_sq.data());
                 for (Index i = 0; i < qn; ++i) {
                     const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
                     detail::keys_from_products(metric, ip.data() + i * ip.cols(), nb, q_sq[i],
