@@ -455,19 +455,7 @@ void add_context(const std::string& command) {
 #else
     benchmark::AddCustomContext("omp_max_threads", "OpenMP not linked");
 #endif
-#if defined(EMBEDKIT_BENCH_HAVE_HNSWLIB)
-    benchmark::AddCustomContext("hnswlib", "header-only, compiled with the flags above");
-#else
-    benchmark::AddCustomContext("hnswlib", "not found (Debian: libhnswlib-dev)");
-#endif
-#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
-    benchmark::AddCustomContext("faiss", std::to_string(FAISS_VERSION_MAJOR) + "." +
-                                             std::to_string(FAISS_VERSION_MINOR) + "." +
-                                             std::to_string(FAISS_VERSION_PATCH) +
-                                             " (Debian's prebuilt library, its own flags)");
-#else
-    benchmark::AddCustomContext("faiss", "not found (Debian: libfaiss-dev)");
-#endif
+    embedkit_bench::add_peer_context();
 }
 
 }  // namespace

@@ -3,6 +3,12 @@
 
 #include <embedkit/embedkit.hpp>
 
+#include <benchmark/benchmark.h>
+
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+#include <faiss/Index.h>
+#endif
+
 #include <fstream>
 #include <string>
 
@@ -57,6 +63,23 @@ inline std::string supported_levels() {
         out += embedkit::simd::level_name(level);
     }
     return out;
+}
+
+// Records which peers this binary carries (hnswlib, FAISS) in the benchmark context.
+inline void add_peer_context() {
+#if defined(EMBEDKIT_BENCH_HAVE_HNSWLIB)
+    benchmark::AddCustomContext("hnswlib", "header-only, compiled with the flags above");
+#else
+    benchmark::AddCustomContext("hnswlib", "not found (Debian: libhnswlib-dev)");
+#endif
+#if defined(EMBEDKIT_BENCH_HAVE_FAISS)
+    benchmark::AddCustomContext("faiss", std::to_string(FAISS_VERSION_MAJOR) + "." +
+                                             std::to_string(FAISS_VERSION_MINOR) + "." +
+                                             std::to_string(FAISS_VERSION_PATCH) +
+                                             " (Debian's prebuilt library, its own flags)");
+#else
+    benchmark::AddCustomContext("faiss", "not found (Debian: libfaiss-dev)");
+#endif
 }
 
 }  // namespace embedkit_bench
