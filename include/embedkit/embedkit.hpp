@@ -5,6 +5,7 @@
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/random.hpp"
 #include "core/types.hpp"
 
 #include "distance/batch.hpp"
@@ -15,4 +16,7 @@
 #include "distance/topk.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/download.hpp"
+#include "io/mnist.hpp"
+#include "io/model_file.hpp"
 #include "io/npy.hpp"

@@ -37,4 +37,11 @@ public:
     using Error::Error;
 };
 
+/// A computation produced NaN or Inf where a finite value is required (a training loss); the
+/// message names where (epoch and batch).
+class NumericError : public Error {
+public:
+    using Error::Error;
+};
+
 }  // namespace embedkit
