@@ -20,3 +20,7 @@
 #include "io/mnist.hpp"
 #include "io/model_file.hpp"
 #include "io/npy.hpp"
+
+#include "viz/image_grid.hpp"
+#include "viz/progress.hpp"
+#include "viz/scatter.hpp"
