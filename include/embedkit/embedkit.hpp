@@ -21,6 +21,19 @@
 #include "io/model_file.hpp"
 #include "io/npy.hpp"
 
+#include "nn/activation.hpp"
+#include "nn/dense.hpp"
+#include "nn/gradcheck.hpp"
+#include "nn/init.hpp"
+#include "nn/layer.hpp"
+#include "nn/loss.hpp"
+#include "nn/optim.hpp"
+#include "nn/sequential.hpp"
+#include "nn/trainer.hpp"
+
+#include "models/autoencoder.hpp"
+#include "models/vae.hpp"
+
 #include "viz/image_grid.hpp"
 #include "viz/progress.hpp"
 #include "viz/scatter.hpp"

@@ -1,0 +1,255 @@
+// Optimisers: Adam (with optional decoupled weight decay) and SGD with momentum, both with
+// optional gradient-norm clipping; state kept by parameter position, one step counter.
+#pragma once
+
+#include "../io/model_file.hpp"
+#include "layer.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace embedkit::nn {
+
+/// Base of the optimisers. `step(params)` applies one update from the gradients stored in
+/// `params`; the state (moments, step counter) is keyed by position in `params`, so the same
+/// model must pass its parameters in the same order every step (models do).
+template <class Scalar = float>
+class Optimizer {
+public:
+    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn optimisers support float and double");
+    virtual ~Optimizer() = default;
+
+    /// One update of every parameter. Throws ArgumentError when the parameter list does not
+    /// match the one the state was built for (count or sizes).
+    virtual void step(const std::vector<Parameter<Scalar>>& params) = 0;
+    /// "adam" or "sgd".
+    virtual std::string name() const = 0;
+    /// Number of steps taken so far.
+    std::uint64_t steps() const noexcept { return steps_; }
+    /// Forgets all state (moments and step counter).
+    void reset() noexcept {
+        steps_ = 0;
+        slots_.clear();
+    }
+
+    /// Writes the state as tensors "<prefix>step", "<prefix>slot<k>.<i>" into `file`.
+    void save_state(io::ModelFile& file, const std::string& prefix) const {
+        file.set_attribute(prefix + "name", name());
+        file.add_scalar(prefix + "step", steps_);
+        file.add_scalar(prefix + "count", static_cast<std::uint64_t>(slots_.size()));
+        for (std::size_t i = 0; i < slots_.size(); ++i)
+            for (std::size_t k = 0; k < slots_[i].size(); ++k)
+                file.add(prefix + "slot" + std::to_string(k) + "." + std::to_string(i), slots_[i][k]);
+    }
+
+    /// Restores the state written by save_state. Throws FormatError when it was written by
+    /// another optimiser or is incomplete.
+    void load_state(const io::ModelFile& file, const std::string& prefix) {
+        const std::string stored = file.attribute(prefix + "name");
+        if (stored != name())
+            throw FormatError("embedkit::nn::Optimizer::load_state: the file holds the state of '" + stored +
+                              "', this optimiser is '" + name() + "'");
+        const auto count = file.scalar<std::uint64_t>(prefix + "count");
+        std::vector<std::vector<Vector<Scalar>>> slots(static_cast<std::size_t>(count));
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+            slots[i].resize(slots_per_parameter());
+            for (std::size_t k = 0; k < slots[i].size(); ++k) {
+                const std::string key = prefix + "slot" + std::to_string(k) + "." + std::to_string(i);
+                const auto& t = file.tensor(key);
+                if (t.shape.size() != 1)
+                    throw FormatError("embedkit::nn::Optimizer::load_state: tensor '" + key + "' is not 1-D");
+                slots[i][k].resize(static_cast<Eigen::Index>(t.shape[0]));
+                file.read_into(key, slots[i][k]);
+            }
+        }
+        steps_ = file.scalar<std::uint64_t>(prefix + "step");
+        slots_ = std::move(slots);
+    }
+
+protected:
+    /// Number of state vectors per parameter (Adam: 2, SGD with momentum: 1).
+    virtual std::size_t slots_per_parameter() const noexcept = 0;
+
+    /// Sizes the state on the first step and checks it on later ones.
+    void prepare(const std::vector<Parameter<Scalar>>& params, const char* fn) {
+        if (slots_.empty() && !params.empty()) {
+            slots_.resize(params.size());
+            for (std::size_t i = 0; i < params.size(); ++i)
+                slots_[i].assign(slots_per_parameter(), Vector<Scalar>::Zero(params[i].size()));
+        }
+        if (slots_.size() != params.size())
+            throw ArgumentError(std::string("embedkit::nn::") + fn + ": got " + std::to_string(params.size()) +
+                                " parameters, the state was built for " + std::to_string(slots_.size()));
+        for (std::size_t i = 0; i < params.size(); ++i)
+            if (slots_[i].empty() || slots_[i][0].size() != params[i].size())
+                throw ArgumentError(std::string("embedkit::nn::") + fn + ": parameter " + std::to_string(i) + " ('" +
+                                    params[i].name + "') has " + std::to_string(params[i].size()) +
+                                    " values, its state has " +
+                                    std::to_string(slots_[i].empty() ? 0 : slots_[i][0].size()));
+    }
+
+    /// The factor that scales the gradients to a global L2 norm of at most `clip_norm`
+    /// (1 when clipping is off or not needed).
+    static double clip_scale(const std::vector<Parameter<Scalar>>& params, double clip_norm) {
+        if (!(clip_norm > 0)) return 1.0;
+        double sq = 0;
+        for (const auto& p : params) sq += static_cast<double>(p.gradient().squaredNorm());
+        const double norm = std::sqrt(sq);
+        return norm > clip_norm ? clip_norm / norm : 1.0;
+    }
+
+    static void check_options(const char* fn, double lr, double clip_norm, double weight_decay) {
+        if (!(lr > 0) || !std::isfinite(lr))
+            throw ArgumentError(std::string("embedkit::nn::") + fn + ": learning rate must be positive and finite, got " +
+                                std::to_string(lr));
+        if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
+            throw ArgumentError(std::string("embedkit::nn::") + fn + ": clip_norm must be >= 0 (0 = off), got " +
+                                std::to_string(clip_norm));
+        if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+            throw ArgumentError(std::string("embedkit::nn::") + fn + ": weight_decay must be >= 0, got " +
+                                std::to_string(weight_decay));
+    }
+
+    // Updates run over chunks that fit in L1, so the several passes an Eigen expression per
+    // state vector needs touch memory once.
+    static constexpr Eigen::Index chunk = 1024;
+
+    std::uint64_t steps_ = 0;
+    std::vector<std::vector<Vector<Scalar>>> slots_;
+};
+
+/// Adam's settings; the defaults are Keras's (lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-7).
+struct AdamOptions {
+    double learning_rate = 1e-3;
+    double beta1 = 0.9;
+    double beta2 = 0.999;
+    double epsilon = 1e-7;
+    /// Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): p -= lr * weight_decay * p
+    /// each step, separate from the gradient. 0 = off.
+    double weight_decay = 0;
+    /// Scale all gradients together so their global L2 norm is at most this. 0 = off.
+    double clip_norm = 0;
+};
+
+/// Adam (Kingma & Ba, 2015, Algorithm 1):
+///   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g²,
+///   p -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t),
+/// evaluated in the equivalent form p -= lr_t m / (sqrt(v) + eps_t) with
+/// lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and eps_t = eps sqrt(1 - b2^t), as PyTorch does.
+template <class Scalar = float>
+class Adam final : public Optimizer<Scalar> {
+public:
+    explicit Adam(AdamOptions options = {}) : options_(options) {
+        this->check_options("Adam", options.learning_rate, options.clip_norm, options.weight_decay);
+        if (!(options.beta1 >= 0 && options.beta1 < 1) || !(options.beta2 >= 0 && options.beta2 < 1))
+            throw ArgumentError("embedkit::nn::Adam: betas must lie in [0, 1), got " + std::to_string(options.beta1) +
+                                " and " + std::to_string(options.beta2));
+        if (!(options.epsilon > 0))
+            throw ArgumentError("embedkit::nn::Adam: epsilon must be positive, got " + std::to_string(options.epsilon));
+    }
+    /// Adam with the given learning rate and the other settings at their defaults.
+    explicit Adam(double learning_rate) : Adam(AdamOptions{learning_rate}) {}
+
+    const AdamOptions& options() const noexcept { return options_; }
+    std::string name() const override { return "adam"; }
+
+    void step(const std::vector<Parameter<Scalar>>& params) override {
+        this->prepare(params, "Adam::step");
+        ++this->steps_;
+        const double t = static_cast<double>(this->steps_);
+        const double c1 = 1.0 - std::pow(options_.beta1, t);
+        const double c2 = std::sqrt(1.0 - std::pow(options_.beta2, t));
+        const auto lr_t = static_cast<Scalar>(options_.learning_rate * c2 / c1);
+        const auto eps_t = static_cast<Scalar>(options_.epsilon * c2);
+        const auto b1 = static_cast<Scalar>(options_.beta1), b2 = static_cast<Scalar>(options_.beta2);
+        const auto gs = static_cast<Scalar>(this->clip_scale(params, options_.clip_norm));
+        const auto a1 = static_cast<Scalar>(1 - options_.beta1) * gs;
+        const auto a2 = static_cast<Scalar>(1 - options_.beta2) * gs * gs;
+        const auto decay = static_cast<Scalar>(1.0 - options_.learning_rate * options_.weight_decay);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const Eigen::Index n = params[i].size();
+            Scalar* p = params[i].value;
+            const Scalar* g = params[i].grad;
+            Scalar* m = this->slots_[i][0].data();
+            Scalar* v = this->slots_[i][1].data();
+            for (Eigen::Index s = 0; s < n; s += this->chunk) {
+                const Eigen::Index len = std::min(this->chunk, n - s);
+                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> pa(p + s, len), ma(m + s, len), va(v + s, len);
+                Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> ga(g + s, len);
+                ma = b1 * ma + a1 * ga;
+                va = b2 * va + a2 * ga.square();
+                if (options_.weight_decay > 0) pa *= decay;
+                pa -= lr_t * ma / (va.sqrt() + eps_t);
+            }
+        }
+    }
+
+private:
+    std::size_t slots_per_parameter() const noexcept override { return 2; }
+    AdamOptions options_;
+};
+
+/// SGD's settings.
+struct SGDOptions {
+    double learning_rate = 0.01;
+    double momentum = 0;     ///< 0 = plain SGD
+    bool nesterov = false;   ///< Nesterov momentum (needs momentum > 0)
+    double weight_decay = 0; ///< L2 penalty added to the gradient: g += weight_decay * p
+    double clip_norm = 0;    ///< global gradient-norm clip, 0 = off
+};
+
+/// Stochastic gradient descent with optional (Nesterov) momentum, in PyTorch's convention:
+///   b = momentum b + g;  p -= lr * (nesterov ? g + momentum b : b).
+template <class Scalar = float>
+class SGD final : public Optimizer<Scalar> {
+public:
+    explicit SGD(SGDOptions options = {}) : options_(options) {
+        this->check_options("SGD", options.learning_rate, options.clip_norm, options.weight_decay);
+        if (!(options.momentum >= 0 && options.momentum < 1))
+            throw ArgumentError("embedkit::nn::SGD: momentum must lie in [0, 1), got " + std::to_string(options.momentum));
+        if (options.nesterov && options.momentum == 0)
+            throw ArgumentError("embedkit::nn::SGD: Nesterov momentum needs momentum > 0");
+    }
+    explicit SGD(double learning_rate, double momentum = 0) : SGD(SGDOptions{learning_rate, momentum}) {}
+
+    const SGDOptions& options() const noexcept { return options_; }
+    std::string name() const override { return "sgd"; }
+
+    void step(const std::vector<Parameter<Scalar>>& params) override {
+        this->prepare(params, "SGD::step");
+        ++this->steps_;
+        const auto lr = static_cast<Scalar>(options_.learning_rate);
+        const auto mu = static_cast<Scalar>(options_.momentum);
+        const auto wd = static_cast<Scalar>(options_.weight_decay);
+        const auto gs = static_cast<Scalar>(this->clip_scale(params, options_.clip_norm));
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const Eigen::Index n = params[i].size();
+            for (Eigen::Index s = 0; s < n; s += this->chunk) {
+                const Eigen::Index len = std::min(this->chunk, n - s);
+                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> pa(params[i].value + s, len);
+                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> ba(this->slots_[i][0].data() + s, len);
+                Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> ga(params[i].grad + s, len);
+                if (mu == Scalar(0)) {
+                    pa -= lr * (gs * ga + wd * pa);
+                } else {
+                    ba = mu * ba + (gs * ga + wd * pa);
+                    if (options_.nesterov)
+                        pa -= lr * (gs * ga + wd * pa + mu * ba);
+                    else
+                        pa -= lr * ba;
+                }
+            }
+        }
+    }
+
+private:
+    // Plain SGD keeps one (unused) zero vector per parameter so that checkpoints have the
+    // same layout whatever the momentum.
+    std::size_t slots_per_parameter() const noexcept override { return 1; }
+    SGDOptions options_;
+};
+
+}  // namespace embedkit::nn

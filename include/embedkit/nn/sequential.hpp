@@ -1,0 +1,121 @@
+// Sequential: a stack of layers applied in order, itself a layer.
+#pragma once
+
+#include "dense.hpp"
+#include "layer.hpp"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace embedkit::nn {
+
+/// A stack of layers; forward runs them in order, backward in reverse. Parameters are named
+/// "<prefix><index>.<name>", e.g. "encoder.0.weight". Copying deep-copies the layers.
+template <class Scalar = float>
+class Sequential final : public Layer<Scalar> {
+public:
+    using Matrix = typename Layer<Scalar>::Matrix;
+
+    Sequential() = default;
+    Sequential(const Sequential& other) : Layer<Scalar>(other) {
+        for (const auto& l : other.layers_) layers_.push_back(l->clone());
+    }
+    Sequential& operator=(const Sequential& other) {
+        if (this != &other) {
+            Sequential copy(other);
+            layers_ = std::move(copy.layers_);
+            this->timings_ = other.timings_;
+        }
+        return *this;
+    }
+    Sequential(Sequential&&) noexcept = default;
+    Sequential& operator=(Sequential&&) noexcept = default;
+
+    /// Appends a layer. Throws DimensionError when its input width does not match the
+    /// previous layer's output width.
+    Sequential& add(std::unique_ptr<Layer<Scalar>> layer) {
+        if (!layer) throw ArgumentError("embedkit::nn::Sequential::add: null layer");
+        const Eigen::Index want = layer->input_size();
+        const Eigen::Index have = output_width();
+        if (want >= 0 && have >= 0 && want != have)
+            throw DimensionError("embedkit::nn::Sequential::add: " + layer->describe() + " expects " +
+                                 std::to_string(want) + " inputs, the stack produces " + std::to_string(have));
+        layer->set_timings(this->timings_);
+        layers_.push_back(std::move(layer));
+        return *this;
+    }
+
+    /// Appends a Dense layer `in -> out` whose input width follows the stack.
+    Sequential& add_dense(Eigen::Index in, Eigen::Index out, Rng& rng, DenseOptions options = {}) {
+        return add(std::make_unique<Dense<Scalar>>(in, out, rng, options));
+    }
+
+    std::size_t size() const noexcept { return layers_.size(); }
+    bool empty() const noexcept { return layers_.empty(); }
+    Layer<Scalar>& operator[](std::size_t i) { return *layers_.at(i); }
+    const Layer<Scalar>& operator[](std::size_t i) const { return *layers_.at(i); }
+
+    Eigen::Index input_size() const noexcept override {
+        for (const auto& l : layers_)
+            if (l->input_size() >= 0) return l->input_size();
+        return -1;
+    }
+    Eigen::Index output_size(Eigen::Index input) const noexcept override {
+        Eigen::Index w = input;
+        for (const auto& l : layers_) w = l->output_size(w);
+        return w;
+    }
+
+    const Matrix& forward(const Matrix& input) override {
+        if (layers_.empty()) throw ArgumentError("embedkit::nn::Sequential::forward: the stack is empty");
+        const Matrix* x = &input;
+        for (auto& l : layers_) x = &l->forward(*x);
+        return *x;
+    }
+
+    const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
+        if (layers_.empty()) throw ArgumentError("embedkit::nn::Sequential::backward: the stack is empty");
+        const Matrix* g = &grad_output;
+        for (std::size_t i = layers_.size(); i-- > 0;) g = &layers_[i]->backward(*g, i > 0 || need_input_grad);
+        return *g;
+    }
+
+    void collect_parameters(std::vector<Parameter<Scalar>>& out, const std::string& prefix) override {
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            layers_[i]->collect_parameters(out, prefix + std::to_string(i) + ".");
+    }
+
+    /// All parameters, in order, named "<index>.<name>".
+    std::vector<Parameter<Scalar>> parameters() {
+        std::vector<Parameter<Scalar>> out;
+        collect_parameters(out, "");
+        return out;
+    }
+
+    std::unique_ptr<Layer<Scalar>> clone() const override { return std::make_unique<Sequential>(*this); }
+
+    std::string describe() const override {
+        std::string s = "Sequential[";
+        for (std::size_t i = 0; i < layers_.size(); ++i) s += (i ? ", " : "") + layers_[i]->describe();
+        return s + "]";
+    }
+
+    /// Sets the timer of the stack and of every layer in it.
+    void set_timings(Timings* t) noexcept override {
+        this->timings_ = t;
+        for (auto& l : layers_) l->set_timings(t);
+    }
+
+private:
+    Eigen::Index output_width() const noexcept {
+        Eigen::Index w = -1;
+        for (const auto& l : layers_) w = l->output_size(w);
+        return w;
+    }
+
+    std::vector<std::unique_ptr<Layer<Scalar>>> layers_;
+};
+
+}  // namespace embedkit::nn

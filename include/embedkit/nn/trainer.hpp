@@ -1,0 +1,241 @@
+// The training loop: shuffled mini-batches, validation, progress, NaN guard, checkpoints.
+#pragma once
+
+#include "../core/error.hpp"
+#include "../core/random.hpp"
+#include "../distance/detail/set_view.hpp"
+#include "../io/model_file.hpp"
+#include "../viz/progress.hpp"
+#include "layer.hpp"
+#include "optim.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <numeric>
+#include <string>
+#include <sys/stat.h>
+#include <vector>
+
+namespace embedkit::nn {
+
+/// What one epoch produced.
+struct EpochStats {
+    int epoch = 0;                                            ///< 1-based
+    double loss = 0;                                          ///< mean training loss over the epoch's batches (weighted by rows)
+    double val_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation data
+    double seconds = 0;                                       ///< training time, validation excluded
+    double val_seconds = 0;                                   ///< validation time
+};
+
+/// One entry per epoch run so far (a resumed run includes the epochs before the restart).
+using History = std::vector<EpochStats>;
+
+/// Settings of a training run.
+struct FitOptions {
+    int epochs = 1;                  ///< total epochs (a resumed run continues up to this count)
+    Eigen::Index batch_size = 32;    ///< rows per batch; the last batch of an epoch may be shorter
+    bool shuffle = true;             ///< new order every epoch, drawn from the run's Rng
+    /// Called after every epoch (after its checkpoint is written).
+    std::function<void(const EpochStats&)> on_epoch_end;
+    /// Progress display: a bar with loss and ETA on a terminal, one line per epoch otherwise.
+    viz::ProgressOptions progress;
+    /// When set, an atomic checkpoint (model, optimiser state, epoch, Rng state, history) is
+    /// written here after every epoch.
+    std::string checkpoint_path;
+    /// Continue from `checkpoint_path` when that file exists (the run then proceeds exactly as
+    /// if it had never stopped); start afresh when it does not.
+    bool resume = false;
+    /// Seed of the sampling inside validation (e.g. the VAE's z), fixed so that validation
+    /// losses of different epochs compare the model, not the noise.
+    std::uint64_t validation_seed = 0x5eedULL;
+    /// Where to add per-phase times (benchmarks); null = not timed.
+    Timings* timings = nullptr;
+};
+
+namespace detail {
+
+inline bool file_exists(const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0;
+}
+
+inline std::string format_loss(double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4f", v);
+    return buf;
+}
+
+template <class Model>
+void write_checkpoint(const std::string& path, const Model& model, const Optimizer<typename Model::Scalar>& opt,
+                      const Rng& rng, const History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
+    io::ModelFile file;
+    file.kind = model.kind() + ".checkpoint";
+    model.write_model(file);
+    opt.save_state(file, "optimizer.");
+    file.set_attribute("fit.batch_size", std::to_string(batch_size));
+    file.set_attribute("fit.train_rows", std::to_string(train_rows));
+    file.add_scalar("fit.epoch", static_cast<std::uint64_t>(history.size()));
+    const auto& s = rng.state();
+    file.add("rng.state", std::vector<std::uint64_t>(s.begin(), s.end()));
+    std::vector<double> loss, val, sec, vsec;
+    for (const auto& e : history) {
+        loss.push_back(e.loss);
+        val.push_back(e.val_loss);
+        sec.push_back(e.seconds);
+        vsec.push_back(e.val_seconds);
+    }
+    file.add("history.loss", loss);
+    file.add("history.val_loss", val);
+    file.add("history.seconds", sec);
+    file.add("history.val_seconds", vsec);
+    io::save_model_file(path, file);
+}
+
+template <class Model>
+History read_checkpoint(const std::string& path, Model& model, Optimizer<typename Model::Scalar>& opt, Rng& rng,
+                        Eigen::Index batch_size, Eigen::Index train_rows) {
+    const io::ModelFile file = io::load_model_file(path, model.kind() + ".checkpoint");
+    const std::string fn = "embedkit::nn::fit: checkpoint '" + path + "'";
+    if (file.attribute("fit.batch_size") != std::to_string(batch_size))
+        throw ArgumentError(fn + " was written with batch size " + file.attribute("fit.batch_size") +
+                            ", this run uses " + std::to_string(batch_size) + "; resuming would not continue the same run");
+    if (file.attribute("fit.train_rows") != std::to_string(train_rows))
+        throw ArgumentError(fn + " was written for " + file.attribute("fit.train_rows") +
+                            " training rows, this run has " + std::to_string(train_rows));
+    model.read_model(file);
+    opt.load_state(file, "optimizer.");
+    const auto words = file.read_vector<std::uint64_t>("rng.state");
+    if (words.size() != 4) throw FormatError(fn + ": rng.state must hold 4 words, got " + std::to_string(words.size()));
+    rng.set_state({words[0], words[1], words[2], words[3]});
+    const auto epochs = file.scalar<std::uint64_t>("fit.epoch");
+    const auto loss = file.read_vector<double>("history.loss");
+    const auto val = file.read_vector<double>("history.val_loss");
+    const auto sec = file.read_vector<double>("history.seconds");
+    const auto vsec = file.read_vector<double>("history.val_seconds");
+    if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs || vsec.size() != epochs)
+        throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
+    History history;
+    for (std::size_t i = 0; i < loss.size(); ++i)
+        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i]});
+    return history;
+}
+
+/// Mean loss of `model.evaluate_batch` over `data` in batches (weighted by rows).
+template <class Model>
+double evaluate_in_batches(Model& model, const embedkit::detail::SetView<typename Model::Scalar>& data, Eigen::Index batch_size,
+                           Rng& rng, RowMatrix<typename Model::Scalar>& buffer) {
+    double total = 0;
+    for (Eigen::Index s = 0; s < data.rows; s += batch_size) {
+        const Eigen::Index rows = std::min(batch_size, data.rows - s);
+        buffer.resize(rows, data.cols);
+        for (Eigen::Index r = 0; r < rows; ++r)
+            std::memcpy(buffer.row(r).data(), data.row(s + r), sizeof(typename Model::Scalar) * static_cast<std::size_t>(data.cols));
+        total += model.evaluate_batch(buffer, rng) * static_cast<double>(rows);
+    }
+    return total / static_cast<double>(data.rows);
+}
+
+/// The loop behind the `fit` of models trained on one data matrix (Autoencoder, VAE).
+///
+/// The Model provides: `Scalar`, `input_size()`, `kind()`, `train_batch(batch, rng)`
+/// (forward + backward, returns the batch's mean loss), `evaluate_batch(batch, rng)`,
+/// `parameters()`, `write_model(file)`, `read_model(file)`, `check_data(fn, what, view)`,
+/// `set_timings(t)`.
+template <class Model, class DT, class DV>
+History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& validation,
+                    const FitOptions& options, Optimizer<typename Model::Scalar>& optimizer, Rng& rng) {
+    using Scalar = typename Model::Scalar;
+    static_assert(std::is_same_v<typename DT::Scalar, Scalar> && std::is_same_v<typename DV::Scalar, Scalar>,
+                  "embedkit::nn::fit: the data must have the model's scalar type");
+    const char* fn = "fit";
+    const auto train_view = embedkit::detail::view_set(fn, "training data", train);
+    const auto val_view = embedkit::detail::view_set(fn, "validation data", validation);
+    if (options.epochs < 0)
+        throw ArgumentError("embedkit::nn::fit: epochs must be >= 0, got " + std::to_string(options.epochs));
+    if (options.batch_size <= 0)
+        throw ArgumentError("embedkit::nn::fit: batch_size must be positive, got " + std::to_string(options.batch_size));
+    if (options.resume && options.checkpoint_path.empty())
+        throw ArgumentError("embedkit::nn::fit: resume needs a checkpoint_path");
+    if (train_view.rows == 0) throw ArgumentError("embedkit::nn::fit: the training data is empty");
+    if (train_view.cols != model.input_size())
+        throw DimensionError("embedkit::nn::fit: the model takes " + std::to_string(model.input_size()) +
+                             " columns, the training data has " + std::to_string(train_view.cols));
+    if (val_view.rows > 0 && val_view.cols != model.input_size())
+        throw DimensionError("embedkit::nn::fit: the model takes " + std::to_string(model.input_size()) +
+                             " columns, the validation data has " + std::to_string(val_view.cols));
+    model.check_data(fn, "training data", train_view);
+    if (val_view.rows > 0) model.check_data(fn, "validation data", val_view);
+
+    History history;
+    if (options.resume && file_exists(options.checkpoint_path))
+        history = read_checkpoint(options.checkpoint_path, model, optimizer, rng, options.batch_size, train_view.rows);
+
+    model.set_timings(options.timings);
+    Timings* timings = options.timings;
+    auto params = model.parameters();
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(train_view.rows));
+    RowMatrix<Scalar> batch;
+    const Eigen::Index n = train_view.rows;
+    const Eigen::Index batches = (n + options.batch_size - 1) / options.batch_size;
+    const auto row_bytes = sizeof(Scalar) * static_cast<std::size_t>(train_view.cols);
+
+    for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
+        const auto start = std::chrono::steady_clock::now();
+        std::iota(order.begin(), order.end(), Eigen::Index(0));
+        if (options.shuffle) rng.shuffle(order);
+        viz::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs), batches,
+                             options.progress);
+        double total = 0;
+        for (Eigen::Index b = 0; b < batches; ++b) {
+            const Eigen::Index s = b * options.batch_size;
+            const Eigen::Index rows = std::min(options.batch_size, n - s);
+            {
+                PhaseTimer timer(slot(timings, &Timings::other));
+                batch.resize(rows, train_view.cols);
+                for (Eigen::Index r = 0; r < rows; ++r)
+                    std::memcpy(batch.row(r).data(), train_view.row(order[static_cast<std::size_t>(s + r)]), row_bytes);
+            }
+            const double loss = model.train_batch(batch, rng);
+            if (!std::isfinite(loss))
+                throw NumericError("embedkit::nn::fit: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                                   " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
+                                   std::to_string(batches) + (options.checkpoint_path.empty() ? std::string()
+                                   : "; the last checkpoint '" + options.checkpoint_path + "' is untouched"));
+            {
+                PhaseTimer timer(slot(timings, &Timings::optimizer));
+                optimizer.step(params);
+            }
+            total += loss * static_cast<double>(rows);
+            bar.update(b + 1, "loss " + format_loss(total / static_cast<double>(s + rows)));
+        }
+        EpochStats stats;
+        stats.epoch = epoch;
+        stats.loss = total / static_cast<double>(n);
+        stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (val_view.rows > 0) {
+            const auto vstart = std::chrono::steady_clock::now();
+            model.set_timings(nullptr);
+            Rng val_rng(options.validation_seed);
+            stats.val_loss = evaluate_in_batches(model, val_view, options.batch_size, val_rng, batch);
+            model.set_timings(timings);
+            stats.val_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - vstart).count();
+        }
+        history.push_back(stats);
+        if (!options.checkpoint_path.empty())
+            write_checkpoint(options.checkpoint_path, model, optimizer, rng, history, options.batch_size, n);
+        bar.finish("loss " + format_loss(stats.loss) +
+                   (val_view.rows > 0 ? " - val_loss " + format_loss(stats.val_loss) : std::string()));
+        if (options.on_epoch_end) options.on_epoch_end(stats);
+    }
+    model.set_timings(nullptr);
+    return history;
+}
+
+}  // namespace detail
+
+}  // namespace embedkit::nn

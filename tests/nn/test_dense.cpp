@@ -1,0 +1,125 @@
+// Dense and activation layers: shapes, values against a direct formula, gradient checks.
+#include "nn_test_util.hpp"
+
+#include <embedkit/nn/activation.hpp>
+#include <embedkit/nn/dense.hpp>
+
+#include <cmath>
+
+namespace ek = embedkit;
+using nntest::MatD;
+
+TEST_CASE("dense: forward equals x W + b then the activation") {
+    ek::Rng rng(3);
+    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu, ek::nn::Activation::sigmoid,
+                     ek::nn::Activation::tanh}) {
+        ek::nn::Dense<double> layer(5, 3, rng, {act});
+        layer.bias() = nntest::random_matrix(1, 3, rng);
+        const MatD x = nntest::random_matrix(4, 5, rng, -3, 3);
+        const MatD& y = layer.forward(x);
+        REQUIRE(y.rows() == 4);
+        REQUIRE(y.cols() == 3);
+        for (Eigen::Index i = 0; i < 4; ++i)
+            for (Eigen::Index j = 0; j < 3; ++j) {
+                double z = layer.bias()(0, j);
+                for (Eigen::Index k = 0; k < 5; ++k) z += x(i, k) * layer.weight()(k, j);
+                double want = z;
+                if (act == ek::nn::Activation::relu) want = z > 0 ? z : 0;
+                if (act == ek::nn::Activation::sigmoid) want = 1 / (1 + std::exp(-z));
+                if (act == ek::nn::Activation::tanh) want = std::tanh(z);
+                CHECK(y(i, j) == doctest::Approx(want).epsilon(1e-12));
+            }
+    }
+}
+
+TEST_CASE("dense: gradient check for every activation") {
+    ek::Rng rng(11);
+    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu, ek::nn::Activation::sigmoid,
+                     ek::nn::Activation::tanh}) {
+        CAPTURE(ek::nn::activation_name(act));
+        ek::nn::Dense<double> layer(7, 5, rng, {act});
+        layer.bias() = nntest::random_matrix(1, 5, rng, -0.5, 0.5);
+        // Inputs away from the ReLU kink: a finite difference across it is meaningless.
+        MatD x = nntest::random_matrix(6, 7, rng, -2, 2);
+        NN_CHECK_GRADIENTS(nntest::check_layer(layer, x, 5), 1e-6);
+    }
+}
+
+TEST_CASE("dense: standalone activation layers pass the gradient check") {
+    ek::Rng rng(12);
+    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu, ek::nn::Activation::sigmoid,
+                     ek::nn::Activation::tanh}) {
+        CAPTURE(ek::nn::activation_name(act));
+        ek::nn::ActivationLayer<double> layer(act);
+        MatD x = nntest::random_matrix(5, 4, rng, -3, 3);
+        for (Eigen::Index i = 0; i < x.size(); ++i)
+            if (std::abs(x.data()[i]) < 1e-3) x.data()[i] = 0.5;  // stay off the ReLU kink
+        NN_CHECK_GRADIENTS(nntest::check_layer(layer, x, 6), 1e-6);
+    }
+}
+
+TEST_CASE("dense: saturated activations keep finite outputs and gradients") {
+    ek::Rng rng(13);
+    MatD x(1, 4);
+    x << -1000, -50, 50, 1000;
+    for (auto act : {ek::nn::Activation::sigmoid, ek::nn::Activation::tanh}) {
+        ek::nn::ActivationLayer<double> layer(act);
+        const MatD& y = layer.forward(x);
+        CHECK(y.allFinite());
+        const MatD g = layer.backward(MatD::Ones(1, 4));
+        CHECK(g.allFinite());
+        CHECK(g.cwiseAbs().maxCoeff() < 1e-20);
+    }
+    ek::nn::ActivationLayer<float> sig(ek::nn::Activation::sigmoid);
+    ek::RowMatrixF xf = x.cast<float>();
+    const ek::RowMatrixF& yf = sig.forward(xf);
+    CHECK(yf(0, 0) == 0.0f);
+    CHECK(yf(0, 3) == 1.0f);
+    CHECK(yf.allFinite());
+}
+
+TEST_CASE("dense: the first layer can skip its input gradient") {
+    ek::Rng rng(14);
+    ek::nn::Dense<double> layer(3, 2, rng, {ek::nn::Activation::relu});
+    const MatD x = nntest::random_matrix(4, 3, rng);
+    layer.forward(x);
+    const MatD& g = layer.backward(MatD::Ones(4, 2), false);
+    CHECK(g.size() == 0);
+    CHECK(layer.weight_gradient().cwiseAbs().sum() > 0);
+}
+
+TEST_CASE("dense: bad shapes and sizes throw with a clear message") {
+    ek::Rng rng(15);
+    CHECK_THROWS_AS(ek::nn::Dense<float>(0, 3, rng), ek::ArgumentError);
+    ek::nn::Dense<float> layer(4, 3, rng);
+    CHECK_THROWS_WITH_AS(layer.backward(ek::RowMatrixF::Zero(2, 3)), doctest::Contains("before forward"),
+                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(layer.forward(ek::RowMatrixF::Zero(2, 5)), doctest::Contains("expects 4 input columns, got 5"),
+                         ek::DimensionError);
+    layer.forward(ek::RowMatrixF::Zero(2, 4));
+    CHECK_THROWS_WITH_AS(layer.backward(ek::RowMatrixF::Zero(3, 3)), doctest::Contains("gradient is 3x3"),
+                         ek::DimensionError);
+    CHECK_THROWS_AS(ek::nn::parse_activation("softmax"), ek::ArgumentError);
+    CHECK(ek::nn::parse_activation("tanh") == ek::nn::Activation::tanh);
+}
+
+TEST_CASE("dense: initialisation follows the scheme's variance and the seed") {
+    for (auto scheme : {ek::nn::Init::glorot_uniform, ek::nn::Init::glorot_normal, ek::nn::Init::he_uniform,
+                        ek::nn::Init::he_normal}) {
+        CAPTURE(ek::nn::init_name(scheme));
+        ek::Rng a(21), b(21);
+        ek::nn::Dense<double> la(400, 300, a, {ek::nn::Activation::identity, scheme});
+        ek::nn::Dense<double> lb(400, 300, b, {ek::nn::Activation::identity, scheme});
+        CHECK(la.weight() == lb.weight());
+        CHECK(la.bias().isZero(0));
+        const bool he = scheme == ek::nn::Init::he_uniform || scheme == ek::nn::Init::he_normal;
+        const double want = he ? 2.0 / 400 : 2.0 / 700;
+        const double mean = la.weight().mean();
+        const double var = (la.weight().array() - mean).square().mean();
+        // 120,000 draws: the sample variance is within ~1 % of the true one.
+        CHECK(var == doctest::Approx(want).epsilon(0.03));
+        CHECK(std::abs(mean) < 0.01 * std::sqrt(want) * 10);
+        if (scheme == ek::nn::Init::glorot_uniform || scheme == ek::nn::Init::he_uniform)
+            CHECK(la.weight().cwiseAbs().maxCoeff() <= std::sqrt(3 * want));
+    }
+}

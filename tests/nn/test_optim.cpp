@@ -1,0 +1,168 @@
+// Optimisers: updates against the papers' formulas evaluated in long double, convergence on
+// a known function, clipping, weight decay, state by position and its save/load.
+#include "nn_test_util.hpp"
+
+#include <embedkit/io/model_file.hpp>
+#include <embedkit/nn/optim.hpp>
+
+#include <cmath>
+#include <vector>
+
+namespace ek = embedkit;
+using nntest::MatD;
+
+namespace {
+
+struct Tensors {
+    MatD a, ga, b, gb;
+    std::vector<ek::nn::Parameter<double>> params() {
+        return {nntest::view(a, ga, "a"), nntest::view(b, gb, "b")};
+    }
+};
+
+Tensors make_tensors(std::uint64_t seed) {
+    ek::Rng rng(seed);
+    Tensors t;
+    t.a = nntest::random_matrix(3, 4, rng);
+    t.b = nntest::random_matrix(1, 2100, rng);  // longer than one update chunk
+    return t;
+}
+
+void random_gradients(Tensors& t, ek::Rng& rng) {
+    t.ga = nntest::random_matrix(t.a.rows(), t.a.cols(), rng);
+    t.gb = nntest::random_matrix(t.b.rows(), t.b.cols(), rng);
+}
+
+}  // namespace
+
+TEST_CASE("optim: Adam follows Kingma and Ba's algorithm") {
+    ek::nn::AdamOptions o;
+    o.learning_rate = 0.01;
+    o.weight_decay = 0.1;
+    Tensors t = make_tensors(1);
+    MatD ref_a = t.a;
+    std::vector<long double> m(static_cast<std::size_t>(ref_a.size()), 0), v(m.size(), 0);
+    std::vector<long double> p(ref_a.data(), ref_a.data() + ref_a.size());
+    ek::nn::Adam<double> adam(o);
+    ek::Rng rng(2);
+    for (int step = 1; step <= 5; ++step) {
+        random_gradients(t, rng);
+        for (std::size_t i = 0; i < p.size(); ++i) {
+            const long double g = t.ga.data()[i];
+            m[i] = 0.9L * m[i] + 0.1L * g;
+            v[i] = 0.999L * v[i] + 0.001L * g * g;
+            const long double mh = m[i] / (1 - std::pow(0.9L, step)), vh = v[i] / (1 - std::pow(0.999L, step));
+            p[i] -= 0.01L * 0.1L * p[i];
+            p[i] -= 0.01L * mh / (std::sqrt(vh) + 1e-7L);
+        }
+        adam.step(t.params());
+    }
+    CHECK(adam.steps() == 5);
+    for (std::size_t i = 0; i < p.size(); ++i) CHECK(t.a.data()[i] == doctest::Approx(static_cast<double>(p[i])).epsilon(1e-9));
+}
+
+TEST_CASE("optim: SGD with momentum and Nesterov follow PyTorch's convention") {
+    for (bool nesterov : {false, true}) {
+        CAPTURE(nesterov);
+        ek::nn::SGDOptions o;
+        o.learning_rate = 0.1;
+        o.momentum = 0.9;
+        o.nesterov = nesterov;
+        o.weight_decay = 0.01;
+        Tensors t = make_tensors(3);
+        std::vector<long double> p(t.a.data(), t.a.data() + t.a.size()), buf(p.size(), 0);
+        ek::nn::SGD<double> sgd(o);
+        ek::Rng rng(4);
+        for (int step = 0; step < 4; ++step) {
+            random_gradients(t, rng);
+            for (std::size_t i = 0; i < p.size(); ++i) {
+                const long double g = t.ga.data()[i] + 0.01L * p[i];
+                buf[i] = 0.9L * buf[i] + g;
+                p[i] -= 0.1L * (nesterov ? g + 0.9L * buf[i] : buf[i]);
+            }
+            sgd.step(t.params());
+        }
+        for (std::size_t i = 0; i < p.size(); ++i) CHECK(t.a.data()[i] == doctest::Approx(static_cast<double>(p[i])).epsilon(1e-12));
+    }
+}
+
+TEST_CASE("optim: Adam and SGD minimise a badly scaled quadratic") {
+    // f(x) = sum_i c_i (x_i - 1)², c from 1 to 100: both reach the minimum at x = 1.
+    for (int which = 0; which < 2; ++which) {
+        MatD x = MatD::Zero(1, 8), g(1, 8);
+        std::vector<ek::nn::Parameter<double>> params{nntest::view(x, g, "x")};
+        std::unique_ptr<ek::nn::Optimizer<double>> opt;
+        if (which == 0)
+            opt = std::make_unique<ek::nn::Adam<double>>(0.05);
+        else
+            opt = std::make_unique<ek::nn::SGD<double>>(ek::nn::SGDOptions{0.004, 0.9});
+        CAPTURE(opt->name());
+        for (int step = 0; step < 3000; ++step) {
+            for (Eigen::Index i = 0; i < 8; ++i) g(0, i) = 2 * std::pow(100.0, i / 7.0) * (x(0, i) - 1);
+            opt->step(params);
+        }
+        CHECK((x.array() - 1).abs().maxCoeff() < 1e-3);
+    }
+}
+
+TEST_CASE("optim: clipping scales by the global gradient norm") {
+    MatD x = MatD::Zero(1, 2), g(1, 2);
+    std::vector<ek::nn::Parameter<double>> params{nntest::view(x, g, "x")};
+    ek::nn::SGDOptions o;
+    o.learning_rate = 1;
+    o.clip_norm = 1;
+    ek::nn::SGD<double> sgd(o);
+    g << 3, 4;  // norm 5 -> scaled to norm 1
+    sgd.step(params);
+    CHECK(x(0, 0) == doctest::Approx(-0.6));
+    CHECK(x(0, 1) == doctest::Approx(-0.8));
+    g << 0.3, 0.4;  // under the limit: unchanged
+    sgd.step(params);
+    CHECK(x(0, 0) == doctest::Approx(-0.9));
+}
+
+TEST_CASE("optim: state is keyed by position and survives save and load") {
+    Tensors t1 = make_tensors(5), t2 = make_tensors(5);
+    ek::nn::Adam<double> a1, a2;
+    ek::Rng r1(6);
+    for (int s = 0; s < 3; ++s) {
+        random_gradients(t1, r1);
+        a1.step(t1.params());
+    }
+    ek::io::ModelFile file;
+    a1.save_state(file, "opt.");
+    t2.a = t1.a;
+    t2.b = t1.b;
+    a2.load_state(file, "opt.");
+    CHECK(a2.steps() == 3);
+    ek::Rng r2 = r1;
+    for (int s = 0; s < 3; ++s) {
+        random_gradients(t1, r1);
+        random_gradients(t2, r2);
+        a1.step(t1.params());
+        a2.step(t2.params());
+    }
+    CHECK(t1.a == t2.a);
+    CHECK(t1.b == t2.b);
+    ek::nn::SGD<double> sgd;
+    CHECK_THROWS_WITH_AS(sgd.load_state(file, "opt."), doctest::Contains("'adam'"), ek::FormatError);
+}
+
+TEST_CASE("optim: a changed parameter list and bad settings throw") {
+    Tensors t = make_tensors(7);
+    ek::nn::Adam<double> adam;
+    random_gradients(t, *std::make_unique<ek::Rng>(1));
+    adam.step(t.params());
+    auto fewer = t.params();
+    fewer.pop_back();
+    CHECK_THROWS_WITH_AS(adam.step(fewer), doctest::Contains("state was built for 2"), ek::ArgumentError);
+    auto swapped = t.params();
+    std::swap(swapped[0], swapped[1]);
+    CHECK_THROWS_AS(adam.step(swapped), ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::Adam<float>(-1.0), ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::Adam<float>(ek::nn::AdamOptions{1e-3, 1.0}), ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::SGD<float>(ek::nn::SGDOptions{0.1, 0.0, true}), ek::ArgumentError);
+    adam.reset();
+    CHECK(adam.steps() == 0);
+    CHECK_NOTHROW(adam.step(fewer));
+}
