@@ -1,0 +1,33 @@
+# Runs an MNIST example for one epoch and checks what it wrote (ctest driver).
+#   cmake -D EXE=<binary> -D OUT=<folder> -P run_example.cmake
+# Without EMBEDKIT_MNIST_DIR the test is skipped (ctest's SKIP_REGULAR_EXPRESSION matches the
+# message), unless CI=true, where missing data is a failure.
+if(NOT DEFINED ENV{EMBEDKIT_MNIST_DIR} OR "$ENV{EMBEDKIT_MNIST_DIR}" STREQUAL "")
+  if("$ENV{CI}" STREQUAL "true")
+    message(FATAL_ERROR "MNIST data needed under CI=true: EMBEDKIT_MNIST_DIR is not set")
+  endif()
+  message("embedkit-skip: set EMBEDKIT_MNIST_DIR to the folder with the four MNIST files")
+  return()
+endif()
+file(REMOVE_RECURSE "${OUT}")
+execute_process(COMMAND "${EXE}" --epochs 1 --out "${OUT}"
+  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "the example exited with ${rc}")
+endif()
+foreach(expected "seed comparison" "10 \\(0\\) vs 13 \\(0\\)" "final epoch 1")
+  if(NOT out MATCHES "${expected}")
+    message(FATAL_ERROR "the output lacks '${expected}'")
+  endif()
+endforeach()
+get_filename_component(name "${EXE}" NAME_WE)
+foreach(f metrics.json embeddings.npy labels.npy latent.svg reconstructions.svg checkpoint.ekc)
+  if(NOT EXISTS "${OUT}/${f}")
+    message(FATAL_ERROR "${name} did not write ${OUT}/${f}")
+  endif()
+endforeach()
+file(READ "${OUT}/metrics.json" metrics)
+if(NOT metrics MATCHES "\"val_loss\": [0-9]")
+  message(FATAL_ERROR "metrics.json has no validation loss:\n${metrics}")
+endif()
