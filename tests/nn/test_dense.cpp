@@ -5,6 +5,7 @@
 #include <embedkit/nn/dense.hpp>
 
 #include <cmath>
+#include <limits>
 
 namespace ek = embedkit;
 using nntest::MatD;
@@ -122,4 +123,66 @@ TEST_CASE("dense: initialisation follows the scheme's variance and the seed") {
         if (scheme == ek::nn::Init::glorot_uniform || scheme == ek::nn::Init::he_uniform)
             CHECK(la.weight().cwiseAbs().maxCoeff() <= std::sqrt(3 * want));
     }
+}
+
+TEST_CASE("dense: the sparse-input path passes the gradient check") {
+    ek::Rng rng(31);
+    for (auto mode : {ek::nn::InputSparsity::sparse, ek::nn::InputSparsity::automatic}) {
+        // 70 outputs: one full block of 64 plus a tail.
+        ek::nn::Dense<double> layer(40, 70, rng, {ek::nn::Activation::tanh, ek::nn::Init::glorot_uniform, mode});
+        layer.bias() = nntest::random_matrix(1, 70, rng, -0.5, 0.5);
+        MatD x = nntest::random_matrix(5, 40, rng, 0, 1);
+        for (Eigen::Index i = 0; i < x.size(); ++i)
+            if (rng.uniform() < 0.85) x.data()[i] = 0;
+        layer.forward(x);
+        CHECK(layer.used_sparse_path());
+        // Only the weights and bias: a finite difference on a zero input entry would move it off
+        // zero and change the path; the input gradient is the dense product anyway.
+        std::vector<ek::nn::Parameter<double>> params;
+        layer.collect_parameters(params, "");
+        const MatD r = nntest::random_matrix(5, 70, rng);
+        auto loss = [&] {
+            const double v = (layer.forward(x).array() * r.array()).sum();
+            layer.backward(r, false);
+            return v;
+        };
+        // The loss sums 350 products, so its rounding noise is larger than a single layer's;
+        // h = 1e-5 keeps the difference quotient clear of it (tanh is smooth).
+        ek::nn::GradCheckOptions o;
+        o.step = 1e-5;
+        NN_CHECK_GRADIENTS(ek::nn::check_gradients(params, loss, o), 1e-6);
+    }
+}
+
+TEST_CASE("dense: sparse and dense paths agree and automatic picks by density") {
+    ek::Rng rng(32);
+    ek::Rng init_a(5), init_b(5);
+    ek::nn::Dense<float> dense(300, 130, init_a, {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform,
+                                                  ek::nn::InputSparsity::dense});
+    ek::nn::Dense<float> sparse(300, 130, init_b, {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform,
+                                                   ek::nn::InputSparsity::automatic});
+    ek::RowMatrixF x(33, 300);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.uniform());
+    const ek::RowMatrixF ya = dense.forward(x);
+    const ek::RowMatrixF yb = sparse.forward(x);
+    CHECK(!dense.used_sparse_path());
+    CHECK(sparse.used_sparse_path());
+    CHECK((ya - yb).cwiseAbs().maxCoeff() < 1e-5f);
+    ek::RowMatrixF g(33, 130);
+    for (Eigen::Index i = 0; i < g.size(); ++i) g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+    dense.backward(g, true);
+    const ek::RowMatrixF gx = sparse.backward(g, true);
+    CHECK((dense.weight_gradient() - sparse.weight_gradient()).cwiseAbs().maxCoeff() < 1e-5f);
+    CHECK((dense.bias_gradient() - sparse.bias_gradient()).cwiseAbs().maxCoeff() < 1e-5f);
+    CHECK(gx.rows() == 33);
+    // A dense input (half non-zero) goes through GEMM.
+    ek::RowMatrixF full = ek::RowMatrixF::Constant(33, 300, 0.5f);
+    sparse.forward(full);
+    CHECK(!sparse.used_sparse_path());
+    // NaN in a sparse input reaches the output, as GEMM would carry it.
+    x(3, 7) = std::numeric_limits<float>::quiet_NaN();
+    const ek::RowMatrixF& yn = sparse.forward(x);
+    CHECK(sparse.used_sparse_path());
+    CHECK(yn.row(3).hasNaN());
+    CHECK(yn.row(4).allFinite());
 }

@@ -5,21 +5,34 @@
 #include "init.hpp"
 #include "layer.hpp"
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace embedkit::nn {
+
+/// How a Dense layer treats zeros in its input.
+///  - automatic: per batch, when at most a quarter of the input values are non-zero (MNIST
+///    pixels: ~19 %), the forward product and the weight gradient skip the zeros (the same
+///    sums, exact, about 5x fewer operations); otherwise both go through GEMM.
+///  - dense: always GEMM.
+///  - sparse: always skip zeros.
+enum class InputSparsity { automatic, dense, sparse };
 
 /// Options of a Dense layer.
 struct DenseOptions {
     Activation activation = Activation::identity;  ///< applied to x W + b
     Init init = Init::glorot_uniform;              ///< weight initialisation (biases start at 0)
+    InputSparsity sparsity = InputSparsity::automatic;
 };
 
 /// Fully connected layer: output = activation(input · W + b).
 ///
 /// Shapes: input n x in, W in x out (row-major, row k = the weights leaving input k),
 /// b 1 x out, output n x out. Parameters are named "<prefix>weight" and "<prefix>bias".
-/// The products run through Eigen's GEMM (or BLAS under EIGEN_USE_BLAS).
+/// The products run through Eigen's GEMM (or BLAS under EIGEN_USE_BLAS), except that a mostly
+/// zero input (InputSparsity) takes a sparse path for the forward product and the weight
+/// gradient: gradients stay exact, only the zero terms are skipped.
 template <class Scalar = float>
 class Dense final : public Layer<Scalar> {
 public:
@@ -49,6 +62,8 @@ public:
     Matrix& bias() noexcept { return bias_; }
     const Matrix& bias() const noexcept { return bias_; }
     const Matrix& weight_gradient() const noexcept { return grad_weight_; }
+    /// Whether the last forward pass took the sparse path (see InputSparsity).
+    bool used_sparse_path() const noexcept { return sparse_; }
     const Matrix& bias_gradient() const noexcept { return grad_bias_; }
 
     const Matrix& forward(const Matrix& input) override {
@@ -57,12 +72,18 @@ public:
                                  std::to_string(weight_.rows()) + " input columns, got " +
                                  std::to_string(input.cols()));
         input_ = &input;
-        {
+        sparse_ = options_.sparsity != InputSparsity::dense && gather_nonzeros(input);
+        if (sparse_) {
+            // y_i = b + sum over the non-zero x_ik of x_ik W_k: one row of W per non-zero.
+            detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
+            output_.resize(input.rows(), weight_.cols());
+            sparse_forward(input.rows());
+        } else {
             detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
             output_.noalias() = input * weight_;
         }
         detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::activation));
-        output_.rowwise() += bias_.row(0);
+        if (!sparse_) output_.rowwise() += bias_.row(0);
         apply_activation(options_.activation, output_);
         return output_;
     }
@@ -86,7 +107,10 @@ public:
             grad_bias_.row(0).noalias() = delta->colwise().sum();
         }
         detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
-        grad_weight_.noalias() = input_->transpose() * *delta;
+        if (sparse_)
+            sparse_weight_gradient(*delta);
+        else
+            grad_weight_.noalias() = input_->transpose() * *delta;
         if (!need_input_grad) {
             grad_input_.resize(0, 0);
             return grad_input_;
@@ -114,10 +138,109 @@ public:
 private:
     Dense(const Dense&) = default;
 
+    // Lists the input's non-zeros row by row (CSR) when the sparse path applies; returns
+    // whether it does. The buffers keep their capacity, so steady state allocates nothing.
+    bool gather_nonzeros(const Matrix& input) {
+        const Eigen::Index n = input.rows(), m = input.cols();
+        const auto total = static_cast<std::size_t>(n * m);
+        if (total >= std::size_t(UINT32_MAX)) return false;  // the lists index with 32 bits
+        const std::size_t limit = options_.sparsity == InputSparsity::sparse ? total : total / 4;
+        row_start_.resize(static_cast<std::size_t>(n) + 1);
+        values_.resize(total);
+        columns_.resize(total);
+        // Branch-free compaction: every value is written, the count only advances past
+        // non-zeros (a branch per pixel would mispredict on MNIST's ragged strokes).
+        std::size_t count = 0;
+        row_start_[0] = 0;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const Scalar* row = input.data() + i * m;
+            for (Eigen::Index k = 0; k < m; ++k) {
+                values_[count] = row[k];
+                columns_[count] = static_cast<std::uint32_t>(k);
+                count += row[k] != Scalar(0) ? 1 : 0;
+            }
+            if (count > limit) return false;
+            row_start_[static_cast<std::size_t>(i) + 1] = static_cast<std::uint32_t>(count);
+        }
+        // A NaN or Inf input must reach the output as a dense product would carry it; it is
+        // non-zero, so it is in the list and propagates through its row of W.
+        return true;
+    }
+
+    // Output rows in column blocks of `block` values: the block's sums stay in registers
+    // while the row's non-zeros stream past (one load of W per non-zero and block).
+    void sparse_forward(Eigen::Index rows) {
+        constexpr Eigen::Index block = 64;
+        using Acc = Eigen::Array<Scalar, block, 1>;
+        const Eigen::Index out = weight_.cols();
+        const Eigen::Index full = out / block * block;
+        // Column blocks outermost: a block of W (in x 64) stays in L2 while every row uses it.
+        for (Eigen::Index c = 0; c < full; c += block)
+            for (Eigen::Index i = 0; i < rows; ++i) {
+                const std::uint32_t begin = row_start_[static_cast<std::size_t>(i)];
+                const std::uint32_t end = row_start_[static_cast<std::size_t>(i) + 1];
+                Acc acc = Eigen::Map<const Acc>(bias_.data() + c);
+                for (std::uint32_t p = begin; p < end; ++p)
+                    acc += values_[p] * Eigen::Map<const Acc>(weight_.data() + columns_[p] * out + c);
+                Eigen::Map<Acc>(output_.data() + i * out + c) = acc;
+            }
+        if (full < out)
+            for (Eigen::Index i = 0; i < rows; ++i) {
+                auto tail = output_.row(i).segment(full, out - full);
+                tail = bias_.row(0).segment(full, out - full);
+                for (std::uint32_t p = row_start_[static_cast<std::size_t>(i)]; p < row_start_[static_cast<std::size_t>(i) + 1]; ++p)
+                    tail.noalias() += values_[p] * weight_.row(columns_[p]).segment(full, out - full);
+            }
+    }
+
+    // dW = X^T delta over the non-zeros, column by column of X (CSC, built from the CSR), so
+    // each row of dW is accumulated once and written once.
+    void sparse_weight_gradient(const Matrix& delta) {
+        const Eigen::Index in = weight_.rows(), n = delta.rows();
+        const std::uint32_t nnz = row_start_[static_cast<std::size_t>(n)];
+        col_start_.assign(static_cast<std::size_t>(in) + 1, 0);
+        for (std::uint32_t p = 0; p < nnz; ++p) ++col_start_[columns_[p] + 1];
+        for (Eigen::Index k = 0; k < in; ++k) col_start_[static_cast<std::size_t>(k) + 1] += col_start_[static_cast<std::size_t>(k)];
+        t_values_.resize(nnz);
+        t_rows_.resize(nnz);
+        fill_.assign(col_start_.begin(), col_start_.end() - 1);
+        for (Eigen::Index i = 0; i < n; ++i)
+            for (std::uint32_t p = row_start_[static_cast<std::size_t>(i)]; p < row_start_[static_cast<std::size_t>(i) + 1]; ++p) {
+                const std::uint32_t slot = fill_[columns_[p]]++;
+                t_values_[slot] = values_[p];
+                t_rows_[slot] = static_cast<std::uint32_t>(i);
+            }
+        constexpr Eigen::Index block = 64;
+        using Acc = Eigen::Array<Scalar, block, 1>;
+        const Eigen::Index out = weight_.cols();
+        const Eigen::Index full = out / block * block;
+        for (Eigen::Index k = 0; k < in; ++k) {
+            const std::uint32_t begin = col_start_[static_cast<std::size_t>(k)];
+            const std::uint32_t end = col_start_[static_cast<std::size_t>(k) + 1];
+            Scalar* gk = grad_weight_.data() + k * out;
+            for (Eigen::Index c = 0; c < full; c += block) {
+                Acc acc = Acc::Zero();
+                for (std::uint32_t p = begin; p < end; ++p)
+                    acc += t_values_[p] * Eigen::Map<const Acc>(delta.data() + t_rows_[p] * out + c);
+                Eigen::Map<Acc>(gk + c) = acc;
+            }
+            if (full < out) {
+                auto tail = grad_weight_.row(k).segment(full, out - full);
+                tail.setZero();
+                for (std::uint32_t p = begin; p < end; ++p)
+                    tail.noalias() += t_values_[p] * delta.row(t_rows_[p]).segment(full, out - full);
+            }
+        }
+    }
+
     DenseOptions options_;
     Matrix weight_, bias_, grad_weight_, grad_bias_;
     const Matrix* input_ = nullptr;
     Matrix output_, delta_, grad_input_;
+    // The sparse path's lists of the last input's non-zeros (CSR, and CSC for the backward).
+    bool sparse_ = false;
+    std::vector<Scalar> values_, t_values_;
+    std::vector<std::uint32_t> columns_, row_start_, col_start_, fill_, t_rows_;
 };
 
 }  // namespace embedkit::nn
