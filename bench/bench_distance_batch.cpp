@@ -387,46 +387,6 @@ void register_topk() {
 
 // ---- Context: what ran, with which GEMM and BLAS, on how many threads.
 
-// Shared libraries of the process whose file name mentions BLAS, LAPACK or an OpenMP runtime,
-// as the dynamic loader actually mapped them (symbolic links resolved).
-std::string loaded_libraries() {
-    std::ifstream maps("/proc/self/maps");
-    std::set<std::string> found;
-    std::string line;
-    while (std::getline(maps, line)) {
-        const std::size_t slash = line.find('/');
-        if (slash == std::string::npos) continue;
-        const std::string path = line.substr(slash);
-        const std::string file = path.substr(path.rfind('/') + 1);
-        if (file.find("blas") != std::string::npos || file.find("lapack") != std::string::npos ||
-            file.find("gomp") != std::string::npos || file.find("libomp") != std::string::npos)
-            found.insert(path);
-    }
-    std::string out;
-    for (const std::string& p : found) out += (out.empty() ? "" : ", ") + p;
-    return out.empty() ? "none" : out;
-}
-
-// OpenBLAS, wherever it came from (EIGEN_USE_BLAS or FAISS's libblas.so.3), is looked up at
-// run time so a binary without it still links; its thread count is forced to 1.
-std::string openblas_status() {
-    using set_threads_fn = void (*)(int);
-    using get_threads_fn = int (*)();
-    using get_config_fn = char* (*)();
-    auto set_threads = reinterpret_cast<set_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get_threads = reinterpret_cast<get_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    auto get_config = reinterpret_cast<get_config_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
-    if (!set_threads || !get_threads) return "not loaded";
-    set_threads(1);
-    std::string out = get_config ? std::string(get_config()) : std::string("OpenBLAS");
-    return out + "; threads " + std::to_string(get_threads());
-}
-
-std::string env_or(const char* name, const char* fallback) {
-    const char* v = std::getenv(name);
-    return v ? std::string(v) : std::string(fallback);
-}
-
 void add_context(const std::string& command) {
     benchmark::AddCustomContext("command", command);
     benchmark::AddCustomContext("cpu_model", embedkit_bench::cpu_model());
@@ -446,10 +406,10 @@ void add_context(const std::string& command) {
                                                      std::to_string(EIGEN_MINOR_VERSION));
     benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
     benchmark::AddCustomContext("eigen_threads", std::to_string(Eigen::nbThreads()));
-    benchmark::AddCustomContext("openblas", openblas_status());
-    benchmark::AddCustomContext("blas_libraries_loaded", loaded_libraries());
-    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", env_or("OPENBLAS_NUM_THREADS", "unset"));
-    benchmark::AddCustomContext("env_OMP_NUM_THREADS", env_or("OMP_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("openblas", embedkit_bench::openblas_status());
+    benchmark::AddCustomContext("blas_libraries_loaded", embedkit_bench::loaded_libraries());
+    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OMP_NUM_THREADS", embedkit_bench::env_or("OMP_NUM_THREADS", "unset"));
 #if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
     benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
 #else
@@ -467,7 +427,7 @@ int main(int argc, char** argv) {
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
     // One thread everywhere: FAISS's OpenMP loops, Eigen (threads only under OpenMP) and
-    // OpenBLAS (also forced in openblas_status(); set OPENBLAS_NUM_THREADS=1 as well, which
+    // OpenBLAS (also forced in embedkit_bench::openblas_status(); set OPENBLAS_NUM_THREADS=1 as well, which
     // OpenBLAS reads when it is loaded, before main).
 #if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
     omp_set_num_threads(1);

@@ -9,8 +9,12 @@
 #include <faiss/Index.h>
 #endif
 
+#include <cstdlib>
 #include <fstream>
+#include <set>
 #include <string>
+
+#include <dlfcn.h>
 
 #ifndef EMBEDKIT_BENCH_FLAGS
 #define EMBEDKIT_BENCH_FLAGS "unknown (built outside CMake)"
@@ -80,6 +84,50 @@ inline void add_peer_context() {
 #else
     benchmark::AddCustomContext("faiss", "not found (Debian: libfaiss-dev)");
 #endif
+}
+
+// Shared libraries of the process whose file name mentions BLAS, LAPACK, oneDNN, MKL or an
+// OpenMP runtime, as the dynamic loader actually mapped them (symbolic links resolved).
+inline std::string loaded_libraries() {
+    std::ifstream maps("/proc/self/maps");
+    std::set<std::string> found;
+    std::string line;
+    while (std::getline(maps, line)) {
+        const std::size_t slash = line.find('/');
+        if (slash == std::string::npos) continue;
+        const std::string path = line.substr(slash);
+        const std::string file = path.substr(path.rfind('/') + 1);
+        for (const char* key : {"blas", "lapack", "dnnl", "mkl", "gomp", "libomp"}) {
+            if (file.find(key) != std::string::npos) {
+                found.insert(path);
+                break;
+            }
+        }
+    }
+    std::string out;
+    for (const std::string& p : found) out += (out.empty() ? "" : ", ") + p;
+    return out.empty() ? "none" : out;
+}
+
+// OpenBLAS, wherever it came from (EIGEN_USE_BLAS, FAISS's or libtorch's libblas.so.3), is
+// looked up at run time so a binary without it still links; its thread count is forced to 1.
+inline std::string openblas_status() {
+    using set_threads_fn = void (*)(int);
+    using get_threads_fn = int (*)();
+    using get_config_fn = char* (*)();
+    auto set_threads = reinterpret_cast<set_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get_threads = reinterpret_cast<get_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    auto get_config = reinterpret_cast<get_config_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+    if (!set_threads || !get_threads) return "not loaded";
+    set_threads(1);
+    std::string out = get_config ? std::string(get_config()) : std::string("OpenBLAS");
+    return out + "; threads " + std::to_string(get_threads());
+}
+
+// The value of an environment variable, or `fallback` when it is unset.
+inline std::string env_or(const char* name, const char* fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string(fallback);
 }
 
 }  // namespace embedkit_bench

@@ -1,0 +1,139 @@
+// Training speed: one VAE epoch on MNIST (60,000 images, batch 100, Adam) on one thread, with
+// a breakdown of where the time goes, and the same binary's SGEMM rate at 1024³.
+//
+// Built twice: bench_train (Eigen's own GEMM, rows "embedkit_eigen") and bench_train_blas
+// (EIGEN_USE_BLAS on OpenBLAS, rows "embedkit_blas"). The libtorch peer is bench_train_torch;
+// scripts/bench_train runs all three in one session and scripts/bench_train_summary.py makes
+// the table in docs/BENCHMARKS.md.
+#include "bench_util.hpp"
+
+#include <embedkit/io/mnist.hpp>
+#include <embedkit/models/vae.hpp>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+namespace ek = embedkit;
+
+namespace {
+
+#if defined(EIGEN_USE_BLAS)
+constexpr const char* backend = "embedkit_blas";
+#else
+constexpr const char* backend = "embedkit_eigen";
+#endif
+
+// Exact GEMM work of one epoch: 600 batches x (forward + weight gradients + input gradients
+// except the first layer's) of the 784-256-128-(2+2) / 2-128-256-784 network, 2 flops per
+// multiply-add. Derivation in docs/BENCHMARKS.md.
+constexpr double epoch_flops = 144.3e9;
+
+std::string mnist_dir() { return embedkit_bench::env_or("EMBEDKIT_MNIST_DIR", "data/mnist"); }
+
+struct Session {
+    ek::RowMatrixF images;
+    ek::Rng rng{42};
+    std::unique_ptr<ek::models::VAE<float>> vae;
+    std::unique_ptr<ek::nn::Adam<float>> adam;
+    std::string error;
+};
+
+Session& session() {
+    static Session s = [] {
+        Session out;
+        try {
+            out.images = ek::io::load_mnist(mnist_dir(), ek::io::MnistSplit::train).images;
+            out.vae = std::make_unique<ek::models::VAE<float>>(ek::models::VAEOptions{}, out.rng);
+            out.adam = std::make_unique<ek::nn::Adam<float>>();
+        } catch (const std::exception& e) {
+            out.error = e.what();
+        }
+        return out;
+    }();
+    return s;
+}
+
+ek::nn::History run_epoch(Session& s, ek::nn::Timings* timings) {
+    ek::nn::FitOptions f;
+    f.epochs = 1;
+    f.batch_size = 100;
+    f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    f.timings = timings;
+    return s.vae->fit(s.images, f, *s.adam, s.rng);
+}
+
+void bm_vae_epoch(benchmark::State& state) {
+    Session& s = session();
+    if (!s.error.empty()) {
+        state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + s.error).c_str());
+        return;
+    }
+    static bool warmed = false;
+    if (!warmed) {  // one untimed epoch per process: page faults, first-touch buffers, caches
+        run_epoch(s, nullptr);
+        warmed = true;
+    }
+    ek::nn::Timings t;
+    double loss = 0, seconds = 0;
+    for (auto _ : state) {
+        t.reset();
+        const auto h = run_epoch(s, &t);
+        seconds = h.back().seconds;
+        state.SetIterationTime(seconds);
+        loss = h.back().loss;
+    }
+    state.counters["seconds"] = seconds;
+    state.counters["GFLOPs"] = benchmark::Counter(epoch_flops * static_cast<double>(state.iterations()) * 1e-9,
+                                                  benchmark::Counter::kIsRate);
+    state.counters["loss"] = loss;
+    state.counters["t_gemm"] = t.gemm;
+    state.counters["t_activation"] = t.activation;
+    state.counters["t_loss"] = t.loss;
+    state.counters["t_optimizer"] = t.optimizer;
+    state.counters["t_other"] = t.other;
+}
+
+void bm_sgemm(benchmark::State& state) {
+    const Eigen::Index n = state.range(0);
+    ek::Rng rng(1);
+    ek::RowMatrixF a(n, n), b(n, n), c(n, n);
+    for (Eigen::Index i = 0; i < a.size(); ++i) {
+        a.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+        b.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+    }
+    for (auto _ : state) {
+        c.noalias() = a * b;
+        benchmark::DoNotOptimize(c.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GFLOPs"] = benchmark::Counter(2.0 * static_cast<double>(n * n * n) * static_cast<double>(state.iterations()) * 1e-9,
+                                                  benchmark::Counter::kIsRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string command = embedkit_bench::shell_command(argc, argv);
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    Eigen::setNbThreads(1);
+    benchmark::AddCustomContext("command", command);
+    benchmark::AddCustomContext("cpu_model", embedkit_bench::cpu_model());
+    benchmark::AddCustomContext("compiler", EMBEDKIT_BENCH_COMPILER);
+    benchmark::AddCustomContext("flags", EMBEDKIT_BENCH_FLAGS);
+    benchmark::AddCustomContext("gemm_backend", backend);
+    benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
+    benchmark::AddCustomContext("embedkit_version", ek::version());
+    benchmark::AddCustomContext("openblas", embedkit_bench::openblas_status());
+    benchmark::AddCustomContext("blas_libraries_loaded", embedkit_bench::loaded_libraries());
+    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OPENBLAS_CORETYPE", embedkit_bench::env_or("OPENBLAS_CORETYPE", "unset"));
+    const std::string name = std::string("vae_epoch/") + backend;
+    benchmark::RegisterBenchmark(name.c_str(), bm_vae_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
+    const std::string gemm = std::string("sgemm/") + backend + "/1024";
+    benchmark::RegisterBenchmark(gemm.c_str(), bm_sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
