@@ -35,30 +35,38 @@ void random_gradients(Tensors& t, ek::Rng& rng) {
 
 }  // namespace
 
-TEST_CASE("optim: Adam follows Kingma and Ba's algorithm") {
-    ek::nn::AdamOptions o;
-    o.learning_rate = 0.01;
-    o.weight_decay = 0.1;
-    Tensors t = make_tensors(1);
-    MatD ref_a = t.a;
-    std::vector<long double> m(static_cast<std::size_t>(ref_a.size()), 0), v(m.size(), 0);
-    std::vector<long double> p(ref_a.data(), ref_a.data() + ref_a.size());
-    ek::nn::Adam<double> adam(o);
-    ek::Rng rng(2);
-    for (int step = 1; step <= 5; ++step) {
-        random_gradients(t, rng);
-        for (std::size_t i = 0; i < p.size(); ++i) {
-            const long double g = t.ga.data()[i];
-            m[i] = 0.9L * m[i] + 0.1L * g;
-            v[i] = 0.999L * v[i] + 0.001L * g * g;
-            const long double mh = m[i] / (1 - std::pow(0.9L, step)), vh = v[i] / (1 - std::pow(0.999L, step));
-            p[i] -= 0.01L * 0.1L * p[i];
-            p[i] -= 0.01L * mh / (std::sqrt(vh) + 1e-7L);
+TEST_CASE("optim: Adam follows Kingma and Ba with either epsilon placement") {
+    for (bool hat : {true, false}) {
+        CAPTURE(hat);
+        ek::nn::AdamOptions o;
+        o.learning_rate = 0.01;
+        o.weight_decay = 0.1;
+        o.epsilon = 1e-3;  // large enough that the two placements differ visibly
+        o.epsilon_hat = hat;
+        Tensors t = make_tensors(1);
+        std::vector<long double> m(static_cast<std::size_t>(t.a.size()), 0), v(m.size(), 0);
+        std::vector<long double> p(t.a.data(), t.a.data() + t.a.size());
+        ek::nn::Adam<double> adam(o);
+        ek::Rng rng(2);
+        for (int step = 1; step <= 5; ++step) {
+            random_gradients(t, rng);
+            const long double c1 = 1 - std::pow(0.9L, step), c2 = 1 - std::pow(0.999L, step);
+            for (std::size_t i = 0; i < p.size(); ++i) {
+                const long double g = t.ga.data()[i];
+                m[i] = 0.9L * m[i] + 0.1L * g;
+                v[i] = 0.999L * v[i] + 0.001L * g * g;
+                p[i] -= 0.01L * 0.1L * p[i];
+                if (hat)  // Keras: epsilon-hat added to sqrt(v) before bias correction
+                    p[i] -= 0.01L * std::sqrt(c2) / c1 * m[i] / (std::sqrt(v[i]) + 1e-3L);
+                else      // Algorithm 1: epsilon added to sqrt(v_hat)
+                    p[i] -= 0.01L * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-3L);
+            }
+            adam.step(t.params());
         }
-        adam.step(t.params());
+        CHECK(adam.steps() == 5);
+        for (std::size_t i = 0; i < p.size(); ++i)
+            CHECK(t.a.data()[i] == doctest::Approx(static_cast<double>(p[i])).epsilon(1e-9));
     }
-    CHECK(adam.steps() == 5);
-    for (std::size_t i = 0; i < p.size(); ++i) CHECK(t.a.data()[i] == doctest::Approx(static_cast<double>(p[i])).epsilon(1e-9));
 }
 
 TEST_CASE("optim: SGD with momentum and Nesterov follow PyTorch's convention") {

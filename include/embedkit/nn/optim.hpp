@@ -121,12 +121,18 @@ protected:
     std::vector<std::vector<Vector<Scalar>>> slots_;
 };
 
-/// Adam's settings; the defaults are Keras's (lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-7).
+/// Adam's settings; the defaults are Keras's (lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-7,
+/// epsilon in Keras's "epsilon hat" placement).
 struct AdamOptions {
     double learning_rate = 1e-3;
     double beta1 = 0.9;
     double beta2 = 0.999;
     double epsilon = 1e-7;
+    /// Where epsilon enters. true (Keras, TensorFlow): it is the paper's "epsilon hat",
+    /// added to sqrt(v) before bias correction: p -= lr_t m / (sqrt(v) + eps). false (the
+    /// paper's Algorithm 1, PyTorch): added to sqrt(v_hat): p -= lr m_hat / (sqrt(v_hat) + eps).
+    /// The two differ only while sqrt(1 - beta2^t) is far from 1 (the first few thousand steps).
+    bool epsilon_hat = true;
     /// Decoupled weight decay (AdamW, Loshchilov & Hutter 2019): p -= lr * weight_decay * p
     /// each step, separate from the gradient. 0 = off.
     double weight_decay = 0;
@@ -134,11 +140,11 @@ struct AdamOptions {
     double clip_norm = 0;
 };
 
-/// Adam (Kingma & Ba, 2015, Algorithm 1):
+/// Adam (Kingma & Ba, 2015):
 ///   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g²,
-///   p -= lr * m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t),
-/// evaluated in the equivalent form p -= lr_t m / (sqrt(v) + eps_t) with
-/// lr_t = lr sqrt(1 - b2^t) / (1 - b1^t) and eps_t = eps sqrt(1 - b2^t), as PyTorch does.
+///   p -= lr_t m / (sqrt(v) + eps_t),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t),
+/// with eps_t = eps in Keras's form (AdamOptions::epsilon_hat, the default) or
+/// eps_t = eps sqrt(1 - b2^t) in Algorithm 1's (= lr m_hat / (sqrt(v_hat) + eps), PyTorch).
 template <class Scalar = float>
 class Adam final : public Optimizer<Scalar> {
 public:
@@ -163,7 +169,7 @@ public:
         const double c1 = 1.0 - std::pow(options_.beta1, t);
         const double c2 = std::sqrt(1.0 - std::pow(options_.beta2, t));
         const auto lr_t = static_cast<Scalar>(options_.learning_rate * c2 / c1);
-        const auto eps_t = static_cast<Scalar>(options_.epsilon * c2);
+        const auto eps_t = static_cast<Scalar>(options_.epsilon_hat ? options_.epsilon : options_.epsilon * c2);
         const auto b1 = static_cast<Scalar>(options_.beta1), b2 = static_cast<Scalar>(options_.beta2);
         const auto gs = static_cast<Scalar>(this->clip_scale(params, options_.clip_norm));
         const auto a1 = static_cast<Scalar>(1 - options_.beta1) * gs;
