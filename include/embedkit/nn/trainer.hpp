@@ -188,8 +188,8 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
         const auto start = std::chrono::steady_clock::now();
         std::iota(order.begin(), order.end(), Eigen::Index(0));
         if (options.shuffle) rng.shuffle(order);
-        viz::ProgressBar bar("epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs), batches,
-                             options.progress);
+        const std::string title = "epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs);
+        viz::ProgressBar bar(title, batches, options.progress);
         double total = 0;
         for (Eigen::Index b = 0; b < batches; ++b) {
             const Eigen::Index s = b * options.batch_size;
@@ -228,7 +228,7 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
         history.push_back(stats);
         if (!options.checkpoint_path.empty())
             write_checkpoint(options.checkpoint_path, model, optimizer, rng, history, options.batch_size, n);
-        bar.finish("loss " + format_loss(stats.loss) +
+        bar.finish(title + ": loss " + format_loss(stats.loss) +
                    (val_view.rows > 0 ? " - val_loss " + format_loss(stats.val_loss) : std::string()));
         if (options.on_epoch_end) options.on_epoch_end(stats);
     }
