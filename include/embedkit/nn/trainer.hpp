@@ -30,6 +30,8 @@ struct EpochStats {
     double val_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation data
     double seconds = 0;                                       ///< training time, validation excluded
     double val_seconds = 0;                                   ///< validation time
+    /// A model's validation accuracy where it has one (Siamese: test pair accuracy), else NaN.
+    double val_accuracy = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// One entry per epoch run so far (a resumed run includes the epochs before the restart).
@@ -82,17 +84,19 @@ void write_checkpoint(const std::string& path, const Model& model, const Optimiz
     file.add_scalar("fit.epoch", static_cast<std::uint64_t>(history.size()));
     const auto& s = rng.state();
     file.add("rng.state", std::vector<std::uint64_t>(s.begin(), s.end()));
-    std::vector<double> loss, val, sec, vsec;
+    std::vector<double> loss, val, sec, vsec, vacc;
     for (const auto& e : history) {
         loss.push_back(e.loss);
         val.push_back(e.val_loss);
         sec.push_back(e.seconds);
         vsec.push_back(e.val_seconds);
+        vacc.push_back(e.val_accuracy);
     }
     file.add("history.loss", loss);
     file.add("history.val_loss", val);
     file.add("history.seconds", sec);
     file.add("history.val_seconds", vsec);
+    file.add("history.val_accuracy", vacc);
     io::save_model_file(path, file);
 }
 
@@ -117,11 +121,13 @@ History read_checkpoint(const std::string& path, Model& model, Optimizer<typenam
     const auto val = file.read_vector<double>("history.val_loss");
     const auto sec = file.read_vector<double>("history.seconds");
     const auto vsec = file.read_vector<double>("history.val_seconds");
-    if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs || vsec.size() != epochs)
+    const auto vacc = file.read_vector<double>("history.val_accuracy");
+    if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs || vsec.size() != epochs ||
+        vacc.size() != epochs)
         throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
     History history;
     for (std::size_t i = 0; i < loss.size(); ++i)
-        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i]});
+        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i], vacc[i]});
     return history;
 }
 
@@ -140,7 +146,91 @@ double evaluate_in_batches(Model& model, const embedkit::detail::SetView<typenam
     return total / static_cast<double>(data.rows);
 }
 
-/// The loop behind the `fit` of models trained on one data matrix (Autoencoder, VAE).
+/// Checks the settings every training loop shares.
+inline void check_fit_options(const FitOptions& options) {
+    if (options.epochs < 0)
+        throw ArgumentError("embedkit::nn::fit: epochs must be >= 0, got " + std::to_string(options.epochs));
+    if (options.batch_size <= 0)
+        throw ArgumentError("embedkit::nn::fit: batch_size must be positive, got " + std::to_string(options.batch_size));
+    if (options.resume && options.checkpoint_path.empty())
+        throw ArgumentError("embedkit::nn::fit: resume needs a checkpoint_path");
+}
+
+/// The epoch loop every model's `fit` runs: resume from the checkpoint, then per epoch
+/// `start_epoch(rng)` (shuffles, pair generation), `batches` calls of
+/// `run_batch(b, rng) -> {mean loss, rows}` (forward + backward) each followed by an
+/// optimiser step and a NaN/Inf check, the progress display, then (outside the epoch's clock)
+/// `validate(stats)`, the checkpoint and the callback. `train_rows` identifies the data in
+/// the checkpoint (a resume on other data is refused).
+template <class Model, class StartEpoch, class RunBatch, class Validate>
+History run_epochs(Model& model, const FitOptions& options, Optimizer<typename Model::Scalar>& optimizer, Rng& rng,
+                   Eigen::Index train_rows, Eigen::Index batches, StartEpoch&& start_epoch, RunBatch&& run_batch,
+                   Validate&& validate) {
+    History history;
+    if (options.resume && file_exists(options.checkpoint_path))
+        history = read_checkpoint(options.checkpoint_path, model, optimizer, rng, options.batch_size, train_rows);
+    model.set_timings(options.timings);
+    auto params = model.parameters();
+    for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
+        const auto start = std::chrono::steady_clock::now();
+        start_epoch(rng);
+        const std::string title = "epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs);
+        viz::ProgressBar bar(title, batches, options.progress);
+        double total = 0;
+        Eigen::Index seen = 0;
+        for (Eigen::Index b = 0; b < batches; ++b) {
+            const auto [loss, rows] = run_batch(b, rng);
+            if (!std::isfinite(loss))
+                throw NumericError("embedkit::nn::fit: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                                   " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
+                                   std::to_string(batches) + (options.checkpoint_path.empty() ? std::string()
+                                   : "; the last checkpoint '" + options.checkpoint_path + "' is untouched"));
+            {
+                PhaseTimer timer(slot(options.timings, &Timings::optimizer));
+                optimizer.step(params);
+            }
+            total += loss * static_cast<double>(rows);
+            seen += rows;
+            bar.update(b + 1, "loss " + format_loss(total / static_cast<double>(seen)));
+        }
+        EpochStats stats;
+        stats.epoch = epoch;
+        stats.loss = seen > 0 ? total / static_cast<double>(seen) : 0.0;
+        stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const auto vstart = std::chrono::steady_clock::now();
+        model.set_timings(nullptr);
+        validate(stats);
+        model.set_timings(options.timings);
+        stats.val_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - vstart).count();
+        history.push_back(stats);
+        if (!options.checkpoint_path.empty())
+            write_checkpoint(options.checkpoint_path, model, optimizer, rng, history, options.batch_size, train_rows);
+        std::string summary = title + ": loss " + format_loss(stats.loss);
+        if (std::isfinite(stats.val_loss)) summary += " - val_loss " + format_loss(stats.val_loss);
+        if (std::isfinite(stats.val_accuracy)) {
+            char buf[48];
+            std::snprintf(buf, sizeof buf, " - val_accuracy %.2f%%", 100.0 * stats.val_accuracy);
+            summary += buf;
+        }
+        bar.finish(summary);
+        if (options.on_epoch_end) options.on_epoch_end(stats);
+    }
+    model.set_timings(nullptr);
+    return history;
+}
+
+/// Copies rows `order[first .. first + rows)` of `data` into `batch` (resized).
+template <class Scalar, class Index>
+void gather_rows(const embedkit::detail::SetView<Scalar>& data, const std::vector<Index>& order, std::size_t first,
+                 Eigen::Index rows, RowMatrix<Scalar>& batch) {
+    batch.resize(rows, data.cols);
+    const auto row_bytes = sizeof(Scalar) * static_cast<std::size_t>(data.cols);
+    for (Eigen::Index r = 0; r < rows; ++r)
+        std::memcpy(batch.row(r).data(), data.row(static_cast<Eigen::Index>(order[first + static_cast<std::size_t>(r)])),
+                    row_bytes);
+}
+
+/// The `fit` of models trained on one data matrix (Autoencoder, VAE).
 ///
 /// The Model provides: `Scalar`, `input_size()`, `kind()`, `train_batch(batch, rng)`
 /// (forward + backward, returns the batch's mean loss), `evaluate_batch(batch, rng)`,
@@ -155,12 +245,7 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
     const char* fn = "fit";
     const auto train_view = embedkit::detail::view_set(fn, "training data", train);
     const auto val_view = embedkit::detail::view_set(fn, "validation data", validation);
-    if (options.epochs < 0)
-        throw ArgumentError("embedkit::nn::fit: epochs must be >= 0, got " + std::to_string(options.epochs));
-    if (options.batch_size <= 0)
-        throw ArgumentError("embedkit::nn::fit: batch_size must be positive, got " + std::to_string(options.batch_size));
-    if (options.resume && options.checkpoint_path.empty())
-        throw ArgumentError("embedkit::nn::fit: resume needs a checkpoint_path");
+    check_fit_options(options);
     if (train_view.rows == 0) throw ArgumentError("embedkit::nn::fit: the training data is empty");
     if (train_view.cols != model.input_size())
         throw DimensionError("embedkit::nn::fit: the model takes " + std::to_string(model.input_size()) +
@@ -171,69 +256,30 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
     model.check_data(fn, "training data", train_view);
     if (val_view.rows > 0) model.check_data(fn, "validation data", val_view);
 
-    History history;
-    if (options.resume && file_exists(options.checkpoint_path))
-        history = read_checkpoint(options.checkpoint_path, model, optimizer, rng, options.batch_size, train_view.rows);
-
-    model.set_timings(options.timings);
-    Timings* timings = options.timings;
-    auto params = model.parameters();
-    std::vector<Eigen::Index> order(static_cast<std::size_t>(train_view.rows));
-    RowMatrix<Scalar> batch;
     const Eigen::Index n = train_view.rows;
-    const Eigen::Index batches = (n + options.batch_size - 1) / options.batch_size;
-    const auto row_bytes = sizeof(Scalar) * static_cast<std::size_t>(train_view.cols);
-
-    for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
-        const auto start = std::chrono::steady_clock::now();
+    const Eigen::Index batch_size = options.batch_size;
+    std::vector<Eigen::Index> order(static_cast<std::size_t>(n));
+    RowMatrix<Scalar> batch;
+    auto start_epoch = [&](Rng& r) {
         std::iota(order.begin(), order.end(), Eigen::Index(0));
-        if (options.shuffle) rng.shuffle(order);
-        const std::string title = "epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs);
-        viz::ProgressBar bar(title, batches, options.progress);
-        double total = 0;
-        for (Eigen::Index b = 0; b < batches; ++b) {
-            const Eigen::Index s = b * options.batch_size;
-            const Eigen::Index rows = std::min(options.batch_size, n - s);
-            {
-                PhaseTimer timer(slot(timings, &Timings::other));
-                batch.resize(rows, train_view.cols);
-                for (Eigen::Index r = 0; r < rows; ++r)
-                    std::memcpy(batch.row(r).data(), train_view.row(order[static_cast<std::size_t>(s + r)]), row_bytes);
-            }
-            const double loss = model.train_batch(batch, rng);
-            if (!std::isfinite(loss))
-                throw NumericError("embedkit::nn::fit: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                                   " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
-                                   std::to_string(batches) + (options.checkpoint_path.empty() ? std::string()
-                                   : "; the last checkpoint '" + options.checkpoint_path + "' is untouched"));
-            {
-                PhaseTimer timer(slot(timings, &Timings::optimizer));
-                optimizer.step(params);
-            }
-            total += loss * static_cast<double>(rows);
-            bar.update(b + 1, "loss " + format_loss(total / static_cast<double>(s + rows)));
+        if (options.shuffle) r.shuffle(order);
+    };
+    auto run_batch = [&](Eigen::Index b, Rng& r) {
+        const Eigen::Index first = b * batch_size;
+        const Eigen::Index rows = std::min(batch_size, n - first);
+        {
+            PhaseTimer timer(slot(options.timings, &Timings::other));
+            gather_rows(train_view, order, static_cast<std::size_t>(first), rows, batch);
         }
-        EpochStats stats;
-        stats.epoch = epoch;
-        stats.loss = total / static_cast<double>(n);
-        stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (val_view.rows > 0) {
-            const auto vstart = std::chrono::steady_clock::now();
-            model.set_timings(nullptr);
-            Rng val_rng(options.validation_seed);
-            stats.val_loss = evaluate_in_batches(model, val_view, options.batch_size, val_rng, batch);
-            model.set_timings(timings);
-            stats.val_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - vstart).count();
-        }
-        history.push_back(stats);
-        if (!options.checkpoint_path.empty())
-            write_checkpoint(options.checkpoint_path, model, optimizer, rng, history, options.batch_size, n);
-        bar.finish(title + ": loss " + format_loss(stats.loss) +
-                   (val_view.rows > 0 ? " - val_loss " + format_loss(stats.val_loss) : std::string()));
-        if (options.on_epoch_end) options.on_epoch_end(stats);
-    }
-    model.set_timings(nullptr);
-    return history;
+        return std::make_pair(model.train_batch(batch, r), rows);
+    };
+    auto validate = [&](EpochStats& stats) {
+        if (val_view.rows == 0) return;
+        Rng val_rng(options.validation_seed);
+        stats.val_loss = evaluate_in_batches(model, val_view, batch_size, val_rng, batch);
+    };
+    return run_epochs(model, options, optimizer, rng, n, (n + batch_size - 1) / batch_size, start_epoch, run_batch,
+                      validate);
 }
 
 }  // namespace detail
