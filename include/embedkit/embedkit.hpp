@@ -15,6 +15,8 @@
 #include "distance/pairwise.hpp"
 #include "distance/topk.hpp"
 
+#include "data/pairs.hpp"
+
 #include "io/atomic_file.hpp"
 #include "io/download.hpp"
 #include "io/mnist.hpp"
@@ -32,6 +34,7 @@
 #include "nn/trainer.hpp"
 
 #include "models/autoencoder.hpp"
+#include "models/knn.hpp"
 #include "models/vae.hpp"
 
 #include "viz/image_grid.hpp"

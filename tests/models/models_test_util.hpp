@@ -22,21 +22,37 @@ namespace modeltest {
 
 namespace fs = std::filesystem;
 
-/// n rows of `dim` values in [0, 1] lying near a few prototypes (something an autoencoder can
-/// learn quickly): each row is a random prototype plus small noise, clamped.
+/// Rows of values in [0, 1] near a few prototypes, with the prototype index as label.
 template <class Scalar>
-embedkit::RowMatrix<Scalar> clustered_data(Eigen::Index n, Eigen::Index dim, int clusters, std::uint64_t seed) {
+struct Clustered {
+    embedkit::RowMatrix<Scalar> data;
+    std::vector<std::uint8_t> labels;
+};
+
+/// n rows of `dim` values in [0, 1] lying near `clusters` prototypes (something a model can
+/// learn quickly): each row is a random prototype plus small noise, clamped; the label is the
+/// prototype's index.
+template <class Scalar>
+Clustered<Scalar> clustered(Eigen::Index n, Eigen::Index dim, int clusters, std::uint64_t seed) {
     embedkit::Rng rng(seed);
-    embedkit::RowMatrix<Scalar> protos(clusters, dim), out(n, dim);
+    embedkit::RowMatrix<Scalar> protos(clusters, dim);
+    Clustered<Scalar> out{embedkit::RowMatrix<Scalar>(n, dim), {}};
     for (Eigen::Index i = 0; i < protos.size(); ++i) protos.data()[i] = static_cast<Scalar>(rng.uniform() < 0.5 ? 0.05 : 0.95);
     for (Eigen::Index r = 0; r < n; ++r) {
         const auto c = static_cast<Eigen::Index>(rng.uniform_index(static_cast<std::uint64_t>(clusters)));
+        out.labels.push_back(static_cast<std::uint8_t>(c));
         for (Eigen::Index j = 0; j < dim; ++j) {
             const double v = protos(c, j) + 0.05 * rng.normal();
-            out(r, j) = static_cast<Scalar>(v < 0 ? 0 : (v > 1 ? 1 : v));
+            out.data(r, j) = static_cast<Scalar>(v < 0 ? 0 : (v > 1 ? 1 : v));
         }
     }
     return out;
+}
+
+/// The data of clustered() alone.
+template <class Scalar>
+embedkit::RowMatrix<Scalar> clustered_data(Eigen::Index n, Eigen::Index dim, int clusters, std::uint64_t seed) {
+    return clustered<Scalar>(n, dim, clusters, seed).data;
 }
 
 /// Training settings for tests: `epochs` epochs of `batch` rows, no progress output.

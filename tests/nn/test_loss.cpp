@@ -4,8 +4,11 @@
 
 #include <embedkit/nn/loss.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
+#include <vector>
 
 namespace ek = embedkit;
 using nntest::MatD;
@@ -113,4 +116,277 @@ TEST_CASE("loss: shape mismatches and empty batches throw") {
     CHECK_THROWS_AS(ek::nn::kl_standard_normal(a, b, g, g2), ek::DimensionError);
     MatD e(0, 3);
     CHECK_THROWS_WITH_AS(ek::nn::bce_with_logits(e, e, g), doctest::Contains("empty batch"), ek::ArgumentError);
+}
+
+// ---- Contrastive and batch-hard triplet losses ----
+
+namespace {
+
+// b = a + (unit random direction) * distance[i], row by row: pairs at chosen distances.
+MatD at_distances(const MatD& a, const std::vector<double>& distance, ek::Rng& rng) {
+    MatD b = a;
+    for (Eigen::Index i = 0; i < a.rows(); ++i) {
+        Eigen::RowVectorXd u(a.cols());
+        for (Eigen::Index j = 0; j < a.cols(); ++j) u[j] = rng.normal();
+        b.row(i) += u.normalized() * distance[static_cast<std::size_t>(i)];
+    }
+    return b;
+}
+
+long double distance_ld(const MatD& x, Eigen::Index i, const MatD& y, Eigen::Index j) {
+    long double s = 0;
+    for (Eigen::Index c = 0; c < x.cols(); ++c) {
+        const long double t = static_cast<long double>(x(i, c)) - static_cast<long double>(y(j, c));
+        s += t * t;
+    }
+    return std::sqrt(s);
+}
+
+long double contrastive_ld(const MatD& a, const MatD& b, const std::vector<std::uint8_t>& similar, long double margin) {
+    long double total = 0;
+    for (Eigen::Index i = 0; i < a.rows(); ++i) {
+        const long double d = distance_ld(a, i, b, i);
+        const long double gap = margin - d > 0 ? margin - d : 0;
+        total += similar[static_cast<std::size_t>(i)] ? d * d : gap * gap;
+    }
+    return total / a.rows();
+}
+
+// Direct batch-hard reference, with the smallest gaps that make the loss differentiable:
+// between the hardest partner and the runner-up, and between the hinge and 0.
+struct TripletRef {
+    long double loss = 0;
+    long double min_partner_gap = 1e300L;
+    long double min_hinge_gap = 1e300L;
+    int active = 0;
+    int anchors = 0;
+};
+
+TripletRef triplet_ld(const MatD& e, const std::vector<std::uint8_t>& labels, long double margin) {
+    TripletRef r;
+    long double total = 0;
+    for (Eigen::Index i = 0; i < e.rows(); ++i) {
+        std::vector<long double> pos, neg;
+        for (Eigen::Index j = 0; j < e.rows(); ++j) {
+            if (j == i) continue;
+            (labels[std::size_t(j)] == labels[std::size_t(i)] ? pos : neg).push_back(distance_ld(e, i, e, j));
+        }
+        if (pos.empty() || neg.empty()) continue;
+        std::sort(pos.begin(), pos.end());
+        std::sort(neg.begin(), neg.end());
+        if (pos.size() > 1) r.min_partner_gap = std::min(r.min_partner_gap, pos.back() - pos[pos.size() - 2]);
+        if (neg.size() > 1) r.min_partner_gap = std::min(r.min_partner_gap, neg[1] - neg[0]);
+        const long double hinge = margin + pos.back() - neg.front();
+        r.min_hinge_gap = std::min(r.min_hinge_gap, std::abs(hinge));
+        ++r.anchors;
+        if (hinge > 0) {
+            total += hinge;
+            ++r.active;
+        }
+    }
+    r.loss = r.anchors > 0 ? total / r.anchors : 0;
+    return r;
+}
+
+}  // namespace
+
+TEST_CASE("loss: contrastive_loss equals the direct formula on both sides of the margin") {
+    ek::Rng rng(11);
+    const MatD a = nntest::random_matrix(6, 5, rng);
+    // similar, similar, dissimilar inside the margin (twice), dissimilar beyond it (twice)
+    const MatD b = at_distances(a, {0.7, 0.3, 0.4, 0.6, 1.5, 2.2}, rng);
+    const std::vector<std::uint8_t> similar{1, 1, 0, 0, 0, 0};
+    MatD ga, gb;
+    ek::VectorD d;
+    const double got = ek::nn::contrastive_loss(a, b, similar, 1.0, ga, gb, &d);
+    CHECK(got == doctest::Approx(static_cast<double>(contrastive_ld(a, b, similar, 1.0L))).epsilon(1e-13));
+    // (0.49 + 0.09 + 0.36 + 0.16) / 6
+    CHECK(got == doctest::Approx(1.1 / 6).epsilon(1e-12));
+    REQUIRE(d.size() == 6);
+    for (Eigen::Index i = 0; i < 6; ++i) CHECK(d[i] == doctest::Approx(static_cast<double>(distance_ld(a, i, b, i))).epsilon(1e-14));
+    CHECK((gb + ga).cwiseAbs().maxCoeff() == 0.0);
+    CHECK(ga.row(4).isZero(0));  // beyond the margin: no gradient
+    CHECK(ga.row(5).isZero(0));
+    // Similar pairs: 2 (a - b) / n exactly as written.
+    CHECK(ga.row(0).isApprox((a.row(0) - b.row(0)) * (2.0 / 6), 1e-14));
+    const ek::VectorD pd = ek::nn::pair_distances(a, b);
+    CHECK(pd.isApprox(d, 1e-15));
+    // The float instantiation agrees to float precision; a double literal margin is fine.
+    const ek::RowMatrixF af = a.cast<float>(), bf = b.cast<float>();
+    ek::RowMatrixF gaf, gbf;
+    const double gotf = ek::nn::contrastive_loss(af, bf, similar, 1.0, gaf, gbf);
+    CHECK(gotf == doctest::Approx(got).epsilon(1e-5));
+    CHECK(gaf.cast<double>().isApprox(ga, 1e-4));
+    CHECK(ek::nn::pair_distances(af, bf).cast<double>().isApprox(d, 1e-5));
+}
+
+TEST_CASE("loss: contrastive_loss gradient checks for similar pairs and both sides of the margin") {
+    ek::Rng rng(12);
+    ek::nn::GradCheckOptions opt;
+    for (double margin : {1.0, 2.5}) {
+        CAPTURE(margin);
+        MatD a = nntest::random_matrix(6, 4, rng);
+        MatD b = at_distances(a, {0.05, 1.7, 0.2 * margin, 0.8 * margin, 1.3 * margin, 3.0 * margin}, rng);
+        const std::vector<std::uint8_t> similar{1, 1, 0, 0, 0, 0};
+        MatD ga, gb;
+        std::vector<ek::nn::Parameter<double>> p{nntest::view(a, ga, "a"), nntest::view(b, gb, "b")};
+        auto loss = [&] { return ek::nn::contrastive_loss(a, b, similar, margin, ga, gb); };
+        NN_CHECK_GRADIENTS(ek::nn::check_gradients(p, loss, opt), 1e-6);
+    }
+}
+
+TEST_CASE("loss: contrastive_loss at distance 0 is finite with a zero dissimilar gradient") {
+    MatD a(3, 3);
+    a << 0.5, -1, 2, 0.5, -1, 2, 3, 0, 0;
+    MatD b = a;  // every pair at distance exactly 0
+    b(2, 0) = 3.5;  // except the last, a similar pair at 0.5
+    const std::vector<std::uint8_t> similar{0, 1, 1};
+    MatD ga, gb;
+    ek::VectorD d;
+    const double v = ek::nn::contrastive_loss(a, b, similar, 2.0, ga, gb, &d);
+    CHECK(std::isfinite(v));
+    CHECK(v == doctest::Approx((4.0 + 0.0 + 0.25) / 3));  // margin^2 for the dissimilar pair
+    CHECK(ga.allFinite());
+    CHECK(gb.allFinite());
+    CHECK(ga.row(0).isZero(0));  // the subgradient 0 where the direction is undefined
+    CHECK(ga.row(1).isZero(0));  // the similar term's gradient 2 (a - b) is 0 there
+    CHECK(ga(2, 0) == doctest::Approx(2.0 * -0.5 / 3));
+    CHECK(d[0] == 0.0);
+    // Distances whose squares underflow: still finite and no division by 0.
+    ek::RowMatrixF af = ek::RowMatrixF::Zero(2, 4), bf = ek::RowMatrixF::Zero(2, 4), gaf, gbf;
+    af(0, 0) = 1e-30f;
+    bf(1, 3) = -1e-25f;
+    const double vf = ek::nn::contrastive_loss(af, bf, {0, 0}, 1.0, gaf, gbf);
+    CHECK(vf == doctest::Approx(1.0));
+    CHECK(gaf.allFinite());
+    CHECK(gbf.allFinite());
+    CHECK(gaf.isZero(0));
+}
+
+TEST_CASE("loss: contrastive_loss propagates NaN and rejects bad arguments") {
+    MatD a = MatD::Zero(2, 3), b = MatD::Ones(2, 3), ga, gb;
+    MatD an = a;
+    an(1, 1) = std::numeric_limits<double>::quiet_NaN();
+    CHECK(std::isnan(ek::nn::contrastive_loss(an, b, {1, 0}, 1.0, ga, gb)));
+    CHECK(std::isnan(ek::nn::contrastive_loss(an, a, {1, 0}, 1.0, ga, gb)));
+    MatD c(3, 3), wide(2, 4), e(0, 3);
+    c.setZero();
+    wide.setZero();
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, c, {1, 0}, 1.0, ga, gb),
+                         doctest::Contains("contrastive_loss: a is 2x3 but b is 3x3"), ek::DimensionError);
+    CHECK_THROWS_AS(ek::nn::contrastive_loss(a, wide, {1, 0}, 1.0, ga, gb), ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0, 1}, 1.0, ga, gb),
+                         doctest::Contains("similar has 3 entries but there are 2 rows"), ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(e, e, {}, 1.0, ga, gb), doctest::Contains("empty batch"),
+                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0}, 0.0, ga, gb),
+                         doctest::Contains("margin must be positive and finite, got 0"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0}, -0.5, ga, gb), doctest::Contains("got -0.5"),
+                         ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::contrastive_loss(a, b, {1, 0}, std::numeric_limits<double>::quiet_NaN(), ga, gb),
+                    ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::contrastive_loss(a, b, {1, 0}, std::numeric_limits<double>::infinity(), ga, gb),
+                    ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 2}, 1.0, ga, gb),
+                         doctest::Contains("similar[1] must be 0 or 1, got 2"), ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::pair_distances(a, c), ek::DimensionError);
+    CHECK_THROWS_AS(ek::nn::pair_distances(e, e), ek::ArgumentError);
+}
+
+TEST_CASE("loss: triplet_batch_hard_loss equals the direct batch-hard formula") {
+    ek::Rng rng(21);
+    const std::vector<std::uint8_t> labels{0, 1, 0, 2, 1, 0, 2, 1, 3};  // label 3: no positive, skipped
+    const MatD e = nntest::random_matrix(9, 3, rng);
+    MatD g;
+    for (double margin : {0.3, 1.0, 10.0}) {
+        CAPTURE(margin);
+        const TripletRef ref = triplet_ld(e, labels, margin);
+        CHECK(ref.anchors == 8);
+        const double got = ek::nn::triplet_batch_hard_loss(e, labels, margin, g);
+        CHECK(got == doctest::Approx(static_cast<double>(ref.loss)).epsilon(1e-13));
+        CHECK(g.rows() == 9);
+        CHECK(g.allFinite());
+        // The anchor terms are sums of unit vectors, so the gradient sums to 0 over the batch.
+        CHECK(g.colwise().sum().cwiseAbs().maxCoeff() < 1e-14);
+    }
+    // A margin so large that every anchor is active: the loss is margin + mean(d_ap - d_an).
+    const double big = ek::nn::triplet_batch_hard_loss(e, labels, 10.0, g);
+    CHECK(big > 9);
+    // float agrees
+    const ek::RowMatrixF ef = e.cast<float>();
+    ek::RowMatrixF gf;
+    CHECK(ek::nn::triplet_batch_hard_loss(ef, labels, 1.0, gf) ==
+          doctest::Approx(ek::nn::triplet_batch_hard_loss(e, labels, 1.0, g)).epsilon(1e-5));
+    CHECK(gf.cast<double>().isApprox(g, 1e-4));
+}
+
+TEST_CASE("loss: triplet_batch_hard_loss gradient check where the hardest partners are unique") {
+    ek::Rng rng(22);
+    const std::vector<std::uint8_t> labels{0, 0, 0, 1, 1, 1, 2, 2, 2, 2};
+    // Loose clusters: some anchors already meet the margin (inactive), others do not.
+    const MatD centres = nntest::random_matrix(3, 4, rng, -1, 1);
+    MatD e = nntest::random_matrix(10, 4, rng, -0.6, 0.6);
+    for (Eigen::Index i = 0; i < e.rows(); ++i) e.row(i) += centres.row(labels[std::size_t(i)]);
+    const double margin = 0.3;
+    const TripletRef ref = triplet_ld(e, labels, margin);
+    // The loss is differentiable here: no hardest partner tied within far more than the
+    // step, no hinge near 0; some anchors are active and some are not.
+    INFO("partner gap " << static_cast<double>(ref.min_partner_gap) << " hinge gap "
+                        << static_cast<double>(ref.min_hinge_gap) << " active " << ref.active);
+    REQUIRE(ref.min_partner_gap > 1e-3);
+    REQUIRE(ref.min_hinge_gap > 1e-3);
+    REQUIRE(ref.active > 0);
+    REQUIRE(ref.active < 10);
+    MatD g;
+    std::vector<ek::nn::Parameter<double>> p{nntest::view(e, g, "embeddings")};
+    auto loss = [&] { return ek::nn::triplet_batch_hard_loss(e, labels, margin, g); };
+    NN_CHECK_GRADIENTS(ek::nn::check_gradients(p, loss), 1e-6);
+}
+
+TEST_CASE("loss: triplet_batch_hard_loss at distance 0 and without usable anchors") {
+    // Anchor 0's only positive is itself a copy (d_ap = 0): finite, and the positive's
+    // direction term is the subgradient 0; the negative still pushes.
+    MatD e(3, 2);
+    e << 1, 1, 1, 1, 1.5, 1;
+    const std::vector<std::uint8_t> labels{0, 0, 1};
+    MatD g;
+    const double v = ek::nn::triplet_batch_hard_loss(e, labels, 1.0, g);
+    // anchors 0 and 1: 1 + 0 - 0.5; anchor 2 has no positive.
+    CHECK(v == doctest::Approx(0.5));
+    CHECK(g.allFinite());
+    // d(-d_an)/d anchor = -(anchor - negative)/d_an = (1, 0) for both anchors; the negative
+    // gets the opposite twice; averaged over 2 anchors.
+    CHECK(g(0, 0) == doctest::Approx(0.5));
+    CHECK(g(1, 0) == doctest::Approx(0.5));
+    CHECK(g(2, 0) == doctest::Approx(-1.0));
+    CHECK(g.col(1).isZero(0));
+    // Every point identical: all distances 0, loss = margin, gradient 0 (no directions).
+    const MatD same = MatD::Constant(4, 3, 0.25);
+    CHECK(ek::nn::triplet_batch_hard_loss(same, {0, 0, 1, 1}, 0.7, g) == doctest::Approx(0.7));
+    CHECK(g.isZero(0));
+    // One label only: no negatives, so loss 0 and zero gradient.
+    ek::Rng rng(23);
+    const MatD r = nntest::random_matrix(4, 3, rng);
+    CHECK(ek::nn::triplet_batch_hard_loss(r, {5, 5, 5, 5}, 1.0, g) == 0.0);
+    CHECK(g.rows() == 4);
+    CHECK(g.isZero(0));
+    // All labels distinct: no positives.
+    CHECK(ek::nn::triplet_batch_hard_loss(r, {0, 1, 2, 3}, 1.0, g) == 0.0);
+    CHECK(g.isZero(0));
+    // NaN propagates.
+    MatD rn = r;
+    rn(2, 1) = std::numeric_limits<double>::quiet_NaN();
+    CHECK(std::isnan(ek::nn::triplet_batch_hard_loss(rn, {0, 0, 1, 1}, 1.0, g)));
+}
+
+TEST_CASE("loss: triplet_batch_hard_loss rejects bad arguments") {
+    MatD e = MatD::Zero(3, 2), empty(0, 2), g;
+    CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1}, 1.0, g),
+                         doctest::Contains("triplet_batch_hard_loss: labels has 2 entries but there are 3 rows"),
+                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(empty, {}, 1.0, g), doctest::Contains("empty batch"),
+                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1, 1}, 0.0, g),
+                         doctest::Contains("margin must be positive"), ek::ArgumentError);
+    CHECK_THROWS_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1, 1}, -1.0, g), ek::ArgumentError);
 }

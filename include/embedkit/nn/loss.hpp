@@ -1,11 +1,19 @@
-// Losses with their gradients: binary cross-entropy from logits, mean squared error, and the
-// KL divergence of a diagonal Gaussian from N(0, I).
+// Losses with their gradients: binary cross-entropy from logits, mean squared error, the
+// KL divergence of a diagonal Gaussian from N(0, I), and the contrastive and batch-hard
+// triplet losses of metric learning.
 #pragma once
 
 #include "../core/error.hpp"
 #include "../core/types.hpp"
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <sstream>
 #include <string>
+#include <vector>
 
 namespace embedkit::nn {
 
@@ -85,6 +93,205 @@ double kl_standard_normal(const RowMatrix<Scalar>& mu, const RowMatrix<Scalar>& 
     grad_log_var.array() =
         (log_var.array() > cap).select(Scalar(0), (lv.exp() - Scalar(1)) * (Scalar(0.5) * inv_n));
     return total / static_cast<double>(mu.rows());
+}
+
+namespace detail {
+
+// Makes a parameter non-deduced, so that a margin or threshold written as a double literal
+// works with float matrices (the scalar comes from the matrices).
+template <class T>
+struct non_deduced {
+    using type = T;
+};
+template <class T>
+using non_deduced_t = typename non_deduced<T>::type;
+
+// Distances at or below this have no usable direction: the squares of their components
+// (about d^2 < the smallest normal number) may have underflowed, so (x - y) / d could be
+// garbage or 0/0. The gradient terms that need that direction take 0 there (see below).
+template <class Scalar>
+inline Scalar direction_floor() noexcept {
+    return std::sqrt(std::numeric_limits<Scalar>::min());
+}
+
+template <class Scalar>
+void check_margin(const char* fn, Scalar margin) {
+    if (!(margin > Scalar(0)) || !std::isfinite(margin)) {
+        std::ostringstream got;
+        got << static_cast<double>(margin);
+        throw ArgumentError(std::string("embedkit::nn::") + fn + ": margin must be positive and finite, got " +
+                            got.str());
+    }
+}
+
+inline void check_label_count(const char* fn, const char* what, std::size_t count, Eigen::Index rows) {
+    if (count != static_cast<std::size_t>(rows))
+        throw DimensionError(std::string("embedkit::nn::") + fn + ": " + what + " has " + std::to_string(count) +
+                             " entries but there are " + std::to_string(rows) + " rows");
+}
+
+inline void check_zero_one(const char* fn, const std::vector<std::uint8_t>& similar) {
+    for (std::size_t i = 0; i < similar.size(); ++i)
+        if (similar[i] > 1)
+            throw ArgumentError(std::string("embedkit::nn::") + fn + ": similar[" + std::to_string(i) +
+                                "] must be 0 or 1, got " + std::to_string(similar[i]));
+}
+
+}  // namespace detail
+
+/// Euclidean distance between row i of `a` and row i of `b`, for every i.
+///
+/// a, b: n x d (one embedding per row). Returns n distances ||a_i - b_i||_2. Throws
+/// DimensionError when the shapes differ, ArgumentError when n = 0.
+template <class Scalar>
+Vector<Scalar> pair_distances(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b) {
+    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::pair_distances supports float and double");
+    detail::check_same_shape("pair_distances", a, "a", b, "b");
+    return (a - b).rowwise().norm();
+}
+
+/// Contrastive loss of Hadsell, Chopra & LeCun (2006), "Dimensionality Reduction by Learning
+/// an Invariant Mapping", for n pairs (a_i, b_i) with d_i = ||a_i - b_i||_2:
+///
+///   L = (1/n) sum_i [ similar_i = 1 ?  d_i^2  :  max(0, margin - d_i)^2 ]
+///
+/// Convention: similar = 1 means "same class, pull together", 0 means "push apart to at
+/// least `margin`". Reduction: the mean over the pairs, without the paper's factor 1/2 (so
+/// the gradients are twice the paper's). Returns L and writes
+///
+///   dL/da_i = (2/n) (a_i - b_i)                                 similar pairs
+///           = -(2/n) (margin - d_i) (a_i - b_i) / d_i           dissimilar, d_i < margin
+///           = 0                                                 dissimilar, d_i >= margin
+///
+/// into `grad_a` and dL/db_i = -dL/da_i into `grad_b` (both resized to n x d). At d_i = 0 a
+/// dissimilar pair's term margin^2 has a gradient of norm 2 margin / n but no defined
+/// direction; the subgradient 0 is used there (and for d_i below sqrt(smallest normal),
+/// where the direction cannot be computed reliably), so nothing is ever divided by 0. When
+/// `distances` is not null it receives the n distances d_i. NaN inputs give a NaN loss.
+///
+/// Throws DimensionError when a and b differ in shape or similar.size() != n;
+/// ArgumentError when n = 0, margin is not positive and finite, or an entry of `similar` is
+/// neither 0 nor 1.
+template <class Scalar>
+double contrastive_loss(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b, const std::vector<std::uint8_t>& similar,
+                        detail::non_deduced_t<Scalar> margin, RowMatrix<Scalar>& grad_a, RowMatrix<Scalar>& grad_b,
+                        Vector<Scalar>* distances = nullptr) {
+    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::contrastive_loss supports float and double");
+    detail::check_same_shape("contrastive_loss", a, "a", b, "b");
+    detail::check_label_count("contrastive_loss", "similar", similar.size(), a.rows());
+    detail::check_margin("contrastive_loss", margin);
+    detail::check_zero_one("contrastive_loss", similar);
+    const Eigen::Index n = a.rows();
+    const Scalar scale = Scalar(2) / static_cast<Scalar>(n);
+    const Scalar tiny = detail::direction_floor<Scalar>();
+    if (distances != nullptr) distances->resize(n);
+    grad_a = a - b;  // the differences first, scaled into gradients row by row
+    double total = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        auto g = grad_a.row(i);
+        const Scalar d2 = g.squaredNorm();
+        const Scalar d = std::sqrt(d2);
+        if (distances != nullptr) (*distances)[i] = d;
+        if (similar[static_cast<std::size_t>(i)] != 0) {
+            total += static_cast<double>(d2);
+            g *= scale;
+        } else if (d >= margin) {  // beyond the margin: no loss, no gradient (NaN goes below)
+            g.setZero();
+        } else {
+            const Scalar gap = margin - d;
+            total += static_cast<double>(gap) * static_cast<double>(gap);
+            if (d > tiny)
+                g *= -scale * gap / d;
+            else
+                g.setZero();
+        }
+    }
+    grad_b = -grad_a;
+    return total / static_cast<double>(n);
+}
+
+/// Batch-hard triplet loss of Hermans, Beyer & Leibe (2017), "In Defense of the Triplet
+/// Loss for Person Re-Identification".
+///
+/// embeddings: n x d, one sample per row; labels: n class labels. For every anchor i, the
+/// hardest positive p(i) is the farthest other sample with i's label and the hardest
+/// negative q(i) the nearest sample with another label (Euclidean distance; equal distances
+/// go to the lower index). Anchors with no positive or no negative are skipped; over the m
+/// remaining anchors
+///
+///   L = (1/m) sum_i max(0, margin + d(i, p(i)) - d(i, q(i)))
+///
+/// and the gradient of each active term flows to the anchor, its hardest positive and its
+/// hardest negative; `grad` (resized to n x d) receives dL/d embeddings, accumulated over
+/// all anchors. As in contrastive_loss, a distance of 0 (or below sqrt(smallest normal))
+/// contributes the subgradient 0 for its direction, so nothing is divided by 0. If no anchor
+/// has both a positive and a negative, the loss and gradient are 0.
+///
+/// The hardest partners are selected from the n x n distances computed with one matrix
+/// product (|x|^2 + |y|^2 - 2 x.y, whose rounding can swap partners whose distances agree
+/// to about eps * (|x|^2 + |y|^2)); the selected distances are then computed directly. The
+/// loss is not differentiable where a hardest partner is tied or the hinge is exactly 0.
+/// Memory: n x n scalars (allocated per call). NaN embeddings give a NaN loss.
+///
+/// Throws DimensionError when labels.size() != n; ArgumentError when n = 0 or margin is not
+/// positive and finite.
+template <class Scalar>
+double triplet_batch_hard_loss(const RowMatrix<Scalar>& embeddings, const std::vector<std::uint8_t>& labels,
+                               detail::non_deduced_t<Scalar> margin, RowMatrix<Scalar>& grad) {
+    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::triplet_batch_hard_loss supports float and double");
+    using Index = Eigen::Index;
+    const Index n = embeddings.rows();
+    detail::check_label_count("triplet_batch_hard_loss", "labels", labels.size(), n);
+    if (n == 0) throw ArgumentError("embedkit::nn::triplet_batch_hard_loss: empty batch");
+    detail::check_margin("triplet_batch_hard_loss", margin);
+    const Scalar tiny = detail::direction_floor<Scalar>();
+    grad.setZero(n, embeddings.cols());
+
+    RowMatrix<Scalar> gram(n, n);
+    gram.noalias() = embeddings * embeddings.transpose();
+    double total = 0;
+    Index anchors = 0;
+    for (Index i = 0; i < n; ++i) {
+        const std::uint8_t li = labels[static_cast<std::size_t>(i)];
+        const Scalar sq_i = gram(i, i);
+        Index pos = -1, neg = -1;
+        Scalar far_d2 = 0, near_d2 = 0;
+        for (Index j = 0; j < n; ++j) {
+            if (j == i) continue;
+            // Squared distance from the product; clamped because rounding can make it < 0.
+            // NaN stays NaN (std::max returns its first argument when they are unordered).
+            const Scalar d2 = std::max(sq_i + gram(j, j) - Scalar(2) * gram(i, j), Scalar(0));
+            if (labels[static_cast<std::size_t>(j)] == li) {
+                if (pos < 0 || d2 > far_d2) {
+                    pos = j;
+                    far_d2 = d2;
+                }
+            } else if (neg < 0 || d2 < near_d2) {
+                neg = j;
+                near_d2 = d2;
+            }
+        }
+        if (pos < 0 || neg < 0) continue;
+        ++anchors;
+        const Scalar d_ap = (embeddings.row(i) - embeddings.row(pos)).norm();
+        const Scalar d_an = (embeddings.row(i) - embeddings.row(neg)).norm();
+        const Scalar hinge = margin + d_ap - d_an;
+        if (hinge <= Scalar(0)) continue;  // inactive (NaN counts as active, so it propagates)
+        total += static_cast<double>(hinge);
+        // d d_ap / d anchor = (anchor - positive) / d_ap; the positive gets the opposite.
+        if (d_ap > tiny) {
+            grad.row(i) += (embeddings.row(i) - embeddings.row(pos)) / d_ap;
+            grad.row(pos) -= (embeddings.row(i) - embeddings.row(pos)) / d_ap;
+        }
+        // The term is -d_an: the anchor moves away from the negative, the negative away too.
+        if (d_an > tiny) {
+            grad.row(i) -= (embeddings.row(i) - embeddings.row(neg)) / d_an;
+            grad.row(neg) += (embeddings.row(i) - embeddings.row(neg)) / d_an;
+        }
+    }
+    if (anchors == 0) return 0.0;
+    grad *= Scalar(1) / static_cast<Scalar>(anchors);
+    return total / static_cast<double>(anchors);
 }
 
 }  // namespace embedkit::nn
