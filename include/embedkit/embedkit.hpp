@@ -35,6 +35,7 @@
 
 #include "models/autoencoder.hpp"
 #include "models/knn.hpp"
+#include "models/siamese.hpp"
 #include "models/vae.hpp"
 
 #include "viz/image_grid.hpp"

@@ -1,0 +1,300 @@
+// Siamese network: one shared dense tower trained on pairs (contrastive loss) or on batches
+// with batch-hard triplets, used afterwards as an embedding model.
+#pragma once
+
+#include "../core/random.hpp"
+#include "../data/pairs.hpp"
+#include "../nn/dense.hpp"
+#include "../nn/loss.hpp"
+#include "../nn/optim.hpp"
+#include "../nn/sequential.hpp"
+#include "../nn/trainer.hpp"
+#include "detail/model_support.hpp"
+#include "knn.hpp"
+
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <vector>
+
+namespace embedkit::models {
+
+/// The tower: input width and layer widths; every layer but the last uses ReLU, the last is
+/// linear (its output is the embedding). Default 784-512-256-128.
+struct SiameseOptions {
+    Eigen::Index input = 784;
+    std::vector<Eigen::Index> layers = {512, 256, 128};
+    nn::Init init = nn::Init::glorot_uniform;
+};
+
+/// The two ways to train the tower.
+///  - contrastive: pairs (data::make_pairs, regenerated every epoch from the run's Rng),
+///    loss nn::contrastive_loss: similar pairs pulled together, others pushed to the margin.
+///  - triplet: batches of samples, loss nn::triplet_batch_hard_loss (hardest positive and
+///    negative of every anchor in the batch).
+enum class SiameseLoss { contrastive, triplet };
+
+/// Settings of Siamese::fit beyond nn::FitOptions (whose batch_size counts pairs for the
+/// contrastive loss and samples for the triplet loss).
+struct SiameseTraining {
+    SiameseLoss loss = SiameseLoss::contrastive;
+    double margin = 1.0;        ///< of either loss
+    data::PairOptions pairs;    ///< training pairs per sample and epoch (contrastive)
+    double threshold = 0.5;     ///< distance below which a pair counts as "same" for accuracy
+};
+
+/// A Siamese network: embed(x) = tower(x); two inputs are compared by the Euclidean distance
+/// of their embeddings. Shapes: inputs n x input, embeddings n x layers.back().
+template <class ScalarType = float>
+class Siamese {
+public:
+    using Scalar = ScalarType;
+    using Matrix = RowMatrix<Scalar>;
+    static_assert(is_supported_scalar_v<Scalar>, "embedkit::models::Siamese supports float and double");
+
+    /// A new model with weights drawn from `rng`. Throws ArgumentError for bad sizes.
+    Siamese(const SiameseOptions& options, Rng& rng) : options_(options) {
+        if (options.input <= 0) throw ArgumentError("embedkit::models::Siamese: input size must be positive");
+        if (options.layers.empty()) throw ArgumentError("embedkit::models::Siamese: the tower needs at least one layer");
+        Eigen::Index width = options.input;
+        for (std::size_t i = 0; i < options.layers.size(); ++i) {
+            const Eigen::Index w = options.layers[i];
+            if (w <= 0) throw ArgumentError("embedkit::models::Siamese: layer sizes must be positive, got " + std::to_string(w));
+            const bool last = i + 1 == options.layers.size();
+            tower_.add_dense(width, w, rng, nn::DenseOptions{last ? nn::Activation::identity : nn::Activation::relu, options.init});
+            width = w;
+        }
+    }
+
+    const SiameseOptions& options() const noexcept { return options_; }
+    Eigen::Index input_size() const noexcept { return options_.input; }
+    Eigen::Index embedding_size() const noexcept { return options_.layers.back(); }
+    /// The model-file kind, "embedkit.siamese".
+    std::string kind() const { return "embedkit.siamese"; }
+
+    /// Trains the tower on `train` (n x input) with labels `train_labels` (n), and after every
+    /// epoch measures the pair accuracy (and, for the contrastive loss, the loss) on
+    /// `test_pairs` of `test` (which may be empty: no validation). Returns the history;
+    /// EpochStats::val_accuracy is the test pair accuracy at `training.threshold`. Throws
+    /// DimensionError, ArgumentError (empty data, NaN/Inf, labels or pairs that do not fit,
+    /// bad settings), NumericError (loss NaN/Inf, names epoch and batch).
+    template <class DT, class DV>
+    nn::History fit(const Eigen::MatrixBase<DT>& train, const std::vector<std::uint8_t>& train_labels,
+                    const Eigen::MatrixBase<DV>& test, const data::Pairs& test_pairs, const nn::FitOptions& options,
+                    const SiameseTraining& training, nn::Optimizer<Scalar>& optimizer, Rng& rng) {
+        static_assert(std::is_same_v<typename DT::Scalar, Scalar> && std::is_same_v<typename DV::Scalar, Scalar>,
+                      "embedkit::models::Siamese::fit: the data must have the model's scalar type");
+        const auto train_view = embedkit::detail::view_set("models::Siamese::fit", "training data", train);
+        const auto test_view = embedkit::detail::view_set("models::Siamese::fit", "test data", test);
+        nn::detail::check_fit_options(options);
+        check_inputs(train_view, train_labels, test_view, test_pairs, training);
+
+        const Eigen::Index n = train_view.rows;
+        const Eigen::Index batch_size = options.batch_size;
+        const bool contrastive = training.loss == SiameseLoss::contrastive;
+        const auto margin = static_cast<Scalar>(training.margin);
+        data::Pairs pairs;
+        std::vector<std::uint32_t> order;
+        std::vector<std::uint8_t> batch_labels;
+        Matrix batch;
+        // Pairs per epoch are known before the first epoch (the rule is fixed), so the batch
+        // count is too.
+        const Eigen::Index items =
+            contrastive ? n * static_cast<Eigen::Index>(training.pairs.positives_per_sample + training.pairs.negatives_per_sample)
+                        : n;
+        if (items == 0) throw ArgumentError("embedkit::models::Siamese::fit: no training pairs requested");
+
+        auto start_epoch = [&](Rng& r) {
+            if (contrastive) {
+                pairs = data::make_pairs(train_labels, r, training.pairs);
+                order.resize(pairs.size());
+            } else {
+                order.resize(static_cast<std::size_t>(n));
+            }
+            std::iota(order.begin(), order.end(), std::uint32_t(0));
+            if (options.shuffle) r.shuffle(order);
+        };
+        auto run_batch = [&](Eigen::Index b, Rng&) {
+            const std::size_t first = static_cast<std::size_t>(b * batch_size);
+            const Eigen::Index rows = std::min<Eigen::Index>(batch_size, items - static_cast<Eigen::Index>(first));
+            if (contrastive) {
+                {
+                    nn::detail::PhaseTimer timer(nn::detail::slot(options.timings, &nn::Timings::other));
+                    batch.resize(2 * rows, train_view.cols);
+                    batch_labels.resize(static_cast<std::size_t>(rows));
+                    const auto row_bytes = sizeof(Scalar) * static_cast<std::size_t>(train_view.cols);
+                    for (Eigen::Index r = 0; r < rows; ++r) {
+                        const std::uint32_t p = order[first + static_cast<std::size_t>(r)];
+                        std::memcpy(batch.row(r).data(), train_view.row(pairs.first[p]), row_bytes);
+                        std::memcpy(batch.row(rows + r).data(), train_view.row(pairs.second[p]), row_bytes);
+                        batch_labels[static_cast<std::size_t>(r)] = pairs.similar[p];
+                    }
+                }
+                return std::make_pair(contrastive_step(batch, rows, batch_labels, margin, options.timings), rows);
+            }
+            {
+                nn::detail::PhaseTimer timer(nn::detail::slot(options.timings, &nn::Timings::other));
+                nn::detail::gather_rows(train_view, order, first, rows, batch);
+                batch_labels.resize(static_cast<std::size_t>(rows));
+                for (Eigen::Index r = 0; r < rows; ++r)
+                    batch_labels[static_cast<std::size_t>(r)] = train_labels[order[first + static_cast<std::size_t>(r)]];
+            }
+            return std::make_pair(triplet_step(batch, batch_labels, margin, options.timings), rows);
+        };
+        auto validate = [&](nn::EpochStats& stats) {
+            if (test_pairs.size() == 0) return;
+            const Matrix emb = embed(test, 1000);
+            Matrix a(static_cast<Eigen::Index>(test_pairs.size()), emb.cols()), bm(a.rows(), emb.cols());
+            for (std::size_t p = 0; p < test_pairs.size(); ++p) {
+                a.row(static_cast<Eigen::Index>(p)) = emb.row(test_pairs.first[p]);
+                bm.row(static_cast<Eigen::Index>(p)) = emb.row(test_pairs.second[p]);
+            }
+            Vector<Scalar> d;
+            Matrix ga, gb;
+            const double loss = nn::contrastive_loss(a, bm, test_pairs.similar, margin, ga, gb, &d);
+            if (contrastive) stats.val_loss = loss;
+            stats.val_accuracy = pair_accuracy(d, test_pairs.similar, static_cast<Scalar>(training.threshold));
+        };
+        return nn::detail::run_epochs(*this, options, optimizer, rng, n, (items + batch_size - 1) / batch_size,
+                                      start_epoch, run_batch, validate);
+    }
+
+    /// Embeddings of every row of `data` (n x input): n x embedding_size(), in batches.
+    template <class D>
+    Matrix embed(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) {
+        const auto view = embedkit::detail::view_set("models::Siamese::embed", "data", data);
+        if (view.cols != options_.input)
+            throw DimensionError("embedkit::models::Siamese::embed: data must have " + std::to_string(options_.input) +
+                                 " columns, got " + std::to_string(view.cols));
+        if (batch_size <= 0) throw ArgumentError("embedkit::models::Siamese::embed: batch_size must be positive");
+        return detail::map_in_batches<Scalar>(view, batch_size, embedding_size(),
+                                              [&](const Matrix& b) -> const Matrix& { return tower_.forward(b); });
+    }
+
+    /// Euclidean distance between the embeddings of the two members of every pair (indices
+    /// into `data`'s rows).
+    template <class D>
+    Vector<Scalar> pair_distances(const Eigen::MatrixBase<D>& data, const data::Pairs& pairs) {
+        const Matrix emb = embed(data);
+        Vector<Scalar> d(static_cast<Eigen::Index>(pairs.size()));
+        for (std::size_t p = 0; p < pairs.size(); ++p) {
+            if (pairs.first[p] >= emb.rows() || pairs.second[p] >= emb.rows())
+                throw ArgumentError("embedkit::models::Siamese::pair_distances: pair " + std::to_string(p) +
+                                    " refers past the " + std::to_string(emb.rows()) + " rows");
+            d(static_cast<Eigen::Index>(p)) = (emb.row(pairs.first[p]) - emb.row(pairs.second[p])).norm();
+        }
+        return d;
+    }
+
+    /// Saves atomically in the model-file format (docs/FORMAT.md).
+    void save(const std::string& path) const {
+        io::ModelFile file;
+        file.kind = kind();
+        write_model(file);
+        io::save_model_file(path, file);
+    }
+
+    /// Loads a model written by `save` (no training code needed to use it: embed()).
+    static Siamese load(const std::string& path) {
+        const io::ModelFile file = io::load_model_file(path, "embedkit.siamese");
+        SiameseOptions o;
+        o.input = detail::parse_size(file.attribute("input"), "input");
+        o.layers = detail::parse_sizes(file.attribute("layers"), "layers");
+        if (o.layers.empty()) throw FormatError("embedkit::models::Siamese::load: '" + path + "' has no layers");
+        Rng rng(0);
+        Siamese model(o, rng);
+        model.read_model(file);
+        return model;
+    }
+
+    // ---- Training interface (nn::detail::run_epochs).
+    std::vector<nn::Parameter<Scalar>> parameters() {
+        std::vector<nn::Parameter<Scalar>> p;
+        tower_.collect_parameters(p, "tower.");
+        return p;
+    }
+    void write_model(io::ModelFile& file) const {
+        file.set_attribute("input", std::to_string(options_.input));
+        file.set_attribute("layers", detail::join_sizes(options_.layers));
+        file.set_attribute("scalar", sizeof(Scalar) == 4 ? "float32" : "float64");
+        detail::write_parameters(file, const_cast<Siamese*>(this)->parameters());
+    }
+    void read_model(const io::ModelFile& file) {
+        detail::expect_attribute(file, "input", std::to_string(options_.input));
+        detail::expect_attribute(file, "layers", detail::join_sizes(options_.layers));
+        detail::read_parameters(file, parameters());
+    }
+    void set_timings(nn::Timings* t) noexcept {
+        timings_ = t;
+        tower_.set_timings(t);
+    }
+
+    /// One contrastive step on `batch` = [first members; second members] (2 rows x pairs):
+    /// forward, loss, backward; gradients land in parameters(). Returns the mean loss.
+    double contrastive_step(const Matrix& batch, Eigen::Index pairs, const std::vector<std::uint8_t>& similar,
+                            Scalar margin, nn::Timings* timings = nullptr) {
+        const Matrix& e = tower_.forward(batch);
+        double loss;
+        {
+            nn::detail::PhaseTimer timer(nn::detail::slot(timings, &nn::Timings::loss));
+            a_ = e.topRows(pairs);
+            b_ = e.bottomRows(pairs);
+            loss = nn::contrastive_loss(a_, b_, similar, margin, grad_a_, grad_b_);
+            grad_.resize(2 * pairs, e.cols());
+            grad_.topRows(pairs) = grad_a_;
+            grad_.bottomRows(pairs) = grad_b_;
+        }
+        tower_.backward(grad_, false);
+        return loss;
+    }
+
+    /// One batch-hard triplet step on `batch` with `labels`. Returns the mean loss.
+    double triplet_step(const Matrix& batch, const std::vector<std::uint8_t>& labels, Scalar margin,
+                        nn::Timings* timings = nullptr) {
+        const Matrix& e = tower_.forward(batch);
+        double loss;
+        {
+            nn::detail::PhaseTimer timer(nn::detail::slot(timings, &nn::Timings::loss));
+            loss = nn::triplet_batch_hard_loss(e, labels, margin, grad_);
+        }
+        tower_.backward(grad_, false);
+        return loss;
+    }
+
+private:
+    template <class S>
+    void check_inputs(const embedkit::detail::SetView<S>& train, const std::vector<std::uint8_t>& train_labels,
+                      const embedkit::detail::SetView<S>& test, const data::Pairs& test_pairs,
+                      const SiameseTraining& training) const {
+        const std::string fn = "embedkit::models::Siamese::fit: ";
+        if (train.rows == 0) throw ArgumentError(fn + "the training data is empty");
+        if (train.cols != options_.input)
+            throw DimensionError(fn + "the model takes " + std::to_string(options_.input) + " columns, the training data has " +
+                                 std::to_string(train.cols));
+        if (static_cast<Eigen::Index>(train_labels.size()) != train.rows)
+            throw DimensionError(fn + "training data has " + std::to_string(train.rows) + " rows but " +
+                                 std::to_string(train_labels.size()) + " labels");
+        if (test_pairs.size() > 0 && test.cols != options_.input)
+            throw DimensionError(fn + "the model takes " + std::to_string(options_.input) + " columns, the test data has " +
+                                 std::to_string(test.cols));
+        if (test_pairs.first.size() != test_pairs.size() || test_pairs.second.size() != test_pairs.size())
+            throw DimensionError(fn + "test pairs have lists of different lengths");
+        for (std::size_t p = 0; p < test_pairs.size(); ++p)
+            if (test_pairs.first[p] >= test.rows || test_pairs.second[p] >= test.rows)
+                throw ArgumentError(fn + "test pair " + std::to_string(p) + " refers past the " + std::to_string(test.rows) +
+                                    " test rows");
+        if (!(training.margin > 0) || !std::isfinite(training.margin))
+            throw ArgumentError(fn + "margin must be positive, got " + std::to_string(training.margin));
+        if (!(training.threshold > 0) || !std::isfinite(training.threshold))
+            throw ArgumentError(fn + "threshold must be positive, got " + std::to_string(training.threshold));
+        detail::check_values("Siamese", "fit", "training data", train, false);
+        if (test_pairs.size() > 0) detail::check_values("Siamese", "fit", "test data", test, false);
+    }
+
+    SiameseOptions options_;
+    nn::Sequential<Scalar> tower_;
+    nn::Timings* timings_ = nullptr;
+    Matrix a_, b_, grad_a_, grad_b_, grad_;
+};
+
+}  // namespace embedkit::models
