@@ -1,5 +1,6 @@
-// Training speed: one VAE epoch on MNIST (60,000 images, batch 100, Adam) on one thread, with
-// a breakdown of where the time goes, and the same binary's SGEMM rate at 1024³.
+// Training speed on one thread: one VAE epoch on MNIST (60,000 images, batch 100, Adam), one
+// Siamese epoch (120,000 pairs, batch 128, contrastive loss, Adam), each with a breakdown of
+// where the time goes, and the same binary's SGEMM rate at 1024³.
 //
 // Built twice: bench_train (Eigen's own GEMM, rows "embedkit_eigen") and bench_train_blas
 // (EIGEN_USE_BLAS on OpenBLAS, rows "embedkit_blas"). The libtorch peer is bench_train_torch;
@@ -7,7 +8,9 @@
 // the table in docs/BENCHMARKS.md.
 #include "bench_util.hpp"
 
+#include <embedkit/data/pairs.hpp>
 #include <embedkit/io/mnist.hpp>
+#include <embedkit/models/siamese.hpp>
 #include <embedkit/models/vae.hpp>
 
 #include <cstdlib>
@@ -28,6 +31,9 @@ constexpr const char* backend = "embedkit_eigen";
 // except the first layer's) of the 784-256-128-(2+2) / 2-128-256-784 network, 2 flops per
 // multiply-add. Derivation in docs/BENCHMARKS.md.
 constexpr double epoch_flops = 144.3e9;
+// The Siamese epoch: 240,000 images through the 784-512-256-128 tower (565,248 weights), forward,
+// weight gradients, and input gradients of all layers but the first (163,840 weights).
+constexpr double siamese_epoch_flops = 621.0e9;
 
 std::string mnist_dir() { return embedkit_bench::env_or("EMBEDKIT_MNIST_DIR", "data/mnist"); }
 
@@ -94,6 +100,78 @@ void bm_vae_epoch(benchmark::State& state) {
     state.counters["t_other"] = t.other;
 }
 
+struct SiameseSession {
+    ek::io::MnistData train, test;
+    ek::data::Pairs test_pairs;
+    ek::Rng rng{42};
+    std::unique_ptr<ek::models::Siamese<float>> model;
+    std::unique_ptr<ek::nn::Adam<float>> adam;
+    std::string error;
+};
+
+SiameseSession& siamese_session() {
+    static SiameseSession s = [] {
+        SiameseSession out;
+        try {
+            out.train = ek::io::load_mnist(mnist_dir(), ek::io::MnistSplit::train);
+            out.test = ek::io::load_mnist(mnist_dir(), ek::io::MnistSplit::test);
+            ek::Rng pair_rng(42);
+            out.test_pairs = ek::data::make_pairs(out.test.labels, pair_rng);
+            out.model = std::make_unique<ek::models::Siamese<float>>(ek::models::SiameseOptions{}, out.rng);
+            out.adam = std::make_unique<ek::nn::Adam<float>>();
+        } catch (const std::exception& e) {
+            out.error = e.what();
+        }
+        return out;
+    }();
+    return s;
+}
+
+ek::nn::History run_siamese_epoch(SiameseSession& s, ek::nn::Timings* timings) {
+    ek::nn::FitOptions f;
+    f.epochs = 1;
+    f.batch_size = 128;
+    f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    f.timings = timings;
+    // No test pairs inside fit: evaluation stays out of the timed epoch.
+    return s.model->fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
+                        ek::models::SiameseTraining{}, *s.adam, s.rng);
+}
+
+void bm_siamese_epoch(benchmark::State& state) {
+    SiameseSession& s = siamese_session();
+    if (!s.error.empty()) {
+        state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + s.error).c_str());
+        return;
+    }
+    static bool warmed = false;
+    if (!warmed) {
+        run_siamese_epoch(s, nullptr);
+        warmed = true;
+    }
+    ek::nn::Timings t;
+    double loss = 0, seconds = 0;
+    for (auto _ : state) {
+        t.reset();
+        const auto h = run_siamese_epoch(s, &t);
+        seconds = h.back().seconds;
+        state.SetIterationTime(seconds);
+        loss = h.back().loss;
+    }
+    // Outside the timed region: test pair accuracy at distance < 0.5, so a reader sees it learns.
+    const auto d = s.model->pair_distances(s.test.images, s.test_pairs);
+    state.counters["pair_accuracy"] = ek::models::pair_accuracy(d, s.test_pairs.similar, 0.5f);
+    state.counters["seconds"] = seconds;
+    state.counters["GFLOPs"] = benchmark::Counter(siamese_epoch_flops * static_cast<double>(state.iterations()) * 1e-9,
+                                                  benchmark::Counter::kIsRate);
+    state.counters["loss"] = loss;
+    state.counters["t_gemm"] = t.gemm;
+    state.counters["t_activation"] = t.activation;
+    state.counters["t_loss"] = t.loss;
+    state.counters["t_optimizer"] = t.optimizer;
+    state.counters["t_other"] = t.other;
+}
+
 void bm_sgemm(benchmark::State& state) {
     const Eigen::Index n = state.range(0);
     ek::Rng rng(1);
@@ -131,6 +209,8 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("env_OPENBLAS_CORETYPE", embedkit_bench::env_or("OPENBLAS_CORETYPE", "unset"));
     const std::string name = std::string("vae_epoch/") + backend;
     benchmark::RegisterBenchmark(name.c_str(), bm_vae_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
+    const std::string siamese = std::string("siamese_epoch/") + backend;
+    benchmark::RegisterBenchmark(siamese.c_str(), bm_siamese_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
     const std::string gemm = std::string("sgemm/") + backend + "/1024";
     benchmark::RegisterBenchmark(gemm.c_str(), bm_sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->MinTime(1.0);
     benchmark::RunSpecifiedBenchmarks();

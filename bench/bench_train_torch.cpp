@@ -1,17 +1,31 @@
-// The libtorch peer of bench_train (issue 5, "Benchmarks"): the classic Keras MNIST VAE, trained
-// with libtorch on one thread, timed one epoch at a time.
+// The libtorch peers of bench_train: the classic Keras MNIST VAE (issue 5, "Benchmarks") and the
+// MNIST Siamese network trained with the contrastive loss (issue 6, "Benchmarks"), each trained
+// with libtorch on one thread and timed one epoch at a time.
 //
-// Model (the same as embedkit's models::VAE with latent size 2):
+// VAE (the same as embedkit's models::VAE with latent size 2):
 //   encoder  784 -> 256 ReLU -> 128 ReLU -> two heads 128 -> 2: mu and log-variance
 //   sampling z = mu + exp(0.5 * logvar) * eps, eps ~ N(0, 1)
 //   decoder  2 -> 128 ReLU -> 256 ReLU -> 784 logits
 //   loss     per sample: sum over the 784 pixels of binary cross-entropy from the logits plus
 //            KL = -0.5 * sum(1 + logvar - mu^2 - exp(logvar)); averaged over the batch
-//   init     Glorot-uniform weights, zero biases (the Keras defaults)
-//   Adam     lr 1e-3, betas (0.9, 0.999), eps 1e-7 (the Keras defaults)
-// Data: the 60,000 MNIST training images (embedkit::io::load_mnist) from $EMBEDKIT_MNIST_DIR,
-// default ./data/mnist (as the examples); batches of 100 in an order reshuffled every epoch from a
-// fixed seed. Missing data skips the training row with an error message.
+//   data     the 60,000 training images in batches of 100, in an order reshuffled every epoch
+// Siamese (the same as embedkit's models::Siamese with its defaults):
+//   tower    784 -> 512 ReLU -> 256 ReLU -> 128 (linear), shared by both members of a pair
+//   pairs    for every training image one positive partner (uniform among the other images of
+//            its digit) and one negative partner (uniform among the images of the other
+//            digits): 120,000 pairs, drawn afresh every epoch from a fixed-seed generator and
+//            shuffled; batches of 128 pairs (the last one shorter). A batch's 2 x 128 images go
+//            through the tower as one 256-row forward. The rule is embedkit's data::make_pairs,
+//            the draws are not (they come from torch's generator, vectorised, not embedkit::Rng).
+//   loss     d = Euclidean distance of the two embeddings, computed as sqrt(max(sum of squares,
+//            1e-12)) so that the backward is finite at d = 0; per pair y d^2 + (1 - y) max(0,
+//            1 - d)^2 with y = 1 for the same digit (margin 1); averaged over the batch
+//   test     20,000 pairs of the 10,000 test images by the same rule (torch generator, seed 42); a
+//            pair counts as "same" when d < 0.5 (pair accuracy)
+// Both models: Glorot-uniform weights and zero biases (the Keras defaults, as embedkit), Adam
+// lr 1e-3, betas (0.9, 0.999), eps 1e-7 (the Keras defaults). Data: MNIST (embedkit::io::
+// load_mnist) from $EMBEDKIT_MNIST_DIR, default ./data/mnist (as the examples); missing data
+// skips the training rows with an error message.
 //
 // Rows:
 //   vae_epoch/libtorch     one training epoch per iteration (no validation), 6 repetitions
@@ -20,9 +34,18 @@
 //                          Counters: seconds (the epoch), gflops (144.3e9 FLOP / seconds: the
 //                          exact GEMM count of an epoch), loss (mean training loss of the
 //                          epoch, as Keras prints it), last_batch_loss, epoch (1 = warm-up).
+//   siamese_epoch/libtorch one training epoch (pair generation included) per iteration, 6
+//                          repetitions after one untimed warm-up epoch per process, each the
+//                          next epoch. Counters: seconds (the epoch), gflops (621e9 FLOP /
+//                          seconds: the dense-equivalent count of issue 6, 240,000 images x
+//                          (2 x 565,248 forward + 2 x 565,248 weight gradients + 2 x 163,840
+//                          input gradients of the second and third layers)), loss (mean
+//                          training loss of the epoch's pairs), pair_accuracy (fraction of the
+//                          20,000 test pairs classified right after the epoch, measured outside
+//                          the timed region), epoch (1 = warm-up).
 //   sgemm/libtorch/1024    torch::mm (out= form, no allocation) of two 1024 x 1024 float
 //                          matrices; counter gflops = 2 * 1024^3 per iteration / time.
-// Both rows use manual time (a steady clock around the timed work only).
+// All rows use manual time (a steady clock around the timed work only).
 //
 // Threads: torch::set_num_threads(1), torch::set_num_interop_threads(1), OpenBLAS forced to 1
 // thread when loaded; pin the process as well (taskset -c 1). The context records libtorch's
@@ -52,6 +75,7 @@
 #include <memory>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -69,6 +93,21 @@ constexpr std::uint64_t kInitSeed = 42;     // weights
 constexpr std::uint64_t kShuffleSeed = 43;  // batch order, one permutation per epoch
 constexpr std::uint64_t kNoiseSeed = 44;    // eps of the reparameterisation
 constexpr std::uint64_t kGemmSeed = 45;     // sgemm operands
+
+// The Siamese network of issue 6.
+constexpr std::int64_t kTower1 = 512;
+constexpr std::int64_t kTower2 = 256;
+constexpr std::int64_t kEmbedding = 128;
+constexpr std::int64_t kPairBatch = 128;
+constexpr double kMargin = 1.0;
+constexpr double kThreshold = 0.5;              // d < threshold: the pair is called "same digit"
+constexpr double kMinSquaredDistance = 1e-12;   // keeps sqrt's derivative finite at d = 0
+// 240,000 images x (2 x 565,248 forward + 2 x 565,248 weight gradients + 2 x 163,840 input
+// gradients of the layers after the first) = 621.3e9, rounded as issue 6 states it.
+constexpr double kSiameseEpochFlop = 621e9;
+constexpr std::uint64_t kSiameseInitSeed = 46;  // tower weights
+constexpr std::uint64_t kPairSeed = 47;         // training pairs and their order, every epoch
+constexpr std::uint64_t kTestPairSeed = 42;     // the fixed test pairs (issue 6)
 constexpr const char* kDefaultMnistDir = "data/mnist";
 
 using Clock = std::chrono::steady_clock;
@@ -106,9 +145,9 @@ TORCH_MODULE(Vae);
 
 // The trained state: data, model, optimiser and generators, created once per process (the
 // repetitions of vae_epoch/libtorch continue the same training run).
-class Trainer {
+class VaeTrainer {
 public:
-    explicit Trainer(torch::Tensor images)
+    explicit VaeTrainer(torch::Tensor images)
         : images_(std::move(images)),
           model_(make_model()),
           adam_(model_->parameters(), torch::optim::AdamOptions(1e-3)
@@ -179,32 +218,239 @@ private:
     int epochs_ = 0;
 };
 
-// The process's trainer, or nullptr with the reason in *error (data missing or unreadable).
-Trainer* trainer(std::string* error) {
-    static std::unique_ptr<Trainer> instance;
+// One MNIST split as tensors: images n x 784 float in [0, 1] (row-major, one image per row, the
+// layout torch expects) and labels n int64.
+struct MnistTensors {
+    torch::Tensor images;
+    torch::Tensor labels;
+};
+
+// The split from $EMBEDKIT_MNIST_DIR, loaded once per process; nullptr with the reason in *error
+// when the files are missing or unreadable.
+const MnistTensors* mnist(embedkit::io::MnistSplit split, std::string* error) {
+    struct Cached {
+        bool tried = false;
+        std::unique_ptr<MnistTensors> tensors;
+        std::string failure;
+    };
+    static Cached cache[2];
+    const bool train = split == embedkit::io::MnistSplit::train;
+    Cached& c = cache[train ? 0 : 1];
+    if (!c.tried) {
+        c.tried = true;
+        const std::string dir = mnist_dir();
+        const std::string what = train ? "training" : "test";
+        try {
+            auto data = embedkit::io::load_mnist(dir, split);
+            const auto rows = std::int64_t(data.images.rows());
+            const auto cols = std::int64_t(data.images.cols());
+            if (rows == 0 || cols != kPixels || std::int64_t(data.labels.size()) != rows) {
+                c.failure = "bench_train_torch: expected MNIST " + what + " images with " +
+                            std::to_string(kPixels) + " pixels and one label each in " + dir +
+                            ", got " + std::to_string(rows) + " x " + std::to_string(cols) +
+                            " images and " + std::to_string(data.labels.size()) + " labels";
+            } else {
+                auto t = std::make_unique<MnistTensors>();
+                t->images =
+                    torch::from_blob(data.images.data(), {rows, cols}, torch::kFloat).clone();
+                t->labels = torch::from_blob(data.labels.data(), {rows}, torch::kUInt8)
+                                .to(torch::kLong);
+                c.tensors = std::move(t);
+            }
+        } catch (const std::exception& e) {
+            c.failure = "bench_train_torch: no MNIST " + what + " set in " + dir +
+                        " (the folder comes from EMBEDKIT_MNIST_DIR, default " +
+                        kDefaultMnistDir + "): " + e.what();
+        }
+    }
+    if (!c.tensors && error) *error = c.failure;
+    return c.tensors.get();
+}
+
+// The process's VAE trainer, or nullptr with the reason in *error (data missing or unreadable).
+VaeTrainer* vae_trainer(std::string* error) {
+    static std::unique_ptr<VaeTrainer> instance;
     static std::string failure;
     static bool tried = false;
     if (!tried) {
         tried = true;
-        const std::string dir = mnist_dir();
-        try {
-            auto data = embedkit::io::load_mnist(dir, embedkit::io::MnistSplit::train);
-            const auto rows = std::int64_t(data.images.rows());
-            const auto cols = std::int64_t(data.images.cols());
-            if (rows == 0 || cols != kPixels) {
-                failure = "bench_train_torch: expected MNIST training images with " +
-                          std::to_string(kPixels) + " pixels in " + dir + ", got " +
-                          std::to_string(rows) + " x " + std::to_string(cols);
-            } else {
-                // Row-major floats in [0, 1], one image per row: the layout torch expects.
-                torch::Tensor images =
-                    torch::from_blob(data.images.data(), {rows, cols}, torch::kFloat).clone();
-                instance = std::make_unique<Trainer>(std::move(images));
+        if (const MnistTensors* train = mnist(embedkit::io::MnistSplit::train, &failure))
+            instance = std::make_unique<VaeTrainer>(train->images);
+    }
+    if (!instance && error) *error = failure;
+    return instance.get();
+}
+
+// ---- The Siamese network (issue 6).
+
+struct TowerImpl : torch::nn::Module {
+    TowerImpl()
+        : fc1(register_module("fc1", keras_linear(kPixels, kTower1))),
+          fc2(register_module("fc2", keras_linear(kTower1, kTower2))),
+          fc3(register_module("fc3", keras_linear(kTower2, kEmbedding))) {}
+
+    // n x 784 images -> n x 128 embeddings.
+    torch::Tensor forward(const torch::Tensor& x) {
+        return fc3(torch::relu(fc2(torch::relu(fc1(x)))));
+    }
+
+    torch::nn::Linear fc1, fc2, fc3;
+};
+TORCH_MODULE(Tower);
+
+// Pairs of sample indices: pair p is (first[p], second[p]) (int64), similar[p] is 1 for the same
+// label, else 0 (float, the y of the contrastive loss).
+struct PairTensors {
+    torch::Tensor first, second, similar;
+};
+
+// Throws std::runtime_error unless every label present has at least two samples and at least
+// two labels are present (what make_pairs needs to find a positive and a negative partner).
+void check_pair_labels(const torch::Tensor& labels, const std::string& what) {
+    const torch::Tensor counts = torch::bincount(labels);
+    const torch::Tensor present = counts.masked_select(counts > 0);
+    if (present.size(0) < 2 || present.min().item<std::int64_t>() < 2)
+        throw std::runtime_error("bench_train_torch: the " + what +
+                                 " labels need two or more samples per digit and two or more "
+                                 "digits to form pairs, got " +
+                                 std::to_string(present.size(0)) + " digits");
+}
+
+// n uniform integers, element i in [0, bound[i]) (every bound >= 1), from a double in [0, 1).
+torch::Tensor uniform_below(const torch::Tensor& bound, at::Generator& gen) {
+    const torch::Tensor u = torch::rand(bound.sizes(), gen, torch::kDouble);
+    return torch::minimum((u * bound.to(torch::kDouble)).floor().to(torch::kLong), bound - 1);
+}
+
+// For every sample i (labels: n int64, checked by check_pair_labels) one positive pair (i, j),
+// j uniform among the other samples with i's label, and one negative pair (i, k), k uniform
+// among the samples with another label; 2n pairs, the n positives first. Vectorised: the
+// samples grouped by label (a stable sort), each sample's block of same-label samples and its
+// rank inside it.
+PairTensors make_pairs(const torch::Tensor& labels, at::Generator& gen) {
+    const std::int64_t n = labels.size(0);
+    const torch::Tensor by_label =
+        std::get<1>(torch::sort(labels, /*stable=*/true, /*dim=*/0, /*descending=*/false));
+    const torch::Tensor counts = torch::bincount(labels);
+    const torch::Tensor offsets = counts.cumsum(0) - counts;
+    const torch::Tensor count = counts.index_select(0, labels);    // size of i's block
+    const torch::Tensor offset = offsets.index_select(0, labels);  // where i's block starts
+    const torch::Tensor index = torch::arange(n, labels.options());
+    const torch::Tensor rank = torch::empty_like(index).scatter_(0, by_label, index) - offset;
+
+    // Positive: a uniform position among the count - 1 others, skipping i's own position.
+    torch::Tensor r = uniform_below(count - 1, gen);
+    r = r + (r >= rank).to(torch::kLong);
+    const torch::Tensor positive = by_label.index_select(0, offset + r);
+    // Negative: a uniform position among the n - count samples outside i's block.
+    torch::Tensor q = uniform_below(n - count, gen);
+    q = q + (q >= offset).to(torch::kLong) * count;
+    const torch::Tensor negative = by_label.index_select(0, q);
+
+    const torch::TensorOptions real = torch::TensorOptions().dtype(torch::kFloat);
+    return {torch::cat({index, index}), torch::cat({positive, negative}),
+            torch::cat({torch::ones({n}, real), torch::zeros({n}, real)})};
+}
+
+// Euclidean distance of the rows of a and b (n x k each): n distances, sqrt of the sum of
+// squares clamped at kMinSquaredDistance (the clamp only guards the backward at d = 0).
+torch::Tensor pair_distance(const torch::Tensor& a, const torch::Tensor& b) {
+    return torch::sqrt(torch::clamp_min((a - b).pow(2).sum(1), kMinSquaredDistance));
+}
+
+// Contrastive loss (Hadsell, Chopra & LeCun 2006) averaged over the pairs:
+// y d^2 + (1 - y) max(0, margin - d)^2, y = 1 for the same digit.
+torch::Tensor contrastive_loss(const torch::Tensor& d, const torch::Tensor& y) {
+    return (y * d.pow(2) + (1.0 - y) * torch::relu(kMargin - d).pow(2)).mean();
+}
+
+// The trained state of siamese_epoch/libtorch: data, test pairs, tower, optimiser, generator.
+class SiameseTrainer {
+public:
+    SiameseTrainer(const MnistTensors& train, const MnistTensors& test)
+        : train_(train),
+          test_(test),
+          tower_(make_tower()),
+          adam_(tower_->parameters(), torch::optim::AdamOptions(1e-3)
+                                          .betas(std::make_tuple(0.9, 0.999))
+                                          .eps(1e-7)),
+          pair_gen_(at::make_generator<at::CPUGeneratorImpl>(kPairSeed)) {
+        check_pair_labels(train_.labels, "training");
+        check_pair_labels(test_.labels, "test");
+        at::Generator test_gen = at::make_generator<at::CPUGeneratorImpl>(kTestPairSeed);
+        test_pairs_ = make_pairs(test_.labels, test_gen);
+    }
+
+    // One epoch of training: fresh pairs in a fresh order, then Adam steps on batches of
+    // kPairBatch pairs. Returns the loss averaged over the epoch's pairs.
+    double run_epoch() {
+        const PairTensors drawn = make_pairs(train_.labels, pair_gen_);
+        const std::int64_t n = drawn.first.size(0);
+        const torch::Tensor order = torch::randperm(n, pair_gen_, torch::kLong);
+        const torch::Tensor first = drawn.first.index_select(0, order);
+        const torch::Tensor second = drawn.second.index_select(0, order);
+        const torch::Tensor similar = drawn.similar.index_select(0, order);
+        double weighted_sum = 0.0;
+        for (std::int64_t start = 0; start < n; start += kPairBatch) {
+            const std::int64_t rows = std::min(kPairBatch, n - start);
+            // The batch's first members, then its second members: one 2 * rows forward.
+            const torch::Tensor x = train_.images.index_select(
+                0, torch::cat({first.narrow(0, start, rows), second.narrow(0, start, rows)}));
+            const torch::Tensor e = tower_->forward(x);
+            const torch::Tensor loss =
+                contrastive_loss(pair_distance(e.narrow(0, 0, rows), e.narrow(0, rows, rows)),
+                                 similar.narrow(0, start, rows));
+            adam_.zero_grad();
+            loss.backward();
+            adam_.step();
+            weighted_sum += loss.item<double>() * double(rows);
+        }
+        ++epochs_;
+        return weighted_sum / double(n);
+    }
+
+    // The fraction of the test pairs classified right (same digit exactly when d < kThreshold).
+    double pair_accuracy() {
+        const torch::NoGradGuard no_grad;
+        const torch::Tensor e = tower_->forward(test_.images);
+        const torch::Tensor d = pair_distance(e.index_select(0, test_pairs_.first),
+                                              e.index_select(0, test_pairs_.second));
+        const torch::Tensor right = (d < kThreshold) == (test_pairs_.similar > 0.5);
+        return right.to(torch::kDouble).mean().item<double>();
+    }
+
+    int epochs() const { return epochs_; }
+    bool warmed_up() const { return epochs_ > 0; }
+
+private:
+    static Tower make_tower() {
+        torch::manual_seed(kSiameseInitSeed);  // the initialisers draw from the default generator
+        return Tower();
+    }
+
+    MnistTensors train_, test_;
+    Tower tower_;
+    torch::optim::Adam adam_;
+    at::Generator pair_gen_;
+    PairTensors test_pairs_;
+    int epochs_ = 0;
+};
+
+// The process's Siamese trainer, or nullptr with the reason in *error.
+SiameseTrainer* siamese_trainer(std::string* error) {
+    static std::unique_ptr<SiameseTrainer> instance;
+    static std::string failure;
+    static bool tried = false;
+    if (!tried) {
+        tried = true;
+        const MnistTensors* train = mnist(embedkit::io::MnistSplit::train, &failure);
+        const MnistTensors* test = train ? mnist(embedkit::io::MnistSplit::test, &failure) : nullptr;
+        if (train && test) {
+            try {
+                instance = std::make_unique<SiameseTrainer>(*train, *test);
+            } catch (const std::exception& e) {
+                failure = e.what();
             }
-        } catch (const std::exception& e) {
-            failure = "bench_train_torch: no MNIST training set in " + dir +
-                      " (the folder comes from EMBEDKIT_MNIST_DIR, default " + kDefaultMnistDir +
-                      "): " + e.what();
         }
     }
     if (!instance && error) *error = failure;
@@ -215,7 +461,7 @@ Trainer* trainer(std::string* error) {
 
 void bm_vae_epoch(benchmark::State& state) {
     std::string error;
-    Trainer* t = trainer(&error);
+    VaeTrainer* t = vae_trainer(&error);
     if (!t) {
         state.SkipWithError(error.c_str());
         return;
@@ -223,7 +469,7 @@ void bm_vae_epoch(benchmark::State& state) {
     if (!t->warmed_up()) t->run_epoch();  // untimed warm-up, once per process
 
     double total_seconds = 0.0;
-    Trainer::EpochResult last;
+    VaeTrainer::EpochResult last;
     for (auto _ : state) {
         const Clock::time_point start = Clock::now();
         last = t->run_epoch();
@@ -240,6 +486,36 @@ void bm_vae_epoch(benchmark::State& state) {
     state.counters["gflops"] = kEpochFlop / seconds * 1e-9;
     state.counters["loss"] = last.mean_loss;
     state.counters["last_batch_loss"] = last.last_batch_loss;
+    state.counters["epoch"] = double(t->epochs());
+}
+
+void bm_siamese_epoch(benchmark::State& state) {
+    std::string error;
+    SiameseTrainer* t = siamese_trainer(&error);
+    if (!t) {
+        state.SkipWithError(error.c_str());
+        return;
+    }
+    if (!t->warmed_up()) t->run_epoch();  // untimed warm-up, once per process
+
+    double total_seconds = 0.0;
+    double loss = 0.0;
+    for (auto _ : state) {
+        const Clock::time_point start = Clock::now();
+        loss = t->run_epoch();
+        const double seconds = seconds_since(start);
+        state.SetIterationTime(seconds);
+        total_seconds += seconds;
+    }
+    if (!std::isfinite(loss)) {
+        state.SkipWithError("bench_train_torch: the Siamese training loss is not finite");
+        return;
+    }
+    const double seconds = total_seconds / double(state.iterations());
+    state.counters["seconds"] = seconds;
+    state.counters["gflops"] = kSiameseEpochFlop / seconds * 1e-9;
+    state.counters["loss"] = loss;
+    state.counters["pair_accuracy"] = t->pair_accuracy();  // outside the timed region
     state.counters["epoch"] = double(t->epochs());
 }
 
@@ -338,6 +614,11 @@ int main(int argc, char** argv) {
     add_context(command);
 
     benchmark::RegisterBenchmark("vae_epoch/libtorch", bm_vae_epoch)
+        ->Iterations(1)
+        ->Repetitions(6)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark("siamese_epoch/libtorch", bm_siamese_epoch)
         ->Iterations(1)
         ->Repetitions(6)
         ->UseManualTime()
