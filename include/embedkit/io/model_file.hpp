@@ -647,8 +647,10 @@ inline void validate_model_file(const ModelFile& m, const std::string& func) {
 template <class Sink>
 std::uint64_t write_model_file(const ModelFile& m, Sink&& sink) {
     // The metadata: fixed header, kind, attributes, tensor table (offsets filled in below).
-    std::vector<unsigned char> meta;
-    meta.insert(meta.end(), model_file_magic, model_file_magic + 8);
+    // Built from the magic and reserved up front: GCC 12's -Wstringop-overflow misreads an
+    // insert into an empty vector under -fsanitize=thread as an overflow.
+    std::vector<unsigned char> meta(model_file_magic, model_file_magic + 8);
+    meta.reserve(4096);
     put_u32(meta, model_file_version);
     put_u32(meta, 0);  // flags
     put_u64(meta, 0);  // file size, patched below
