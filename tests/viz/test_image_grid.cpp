@@ -307,7 +307,7 @@ TEST_CASE("image_grid: SVG runs rebuild the picture in 16 grey levels") {
     CHECK(root->all("text").front()->text == "a & b");
 }
 
-TEST_CASE("image_grid: a 20 x 20 grid of digits stays a compact SVG") {
+TEST_CASE("image_grid: a 20 x 20 grid of MNIST digits stays a compact SVG") {
     TempDir dir;
     const embedkit::RowMatrixF digits = digit_like(400, 21);
     viz::save_image_grid(dir.file("synthetic.svg"), digits, 28, 28);
