@@ -69,28 +69,31 @@ ek::nn::History run_epoch(Session& s, ek::nn::Timings* timings) {
     return s.vae->fit(s.images, f, *s.adam, s.rng);
 }
 
-void bm_vae_epoch(benchmark::State& state) {
-    Session& s = session();
-    if (!s.error.empty()) {
-        state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + s.error).c_str());
-        return;
+// The timed part both training rows share: skip when the data is missing, one untimed warm-up
+// epoch per process (page faults, first-touch buffers, caches), then one epoch per iteration
+// on the trainer's own clock, with the rate and the breakdown as counters. `run(timings)`
+// trains one epoch and returns its history. Returns false when the row was skipped.
+template <class Run>
+bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed, double flops, Run&& run) {
+    if (!error.empty()) {
+        state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + error).c_str());
+        return false;
     }
-    static bool warmed = false;
-    if (!warmed) {  // one untimed epoch per process: page faults, first-touch buffers, caches
-        run_epoch(s, nullptr);
+    if (!warmed) {
+        run(nullptr);
         warmed = true;
     }
     ek::nn::Timings t;
     double loss = 0, seconds = 0;
     for (auto _ : state) {
         t.reset();
-        const auto h = run_epoch(s, &t);
+        const auto h = run(&t);
         seconds = h.back().seconds;
         state.SetIterationTime(seconds);
         loss = h.back().loss;
     }
     state.counters["seconds"] = seconds;
-    state.counters["GFLOPs"] = benchmark::Counter(epoch_flops * static_cast<double>(state.iterations()) * 1e-9,
+    state.counters["GFLOPs"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) * 1e-9,
                                                   benchmark::Counter::kIsRate);
     state.counters["loss"] = loss;
     state.counters["t_gemm"] = t.gemm;
@@ -98,6 +101,13 @@ void bm_vae_epoch(benchmark::State& state) {
     state.counters["t_loss"] = t.loss;
     state.counters["t_optimizer"] = t.optimizer;
     state.counters["t_other"] = t.other;
+    return true;
+}
+
+void bm_vae_epoch(benchmark::State& state) {
+    Session& s = session();
+    static bool warmed = false;
+    time_epochs(state, s.error, warmed, epoch_flops, [&](ek::nn::Timings* t) { return run_epoch(s, t); });
 }
 
 struct SiameseSession {
@@ -140,36 +150,13 @@ ek::nn::History run_siamese_epoch(SiameseSession& s, ek::nn::Timings* timings) {
 
 void bm_siamese_epoch(benchmark::State& state) {
     SiameseSession& s = siamese_session();
-    if (!s.error.empty()) {
-        state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + s.error).c_str());
-        return;
-    }
     static bool warmed = false;
-    if (!warmed) {
-        run_siamese_epoch(s, nullptr);
-        warmed = true;
-    }
-    ek::nn::Timings t;
-    double loss = 0, seconds = 0;
-    for (auto _ : state) {
-        t.reset();
-        const auto h = run_siamese_epoch(s, &t);
-        seconds = h.back().seconds;
-        state.SetIterationTime(seconds);
-        loss = h.back().loss;
-    }
+    if (!time_epochs(state, s.error, warmed, siamese_epoch_flops,
+                     [&](ek::nn::Timings* t) { return run_siamese_epoch(s, t); }))
+        return;
     // Outside the timed region: test pair accuracy at distance < 0.5, so a reader sees it learns.
     const auto d = s.model->pair_distances(s.test.images, s.test_pairs);
     state.counters["pair_accuracy"] = ek::models::pair_accuracy(d, s.test_pairs.similar, 0.5f);
-    state.counters["seconds"] = seconds;
-    state.counters["GFLOPs"] = benchmark::Counter(siamese_epoch_flops * static_cast<double>(state.iterations()) * 1e-9,
-                                                  benchmark::Counter::kIsRate);
-    state.counters["loss"] = loss;
-    state.counters["t_gemm"] = t.gemm;
-    state.counters["t_activation"] = t.activation;
-    state.counters["t_loss"] = t.loss;
-    state.counters["t_optimizer"] = t.optimizer;
-    state.counters["t_other"] = t.other;
 }
 
 void bm_sgemm(benchmark::State& state) {
