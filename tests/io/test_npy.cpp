@@ -393,6 +393,47 @@ TEST_CASE("npy: rank and type checks of the readers name what arrived") {
     check_throws<FormatError>([&] { (void)io::read_npy<std::uint8_t>(dir.file("m.npy")); }, {"'<f4'", "'|u1'"});
 }
 
+TEST_CASE("npy: a zero-size array announcing a dimension beyond Eigen::Index is rejected") {
+    // Found by fuzz_npy: shape (2^64 - 1, 0) holds no data, so the length check passed and
+    // map_npy reported rows() == -1.
+    TempDir dir;
+    for (const char* shape : {"(18446744073709551615, 0)", "(0, 9223372036854775808)"}) {
+        CAPTURE(shape);
+        const std::string path = dir.file("huge.npy");
+        write_file(path, make_npy(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }", ""));
+        check_throws<FormatError>([&] { (void)io::map_npy<float>(path); }, {"huge.npy", shape, "too large"});
+        check_throws<FormatError>([&] { (void)io::read_npy<float>(path); }, {"huge.npy", "too large"});
+    }
+    // The largest dimensions that fit are fine when the array is empty.
+    const std::string path = dir.file("empty.npy");
+    write_file(path, make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 0), }", ""));
+    const io::MappedNpy<float> mapped = io::map_npy<float>(path);
+    CHECK(mapped.rows() == std::numeric_limits<Index>::max());
+    CHECK(mapped.cols() == 0);
+}
+
+TEST_CASE_TEMPLATE("npy: parse_npy reads a file's bytes as read_npy reads the file", T, float, double,
+                   std::int32_t, std::int64_t, std::uint8_t) {
+    TempDir dir;
+    const RM<T> m = sample_matrix<T>(5, 3);
+    io::write_npy(dir.file("m.npy"), m);
+    const std::string bytes = read_file(dir.file("m.npy"));
+    const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+    const RM<T> parsed = io::parse_npy<T>(data, bytes.size(), "m.npy");
+    REQUIRE(parsed.rows() == 5);
+    REQUIRE(parsed.cols() == 3);
+    CHECK(same_bits(parsed.data(), m.data(), 15));
+    // Every truncation and a trailing byte are FormatErrors naming the given name.
+    for (std::size_t n = 0; n < bytes.size(); ++n)
+        check_throws<FormatError>([&] { (void)io::parse_npy<T>(data, n, "cut.npy"); }, {"cut.npy"});
+    const std::string longer = bytes + "x";
+    check_throws<FormatError>(
+        [&] { (void)io::parse_npy<T>(reinterpret_cast<const unsigned char*>(longer.data()), longer.size(), "long.npy"); },
+        {"long.npy", "unexpected bytes"});
+    if constexpr (!std::is_same_v<T, double>)
+        check_throws<FormatError>([&] { (void)io::parse_npy<double>(data, bytes.size(), "m.npy"); }, {"'<f8'"});
+}
+
 TEST_CASE("npy: files that cannot be opened or written throw IoError naming the path") {
     TempDir dir;
     const std::string missing = dir.file("missing.npy");

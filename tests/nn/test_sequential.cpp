@@ -2,7 +2,10 @@
 #include "nn_test_util.hpp"
 
 #include <embedkit/nn/activation.hpp>
+#include <embedkit/nn/dense.hpp>
 #include <embedkit/nn/sequential.hpp>
+
+#include <cstring>
 
 namespace ek = embedkit;
 using nntest::MatD;
@@ -56,4 +59,54 @@ TEST_CASE("gradcheck: a wrong gradient is caught") {
     ek::nn::GradCheckOptions sub;
     sub.max_entries_per_tensor = 4;
     CHECK(ek::nn::check_gradients(p, loss, sub).checked == 4);
+}
+
+namespace {
+
+bool same_bits(const ek::RowMatrixF& a, const ek::RowMatrixF& b) {
+    return a.rows() == b.rows() && a.cols() == b.cols() &&
+           std::memcmp(a.data(), b.data(), sizeof(float) * static_cast<std::size_t>(a.size())) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("sequential: infer equals forward bit for bit and leaves the training caches alone") {
+    ek::Rng rng(8);
+    for (auto sparsity : {ek::nn::InputSparsity::dense, ek::nn::InputSparsity::automatic}) {
+        CAPTURE(static_cast<int>(sparsity));
+        ek::nn::Sequential<float> net;
+        net.add_dense(200, 70, rng, {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform, sparsity});
+        net.add(std::make_unique<ek::nn::ActivationLayer<float>>(ek::nn::Activation::tanh));
+        net.add_dense(70, 9, rng, {ek::nn::Activation::identity});
+        // 80 % zeros: the automatic first layer takes its sparse path in both calls.
+        ek::RowMatrixF x(17, 200), other(5, 200);
+        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.uniform());
+        for (Eigen::Index i = 0; i < other.size(); ++i) other.data()[i] = static_cast<float>(rng.uniform());
+        ek::RowMatrixF g(17, 9);
+        for (Eigen::Index i = 0; i < g.size(); ++i) g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+
+        ek::nn::Sequential<float> twin = net;
+        const ek::RowMatrixF y = net.forward(x);
+        ek::RowMatrixF inferred;
+        static_cast<const ek::nn::Sequential<float>&>(net).infer(x, inferred);
+        CHECK(same_bits(inferred, y));
+        // An inference between forward and backward changes nothing the backward pass uses.
+        net.infer(other, inferred);
+        CHECK(inferred.rows() == 5);
+        net.backward(g, true);
+        twin.forward(x);
+        twin.backward(g, true);
+        const auto a = net.parameters(), b = twin.parameters();
+        for (std::size_t p = 0; p < a.size(); ++p) {
+            CAPTURE(a[p].name);
+            CHECK(a[p].gradient() == b[p].gradient());
+        }
+        ek::RowMatrixF bad(2, 199);
+        CHECK_THROWS_WITH_AS(net.infer(bad, inferred), doctest::Contains("expects 200 input columns, got 199"),
+                             ek::DimensionError);
+    }
+    ek::nn::Sequential<float> empty;
+    ek::RowMatrixF out;
+    CHECK_THROWS_WITH_AS(empty.infer(ek::RowMatrixF::Zero(1, 3), out), doctest::Contains("the stack is empty"),
+                         ek::ArgumentError);
 }

@@ -39,6 +39,21 @@ inline void check_nonempty(const char* fn, const char* what, Eigen::Index rows) 
         throw ArgumentError(std::string("embedkit::") + fn + ": " + what + " is empty (0 rows)");
 }
 
+// A Metric made from an integer outside the enum (say, read from a config file) would make
+// the kernel switches below fall through and leave the output unwritten.
+inline void check_metric(const char* fn, Metric metric) {
+    switch (metric) {
+        case Metric::l1:
+        case Metric::l2:
+        case Metric::l2_squared:
+        case Metric::dot:
+        case Metric::cosine: return;
+    }
+    throw ArgumentError(std::string("embedkit::") + fn + ": unknown metric (enum value " +
+                        std::to_string(static_cast<int>(metric)) +
+                        "; expected l1, l2, l2_squared, dot or cosine)");
+}
+
 // Runs the level's one-to-many kernel for `metric` over rows [0, v.rows) and finishes the
 // values the metric defines on top of a kernel (l2 = sqrt(l2_squared)).
 template <class Scalar>
@@ -197,7 +212,7 @@ inline void advise_huge_pages(void* data, std::size_t bytes) noexcept {
 /// `query`: any dense vector or vector expression of size d; `set`: rows x d, row-major
 /// (RowMatrix, Map or row block). Returns a vector of `set.rows()` values, computed with the
 /// same kernels as the pair functions. Throws DimensionError if d differs, ArgumentError if
-/// the set is empty.
+/// the set is empty, has an inner stride other than 1, or `metric` is not a Metric value.
 template <class DQ, class DS>
 Vector<typename DS::Scalar> distances(const Eigen::MatrixBase<DQ>& query,
                                       const Eigen::MatrixBase<DS>& set, Metric metric) {
@@ -208,6 +223,7 @@ Vector<typename DS::Scalar> distances(const Eigen::MatrixBase<DQ>& query,
     const detail::SetView<Scalar> v = detail::view_set("distances", "the set", set);
     detail::check_nonempty("distances", "the set", v.rows);
     detail::check_dims("distances", query.size(), "the query", v.cols, "the set");
+    detail::check_metric("distances", metric);
     const auto q = detail::contiguous(query);
     Vector<Scalar> out(v.rows);
     detail::many(simd::detail::active_table<Scalar>(), metric, q.data(), v, 0, v.rows, out.data());
@@ -221,7 +237,8 @@ Vector<typename DS::Scalar> distances(const Eigen::MatrixBase<DQ>& query,
 /// eps * (|a|^2 + |b|^2) for l2_squared and eps * |a| |b| for dot. l1 runs the SIMD kernels,
 /// blocked so a slice of B stays in cache. On Linux a result of 8 MiB or more is marked as a
 /// candidate for transparent huge pages (madvise), which makes its first write much cheaper.
-/// Throws DimensionError if d differs, ArgumentError if either set is empty.
+/// Throws DimensionError if d differs, ArgumentError if either set is empty or `metric` is not
+/// a Metric value.
 template <class DA, class DB>
 RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
                                         const Eigen::MatrixBase<DB>& B, Metric metric) {
@@ -233,6 +250,7 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
     detail::check_nonempty("pairwise", "A", a.rows);
     detail::check_nonempty("pairwise", "B", b.rows);
     detail::check_dims("pairwise", a.cols, "A", b.cols, "B");
+    detail::check_metric("pairwise", metric);
     const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
     RowMatrix<Scalar> out(a.rows, b.rows);
     detail::advise_huge_pages(out.data(), static_cast<std::size_t>(out.size()) * sizeof(Scalar));
@@ -291,7 +309,8 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
 /// Scales every row of `set` (row-major, stored data) to unit L2 norm in place; zero rows
 /// stay zero. After it, dot equals cosine similarity for non-zero rows, so cosine search can
 /// run as dot search (a zero row scores 0, where cosine would give 0, or 1 against another
-/// zero vector). Rows holding NaN or Inf become NaN.
+/// zero vector). Rows holding NaN or Inf become NaN. Throws ArgumentError if the rows are not
+/// contiguous (inner stride other than 1).
 template <class D>
 void normalize_rows(Eigen::MatrixBase<D>& set) {
     using Scalar = typename D::Scalar;
@@ -301,7 +320,8 @@ void normalize_rows(Eigen::MatrixBase<D>& set) {
     const auto dim = static_cast<std::size_t>(m.cols());
     if (dim == 0) return;
     if (m.innerStride() != 1)
-        throw ArgumentError("embedkit::normalize_rows: the set must have contiguous rows");
+        throw ArgumentError("embedkit::normalize_rows: the set must have contiguous rows (inner stride 1), "
+                            "got inner stride " + std::to_string(m.innerStride()));
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
         Scalar* r = &m.coeffRef(i, 0);
         Scalar sq = t.dot(r, r, dim);

@@ -204,8 +204,8 @@ inline constexpr Eigen::Index topk_gemm_min_queries = 8;
 /// swap candidates whose exact scores are that close at the k-th place.
 ///
 /// Memory: O(nq * k) plus one block of scores; the set is streamed, never copied.
-/// Throws ArgumentError if k <= 0, queries or set are empty, or exclude_self leaves no
-/// candidate; DimensionError if the dimensions differ.
+/// Throws ArgumentError if k <= 0, queries or set are empty, exclude_self leaves no candidate
+/// or `metric` is not a Metric value; DimensionError if the dimensions differ.
 template <class DQ, class DS>
 TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                                 const Eigen::MatrixBase<DS>& set, Eigen::Index k,
@@ -221,6 +221,7 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     detail::check_nonempty("top_k", "queries", q.rows);
     detail::check_nonempty("top_k", "the set", s.rows);
     detail::check_dims("top_k", q.cols, "queries", s.cols, "the set");
+    detail::check_metric("top_k", metric);
     const Index candidates = s.rows - (options.exclude_self ? 1 : 0);
     if (candidates <= 0)
         throw ArgumentError("embedkit::top_k: exclude_self with a 1-row set leaves no candidates");

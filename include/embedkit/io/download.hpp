@@ -44,10 +44,15 @@ inline std::string md5_hex(const unsigned char* data, std::size_t n) {
 }
 
 /// MD5 of the file at `path` as 32 lowercase hexadecimal digits. Throws IoError if the file
-/// cannot be opened or read.
+/// cannot be opened or read, or is a folder.
 inline std::string md5_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw IoError("embedkit::io::md5_file: cannot open '" + path + "': " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        ::close(fd);
+        throw IoError("embedkit::io::md5_file: '" + path + "' is a folder, not a file");
+    }
     embedkit::detail::Md5 md5;
     std::vector<unsigned char> buf(1u << 20);
     for (;;) {

@@ -250,6 +250,52 @@ struct FileCloser {
     void operator()(std::FILE* f) const noexcept { std::fclose(f); }
 };
 
+// The rows and columns of the matrix that read_npy<T> / parse_npy<T> return for header `h`:
+// checks the dtype, the rank (1 or 2; a 1-D array of n becomes n x 1) and that both fit
+// Eigen::Index. `func` names the caller in messages.
+template <class T>
+inline std::pair<Eigen::Index, Eigen::Index> npy_matrix_shape(const NpyHeader& h, const std::string& path,
+                                                              const std::string& func) {
+    check_dtype<T>(h, path);
+    if (h.shape.size() != 1 && h.shape.size() != 2)
+        throw FormatError(func + ": '" + path + "': expected a 1-D or 2-D array, got shape " +
+                          npy_shape_string(h.shape));
+    const std::uint64_t rows = h.shape[0];
+    const std::uint64_t cols = h.shape.size() == 2 ? h.shape[1] : 1;
+    if (rows > std::uint64_t(std::numeric_limits<Eigen::Index>::max()) ||
+        cols > std::uint64_t(std::numeric_limits<Eigen::Index>::max()))
+        throw FormatError(func + ": '" + path + "': shape too large");
+    return {static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols)};
+}
+
+// What MappedNpy<Scalar> views in a whole file held at bytes[0, size): the header must be
+// a 2-D C-order array of dtype Scalar whose dimensions fit Eigen::Index and whose data
+// offset is aligned for Scalar. Throws FormatError naming `path`.
+struct NpyMapLayout {
+    Eigen::Index rows = 0;
+    Eigen::Index cols = 0;
+    std::size_t data_offset = 0;
+};
+
+template <class Scalar>
+inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size, const std::string& path) {
+    if (size == 0) throw FormatError("embedkit::io::npy: '" + path + "': file is empty");
+    const NpyHeader h = parse_npy_header(bytes, size, size, path);
+    check_dtype<Scalar>(h, path);
+    if (h.shape.size() != 2)
+        throw FormatError("embedkit::io::map_npy: '" + path + "': expected a 2-D array, got shape " +
+                          npy_shape_string(h.shape));
+    // A zero-size array may announce any other dimension, up to 2^64 - 1.
+    if (h.shape[0] > std::uint64_t(std::numeric_limits<Eigen::Index>::max()) ||
+        h.shape[1] > std::uint64_t(std::numeric_limits<Eigen::Index>::max()))
+        throw FormatError("embedkit::io::map_npy: '" + path + "': shape " + npy_shape_string(h.shape) +
+                          " too large");
+    if (h.data_offset % alignof(Scalar) != 0)
+        throw FormatError("embedkit::io::map_npy: '" + path + "': data offset " +
+                          std::to_string(h.data_offset) + " is not aligned for the dtype");
+    return {static_cast<Eigen::Index>(h.shape[0]), static_cast<Eigen::Index>(h.shape[1]), h.data_offset};
+}
+
 }  // namespace detail
 
 /// Writes a .npy file piece by piece, for arrays produced in batches (e.g. embeddings of a
@@ -363,10 +409,15 @@ void write_npy(const std::string& path, const std::vector<T>& v) {
 }
 
 /// Reads the header of a .npy file (and checks the data length against the file size).
-/// Throws IoError if the file cannot be read, FormatError if it is not a valid .npy file.
+/// Throws IoError if the file cannot be read or is a folder, FormatError if it is not a valid
+/// .npy file.
 inline NpyHeader read_npy_header(const std::string& path) {
     std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
     if (!f) throw IoError("embedkit::io::npy: cannot open '" + path + "': " + std::strerror(errno));
+    // fopen accepts a folder on POSIX; only the read would fail, with a vaguer message.
+    struct stat st {};
+    if (::fstat(::fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode))
+        throw IoError("embedkit::io::npy: '" + path + "' is a folder, not a file");
     if (std::fseek(f.get(), 0, SEEK_END) != 0)
         throw IoError("embedkit::io::npy: cannot seek in '" + path + "'");
     const long size = std::ftell(f.get());
@@ -388,22 +439,32 @@ RowMatrix<T> read_npy(const std::string& path) {
     if (!detail::host_is_little_endian())
         throw IoError("embedkit::io::read_npy: big-endian hosts are not supported");
     const NpyHeader h = read_npy_header(path);
-    detail::check_dtype<T>(h, path);
-    if (h.shape.size() != 1 && h.shape.size() != 2)
-        throw FormatError("embedkit::io::read_npy: '" + path + "': expected a 1-D or 2-D array, got shape " +
-                          detail::npy_shape_string(h.shape));
-    const std::uint64_t rows = h.shape[0];
-    const std::uint64_t cols = h.shape.size() == 2 ? h.shape[1] : 1;
-    if (rows > std::uint64_t(std::numeric_limits<Eigen::Index>::max()) ||
-        cols > std::uint64_t(std::numeric_limits<Eigen::Index>::max()))
-        throw FormatError("embedkit::io::read_npy: '" + path + "': shape too large");
-    RowMatrix<T> m(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    const auto shape = detail::npy_matrix_shape<T>(h, path, "embedkit::io::read_npy");
+    RowMatrix<T> m(shape.first, shape.second);
     std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
     if (!f) throw IoError("embedkit::io::read_npy: cannot open '" + path + "': " + std::strerror(errno));
     if (std::fseek(f.get(), static_cast<long>(h.data_offset), SEEK_SET) != 0 ||
         (h.count > 0 && std::fread(m.data(), sizeof(T), static_cast<std::size_t>(h.count), f.get()) !=
                             static_cast<std::size_t>(h.count)))
         throw IoError("embedkit::io::read_npy: cannot read the data of '" + path + "'");
+    return m;
+}
+
+/// Parses a complete .npy file held in memory (`size` bytes at `data`) like read_npy: a 1-D
+/// or 2-D array of element type T into a row-major matrix (1-D of length n -> n x 1). `name`
+/// (usually the file name) appears in messages. Header, dtype, rank and the exact data length
+/// are checked before anything is allocated, so the result is never larger than the input.
+/// Throws FormatError as read_npy.
+template <class T>
+RowMatrix<T> parse_npy(const unsigned char* data, std::size_t size, const std::string& name) {
+    static_assert(is_npy_type_v<T>, "embedkit::io::parse_npy: element type must be float, "
+                                    "double, int32_t, int64_t or uint8_t");
+    if (!detail::host_is_little_endian())
+        throw IoError("embedkit::io::parse_npy: big-endian hosts are not supported");
+    const NpyHeader h = detail::parse_npy_header(data, size, size, name);
+    const auto shape = detail::npy_matrix_shape<T>(h, name, "embedkit::io::parse_npy");
+    RowMatrix<T> m(shape.first, shape.second);
+    if (h.count > 0) std::memcpy(m.data(), data + h.data_offset, static_cast<std::size_t>(h.count) * sizeof(T));
     return m;
 }
 
@@ -440,6 +501,10 @@ public:
             ::close(fd);
             throw IoError("embedkit::io::map_npy: cannot stat '" + path + "': " + std::strerror(e));
         }
+        if (S_ISDIR(st.st_mode)) {
+            ::close(fd);
+            throw IoError("embedkit::io::map_npy: '" + path + "' is a folder, not a file");
+        }
         size_ = static_cast<std::size_t>(st.st_size);
         if (size_ == 0) {
             ::close(fd);
@@ -451,17 +516,11 @@ public:
         if (p == MAP_FAILED) throw IoError("embedkit::io::map_npy: cannot map '" + path + "': " + std::strerror(e));
         base_ = p;
         try {
-            const NpyHeader h = detail::parse_npy_header(static_cast<const unsigned char*>(base_), size_, size_, path);
-            detail::check_dtype<Scalar>(h, path);
-            if (h.shape.size() != 2)
-                throw FormatError("embedkit::io::map_npy: '" + path + "': expected a 2-D array, got shape " +
-                                  detail::npy_shape_string(h.shape));
-            if (h.data_offset % alignof(Scalar) != 0)
-                throw FormatError("embedkit::io::map_npy: '" + path + "': data offset " +
-                                  std::to_string(h.data_offset) + " is not aligned for the dtype");
-            rows_ = static_cast<Eigen::Index>(h.shape[0]);
-            cols_ = static_cast<Eigen::Index>(h.shape[1]);
-            data_ = reinterpret_cast<const Scalar*>(static_cast<const unsigned char*>(base_) + h.data_offset);
+            const detail::NpyMapLayout l =
+                detail::npy_map_layout<Scalar>(static_cast<const unsigned char*>(base_), size_, path);
+            rows_ = l.rows;
+            cols_ = l.cols;
+            data_ = reinterpret_cast<const Scalar*>(static_cast<const unsigned char*>(base_) + l.data_offset);
         } catch (...) {
             ::munmap(base_, size_);
             throw;

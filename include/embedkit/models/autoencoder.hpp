@@ -10,6 +10,7 @@
 #include "detail/model_support.hpp"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embedkit::models {
@@ -85,26 +86,25 @@ public:
 
     /// Codes of every row of `data`: n x latent.
     template <class D>
-    Matrix encode(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) {
+    Matrix encode(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const auto view = check_input("encode", data, options_.input, batch_size);
         return detail::map_in_batches<Scalar>(view, batch_size, options_.latent,
-                                              [&](const Matrix& b) -> const Matrix& { return encoder_.forward(b); });
+                                              [&](const Matrix& b, Matrix& out) { encoder_.infer(b, out); });
     }
 
     /// Decoder outputs of codes `z` (n x latent): n x input.
     template <class D>
-    Matrix decode(const Eigen::MatrixBase<D>& z, Eigen::Index batch_size = 1000) {
+    Matrix decode(const Eigen::MatrixBase<D>& z, Eigen::Index batch_size = 1000) const {
         const auto view = check_input("decode", z, options_.latent, batch_size);
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b) -> const Matrix& {
-            out_ = decoder_.forward(b);
-            if (options_.loss == Reconstruction::bce) nn::apply_activation(nn::Activation::sigmoid, out_);
-            return out_;
+        return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
+            decoder_.infer(b, out);
+            if (options_.loss == Reconstruction::bce) nn::apply_activation(nn::Activation::sigmoid, out);
         });
     }
 
     /// decode(encode(data)).
     template <class D>
-    Matrix reconstruct(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) {
+    Matrix reconstruct(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const Matrix z = encode(data, batch_size);
         return decode(z, batch_size);
     }
@@ -117,7 +117,8 @@ public:
         io::save_model_file(path, file);
     }
 
-    /// Loads a model written by `save`; FormatError for other kinds or corrupt files.
+    /// Loads a model written by `save`. Throws IoError (missing file) or FormatError (another
+    /// kind, corrupt, sizes that the stored tensors do not match, a NaN or Inf weight).
     static Autoencoder load(const std::string& path) {
         const io::ModelFile file = io::load_model_file(path, "embedkit.autoencoder");
         AutoencoderOptions o;
@@ -137,6 +138,13 @@ public:
         } else {
             throw FormatError("embedkit::models::Autoencoder::load: '" + path + "' has unknown loss '" + loss + "'");
         }
+        std::vector<std::pair<Eigen::Index, Eigen::Index>> layers;  // encoder, then decoder
+        Eigen::Index width = o.input;
+        for (Eigen::Index h : o.hidden) layers.emplace_back(std::exchange(width, h), h);
+        layers.emplace_back(std::exchange(width, o.latent), o.latent);
+        for (auto it = o.hidden.rbegin(); it != o.hidden.rend(); ++it) layers.emplace_back(std::exchange(width, *it), *it);
+        layers.emplace_back(width, o.input);
+        detail::check_parameter_budget(file, "embedkit::models::Autoencoder::load", layers);
         Rng rng(0);
         Autoencoder model(o, rng);
         model.read_model(file);
@@ -182,7 +190,7 @@ public:
 private:
     template <class D>
     embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data, Eigen::Index cols,
-                                                  Eigen::Index batch_size) {
+                                                  Eigen::Index batch_size) const {
         const std::string name = std::string("models::Autoencoder::") + fn;
         const auto view = embedkit::detail::view_set(name.c_str(), "data", data);
         if (view.cols != cols)
@@ -211,7 +219,7 @@ private:
     AutoencoderOptions options_;
     nn::Sequential<Scalar> encoder_, decoder_;
     nn::Timings* timings_ = nullptr;
-    Matrix grad_, out_;
+    Matrix grad_;
 };
 
 }  // namespace embedkit::models

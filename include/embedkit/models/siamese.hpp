@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <numeric>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embedkit::models {
@@ -161,28 +162,30 @@ public:
 
     /// Embeddings of every row of `data` (n x input): n x embedding_size(), in batches.
     template <class D>
-    Matrix embed(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) {
+    Matrix embed(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const auto view = embedkit::detail::view_set("models::Siamese::embed", "data", data);
         if (view.cols != options_.input)
             throw DimensionError("embedkit::models::Siamese::embed: data must have " + std::to_string(options_.input) +
                                  " columns, got " + std::to_string(view.cols));
         if (batch_size <= 0) throw ArgumentError("embedkit::models::Siamese::embed: batch_size must be positive");
         return detail::map_in_batches<Scalar>(view, batch_size, embedding_size(),
-                                              [&](const Matrix& b) -> const Matrix& { return tower_.forward(b); });
+                                              [&](const Matrix& b, Matrix& out) { tower_.infer(b, out); });
     }
 
     /// Euclidean distance between the embeddings of the two members of every pair (indices
-    /// into `data`'s rows).
+    /// into `data`'s rows). Throws as embed(), DimensionError when the pair lists differ in
+    /// length, ArgumentError when a pair refers past the rows of `data`.
     template <class D>
-    Vector<Scalar> pair_distances(const Eigen::MatrixBase<D>& data, const data::Pairs& pairs) {
+    Vector<Scalar> pair_distances(const Eigen::MatrixBase<D>& data, const data::Pairs& pairs) const {
+        check_pair_lists("embedkit::models::Siamese::pair_distances: pairs", pairs);
+        for (std::size_t p = 0; p < pairs.size(); ++p)
+            if (pairs.first[p] >= data.rows() || pairs.second[p] >= data.rows())
+                throw ArgumentError("embedkit::models::Siamese::pair_distances: pair " + std::to_string(p) +
+                                    " refers past the " + std::to_string(data.rows()) + " rows");
         const Matrix emb = embed(data);
         Vector<Scalar> d(static_cast<Eigen::Index>(pairs.size()));
-        for (std::size_t p = 0; p < pairs.size(); ++p) {
-            if (pairs.first[p] >= emb.rows() || pairs.second[p] >= emb.rows())
-                throw ArgumentError("embedkit::models::Siamese::pair_distances: pair " + std::to_string(p) +
-                                    " refers past the " + std::to_string(emb.rows()) + " rows");
+        for (std::size_t p = 0; p < pairs.size(); ++p)
             d(static_cast<Eigen::Index>(p)) = (emb.row(pairs.first[p]) - emb.row(pairs.second[p])).norm();
-        }
         return d;
     }
 
@@ -194,13 +197,19 @@ public:
         io::save_model_file(path, file);
     }
 
-    /// Loads a model written by `save` (no training code needed to use it: embed()).
+    /// Loads a model written by `save` (no training code needed to use it: embed()). Throws
+    /// IoError (missing file) or FormatError (another kind, corrupt, sizes that the stored
+    /// tensors do not match, a NaN or Inf weight).
     static Siamese load(const std::string& path) {
         const io::ModelFile file = io::load_model_file(path, "embedkit.siamese");
         SiameseOptions o;
         o.input = detail::parse_size(file.attribute("input"), "input");
         o.layers = detail::parse_sizes(file.attribute("layers"), "layers");
         if (o.layers.empty()) throw FormatError("embedkit::models::Siamese::load: '" + path + "' has no layers");
+        std::vector<std::pair<Eigen::Index, Eigen::Index>> layers;
+        Eigen::Index width = o.input;
+        for (Eigen::Index w : o.layers) layers.emplace_back(std::exchange(width, w), w);
+        detail::check_parameter_budget(file, "embedkit::models::Siamese::load", layers);
         Rng rng(0);
         Siamese model(o, rng);
         model.read_model(file);
@@ -231,8 +240,13 @@ public:
 
     /// One contrastive step on `batch` = [first members; second members] (2 rows x pairs):
     /// forward, loss, backward; gradients land in parameters(). Returns the mean loss.
+    /// Throws DimensionError when batch.rows() != 2 * pairs (or as nn::contrastive_loss).
     double contrastive_step(const Matrix& batch, Eigen::Index pairs, const std::vector<std::uint8_t>& similar,
                             Scalar margin, nn::Timings* timings = nullptr) {
+        if (pairs < 0 || batch.rows() != 2 * pairs)
+            throw DimensionError("embedkit::models::Siamese::contrastive_step: the batch must hold 2 x " +
+                                 std::to_string(pairs) + " rows (first members, then second members), got " +
+                                 std::to_string(batch.rows()));
         const Matrix& e = tower_.forward(batch);
         double loss;
         {
@@ -277,18 +291,30 @@ private:
         if (test_pairs.size() > 0 && test.cols != options_.input)
             throw DimensionError(fn + "the model takes " + std::to_string(options_.input) + " columns, the test data has " +
                                  std::to_string(test.cols));
-        if (test_pairs.first.size() != test_pairs.size() || test_pairs.second.size() != test_pairs.size())
-            throw DimensionError(fn + "test pairs have lists of different lengths");
-        for (std::size_t p = 0; p < test_pairs.size(); ++p)
+        check_pair_lists(fn + "test pairs", test_pairs);
+        for (std::size_t p = 0; p < test_pairs.size(); ++p) {
             if (test_pairs.first[p] >= test.rows || test_pairs.second[p] >= test.rows)
                 throw ArgumentError(fn + "test pair " + std::to_string(p) + " refers past the " + std::to_string(test.rows) +
                                     " test rows");
+            // Checked here rather than by the loss after the first epoch's training.
+            if (test_pairs.similar[p] > 1)
+                throw ArgumentError(fn + "test pair " + std::to_string(p) + " has similar = " +
+                                    std::to_string(test_pairs.similar[p]) + ", expected 0 or 1");
+        }
         if (!(training.margin > 0) || !std::isfinite(training.margin))
-            throw ArgumentError(fn + "margin must be positive, got " + std::to_string(training.margin));
+            throw ArgumentError(fn + "margin must be positive, got " + nn::detail::format_number(training.margin));
         if (!(training.threshold > 0) || !std::isfinite(training.threshold))
-            throw ArgumentError(fn + "threshold must be positive, got " + std::to_string(training.threshold));
+            throw ArgumentError(fn + "threshold must be positive, got " + nn::detail::format_number(training.threshold));
         detail::check_values("Siamese", "fit", "training data", train, false);
         if (test_pairs.size() > 0) detail::check_values("Siamese", "fit", "test data", test, false);
+    }
+
+    // The three lists of a Pairs must have one entry per pair.
+    static void check_pair_lists(const std::string& what, const data::Pairs& pairs) {
+        if (pairs.second.size() != pairs.first.size() || pairs.similar.size() != pairs.first.size())
+            throw DimensionError(what + " have lists of different lengths (first " + std::to_string(pairs.first.size()) +
+                                 ", second " + std::to_string(pairs.second.size()) + ", similar " +
+                                 std::to_string(pairs.similar.size()) + ")");
     }
 
     SiameseOptions options_;

@@ -10,6 +10,7 @@
 #include "detail/model_support.hpp"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embedkit::models {
@@ -93,36 +94,38 @@ public:
     /// The embeddings: mu of every row of `data` (n x input), as an n x latent matrix,
     /// computed in batches of `batch_size` rows.
     template <class D>
-    Matrix encode(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) {
+    Matrix encode(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const auto view = check_input("encode", data, batch_size);
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.latent,
-                                              [&](const Matrix& b) -> const Matrix& { return mu_.forward(encoder_.forward(b)); });
+        Matrix hidden;
+        return detail::map_in_batches<Scalar>(view, batch_size, options_.latent, [&](const Matrix& b, Matrix& out) {
+            encoder_.infer(b, hidden);
+            mu_.infer(hidden, out);
+        });
     }
 
     /// Decoded images (probabilities in [0, 1]) of latent points `z` (n x latent).
     template <class D>
-    Matrix decode(const Eigen::MatrixBase<D>& z, Eigen::Index batch_size = 1000) {
+    Matrix decode(const Eigen::MatrixBase<D>& z, Eigen::Index batch_size = 1000) const {
         const auto view = embedkit::detail::view_set("models::VAE::decode", "z", z);
         if (view.cols != options_.latent)
             throw DimensionError("embedkit::models::VAE::decode: z must have " + std::to_string(options_.latent) +
                                  " columns, got " + std::to_string(view.cols));
         if (batch_size <= 0) throw ArgumentError("embedkit::models::VAE::decode: batch_size must be positive");
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b) -> const Matrix& {
-            out_ = decoder_.forward(b);
-            nn::apply_activation(nn::Activation::sigmoid, out_);
-            return out_;
+        return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
+            decoder_.infer(b, out);
+            nn::apply_activation(nn::Activation::sigmoid, out);
         });
     }
 
     /// decode(encode(data)): the reconstruction through the mean embedding.
     template <class D>
-    Matrix reconstruct(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) {
+    Matrix reconstruct(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const Matrix z = encode(data, batch_size);
         return decode(z, batch_size);
     }
 
     /// `n` new samples: decode(z) with z ~ N(0, I) drawn from `rng`.
-    Matrix sample(Eigen::Index n, Rng& rng) {
+    Matrix sample(Eigen::Index n, Rng& rng) const {
         if (n <= 0) throw ArgumentError("embedkit::models::VAE::sample: n must be positive, got " + std::to_string(n));
         Matrix z(n, options_.latent);
         for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = static_cast<Scalar>(rng.normal());
@@ -138,7 +141,8 @@ public:
     }
 
     /// Loads a model saved by `save`. Throws IoError (missing file) or FormatError (not a
-    /// VAE file, corrupt, another scalar type).
+    /// VAE file, corrupt, another scalar type, sizes that the stored tensors do not match,
+    /// a NaN or Inf weight).
     static VAE load(const std::string& path) {
         const io::ModelFile file = io::load_model_file(path, "embedkit.vae");
         VAEOptions o;
@@ -146,6 +150,15 @@ public:
         o.hidden = detail::parse_sizes(file.attribute("hidden"), "hidden");
         o.latent = detail::parse_size(file.attribute("latent"), "latent");
         if (o.hidden.empty()) throw FormatError("embedkit::models::VAE::load: '" + path + "' has no hidden layers");
+        std::vector<std::pair<Eigen::Index, Eigen::Index>> layers;  // encoder, the two heads, decoder
+        Eigen::Index width = o.input;
+        for (Eigen::Index h : o.hidden) layers.emplace_back(std::exchange(width, h), h);
+        layers.emplace_back(width, o.latent);
+        layers.emplace_back(width, o.latent);
+        width = o.latent;
+        for (auto it = o.hidden.rbegin(); it != o.hidden.rend(); ++it) layers.emplace_back(std::exchange(width, *it), *it);
+        layers.emplace_back(width, o.input);
+        detail::check_parameter_budget(file, "embedkit::models::VAE::load", layers);
         Rng rng(0);
         VAE model(o, rng);
         model.read_model(file);
@@ -197,7 +210,7 @@ public:
 
 private:
     template <class D>
-    embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data, Eigen::Index batch_size) {
+    embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data, Eigen::Index batch_size) const {
         const std::string name = std::string("models::VAE::") + fn;
         const auto view = embedkit::detail::view_set(name.c_str(), "data", data);
         if (view.cols != options_.input)
@@ -247,7 +260,7 @@ private:
     // The two heads are one-layer stacks so that the model copies like a value.
     nn::Sequential<Scalar> encoder_, mu_, log_var_, decoder_;
     nn::Timings* timings_ = nullptr;
-    Matrix eps_, std_, z_, grad_logits_, grad_mu_, grad_log_var_, grad_h_, out_;
+    Matrix eps_, std_, z_, grad_logits_, grad_mu_, grad_log_var_, grad_h_;
 };
 
 }  // namespace embedkit::models

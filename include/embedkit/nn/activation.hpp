@@ -80,6 +80,11 @@ public:
         return output_;
     }
 
+    void infer(const Matrix& input, Matrix& output) const override {
+        output = input;
+        apply_activation(activation_, output);
+    }
+
     const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
         detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::activation));
         if (grad_output.rows() != output_.rows() || grad_output.cols() != output_.cols())

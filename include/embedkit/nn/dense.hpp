@@ -72,12 +72,12 @@ public:
                                  std::to_string(weight_.rows()) + " input columns, got " +
                                  std::to_string(input.cols()));
         input_ = &input;
-        sparse_ = options_.sparsity != InputSparsity::dense && gather_nonzeros(input);
+        sparse_ = options_.sparsity != InputSparsity::dense && gather_nonzeros(input, csr_);
         if (sparse_) {
             // y_i = b + sum over the non-zero x_ik of x_ik W_k: one row of W per non-zero.
             detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
             output_.resize(input.rows(), weight_.cols());
-            sparse_forward(input.rows());
+            sparse_forward(csr_, input.rows(), output_);
         } else {
             detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
             output_.noalias() = input * weight_;
@@ -86,6 +86,23 @@ public:
         if (!sparse_) output_.rowwise() += bias_.row(0);
         apply_activation(options_.activation, output_);
         return output_;
+    }
+
+    void infer(const Matrix& input, Matrix& output) const override {
+        if (input.cols() != weight_.rows())
+            throw DimensionError("embedkit::nn::Dense::infer: " + describe() + " expects " +
+                                 std::to_string(weight_.rows()) + " input columns, got " +
+                                 std::to_string(input.cols()));
+        // forward's arithmetic, with the non-zero lists local to the call.
+        SparseRows csr;
+        if (options_.sparsity != InputSparsity::dense && gather_nonzeros(input, csr)) {
+            output.resize(input.rows(), weight_.cols());
+            sparse_forward(csr, input.rows(), output);
+        } else {
+            output.noalias() = input * weight_;
+            output.rowwise() += bias_.row(0);
+        }
+        apply_activation(options_.activation, output);
     }
 
     const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
@@ -138,29 +155,38 @@ public:
 private:
     Dense(const Dense&) = default;
 
+    // An input's non-zeros row by row (CSR).
+    struct SparseRows {
+        std::vector<Scalar> values;
+        std::vector<std::uint32_t> columns, row_start;
+    };
+
     // Lists the input's non-zeros row by row (CSR) when the sparse path applies; returns
     // whether it does. The buffers keep their capacity, so steady state allocates nothing.
-    bool gather_nonzeros(const Matrix& input) {
+    bool gather_nonzeros(const Matrix& input, SparseRows& csr) const {
+        auto& row_start = csr.row_start;
+        auto& values = csr.values;
+        auto& columns = csr.columns;
         const Eigen::Index n = input.rows(), m = input.cols();
         const auto total = static_cast<std::size_t>(n * m);
         if (total >= std::size_t(UINT32_MAX)) return false;  // the lists index with 32 bits
         const std::size_t limit = options_.sparsity == InputSparsity::sparse ? total : total / 4;
-        row_start_.resize(static_cast<std::size_t>(n) + 1);
-        values_.resize(total);
-        columns_.resize(total);
+        row_start.resize(static_cast<std::size_t>(n) + 1);
+        values.resize(total);
+        columns.resize(total);
         // Branch-free compaction: every value is written, the count only advances past
         // non-zeros (a branch per pixel would mispredict on MNIST's ragged strokes).
         std::size_t count = 0;
-        row_start_[0] = 0;
+        row_start[0] = 0;
         for (Eigen::Index i = 0; i < n; ++i) {
             const Scalar* row = input.data() + i * m;
             for (Eigen::Index k = 0; k < m; ++k) {
-                values_[count] = row[k];
-                columns_[count] = static_cast<std::uint32_t>(k);
+                values[count] = row[k];
+                columns[count] = static_cast<std::uint32_t>(k);
                 count += row[k] != Scalar(0) ? 1 : 0;
             }
             if (count > limit) return false;
-            row_start_[static_cast<std::size_t>(i) + 1] = static_cast<std::uint32_t>(count);
+            row_start[static_cast<std::size_t>(i) + 1] = static_cast<std::uint32_t>(count);
         }
         // A NaN or Inf input must reach the output as a dense product would carry it; it is
         // non-zero, so it is in the list and propagates through its row of W.
@@ -169,7 +195,10 @@ private:
 
     // Output rows in column blocks of `block` values: the block's sums stay in registers
     // while the row's non-zeros stream past (one load of W per non-zero and block).
-    void sparse_forward(Eigen::Index rows) {
+    void sparse_forward(const SparseRows& csr, Eigen::Index rows, Matrix& output) const {
+        const auto& row_start = csr.row_start;
+        const auto& values = csr.values;
+        const auto& columns = csr.columns;
         constexpr Eigen::Index block = 64;
         using Acc = Eigen::Array<Scalar, block, 1>;
         const Eigen::Index out = weight_.cols();
@@ -177,37 +206,40 @@ private:
         // Column blocks outermost: a block of W (in x 64) stays in L2 while every row uses it.
         for (Eigen::Index c = 0; c < full; c += block)
             for (Eigen::Index i = 0; i < rows; ++i) {
-                const std::uint32_t begin = row_start_[static_cast<std::size_t>(i)];
-                const std::uint32_t end = row_start_[static_cast<std::size_t>(i) + 1];
+                const std::uint32_t begin = row_start[static_cast<std::size_t>(i)];
+                const std::uint32_t end = row_start[static_cast<std::size_t>(i) + 1];
                 Acc acc = Eigen::Map<const Acc>(bias_.data() + c);
                 for (std::uint32_t p = begin; p < end; ++p)
-                    acc += values_[p] * Eigen::Map<const Acc>(weight_.data() + columns_[p] * out + c);
-                Eigen::Map<Acc>(output_.data() + i * out + c) = acc;
+                    acc += values[p] * Eigen::Map<const Acc>(weight_.data() + columns[p] * out + c);
+                Eigen::Map<Acc>(output.data() + i * out + c) = acc;
             }
         if (full < out)
             for (Eigen::Index i = 0; i < rows; ++i) {
-                auto tail = output_.row(i).segment(full, out - full);
+                auto tail = output.row(i).segment(full, out - full);
                 tail = bias_.row(0).segment(full, out - full);
-                for (std::uint32_t p = row_start_[static_cast<std::size_t>(i)]; p < row_start_[static_cast<std::size_t>(i) + 1]; ++p)
-                    tail.noalias() += values_[p] * weight_.row(columns_[p]).segment(full, out - full);
+                for (std::uint32_t p = row_start[static_cast<std::size_t>(i)]; p < row_start[static_cast<std::size_t>(i) + 1]; ++p)
+                    tail.noalias() += values[p] * weight_.row(columns[p]).segment(full, out - full);
             }
     }
 
     // dW = X^T delta over the non-zeros, column by column of X (CSC, built from the CSR), so
     // each row of dW is accumulated once and written once.
     void sparse_weight_gradient(const Matrix& delta) {
+        const auto& row_start = csr_.row_start;
+        const auto& values = csr_.values;
+        const auto& columns = csr_.columns;
         const Eigen::Index in = weight_.rows(), n = delta.rows();
-        const std::uint32_t nnz = row_start_[static_cast<std::size_t>(n)];
+        const std::uint32_t nnz = row_start[static_cast<std::size_t>(n)];
         col_start_.assign(static_cast<std::size_t>(in) + 1, 0);
-        for (std::uint32_t p = 0; p < nnz; ++p) ++col_start_[columns_[p] + 1];
+        for (std::uint32_t p = 0; p < nnz; ++p) ++col_start_[columns[p] + 1];
         for (Eigen::Index k = 0; k < in; ++k) col_start_[static_cast<std::size_t>(k) + 1] += col_start_[static_cast<std::size_t>(k)];
         t_values_.resize(nnz);
         t_rows_.resize(nnz);
         fill_.assign(col_start_.begin(), col_start_.end() - 1);
         for (Eigen::Index i = 0; i < n; ++i)
-            for (std::uint32_t p = row_start_[static_cast<std::size_t>(i)]; p < row_start_[static_cast<std::size_t>(i) + 1]; ++p) {
-                const std::uint32_t slot = fill_[columns_[p]]++;
-                t_values_[slot] = values_[p];
+            for (std::uint32_t p = row_start[static_cast<std::size_t>(i)]; p < row_start[static_cast<std::size_t>(i) + 1]; ++p) {
+                const std::uint32_t slot = fill_[columns[p]]++;
+                t_values_[slot] = values[p];
                 t_rows_[slot] = static_cast<std::uint32_t>(i);
             }
         constexpr Eigen::Index block = 64;
@@ -239,8 +271,9 @@ private:
     Matrix output_, delta_, grad_input_;
     // The sparse path's lists of the last input's non-zeros (CSR, and CSC for the backward).
     bool sparse_ = false;
-    std::vector<Scalar> values_, t_values_;
-    std::vector<std::uint32_t> columns_, row_start_, col_start_, fill_, t_rows_;
+    SparseRows csr_;
+    std::vector<Scalar> t_values_;
+    std::vector<std::uint32_t> col_start_, fill_, t_rows_;
 };
 
 }  // namespace embedkit::nn

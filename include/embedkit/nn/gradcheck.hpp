@@ -39,9 +39,17 @@ struct GradCheckResult {
 /// differences. `loss()` must evaluate the loss at the current values *and* write the
 /// analytic gradients into the tensors' gradient buffers (a forward and backward pass); it
 /// must be deterministic (re-seed any sampling inside it). Values are restored exactly.
+/// Throws ArgumentError when options.step or options.floor is not positive and finite (a zero
+/// step divides by zero, a zero floor makes 0/0 of entries whose gradients are both 0).
 template <class LossFn>
 GradCheckResult check_gradients(const std::vector<Parameter<double>>& params, LossFn&& loss,
                                 const GradCheckOptions& options = {}) {
+    if (!(options.step > 0) || !std::isfinite(options.step))
+        throw ArgumentError("embedkit::nn::check_gradients: step must be positive and finite, got " +
+                            detail::format_number(options.step));
+    if (!(options.floor > 0) || !std::isfinite(options.floor))
+        throw ArgumentError("embedkit::nn::check_gradients: floor must be positive and finite, got " +
+                            detail::format_number(options.floor));
     const double base = static_cast<double>(loss());
     const double floor = options.floor * std::max(1.0, std::abs(base));
     std::vector<std::vector<double>> analytic(params.size());

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,6 +69,14 @@ inline double* slot(Timings* t, double Timings::*member) noexcept {
     return t ? &(t->*member) : nullptr;
 }
 
+/// A setting's value for an error message, printed with "%g": std::to_string's fixed six
+/// decimals would show an epsilon of -1e-08 as "-0.000000".
+inline std::string format_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 }  // namespace detail
 
 /// A differentiable layer on batches: one sample per row.
@@ -89,6 +98,11 @@ public:
 
     /// Forward pass on a batch (rows = samples, cols = input size).
     virtual const Matrix& forward(const Matrix& input) = 0;
+    /// Inference: what `forward` returns, bit for bit, written to `output` (resized; must not
+    /// be `input`), without touching the layer's caches. Const, so one trained layer can serve
+    /// several threads at once, each with its own output buffer. Throws DimensionError as
+    /// forward does.
+    virtual void infer(const Matrix& input, Matrix& output) const = 0;
     /// Backward pass; see the class comment.
     virtual const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) = 0;
     /// Appends this layer's parameters, names prefixed with `prefix`.

@@ -53,6 +53,12 @@ public:
             throw FormatError("embedkit::nn::Optimizer::load_state: the file holds the state of '" + stored +
                               "', this optimiser is '" + name() + "'");
         const auto count = file.scalar<std::uint64_t>(prefix + "count");
+        // Each slot is a tensor of the file, so a count the file cannot hold is refused before
+        // the state is allocated (a forged count would otherwise be a huge allocation).
+        if (count > file.tensors.size() / std::max<std::size_t>(1, slots_per_parameter()))
+            throw FormatError("embedkit::nn::Optimizer::load_state: " + file.where() + " records the state of " +
+                              std::to_string(count) + " parameters but holds only " +
+                              std::to_string(file.tensors.size()) + " tensors");
         std::vector<std::vector<Vector<Scalar>>> slots(static_cast<std::size_t>(count));
         for (std::size_t i = 0; i < slots.size(); ++i) {
             slots[i].resize(slots_per_parameter());
@@ -104,13 +110,13 @@ protected:
     static void check_options(const char* fn, double lr, double clip_norm, double weight_decay) {
         if (!(lr > 0) || !std::isfinite(lr))
             throw ArgumentError(std::string("embedkit::nn::") + fn + ": learning rate must be positive and finite, got " +
-                                std::to_string(lr));
+                                detail::format_number(lr));
         if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
             throw ArgumentError(std::string("embedkit::nn::") + fn + ": clip_norm must be >= 0 (0 = off), got " +
-                                std::to_string(clip_norm));
+                                detail::format_number(clip_norm));
         if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
             throw ArgumentError(std::string("embedkit::nn::") + fn + ": weight_decay must be >= 0, got " +
-                                std::to_string(weight_decay));
+                                detail::format_number(weight_decay));
     }
 
     // Updates run over chunks that fit in L1, so the several passes an Eigen expression per
@@ -151,16 +157,22 @@ public:
     explicit Adam(AdamOptions options = {}) : options_(options) {
         this->check_options("Adam", options.learning_rate, options.clip_norm, options.weight_decay);
         if (!(options.beta1 >= 0 && options.beta1 < 1) || !(options.beta2 >= 0 && options.beta2 < 1))
-            throw ArgumentError("embedkit::nn::Adam: betas must lie in [0, 1), got " + std::to_string(options.beta1) +
-                                " and " + std::to_string(options.beta2));
+            throw ArgumentError("embedkit::nn::Adam: betas must lie in [0, 1), got " + detail::format_number(options.beta1) +
+                                " and " + detail::format_number(options.beta2));
         if (!(options.epsilon > 0))
-            throw ArgumentError("embedkit::nn::Adam: epsilon must be positive, got " + std::to_string(options.epsilon));
+            throw ArgumentError("embedkit::nn::Adam: epsilon must be positive, got " + detail::format_number(options.epsilon));
     }
     /// Adam with the given learning rate and the other settings at their defaults.
     explicit Adam(double learning_rate) : Adam(AdamOptions{learning_rate}) {}
 
     const AdamOptions& options() const noexcept { return options_; }
     std::string name() const override { return "adam"; }
+    /// Changes the learning rate of later steps (schedules); the moments are kept. Throws
+    /// ArgumentError unless positive and finite.
+    void set_learning_rate(double learning_rate) {
+        this->check_options("Adam", learning_rate, options_.clip_norm, options_.weight_decay);
+        options_.learning_rate = learning_rate;
+    }
 
     void step(const std::vector<Parameter<Scalar>>& params) override {
         this->prepare(params, "Adam::step");
@@ -215,7 +227,7 @@ public:
     explicit SGD(SGDOptions options = {}) : options_(options) {
         this->check_options("SGD", options.learning_rate, options.clip_norm, options.weight_decay);
         if (!(options.momentum >= 0 && options.momentum < 1))
-            throw ArgumentError("embedkit::nn::SGD: momentum must lie in [0, 1), got " + std::to_string(options.momentum));
+            throw ArgumentError("embedkit::nn::SGD: momentum must lie in [0, 1), got " + detail::format_number(options.momentum));
         if (options.nesterov && options.momentum == 0)
             throw ArgumentError("embedkit::nn::SGD: Nesterov momentum needs momentum > 0");
     }

@@ -54,8 +54,9 @@ public:
 
     std::size_t size() const noexcept { return layers_.size(); }
     bool empty() const noexcept { return layers_.empty(); }
-    Layer<Scalar>& operator[](std::size_t i) { return *layers_.at(i); }
-    const Layer<Scalar>& operator[](std::size_t i) const { return *layers_.at(i); }
+    /// Layer `i` (0-based). Throws ArgumentError when i >= size().
+    Layer<Scalar>& operator[](std::size_t i) { return *layers_[checked(i)]; }
+    const Layer<Scalar>& operator[](std::size_t i) const { return *layers_[checked(i)]; }
 
     Eigen::Index input_size() const noexcept override {
         for (const auto& l : layers_)
@@ -73,6 +74,22 @@ public:
         const Matrix* x = &input;
         for (auto& l : layers_) x = &l->forward(*x);
         return *x;
+    }
+
+    void infer(const Matrix& input, Matrix& output) const override {
+        if (layers_.empty()) throw ArgumentError("embedkit::nn::Sequential::infer: the stack is empty");
+        if (layers_.size() == 1) {
+            layers_[0]->infer(input, output);
+            return;
+        }
+        // Two local buffers in turn; the last layer writes straight into `output`.
+        Matrix a, b;
+        layers_[0]->infer(input, a);
+        for (std::size_t i = 1; i + 1 < layers_.size(); ++i) {
+            layers_[i]->infer(a, b);
+            a.swap(b);
+        }
+        layers_.back()->infer(a, output);
     }
 
     const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
@@ -109,6 +126,13 @@ public:
     }
 
 private:
+    std::size_t checked(std::size_t i) const {
+        if (i >= layers_.size())
+            throw ArgumentError("embedkit::nn::Sequential::operator[]: layer index " + std::to_string(i) +
+                                " is out of range, the stack has " + std::to_string(layers_.size()) + " layers");
+        return i;
+    }
+
     Eigen::Index output_width() const noexcept {
         Eigen::Index w = -1;
         for (const auto& l : layers_) w = l->output_size(w);

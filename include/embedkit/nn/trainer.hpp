@@ -72,9 +72,11 @@ inline std::string format_loss(double v) {
     return buf;
 }
 
+// The checkpoint's contents (model, optimiser state, epoch, Rng state, history) as a model
+// file of kind "<model kind>.checkpoint"; write_checkpoint saves it atomically.
 template <class Model>
-void write_checkpoint(const std::string& path, const Model& model, const Optimizer<typename Model::Scalar>& opt,
-                      const Rng& rng, const History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
+io::ModelFile checkpoint_file(const Model& model, const Optimizer<typename Model::Scalar>& opt, const Rng& rng,
+                              const History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
     io::ModelFile file;
     file.kind = model.kind() + ".checkpoint";
     model.write_model(file);
@@ -97,7 +99,13 @@ void write_checkpoint(const std::string& path, const Model& model, const Optimiz
     file.add("history.seconds", sec);
     file.add("history.val_seconds", vsec);
     file.add("history.val_accuracy", vacc);
-    io::save_model_file(path, file);
+    return file;
+}
+
+template <class Model>
+void write_checkpoint(const std::string& path, const Model& model, const Optimizer<typename Model::Scalar>& opt,
+                      const Rng& rng, const History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
+    io::save_model_file(path, checkpoint_file(model, opt, rng, history, batch_size, train_rows));
 }
 
 template <class Model>
@@ -115,6 +123,8 @@ History read_checkpoint(const std::string& path, Model& model, Optimizer<typenam
     opt.load_state(file, "optimizer.");
     const auto words = file.read_vector<std::uint64_t>("rng.state");
     if (words.size() != 4) throw FormatError(fn + ": rng.state must hold 4 words, got " + std::to_string(words.size()));
+    if ((words[0] | words[1] | words[2] | words[3]) == 0)
+        throw FormatError(fn + ": rng.state is all zeros, which is not a generator state");
     rng.set_state({words[0], words[1], words[2], words[3]});
     const auto epochs = file.scalar<std::uint64_t>("fit.epoch");
     const auto loss = file.read_vector<double>("history.loss");

@@ -9,8 +9,11 @@
 #include "../../nn/layer.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace embedkit::models::detail {
@@ -57,6 +60,32 @@ inline void expect_attribute(const io::ModelFile& file, const std::string& key, 
                           "', this model has '" + value + "' (another architecture)");
 }
 
+/// Checks, before a model is built from a file's size attributes, that the file stores at
+/// least as many values as that architecture has parameters. `layers` lists the (inputs,
+/// outputs) of every dense layer (weights plus biases each). A file whose sizes were damaged
+/// or forged (e.g. a hidden size of 999999999) is then a FormatError naming the file, never a
+/// multi-terabyte allocation.
+inline void check_parameter_budget(const io::ModelFile& file, const std::string& function,
+                                   const std::vector<std::pair<Eigen::Index, Eigen::Index>>& layers) {
+    constexpr std::uint64_t cap = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t need = 0;
+    for (const auto& [in, out] : layers) {
+        // parse_sizes admits at most 9 digits, so in * out + out < 2^63: only the sum can overflow.
+        const std::uint64_t n = static_cast<std::uint64_t>(in) * static_cast<std::uint64_t>(out) +
+                                static_cast<std::uint64_t>(out);
+        need = need > cap - n ? cap : need + n;
+    }
+    std::uint64_t stored = 0;  // bounded by the file's size: no overflow
+    for (const auto& t : file.tensors) {
+        const std::size_t item = io::dtype_size(t.dtype);
+        if (item > 0) stored += t.bytes.size() / item;
+    }
+    if (need > stored)
+        throw FormatError(function + ": '" + file.source + "' describes an architecture of " + std::to_string(need) +
+                          " parameters but stores only " + std::to_string(stored) +
+                          " values (damaged size attributes?)");
+}
+
 /// Writes every parameter as a tensor under its name.
 template <class Scalar>
 void write_parameters(io::ModelFile& file, const std::vector<nn::Parameter<Scalar>>& params) {
@@ -64,12 +93,16 @@ void write_parameters(io::ModelFile& file, const std::vector<nn::Parameter<Scala
 }
 
 /// Reads every parameter from the tensor of its name; shape or dtype mismatches throw
-/// FormatError naming the tensor.
+/// FormatError naming the tensor, and so does a NaN or Inf value (a model file is a trained
+/// model: a non-finite weight would only turn every output into NaN).
 template <class Scalar>
 void read_parameters(const io::ModelFile& file, const std::vector<nn::Parameter<Scalar>>& params) {
     for (const auto& p : params) {
         auto m = p.values();
         file.read_into(p.name, m);
+        if (!m.allFinite())
+            throw FormatError("embedkit::models: " + file.where() + ": parameter '" + p.name +
+                              "' holds NaN or Inf (saved from a diverged run?)");
     }
 }
 
@@ -89,19 +122,21 @@ void check_values(const char* model, const char* fn, const char* what, const emb
     }
 }
 
-/// Runs `step(batch) -> const RowMatrix&` over `data` in batches of `batch_size` rows and
-/// stacks the outputs (out_cols wide) into one matrix.
+/// Runs `step(batch, result)` over `data` in batches of `batch_size` rows (step fills
+/// `result`, out_cols wide) and stacks the results into one matrix. Every buffer is local, so
+/// a const `step` makes the whole map safe to run on several threads at once.
 template <class Scalar, class Step>
 RowMatrix<Scalar> map_in_batches(const embedkit::detail::SetView<Scalar>& data, Eigen::Index batch_size,
                                  Eigen::Index out_cols, Step&& step) {
     RowMatrix<Scalar> out(data.rows, out_cols);
-    RowMatrix<Scalar> buffer;
+    RowMatrix<Scalar> buffer, result;
     for (Eigen::Index s = 0; s < data.rows; s += batch_size) {
         const Eigen::Index rows = std::min(batch_size, data.rows - s);
         buffer.resize(rows, data.cols);
         for (Eigen::Index r = 0; r < rows; ++r)
             std::memcpy(buffer.row(r).data(), data.row(s + r), sizeof(Scalar) * static_cast<std::size_t>(data.cols));
-        out.middleRows(s, rows) = step(buffer);
+        step(static_cast<const RowMatrix<Scalar>&>(buffer), result);
+        out.middleRows(s, rows) = result;
     }
     return out;
 }

@@ -1,0 +1,152 @@
+// Crash-safe saves: a child process writes training checkpoints in a loop and is killed with
+// SIGKILL at random moments, hundreds of times. After every kill the checkpoint must load with
+// a valid checksum and be byte for byte one of the checkpoints the child wrote, never older than
+// the one seen after the previous kill.
+#include "io_test_util.hpp"
+
+#include <embedkit/core/random.hpp>
+#include <embedkit/io/model_file.hpp>
+#include <embedkit/models/autoencoder.hpp>
+#include <embedkit/nn/optim.hpp>
+#include <embedkit/nn/trainer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using Model = embedkit::models::Autoencoder<float>;
+
+// Checkpoint number g: one of two models (g % 2) and a history of g epochs, so consecutive
+// checkpoints differ in the weights, the epoch count and the history tensors.
+struct Checkpoints {
+    std::vector<Model> models;
+    embedkit::nn::Adam<float> optimizer;
+    embedkit::Rng rng{7};
+
+    Checkpoints() {
+        embedkit::models::AutoencoderOptions o;
+        o.input = 512;
+        o.hidden = {512, 256};
+        o.latent = 32;
+        for (std::uint64_t seed : {1u, 2u}) {
+            embedkit::Rng r(seed);
+            models.emplace_back(o, r);
+        }
+    }
+    static embedkit::nn::History history(std::uint64_t g) {
+        embedkit::nn::History h(static_cast<std::size_t>(g));
+        for (std::size_t i = 0; i < h.size(); ++i) {
+            h[i].epoch = static_cast<int>(i + 1);
+            h[i].loss = 100.0 / static_cast<double>(i + 1);
+            h[i].seconds = 0.5 + static_cast<double>(i);
+        }
+        return h;
+    }
+    embedkit::io::ModelFile file(std::uint64_t g) const {
+        return embedkit::nn::detail::checkpoint_file(models[g % 2], optimizer, rng, history(g), 100, 60000);
+    }
+    void write(const std::string& path, std::uint64_t g) const {
+        embedkit::nn::detail::write_checkpoint(path, models[g % 2], optimizer, rng, history(g), 100, 60000);
+    }
+    std::string bytes(std::uint64_t g) const {
+        const auto v = embedkit::io::serialize_model_file(file(g));
+        return std::string(v.begin(), v.end());
+    }
+};
+
+// Kills and reaps the child if a check fails while it runs, so no writer outlives the test.
+struct ChildGuard {
+    pid_t pid;
+    ~ChildGuard() {
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+        }
+    }
+};
+
+int kills_wanted() {
+    if (const char* e = std::getenv("EMBEDKIT_KILL_TEST_KILLS")) return std::max(1, std::atoi(e));
+    return 500;
+}
+
+}  // namespace
+
+TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corrupt or missing file") {
+    iotest::TempDir dir;
+    const std::string path = dir.file("run.ekm.checkpoint");
+    const Checkpoints cp;
+    cp.write(path, 0);
+    const std::string kind = cp.models[0].kind() + ".checkpoint";
+
+    // Kill after a random delay up to three times one save's duration (measured here, so the
+    // test adapts to slow disks, sanitizers and emulators): before the first save starts, inside
+    // write(), fsync() or rename(), or between saves.
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 3; ++i) cp.write(path, 0);
+    const auto save_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() / 3;
+    const auto max_delay = static_cast<std::uint64_t>(std::max<long long>(1000, 3 * save_us));
+
+    const int kills = kills_wanted();
+    embedkit::Rng rng(20261124);
+    std::uint64_t last_seen = 0;
+    std::uint64_t next_first = 1;  // the child continues numbering after what was seen
+    int landed_mid_run = 0, stale_temps = 0;
+    for (int k = 0; k < kills; ++k) {
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            // The child: write checkpoints next_first, next_first + 1, ... until killed. It never
+            // returns into the test framework; a failed save ends it with status 3.
+            try {
+                for (std::uint64_t g = next_first;; ++g) cp.write(path, g);
+            } catch (...) {
+            }
+            ::_exit(3);
+        }
+        ChildGuard guard{child};
+        const auto delay = static_cast<long long>(rng.uniform_index(max_delay + 1));
+        std::this_thread::sleep_for(std::chrono::microseconds(delay));
+        REQUIRE(::kill(child, SIGKILL) == 0);
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        guard.pid = -1;
+        INFO("kill ", k + 1, " after ", delay, " us");
+        REQUIRE_MESSAGE(WIFSIGNALED(status), "the child exited by itself (status ", status, ")");
+        REQUIRE(WTERMSIG(status) == SIGKILL);
+
+        // The checkpoint loads with its checksum verified and is exactly checkpoint g.
+        const embedkit::io::ModelFile loaded = embedkit::io::load_model_file(path, kind);
+        const std::uint64_t g = loaded.scalar<std::uint64_t>("fit.epoch");
+        INFO("checkpoint ", g, " found, ", last_seen, " seen before");
+        REQUIRE((g == last_seen || g >= next_first));
+        REQUIRE(iotest::read_file(path) == cp.bytes(g));
+        if (g != last_seen) ++landed_mid_run;
+        last_seen = g;
+        next_first = std::max(next_first, g + 1);
+
+        // A kill between mkstemp and rename leaves the temporary file behind (documented); the
+        // target never depends on it. Remove it so the folder does not fill up.
+        for (const auto& name : dir.entries()) {
+            if (name == "run.ekm.checkpoint") continue;
+            REQUIRE_MESSAGE(name.rfind("run.ekm.checkpoint.tmp.", 0) == 0, "unexpected file ", name);
+            ++stale_temps;
+            std::filesystem::remove(dir.path() / name);
+        }
+    }
+    MESSAGE(kills, " kills within ", max_delay, " us of the fork (one save takes ", save_us, " us): a newer checkpoint was found after ", landed_mid_run, ", a temporary file was left by ",
+            stale_temps);
+    // The kills must hit the child while it saves, or the test proves nothing.
+    CHECK(landed_mid_run > kills / 10);
+    CHECK(stale_temps > kills / 10);
+}
