@@ -1,0 +1,291 @@
+// Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/fuzz_<target>/): small valid
+// files made by embedkit's own writers, and near-valid variants (truncated, wrong magic,
+// oversized header fields, corrupt gzip, ...). Each file starts with the target's mode byte
+// (see the fuzz_*.cpp headers). Usage: fuzz_make_seeds CORPUS_FOLDER  (regenerates in place;
+// the output is deterministic).
+#include <embedkit/io/detail/crc32.hpp>
+#include <embedkit/io/model_file.hpp>
+#include <embedkit/io/npy.hpp>
+#include <embedkit/models/autoencoder.hpp>
+#include <embedkit/models/siamese.hpp>
+#include <embedkit/models/vae.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <zlib.h>
+
+namespace fs = std::filesystem;
+using Bytes = std::vector<unsigned char>;
+
+namespace {
+
+fs::path root;
+
+void put(const std::string& target, const std::string& name, unsigned mode, const Bytes& body) {
+    const fs::path dir = root / ("fuzz_" + target);
+    fs::create_directories(dir);
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    const char m = static_cast<char>(mode);
+    out.write(&m, 1);
+    out.write(reinterpret_cast<const char*>(body.data()), static_cast<std::streamsize>(body.size()));
+    if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
+}
+
+Bytes slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+Bytes gzip(const Bytes& raw) {
+    z_stream z{};
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("zlib");
+    Bytes out(deflateBound(&z, static_cast<uLong>(raw.size())) + 64);
+    z.next_in = const_cast<unsigned char*>(raw.data());
+    z.avail_in = static_cast<uInt>(raw.size());
+    z.next_out = out.data();
+    z.avail_out = static_cast<uInt>(out.size());
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) throw std::runtime_error("zlib deflate");
+    out.resize(z.total_out);
+    deflateEnd(&z);
+    return out;
+}
+
+void be32(Bytes& b, std::uint32_t v) {
+    for (int s = 24; s >= 0; s -= 8) b.push_back(static_cast<unsigned char>(v >> s));
+}
+
+Bytes idx(std::uint32_t magic, std::vector<std::uint32_t> dims, std::size_t payload) {
+    Bytes b;
+    be32(b, magic);
+    for (auto d : dims) be32(b, d);
+    for (std::size_t i = 0; i < payload; ++i) b.push_back(static_cast<unsigned char>(i * 37 % 256));
+    return b;
+}
+
+Bytes cut(Bytes b, std::size_t n) {
+    b.resize(n);
+    return b;
+}
+
+void idx_seeds() {
+    // mode bit 0: labels, bit 1: gzip.
+    const Bytes images = idx(0x803, {3, 4, 5}, 60), labels = idx(0x801, {6}, 6);
+    put("idx", "images_3x4x5.raw", 0, images);
+    put("idx", "labels_6.raw", 1, labels);
+    put("idx", "images_3x4x5.gz", 2, gzip(images));
+    put("idx", "labels_6.gz", 3, gzip(labels));
+    put("idx", "images_truncated_payload.raw", 0, cut(images, 50));
+    put("idx", "images_truncated_header.raw", 0, cut(images, 10));
+    put("idx", "images_trailing_byte.raw", 0, [&] { Bytes b = images; b.push_back(7); return b; }());
+    put("idx", "images_label_magic.raw", 0, labels);
+    put("idx", "images_zero_rows.raw", 0, idx(0x803, {2, 0, 5}, 0));
+    put("idx", "images_huge_count.raw", 0, idx(0x803, {0xFFFFFFFFu, 28, 28}, 16));
+    put("idx", "images_huge_image.raw", 0, idx(0x803, {1, 0x10000u, 0x10000u}, 16));
+    put("idx", "labels_gzip_announces_2g.gz", 3, gzip(idx(0x801, {0x7FFFFFFFu}, 4096)));
+    put("idx", "images_gz_truncated.gz", 2, [&] { Bytes g = gzip(images); g.resize(g.size() - 9); return g; }());
+    put("idx", "images_gz_two_members.gz", 2, [&] {
+        Bytes a = gzip(cut(images, 30)), b = gzip(Bytes(images.begin() + 30, images.end()));
+        a.insert(a.end(), b.begin(), b.end());
+        return a;
+    }());
+    put("idx", "images_gz_garbage_after.gz", 2, [&] { Bytes g = gzip(images); g.push_back(0); g.push_back(1); return g; }());
+    put("idx", "images_gz_too_long.gz", 2, gzip([&] { Bytes b = images; b.resize(b.size() + 100, 0); return b; }()));
+    put("idx", "images_gz_corrupt.gz", 2, [&] { Bytes g = gzip(images); g[g.size() / 2] ^= 0x55; return g; }());
+}
+
+template <class T>
+Bytes npy_of(const std::vector<std::uint64_t>& shape, const std::vector<T>& v, const fs::path& tmp) {
+    embedkit::io::write_npy<T>(tmp.string(), v.data(), shape);
+    return slurp(tmp.string());
+}
+
+Bytes npy_raw(const std::string& dict, std::size_t data_bytes, unsigned major = 1) {
+    Bytes b = {0x93, 'N', 'U', 'M', 'P', 'Y', static_cast<unsigned char>(major), 0};
+    const std::size_t pre = major == 1 ? 10 : 12;
+    std::string h = dict;
+    while ((pre + h.size() + 1) % 64 != 0) h.push_back(' ');
+    h.push_back('\n');
+    for (std::size_t i = 0; i < pre - 8; ++i) b.push_back(static_cast<unsigned char>(h.size() >> (8 * i)));
+    b.insert(b.end(), h.begin(), h.end());
+    for (std::size_t i = 0; i < data_bytes; ++i) b.push_back(static_cast<unsigned char>(i * 11));
+    return b;
+}
+
+void npy_seeds(const fs::path& tmp) {
+    // mode % 7: 0 f4, 1 f8, 2 i4, 3 i8, 4 u1 as a matrix; 5 f4, 6 f8 as map_npy checks.
+    const Bytes f4 = npy_of<float>({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1.5f}, tmp);
+    put("npy", "f4_3x4.npy", 0, f4);
+    put("npy", "f8_5.npy", 1, npy_of<double>({5}, {1, 2, 3, 4, 5}, tmp));
+    put("npy", "i4_2x2.npy", 2, npy_of<std::int32_t>({2, 2}, {1, -2, 3, -4}, tmp));
+    put("npy", "i8_3.npy", 3, npy_of<std::int64_t>({3}, {1, 2, 3}, tmp));
+    put("npy", "u1_2x3.npy", 4, npy_of<std::uint8_t>({2, 3}, {1, 2, 3, 4, 5, 6}, tmp));
+    put("npy", "f4_0x5.npy", 0, npy_of<float>({0, 5}, {}, tmp));
+    put("npy", "f4_3x4_map.npy", 5, f4);
+    put("npy", "f8_2x2_map.npy", 6, npy_of<double>({2, 2}, {1, 2, 3, 4}, tmp));
+    put("npy", "f4_3d.npy", 0, npy_of<float>({1, 2, 2}, {1, 2, 3, 4}, tmp));
+    put("npy", "f4_v2_header.npy", 0, npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 16, 2));
+    put("npy", "f4_fortran.npy", 0, npy_raw("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16));
+    put("npy", "f4_big_endian.npy", 0, npy_raw("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8));
+    put("npy", "f4_huge_zero_shape_map.npy", 5,
+        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615, 0), }", 0));
+    put("npy", "f4_overflow_shape.npy", 0,
+        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 0));
+    put("npy", "f4_truncated_data.npy", 0, cut(f4, f4.size() - 3));
+    put("npy", "f4_truncated_header.npy", 0, cut(f4, 40));
+    put("npy", "f4_trailing_bytes.npy", 0, [&] { Bytes b = f4; b.push_back(0); return b; }());
+    put("npy", "f4_dtype_mismatch.npy", 1, f4);
+    put("npy", "f4_double_quotes_no_space.npy", 0, npy_raw("{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(1,1)}", 4));
+    put("npy", "f4_repeated_key.npy", 0,
+        npy_raw("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 4));
+}
+
+void model_seeds(const fs::path& tmp) {
+    // mode bit 0: verify the checksum, bit 1: repair the CRC first, bit 2: load as double.
+    namespace io = embedkit::io;
+    io::ModelFile m("fuzz.sample");
+    m.set_attribute("note", "seed");
+    m.set_attribute("empty", "");
+    m.add("f32", std::vector<float>{1.5f, -2, 3});
+    m.add("f64", std::vector<double>{0.25});
+    m.add("i32", std::vector<std::int32_t>{-1, 2});
+    m.add("i64", std::vector<std::int64_t>{7});
+    m.add("u8", std::vector<std::uint8_t>{1, 2, 3, 4, 5});
+    m.add("u64", std::vector<std::uint64_t>{9});
+    m.add_scalar("scalar", 3.0);
+    const float mat[6] = {1, 2, 3, 4, 5, 6};
+    m.add("matrix", mat, {2, 3});
+    m.add("empty", std::vector<float>{});
+    const Bytes file = io::serialize_model_file(m);
+    put("model_file", "all_dtypes.ekm", 1, file);
+    put("model_file", "all_dtypes_skip_crc.ekm", 0, file);
+    put("model_file", "all_dtypes_bad_crc.ekm", 1, [&] { Bytes b = file; b.back() ^= 1; return b; }());
+    put("model_file", "all_dtypes_truncated.ekm", 1, cut(file, file.size() - 70));
+    put("model_file", "all_dtypes_header_only.ekm", 0, cut(file, 48));
+    put("model_file", "all_dtypes_version_2.ekm", 2, [&] { Bytes b = file; b[8] = 2; return b; }());
+    put("model_file", "all_dtypes_huge_tensor_count.ekm", 2, [&] { Bytes b = file; b[43] = 0x7F; return b; }());
+    put("model_file", "all_dtypes_bad_dtype.ekm", 2, [&] {
+        Bytes b = file;  // the first tensor's dtype byte follows its 4-byte length and name
+        const std::string name = "f32";
+        for (std::size_t i = 48; i + 7 < b.size(); ++i)
+            if (std::equal(name.begin(), name.end(), b.begin() + long(i) + 4) && b[i] == 3) {
+                b[i + 7] = 9;
+                break;
+            }
+        return b;
+    }());
+    put("model_file", "minimal.ekm", 1, io::serialize_model_file(io::ModelFile("k")));
+
+    embedkit::Rng rng(1);
+    embedkit::models::VAEOptions vo;
+    vo.input = 4;
+    vo.hidden = {3};
+    vo.latent = 2;
+    embedkit::models::VAE<float>(vo, rng).save(tmp.string());
+    const Bytes vae = slurp(tmp.string());
+    put("model_file", "vae_4_3_2.ekm", 3, vae);
+    embedkit::models::VAE<double>(vo, rng).save(tmp.string());
+    put("model_file", "vae_4_3_2_double.ekm", 7, slurp(tmp.string()));
+    put("model_file", "vae_as_double.ekm", 7, vae);
+    embedkit::models::AutoencoderOptions ao;
+    ao.input = 5;
+    ao.hidden = {3};
+    ao.latent = 2;
+    embedkit::models::Autoencoder<float>(ao, rng).save(tmp.string());
+    put("model_file", "autoencoder_5_3_2.ekm", 3, slurp(tmp.string()));
+    ao.loss = embedkit::models::Reconstruction::mse;
+    embedkit::models::Autoencoder<float>(ao, rng).save(tmp.string());
+    put("model_file", "autoencoder_mse.ekm", 3, slurp(tmp.string()));
+    embedkit::models::SiameseOptions so;
+    so.input = 4;
+    so.layers = {3, 2};
+    embedkit::models::Siamese<float>(so, rng).save(tmp.string());
+    const Bytes siamese = slurp(tmp.string());
+    put("model_file", "siamese_4_3_2.ekm", 3, siamese);
+    // A Siamese file that announces a far larger network than its tensors hold.
+    io::ModelFile big = io::parse_model_file(siamese.data(), siamese.size(), "seed");
+    for (auto& kv : big.attributes)
+        if (kv.first == "layers") kv.second = "999999999,999999999";
+    put("model_file", "siamese_huge_layers.ekm", 3, io::serialize_model_file(big));
+}
+
+// fuzz_distance input: mode, level, metric, dim (u16), [set dim (u16)], rows q (u16),
+// rows set (u16), k + 4 (u16), values.
+Bytes distance(unsigned level, unsigned metric, unsigned dim, unsigned nq, unsigned ns, int k,
+               const Bytes& values, int other_dim = -1) {
+    Bytes b = {static_cast<unsigned char>(level), static_cast<unsigned char>(metric)};
+    const auto u16 = [&b](unsigned v) {
+        b.push_back(static_cast<unsigned char>(v & 0xFF));
+        b.push_back(static_cast<unsigned char>(v >> 8));
+    };
+    u16(dim);
+    if (other_dim >= 0) u16(static_cast<unsigned>(other_dim));
+    u16(nq);
+    u16(ns);
+    u16(static_cast<unsigned>(k + 4));
+    b.insert(b.end(), values.begin(), values.end());
+    return b;
+}
+
+Bytes floats(std::initializer_list<float> v) {
+    Bytes b;
+    for (float f : v) {
+        unsigned char c[4];
+        std::memcpy(c, &f, 4);
+        b.insert(b.end(), c, c + 4);
+    }
+    return b;
+}
+
+void distance_seeds() {
+    // mode bit 0: double, bit 1: small integers, bit 2: exclude_self, bit 3: other set dimension,
+    // bit 4: dimension up to 300, bits 5 and 6: up to 64 rows.
+    const char* names[5] = {"l1", "l2", "l2_squared", "dot", "cosine"};
+    const Bytes mixed = floats({1, -2, 0.5f, 3, 0, 0, -1, 4, 2.5f, 1e-3f, 7, -7, 0.125f, 9, -0.5f, 1});
+    const Bytes special = floats({std::numeric_limits<float>::quiet_NaN(), 1, std::numeric_limits<float>::infinity(), -0.0f,
+                                  1e-40f, 3e38f, -3e38f, 2, 0, 0, 0, 0, 1, 1, 1, 1});
+    Bytes small;
+    for (int i = 0; i < 64; ++i) small.push_back(static_cast<unsigned char>((i * 53) % 97));
+    for (unsigned m = 0; m < 5; ++m) {
+        const std::string n = names[m];
+        put("distance", n + "_float_5x8_d7_k3.bin", 0, distance(1, m, 7, 5, 8, 3, mixed));
+        put("distance", n + "_double_10x12_d17_k4_gemm.bin", 1, distance(2, m, 17, 10, 12, 4, mixed));
+        put("distance", n + "_ties_9x9_d3_exclude_self.bin", 2 | 4, distance(0, m, 3, 9, 9, 5, small));
+        put("distance", n + "_nan_inf_4x6_d4.bin", 0, distance(1, m, 4, 4, 6, 10, special));
+    }
+    put("distance", "l2_k_zero.bin", 0, distance(0, 1, 4, 2, 3, 0, mixed));
+    put("distance", "l2_k_negative.bin", 0, distance(0, 1, 4, 2, 3, -3, mixed));
+    put("distance", "l2_empty_set.bin", 0, distance(0, 1, 4, 2, 0, 1, mixed));
+    put("distance", "l2_dim_mismatch.bin", 8, distance(0, 1, 4, 2, 3, 1, mixed, 5));
+    put("distance", "dot_exclude_self_one_row.bin", 4, distance(0, 3, 4, 1, 1, 1, mixed));
+    put("distance", "cosine_dim_zero.bin", 0, distance(0, 4, 0, 3, 3, 2, mixed));
+    put("distance", "l2_squared_long_rows_d300.bin", 1 | 16 | 96, distance(2, 2, 300, 9, 20, 7, mixed));
+    put("distance", "l1_64x64_d33_k80.bin", 2 | 16 | 96, distance(1, 0, 33, 64, 64, 80, small));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: %s CORPUS_FOLDER\n", argv[0]);
+        return 2;
+    }
+    root = argv[1];
+    const fs::path tmp = fs::temp_directory_path() / "embedkit_fuzz_make_seeds.tmp";
+    idx_seeds();
+    npy_seeds(tmp);
+    model_seeds(tmp);
+    distance_seeds();
+    fs::remove(tmp);
+    std::printf("seeds written under %s\n", root.string().c_str());
+    return 0;
+}
