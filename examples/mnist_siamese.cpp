@@ -15,12 +15,14 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string metrics_json(const ek::nn::History& h, const ek::models::SiameseOptions& model, const std::string& loss,
-                         double margin, long long batch, long long seed, const ek::models::KnnResult* knn) {
+                         double margin, long long batch, long long seed, double lr, long long lr_drop,
+                         const ek::models::KnnResult* knn) {
     using example::Json;
     std::ostringstream j;
     j << "{\n  \"model\": \"siamese\",\n  \"tower\": {\"input\": " << model.input << ", \"layers\": ["
       << ek::models::detail::join_sizes(model.layers) << "]},\n  \"loss\": " << Json::string(loss)
       << ",\n  \"margin\": " << Json::number(margin) << ",\n  \"batch\": " << batch << ",\n  \"seed\": " << seed
+      << ",\n  \"learning_rate\": " << Json::number(lr) << ",\n  \"lr_drop_epoch\": " << lr_drop
       << ",\n  \"threshold\": 0.5,\n  \"simd\": " << Json::string(std::string(ek::simd::level_name(ek::simd::active())))
       << ",\n  \"embedkit_version\": " << Json::string(std::string(ek::version())) << ",\n  \"epochs\": [";
     for (std::size_t i = 0; i < h.size(); ++i)
@@ -45,6 +47,8 @@ int run(int argc, char** argv) {
     flags.add("--seed", "42", "random seed (weights, pairs, shuffling)");
     flags.add("--margin", "1.0", "margin of the loss");
     flags.add("--loss", "contrastive", "contrastive or triplet (batch-hard)");
+    flags.add("--lr", "0.001", "Adam's learning rate");
+    flags.add("--lr-drop", "last", "from this epoch on, train at lr/10 (default: the last epoch; 0 = never)");
     flags.add_switch("--resume", "continue from the checkpoint in --out if there is one");
     if (!flags.parse(argc, argv)) return 0;
 
@@ -52,6 +56,8 @@ int run(int argc, char** argv) {
     const long long batch = flags.integer("--batch", 2, 60000);
     const long long seed = flags.integer("--seed", 0, std::numeric_limits<long long>::max());
     const double margin = flags.number("--margin", 1e-6, 1e6);
+    const double lr = flags.number("--lr", 1e-8, 1.0);
+    const long long lr_drop = flags.str("--lr-drop") == "last" ? epochs : flags.integer("--lr-drop", 0, 100000);
     const std::string loss_name = flags.str("--loss");
     if (loss_name != "contrastive" && loss_name != "triplet")
         throw ek::ArgumentError("flag --loss must be contrastive or triplet, got '" + loss_name + "'");
@@ -73,8 +79,11 @@ int run(int argc, char** argv) {
     ek::models::SiameseOptions options;
     ek::Rng rng(static_cast<std::uint64_t>(seed));
     ek::models::Siamese<float> model(options, rng);
-    ek::nn::Adam<float> adam;  // lr 1e-3
+    ek::nn::Adam<float> adam(lr);
     ek::nn::FitOptions fit;
+    // lr until the drop epoch, then lr/10: the last epoch at a tenth settles the embedding
+    // (docs/results/mnist_siamese: median test pair accuracy 97.65 % against 97.44 % without).
+    if (lr_drop > 0) fit.learning_rate = ek::nn::step_decay(lr, {static_cast<int>(lr_drop)});
     fit.epochs = static_cast<int>(epochs);
     fit.batch_size = static_cast<Eigen::Index>(batch);
     fit.checkpoint_path = (out / "checkpoint.ekc").string();
@@ -86,11 +95,13 @@ int run(int argc, char** argv) {
     ek::nn::History so_far;
     fit.on_epoch_end = [&](const ek::nn::EpochStats& e) {
         so_far.push_back(e);
-        example::write_text_atomic(metrics_path, metrics_json(so_far, options, loss_name, margin, batch, seed, nullptr));
+        example::write_text_atomic(metrics_path, metrics_json(so_far, options, loss_name, margin, batch, seed, lr, lr_drop, nullptr));
     };
     if (fit.resume && fs::exists(fit.checkpoint_path)) std::cout << "resuming from " << fit.checkpoint_path << "\n";
     std::cout << "training " << epochs << " epochs, " << loss_name << " loss (margin " << margin << "), batch " << batch
-              << ", seed " << seed << "; test pair accuracy at distance < 0.5 on " << test_pairs.size() << " pairs\n";
+              << ", Adam lr " << lr;
+    if (lr_drop > 0) std::cout << " (lr/10 from epoch " << lr_drop << ")";
+    std::cout << ", seed " << seed << "; test pair accuracy at distance < 0.5 on " << test_pairs.size() << " pairs\n";
     const ek::nn::History history =
         model.fit(train.images, train.labels, test.images, test_pairs, fit, training, adam, rng);
     for (const auto& e : history) {
@@ -108,7 +119,7 @@ int run(int argc, char** argv) {
     std::snprintf(line, sizeof line, "kNN accuracy on the test set (train embeddings as the index, L2): k=1 %.2f%%, k=5 %.2f%%",
                   100.0 * knn.accuracy_at_1, 100.0 * knn.accuracy_at_k);
     std::cout << line << "\n";
-    example::write_text_atomic(metrics_path, metrics_json(history, options, loss_name, margin, batch, seed, &knn));
+    example::write_text_atomic(metrics_path, metrics_json(history, options, loss_name, margin, batch, seed, lr, lr_drop, &knn));
     ek::io::write_npy((out / "embeddings.npy").string(), test_emb);
     ek::io::write_npy((out / "labels.npy").string(), test.labels);
 

@@ -487,6 +487,13 @@ TEST_CASE("errors compute: optimizers") {
                        sgd.step(other.parameters()));
     CHECK(adam.steps() == 1);
     CHECK(sgd.steps() == 1);
+    EMBEDKIT_ERROR_ROW("OPT-11", embedkit::ArgumentError,
+                       "embedkit::nn::SGD: learning rate must be positive and finite, got -0.5", sgd.set_learning_rate(-0.5));
+    EMBEDKIT_ERROR_ROW("OPT-12", embedkit::ArgumentError,
+                       "embedkit::nn::step_decay: base and factor must be positive and finite, got 0.001 and 0",
+                       ek::nn::step_decay(1e-3, {3}, 0.0));
+    EMBEDKIT_ERROR_ROW("OPT-13", embedkit::ArgumentError, "embedkit::nn::step_decay: drop epochs are 1-based, got 0",
+                       ek::nn::step_decay(1e-3, {0}));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,11 @@ public:
     virtual void step(const std::vector<Parameter<Scalar>>& params) = 0;
     /// "adam" or "sgd".
     virtual std::string name() const = 0;
+    /// The learning rate of the next step.
+    virtual double learning_rate() const noexcept = 0;
+    /// Changes the learning rate of later steps (schedules: FitOptions::learning_rate); the
+    /// rest of the state is kept. Throws ArgumentError unless positive and finite.
+    virtual void set_learning_rate(double learning_rate) = 0;
     /// Number of steps taken so far.
     std::uint64_t steps() const noexcept { return steps_; }
     /// Forgets all state (moments and step counter).
@@ -167,9 +172,8 @@ public:
 
     const AdamOptions& options() const noexcept { return options_; }
     std::string name() const override { return "adam"; }
-    /// Changes the learning rate of later steps (schedules); the moments are kept. Throws
-    /// ArgumentError unless positive and finite.
-    void set_learning_rate(double learning_rate) {
+    double learning_rate() const noexcept override { return options_.learning_rate; }
+    void set_learning_rate(double learning_rate) override {
         this->check_options("Adam", learning_rate, options_.clip_norm, options_.weight_decay);
         options_.learning_rate = learning_rate;
     }
@@ -235,6 +239,11 @@ public:
 
     const SGDOptions& options() const noexcept { return options_; }
     std::string name() const override { return "sgd"; }
+    double learning_rate() const noexcept override { return options_.learning_rate; }
+    void set_learning_rate(double learning_rate) override {
+        this->check_options("SGD", learning_rate, options_.clip_norm, options_.weight_decay);
+        options_.learning_rate = learning_rate;
+    }
 
     void step(const std::vector<Parameter<Scalar>>& params) override {
         this->prepare(params, "SGD::step");

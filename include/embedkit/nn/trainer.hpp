@@ -57,7 +57,30 @@ struct FitOptions {
     std::uint64_t validation_seed = 0x5eedULL;
     /// Where to add per-phase times (benchmarks); null = not timed.
     Timings* timings = nullptr;
+    /// Learning-rate schedule: when set, called with the 1-based epoch at the start of every
+    /// epoch, and the optimiser's learning rate is set to the result (also after a resume, so
+    /// a resumed run follows the same schedule). Empty: the optimiser's own rate throughout.
+    /// See step_decay.
+    std::function<double(int epoch)> learning_rate;
 };
+
+/// A step schedule for FitOptions::learning_rate: `base`, multiplied by `factor` once for
+/// every entry of `drop_at` that is <= the epoch. Example: step_decay(1e-3, {5}) trains
+/// epochs 1-4 at 1e-3 and epoch 5 on at 1e-4. Throws ArgumentError for a base or factor that
+/// is not positive and finite, or a drop epoch < 1.
+inline std::function<double(int)> step_decay(double base, std::vector<int> drop_at, double factor = 0.1) {
+    if (!(base > 0) || !std::isfinite(base) || !(factor > 0) || !std::isfinite(factor))
+        throw ArgumentError("embedkit::nn::step_decay: base and factor must be positive and finite, got " +
+                            detail::format_number(base) + " and " + detail::format_number(factor));
+    for (int e : drop_at)
+        if (e < 1) throw ArgumentError("embedkit::nn::step_decay: drop epochs are 1-based, got " + std::to_string(e));
+    return [base, factor, drop_at = std::move(drop_at)](int epoch) {
+        double lr = base;
+        for (int e : drop_at)
+            if (epoch >= e) lr *= factor;
+        return lr;
+    };
+}
 
 namespace detail {
 
@@ -182,6 +205,7 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
     model.set_timings(options.timings);
     auto params = model.parameters();
     for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
+        if (options.learning_rate) optimizer.set_learning_rate(options.learning_rate(epoch));
         const auto start = std::chrono::steady_clock::now();
         start_epoch(rng);
         const std::string title = "epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs);
