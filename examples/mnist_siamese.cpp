@@ -48,7 +48,7 @@ int run(int argc, char** argv) {
     flags.add("--margin", "1.0", "margin of the loss");
     flags.add("--loss", "contrastive", "contrastive or triplet (batch-hard)");
     flags.add("--lr", "0.001", "Adam's learning rate");
-    flags.add("--lr-drop", "last", "from this epoch on, train at lr/10 (default: the last epoch; 0 = never)");
+    flags.add("--lr-drop", "last", "from this epoch on, train at lr/10 (last: the last of >= 2 epochs; 0 = never)");
     flags.add_switch("--resume", "continue from the checkpoint in --out if there is one");
     if (!flags.parse(argc, argv)) return 0;
 
@@ -57,7 +57,9 @@ int run(int argc, char** argv) {
     const long long seed = flags.integer("--seed", 0, std::numeric_limits<long long>::max());
     const double margin = flags.number("--margin", 1e-6, 1e6);
     const double lr = flags.number("--lr", 1e-8, 1.0);
-    const long long lr_drop = flags.str("--lr-drop") == "last" ? epochs : flags.integer("--lr-drop", 0, 100000);
+    // "last": the last epoch, when there are at least two (a one-epoch run keeps lr throughout).
+    const long long lr_drop =
+        flags.str("--lr-drop") == "last" ? (epochs >= 2 ? epochs : 0) : flags.integer("--lr-drop", 0, 100000);
     const std::string loss_name = flags.str("--loss");
     if (loss_name != "contrastive" && loss_name != "triplet")
         throw ek::ArgumentError("flag --loss must be contrastive or triplet, got '" + loss_name + "'");
