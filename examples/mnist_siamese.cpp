@@ -29,6 +29,7 @@ std::string metrics_json(const ek::nn::History& h, const ek::models::SiameseOpti
         j << (i ? "," : "") << "\n    {\"epoch\": " << h[i].epoch << ", \"loss\": " << Json::number(h[i].loss)
           << ", \"test_loss\": " << Json::number(h[i].val_loss) << ", \"pair_accuracy\": " << Json::number(h[i].val_accuracy)
           << ", \"seconds\": " << Json::number(h[i].seconds) << ", \"eval_seconds\": " << Json::number(h[i].val_seconds)
+          << ", \"learning_rate\": " << Json::number(h[i].learning_rate)
           << "}";
     j << "\n  ]";
     if (knn) j << ",\n  \"knn_at_1\": " << Json::number(knn->accuracy_at_1) << ",\n  \"knn_at_5\": " << Json::number(knn->accuracy_at_k);

@@ -894,6 +894,24 @@ TEST_CASE("errors io: resuming from checkpoints") {
     });
     EMBEDKIT_ERROR_ROW("CKPT-16", embedkit::FormatError, "records the state of 1099511627776 parameters but holds only",
                        resume(p));
+    ckpt_with([](io::ModelFile& m) {
+        remove_tensor(m, "history.learning_rate");
+        m.add("history.learning_rate", std::vector<double>{0.01});
+    });
+    EMBEDKIT_ERROR_ROW("CKPT-17", embedkit::ArgumentError,
+                       "epoch 1 ran at learning rate 0.01, this run uses 0.001; resuming would not continue the same run",
+                       resume(p));
+    ek::nn::FitOptions scheduled = tiny_fit(p, 4);
+    scheduled.epochs = 2;
+    scheduled.learning_rate = ek::nn::step_decay(1e-2, {2});
+    EMBEDKIT_ERROR_ROW("CKPT-18", embedkit::ArgumentError, "epoch 1 ran at learning rate 0.001, this run schedules 0.01 for it",
+                       io::save_model_file(p, io::load_model_file(ckpt)); ek::Rng rng(3); VAE vae(tiny_vae(), rng);
+                       ek::nn::Adam<float> adam; vae.fit(x, scheduled, adam, rng));
+    ckpt_with([](io::ModelFile& m) {
+        remove_tensor(m, "history.learning_rate");
+        m.add("history.learning_rate", std::vector<double>{1e-3, 1e-3});
+    });
+    EMBEDKIT_ERROR_ROW("CKPT-19", embedkit::FormatError, "history length does not match its epoch count 1", resume(p));
     EMBEDKIT_ERROR_ROW("CKPT-13", embedkit::IoError, "is not a regular file", resume(dir.path().string()));
     EMBEDKIT_ERROR_ROW("CKPT-14", embedkit::IoError, "cannot create a temporary file beside",
                        resume(dir.file("no_such_folder/run.ckpt")));

@@ -31,16 +31,18 @@ namespace {
 
 constexpr const char* target = "fuzz_model_file";
 
-// The scratch file the typed loaders read, one per process, removed at exit.
+// The scratch file the typed loaders read, one per process, removed at exit. The name lives
+// on the heap and is never destroyed, so the exit handler can still read it (a static string
+// would be destroyed before a handler registered during its own initialisation runs).
 const std::string& scratch_path() {
-    static const std::string path = [] {
+    static const std::string* const path = [] {
         const char* dir = std::getenv("TMPDIR");
-        std::string p = std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/embedkit_fuzz_model_" +
-                        std::to_string(::getpid()) + ".ekm";
+        const auto* p = new std::string(std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
+                                        "/embedkit_fuzz_model_" + std::to_string(::getpid()) + ".ekm");
         std::atexit([] { std::remove(scratch_path().c_str()); });
         return p;
     }();
-    return path;
+    return *path;
 }
 
 void write_scratch(const unsigned char* data, std::size_t size) {

@@ -2,6 +2,10 @@
 // SIGKILL at random moments, hundreds of times. After every kill the checkpoint must load with
 // a valid checksum and be byte for byte one of the checkpoints the child wrote, never older than
 // the one seen after the previous kill.
+//
+// This proves atomic replacement (no torn or missing file after a process crash). It cannot
+// prove durability after a power loss: SIGKILL keeps the page cache, so it would pass without
+// the fsync calls too (docs/FORMAT.md, "Durability").
 #include "io_test_util.hpp"
 
 #include <embedkit/core/random.hpp>
@@ -18,6 +22,7 @@
 #include <vector>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,7 +32,7 @@ namespace {
 using Model = embedkit::models::Autoencoder<float>;
 
 // Checkpoint number g: one of two models (g % 2) and a history of g epochs, so consecutive
-// checkpoints differ in the weights, the epoch count and the history tensors.
+// checkpoints differ in the weights, the epoch count and the history tensors (~300 KB each).
 struct Checkpoints {
     std::vector<Model> models;
     embedkit::nn::Adam<float> optimizer;
@@ -35,9 +40,9 @@ struct Checkpoints {
 
     Checkpoints() {
         embedkit::models::AutoencoderOptions o;
-        o.input = 512;
-        o.hidden = {512, 256};
-        o.latent = 32;
+        o.input = 256;
+        o.hidden = {128, 64};
+        o.latent = 16;
         for (std::uint64_t seed : {1u, 2u}) {
             embedkit::Rng r(seed);
             models.emplace_back(o, r);
@@ -49,20 +54,24 @@ struct Checkpoints {
             h[i].epoch = static_cast<int>(i + 1);
             h[i].loss = 100.0 / static_cast<double>(i + 1);
             h[i].seconds = 0.5 + static_cast<double>(i);
+            h[i].learning_rate = 1e-3;
         }
         return h;
-    }
-    embedkit::io::ModelFile file(std::uint64_t g) const {
-        return embedkit::nn::detail::checkpoint_file(models[g % 2], optimizer, rng, history(g), 100, 60000);
     }
     void write(const std::string& path, std::uint64_t g) const {
         embedkit::nn::detail::write_checkpoint(path, models[g % 2], optimizer, rng, history(g), 100, 60000);
     }
     std::string bytes(std::uint64_t g) const {
-        const auto v = embedkit::io::serialize_model_file(file(g));
+        const auto v = embedkit::io::serialize_model_file(
+            embedkit::nn::detail::checkpoint_file(models[g % 2], optimizer, rng, history(g), 100, 60000));
         return std::string(v.begin(), v.end());
     }
 };
+
+int kills_wanted() {
+    if (const char* e = std::getenv("EMBEDKIT_KILL_TEST_KILLS")) return std::max(1, std::atoi(e));
+    return 500;
+}
 
 // Kills and reaps the child if a check fails while it runs, so no writer outlives the test.
 struct ChildGuard {
@@ -75,11 +84,6 @@ struct ChildGuard {
     }
 };
 
-int kills_wanted() {
-    if (const char* e = std::getenv("EMBEDKIT_KILL_TEST_KILLS")) return std::max(1, std::atoi(e));
-    return 500;
-}
-
 }  // namespace
 
 TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corrupt or missing file") {
@@ -89,49 +93,72 @@ TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corr
     cp.write(path, 0);
     const std::string kind = cp.models[0].kind() + ".checkpoint";
 
-    // Kill after a random delay up to three times one save's duration (measured here, so the
-    // test adapts to slow disks, sanitizers and emulators): before the first save starts, inside
-    // write(), fsync() or rename(), or between saves.
+    // One save's duration, measured here (slow disks, sanitizers and emulators differ).
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) cp.write(path, 0);
-    const auto save_us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() / 3;
-    const auto max_delay = static_cast<std::uint64_t>(std::max<long long>(1000, 3 * save_us));
+    const auto save_us = std::max<long long>(
+        1, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() / 3);
 
     const int kills = kills_wanted();
     embedkit::Rng rng(20261124);
     std::uint64_t last_seen = 0;
     std::uint64_t next_first = 1;  // the child continues numbering after what was seen
-    int landed_mid_run = 0, stale_temps = 0;
+    int after_completed_save = 0, stale_temps = 0;
     for (int k = 0; k < kills; ++k) {
+        int done_pipe[2];
+        REQUIRE(::pipe(done_pipe) == 0);
+        const pid_t parent = ::getpid();
         const pid_t child = ::fork();
         REQUIRE(child >= 0);
         if (child == 0) {
-            // The child: write checkpoints next_first, next_first + 1, ... until killed. It never
-            // returns into the test framework; a failed save ends it with status 3.
+            // The child: write checkpoints next_first, next_first + 1, ... and report each
+            // completed save with one byte on the pipe. It dies with the parent, never returns
+            // into the test framework, and stops after 10,000 saves at the latest.
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+            if (::getppid() != parent) ::_exit(4);
+            ::close(done_pipe[0]);
             try {
-                for (std::uint64_t g = next_first;; ++g) cp.write(path, g);
+                for (std::uint64_t g = next_first; g < next_first + 10000; ++g) {
+                    cp.write(path, g);
+                    const char byte = 1;
+                    if (::write(done_pipe[1], &byte, 1) != 1) ::_exit(5);
+                }
             } catch (...) {
             }
             ::_exit(3);
         }
         ChildGuard guard{child};
-        const auto delay = static_cast<long long>(rng.uniform_index(max_delay + 1));
+        ::close(done_pipe[1]);
+        // Wait for 0, 1 or 2 completed saves, then kill at a random moment of the next one (or
+        // of its serialisation before mkstemp, or between write, fsync and rename).
+        const auto completed = static_cast<int>(rng.uniform_index(3));
+        for (int c = 0; c < completed; ++c) {
+            char byte = 0;
+            REQUIRE_MESSAGE(::read(done_pipe[0], &byte, 1) == 1, "the child stopped before save ", c + 1);
+        }
+        const auto delay = static_cast<long long>(rng.uniform_index(static_cast<std::uint64_t>(save_us) + 1));
         std::this_thread::sleep_for(std::chrono::microseconds(delay));
         REQUIRE(::kill(child, SIGKILL) == 0);
         int status = 0;
         REQUIRE(::waitpid(child, &status, 0) == child);
         guard.pid = -1;
-        INFO("kill ", k + 1, " after ", delay, " us");
+        ::close(done_pipe[0]);
+        INFO("kill ", k + 1, " after ", completed, " completed saves and ", delay, " us");
         REQUIRE_MESSAGE(WIFSIGNALED(status), "the child exited by itself (status ", status, ")");
         REQUIRE(WTERMSIG(status) == SIGKILL);
 
-        // The checkpoint loads with its checksum verified and is exactly checkpoint g.
+        // The checkpoint loads with its checksum verified and is exactly checkpoint g: the one
+        // seen before, or (certainly after a completed save) one this child wrote.
         const embedkit::io::ModelFile loaded = embedkit::io::load_model_file(path, kind);
         const std::uint64_t g = loaded.scalar<std::uint64_t>("fit.epoch");
         INFO("checkpoint ", g, " found, ", last_seen, " seen before");
-        REQUIRE((g == last_seen || g >= next_first));
+        if (completed > 0) {
+            REQUIRE(g >= next_first + static_cast<std::uint64_t>(completed) - 1);
+            ++after_completed_save;
+        } else {
+            REQUIRE((g == last_seen || g >= next_first));
+        }
         REQUIRE(iotest::read_file(path) == cp.bytes(g));
-        if (g != last_seen) ++landed_mid_run;
         last_seen = g;
         next_first = std::max(next_first, g + 1);
 
@@ -144,9 +171,8 @@ TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corr
             std::filesystem::remove(dir.path() / name);
         }
     }
-    MESSAGE(kills, " kills within ", max_delay, " us of the fork (one save takes ", save_us, " us): a newer checkpoint was found after ", landed_mid_run, ", a temporary file was left by ",
-            stale_temps);
-    // The kills must hit the child while it saves, or the test proves nothing.
-    CHECK(landed_mid_run > kills / 10);
-    CHECK(stale_temps > kills / 10);
+    MESSAGE(kills, " kills (one save takes ", save_us, " us): ", after_completed_save,
+            " after at least one completed save, a temporary file was left by ", stale_temps);
+    // Some kills must land inside a save (after mkstemp), or the test proves little.
+    if (kills >= 50) CHECK(stale_temps > 0);
 }

@@ -5,6 +5,9 @@
 #include <embedkit/models/vae.hpp>
 #include <embedkit/nn/gradcheck.hpp>
 
+#include <functional>
+#include <tuple>
+
 namespace ek = embedkit;
 using modeltest::quiet_fit;
 using modeltest::TempDir;
@@ -82,37 +85,60 @@ TEST_CASE("autoencoder: a learning-rate schedule applies per epoch and survives 
     CHECK(schedule(2) == 2e-3);
     CHECK(schedule(3) == 2e-3);
     CHECK(schedule(4) == 1e-3);
-    auto run = [&](int epochs, const std::string& ckpt, bool resume, std::vector<double>* rates) {
+    // The optimiser starts at 1e-2, a rate the schedule never gives: a run that ignored the
+    // schedule (before or after a resume) would differ.
+    auto run = [&](int epochs, const std::string& ckpt, bool resume, const std::function<double(int)>& lr) {
         ek::Rng rng(5);
         ek::models::Autoencoder<float> ae(o, rng);
-        ek::nn::Adam<float> adam;
+        ek::nn::Adam<float> adam(1e-2);
         auto f = quiet_fit(epochs, 64);
-        f.learning_rate = schedule;
+        f.learning_rate = lr;
         f.checkpoint_path = ckpt;
         f.resume = resume;
-        if (rates) f.on_epoch_end = [&](const ek::nn::EpochStats&) { rates->push_back(adam.learning_rate()); };
+        std::vector<double> rates;
+        f.on_epoch_end = [&](const ek::nn::EpochStats&) { rates.push_back(adam.learning_rate()); };
         auto h = ae.fit(train, f, adam, rng);
-        return std::make_pair(std::move(ae), h);
+        return std::make_tuple(std::move(ae), h, rates);
     };
-    std::vector<double> rates;
-    auto [full, full_history] = run(5, dir.file("full.ckpt"), false, &rates);
-    CHECK(rates == std::vector<double>{4e-3, 2e-3, 2e-3, 1e-3, 1e-3});
-    run(3, dir.file("part.ckpt"), false, nullptr);
-    auto [resumed, resumed_history] = run(5, dir.file("part.ckpt"), true, nullptr);
+    const auto full_run = run(5, dir.file("full.ckpt"), false, schedule);
+    const auto& full = std::get<0>(full_run);
+    const auto& full_history = std::get<1>(full_run);
+    const auto& full_rates = std::get<2>(full_run);
+    CHECK(full_rates == std::vector<double>{4e-3, 2e-3, 2e-3, 1e-3, 1e-3});
+    for (std::size_t i = 0; i < 5; ++i) CHECK(full_history[i].learning_rate == full_rates[i]);
+    // Interrupted after epoch 1 (at 4e-3): the resumed epochs must follow the schedule again.
+    run(1, dir.file("part.ckpt"), false, schedule);
+    const auto resumed_run = run(5, dir.file("part.ckpt"), true, schedule);
+    const auto& resumed = std::get<0>(resumed_run);
+    const auto& resumed_history = std::get<1>(resumed_run);
+    const auto& resumed_rates = std::get<2>(resumed_run);
+    CHECK(resumed_rates == std::vector<double>{2e-3, 2e-3, 1e-3, 1e-3});
     REQUIRE(resumed_history.size() == 5);
-    for (std::size_t i = 0; i < 5; ++i) CHECK(resumed_history[i].loss == full_history[i].loss);
-    const auto pf = full.parameters(), pr = resumed.parameters();
+    for (std::size_t i = 0; i < 5; ++i) {
+        CHECK(resumed_history[i].loss == full_history[i].loss);
+        CHECK(resumed_history[i].learning_rate == full_history[i].learning_rate);
+    }
+    // parameters() is non-const: compare through copies.
+    auto full_copy = full;
+    auto resumed_copy = resumed;
+    const auto pf = full_copy.parameters(), pr = resumed_copy.parameters();
     for (std::size_t i = 0; i < pf.size(); ++i) CHECK(pf[i].values() == pr[i].values());
-    // The schedule changes the run: without it, the later epochs train at the optimiser's 1e-3.
-    ek::Rng rng(5);
-    ek::models::Autoencoder<float> plain(o, rng);
-    ek::nn::Adam<float> adam;
-    const auto plain_history = plain.fit(train, quiet_fit(5, 64), adam, rng);
-    CHECK(plain_history[0].loss != full_history[0].loss);
+    // Without the schedule the first epoch runs at the optimiser's 1e-2 and the run differs.
+    const auto plain_run = run(2, dir.file("plain.ckpt"), false, nullptr);
+    CHECK(std::get<2>(plain_run) == std::vector<double>{1e-2, 1e-2});
+    CHECK(std::get<1>(plain_run)[0].loss != full_history[0].loss);
+    // A resume whose rates disagree with those of the epochs already trained (part.ckpt now
+    // holds all 5) is refused.
+    CHECK_THROWS_WITH_AS(run(5, dir.file("part.ckpt"), true, ek::nn::step_decay(4e-3, {1})),
+                         doctest::Contains("epoch 1 ran at learning rate 0.004, this run schedules 0.0004 for it"),
+                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(run(5, dir.file("part.ckpt"), true, nullptr),
+                         doctest::Contains("epoch 5 ran at learning rate 0.001, this run uses 0.01"), ek::ArgumentError);
     CHECK_THROWS_WITH_AS(ek::nn::step_decay(0.0, {2}), doctest::Contains("base and factor must be positive"),
                          ek::ArgumentError);
     CHECK_THROWS_WITH_AS(ek::nn::step_decay(1e-3, {0}), doctest::Contains("drop epochs are 1-based, got 0"),
                          ek::ArgumentError);
+    ek::nn::Adam<float> adam;
     CHECK_THROWS_WITH_AS(adam.set_learning_rate(-1), doctest::Contains("learning rate must be positive"),
                          ek::ArgumentError);
 }

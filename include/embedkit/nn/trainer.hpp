@@ -32,6 +32,8 @@ struct EpochStats {
     double val_seconds = 0;                                   ///< validation time
     /// A model's validation accuracy where it has one (Siamese: test pair accuracy), else NaN.
     double val_accuracy = std::numeric_limits<double>::quiet_NaN();
+    /// The optimiser's learning rate during the epoch (NaN when read from an older checkpoint).
+    double learning_rate = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// One entry per epoch run so far (a resumed run includes the epochs before the restart).
@@ -109,19 +111,21 @@ io::ModelFile checkpoint_file(const Model& model, const Optimizer<typename Model
     file.add_scalar("fit.epoch", static_cast<std::uint64_t>(history.size()));
     const auto& s = rng.state();
     file.add("rng.state", std::vector<std::uint64_t>(s.begin(), s.end()));
-    std::vector<double> loss, val, sec, vsec, vacc;
+    std::vector<double> loss, val, sec, vsec, vacc, rate;
     for (const auto& e : history) {
         loss.push_back(e.loss);
         val.push_back(e.val_loss);
         sec.push_back(e.seconds);
         vsec.push_back(e.val_seconds);
         vacc.push_back(e.val_accuracy);
+        rate.push_back(e.learning_rate);
     }
     file.add("history.loss", loss);
     file.add("history.val_loss", val);
     file.add("history.seconds", sec);
     file.add("history.val_seconds", vsec);
     file.add("history.val_accuracy", vacc);
+    file.add("history.learning_rate", rate);
     return file;
 }
 
@@ -158,10 +162,36 @@ History read_checkpoint(const std::string& path, Model& model, Optimizer<typenam
     if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs || vsec.size() != epochs ||
         vacc.size() != epochs)
         throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
+    // Checkpoints written before the rates were recorded have no history.learning_rate.
+    std::vector<double> rate(epochs, std::numeric_limits<double>::quiet_NaN());
+    if (file.has_tensor("history.learning_rate")) {
+        rate = file.read_vector<double>("history.learning_rate");
+        if (rate.size() != epochs)
+            throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
+    }
     History history;
     for (std::size_t i = 0; i < loss.size(); ++i)
-        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i], vacc[i]});
+        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i], vacc[i], rate[i]});
     return history;
+}
+
+// A resume must continue the same run: the learning rate of every epoch already trained must
+// be the one this run's schedule gives it (or, without a schedule, the last epoch's rate must
+// be the optimiser's).
+inline void check_resumed_rates(const History& history, const FitOptions& options, double optimizer_rate,
+                                const std::string& path) {
+    const std::string fn = "embedkit::nn::fit: checkpoint '" + path + "'";
+    for (const auto& e : history) {
+        if (std::isnan(e.learning_rate)) continue;
+        const bool last = e.epoch == static_cast<int>(history.size());
+        if (!options.learning_rate && !last) continue;
+        const double now = options.learning_rate ? options.learning_rate(e.epoch) : optimizer_rate;
+        if (now != e.learning_rate)
+            throw ArgumentError(fn + ": epoch " + std::to_string(e.epoch) + " ran at learning rate " +
+                                format_number(e.learning_rate) + ", this run " +
+                                (options.learning_rate ? "schedules " : "uses ") + format_number(now) +
+                                (options.learning_rate ? " for it" : "") + "; resuming would not continue the same run");
+    }
 }
 
 /// Mean loss of `model.evaluate_batch` over `data` in batches (weighted by rows).
@@ -200,8 +230,10 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
                    Eigen::Index train_rows, Eigen::Index batches, StartEpoch&& start_epoch, RunBatch&& run_batch,
                    Validate&& validate) {
     History history;
-    if (options.resume && file_exists(options.checkpoint_path))
+    if (options.resume && file_exists(options.checkpoint_path)) {
         history = read_checkpoint(options.checkpoint_path, model, optimizer, rng, options.batch_size, train_rows);
+        check_resumed_rates(history, options, optimizer.learning_rate(), options.checkpoint_path);
+    }
     model.set_timings(options.timings);
     auto params = model.parameters();
     for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
@@ -229,6 +261,7 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
         }
         EpochStats stats;
         stats.epoch = epoch;
+        stats.learning_rate = optimizer.learning_rate();
         stats.loss = seen > 0 ? total / static_cast<double>(seen) : 0.0;
         stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const auto vstart = std::chrono::steady_clock::now();
