@@ -89,10 +89,9 @@ TEST_CASE("threads: first calls of the pair functions race on dispatch initialis
         std::vector<double> d;
         embedkit::simd::Level level{};
     };
-    std::vector<Results> got(thread_count);
-    run_together([&](int t) {
-        Results& r = got[static_cast<std::size_t>(t)];
-        // Threads start on different functions and scalar types, so every slot's first use races.
+    // Thread t's calls; threads start on different functions and scalar types, so every
+    // slot's first use races.
+    auto calls = [&](int t, Results& r) {
         for (int rep = 0; rep < 2; ++rep)
             for (std::size_t n : lengths) {
                 if ((t + rep) % 2 == 0) {
@@ -108,27 +107,16 @@ TEST_CASE("threads: first calls of the pair functions race on dispatch initialis
                 r.d.push_back(embedkit::cosine_distance(ad.data(), bd.data(), n));
             }
         r.level = embedkit::simd::active();
-    });
+    };
+    std::vector<Results> got(thread_count);
+    run_together([&](int t) { calls(t, got[static_cast<std::size_t>(t)]); });
     // The same calls on this thread afterwards, in each thread's order.
     for (int t = 0; t < thread_count; ++t) {
         INFO("thread ", t);
         Results want;
-        for (int rep = 0; rep < 2; ++rep)
-            for (std::size_t n : lengths) {
-                if ((t + rep) % 2 == 0) {
-                    want.f.push_back(embedkit::l2_squared(af.data(), bf.data(), n));
-                    want.d.push_back(embedkit::dot(ad.data(), bd.data(), n));
-                } else {
-                    want.d.push_back(embedkit::l2_squared(ad.data(), bd.data(), n));
-                    want.f.push_back(embedkit::dot(af.data(), bf.data(), n));
-                }
-                want.f.push_back(embedkit::l1(af.data(), bf.data(), n));
-                want.f.push_back(embedkit::l2(af.data(), bf.data(), n));
-                want.d.push_back(embedkit::cosine_similarity(ad.data(), bd.data(), n));
-                want.d.push_back(embedkit::cosine_distance(ad.data(), bd.data(), n));
-            }
+        calls(t, want);
         const Results& r = got[static_cast<std::size_t>(t)];
-        CHECK(r.level == embedkit::simd::active());
+        CHECK(r.level == want.level);
         REQUIRE(r.f.size() == want.f.size());
         REQUIRE(r.d.size() == want.d.size());
         for (std::size_t i = 0; i < r.f.size(); ++i) CHECK(same_bits(r.f[i], want.f[i]));
