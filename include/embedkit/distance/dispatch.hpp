@@ -271,6 +271,22 @@ inline const KernelTable<Scalar>& active_table() noexcept {
 #define EMBEDKIT_STATIC_LEVEL neon
 #endif
 
+// The pair functions' bodies differ with the compile-time level, so each level's versions live
+// in an inline namespace of their own (as Highway's per-target namespaces do): a program whose
+// files are built with different flags gets one set of pair functions per level, each called only
+// from the files built for it, instead of one body the linker picks for all (an ODR violation
+// that could run AVX-512 code from a file built for a CPU without it). Callers write
+// embedkit::l2 as before; the namespace only changes the symbols.
+#if defined(EMBEDKIT_STATIC_LEVEL) && defined(__AVX512F__)
+#define EMBEDKIT_LEVEL_NAMESPACE compiled_for_avx512
+#elif defined(EMBEDKIT_STATIC_LEVEL) && EMBEDKIT_ARCH_X86
+#define EMBEDKIT_LEVEL_NAMESPACE compiled_for_avx2
+#elif defined(EMBEDKIT_STATIC_LEVEL)
+#define EMBEDKIT_LEVEL_NAMESPACE compiled_for_neon
+#else
+#define EMBEDKIT_LEVEL_NAMESPACE compiled_for_baseline
+#endif
+
 #if defined(EMBEDKIT_STATIC_LEVEL)
 #define EMBEDKIT_STATIC_KERNELS_CAT2(a, b) a##b
 #define EMBEDKIT_STATIC_KERNELS_CAT(a, b) EMBEDKIT_STATIC_KERNELS_CAT2(a, b)

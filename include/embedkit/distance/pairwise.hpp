@@ -29,6 +29,9 @@ namespace detail {
 
 }  // namespace detail
 
+// The pair functions' bodies depend on EMBEDKIT_STATIC_LEVEL: see EMBEDKIT_LEVEL_NAMESPACE.
+inline namespace EMBEDKIT_LEVEL_NAMESPACE {
+
 // ---- Pointer forms: a and b each address n elements (any alignment). noexcept, no checks.
 
 /// Inner product sum a_i b_i.
@@ -82,6 +85,8 @@ inline double cosine_distance(const double* a, const double* b, std::size_t n) n
 
 #undef EMBEDKIT_PAIR_KERNEL
 
+}  // inline namespace EMBEDKIT_LEVEL_NAMESPACE
+
 namespace detail {
 
 // A contiguous view of a vector expression: maps vectors with unit inner stride (no copy),
@@ -119,6 +124,8 @@ inline ContiguousVector<typename D::Scalar> contiguous(const Eigen::MatrixBase<D
 
 }  // namespace detail
 
+inline namespace EMBEDKIT_LEVEL_NAMESPACE {
+
 // ---- Eigen forms: any dense vector or vector expression; same scalar on both sides
 // (compile-time); throws DimensionError if the sizes differ.
 
@@ -146,5 +153,7 @@ EMBEDKIT_DEFINE_EIGEN_PAIR(cosine_similarity)
 EMBEDKIT_DEFINE_EIGEN_PAIR(cosine_distance)
 
 #undef EMBEDKIT_DEFINE_EIGEN_PAIR
+
+}  // inline namespace EMBEDKIT_LEVEL_NAMESPACE
 
 }  // namespace embedkit
