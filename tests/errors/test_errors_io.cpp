@@ -281,7 +281,9 @@ TEST_CASE("errors io: npy paths, magic, version and header fields") {
     b = npy_file(npy_dict("<f4", "(2, 3)"), 24, 2);
     set_u32(b, 8, 0xFFFFFFFFu);
     write_file(p, b);
-    EMBEDKIT_ERROR_ROW("NPY-07", embedkit::FormatError, "truncated header (needs 4294967307 bytes", io::read_npy<float>(p));
+    EMBEDKIT_ERROR_ROW("NPY-07", embedkit::FormatError,
+                       "header of 4294967295 bytes, more than the reader's limit of 16777216 bytes",
+                       io::read_npy<float>(p));
     write_file(p, npy_file("{'descr': '<f4', 'shape': (2, 3), }", 24));
     EMBEDKIT_ERROR_ROW("NPY-08", embedkit::FormatError, "header lacks one of 'descr', 'fortran_order', 'shape'",
                        io::read_npy<float>(p));
@@ -330,6 +332,14 @@ TEST_CASE("errors io: npy memory maps") {
     EMBEDKIT_ERROR_ROW("NPY-24", embedkit::FormatError, "expected a 2-D array, got shape (6,)", io::map_npy<float>(p));
     write_file(p, npy_file(npy_dict("<f8", "(2, 3)"), 48));
     EMBEDKIT_ERROR_ROW("NPY-25", embedkit::FormatError, "dtype is '<f8' but '<f4' was requested", io::map_npy<float>(p));
+    // The header limit is one check shared by every reader, with one message.
+    std::string b = npy_file(npy_dict("<f4", "(2, 3)"), 24, 2);
+    set_u32(b, 8, 0xFFFFFFFFu);
+    write_file(p, b);
+    EMBEDKIT_ERROR_ROW("NPY-34", embedkit::FormatError, "more than the reader's limit of 16777216 bytes",
+                       io::map_npy<float>(p));
+    EMBEDKIT_ERROR_ROW("NPY-35", embedkit::FormatError, "more than the reader's limit of 16777216 bytes",
+                       io::read_npy_header(p));
 }
 
 TEST_CASE("errors io: npy writers") {
