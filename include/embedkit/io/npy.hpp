@@ -523,6 +523,13 @@ std::vector<T> read_npy_vector(const std::string& path) {
 
 /// A read-only memory map of a 2-D C-order .npy file of element type Scalar. Owns the
 /// mapping; matrix() is valid while the object lives. Move-only.
+///
+/// The map shows the file's pages, not a copy. If the file is replaced by a rename (write_npy,
+/// save_model_file, `mv`) or deleted, the map keeps the old contents. If another program
+/// shrinks or rewrites it in place (np.save or `cp` onto the same path, truncate), reading a
+/// page past the new end raises SIGBUS, which kills the process; no C++ exception can report
+/// it. Map only files that nobody rewrites in place while they are mapped; otherwise use
+/// read_npy, which copies the data into memory and is unaffected by later changes.
 template <class Scalar>
 class MappedNpy {
 public:
@@ -606,7 +613,8 @@ private:
     Eigen::Index cols_ = 0;
 };
 
-/// Maps a 2-D .npy file of dtype Scalar read-only; see MappedNpy.
+/// Maps a 2-D .npy file of dtype Scalar read-only; see MappedNpy, including when a file
+/// rewritten in place kills the process with SIGBUS (read_npy copies instead).
 template <class Scalar>
 MappedNpy<Scalar> map_npy(const std::string& path) {
     return MappedNpy<Scalar>(path);
