@@ -647,6 +647,18 @@ TEST_CASE("errors io: gzip-compressed IDX files") {
     EMBEDKIT_ERROR_ROW("GZ-05", embedkit::FormatError, "but there are only 20 decompressed bytes", io::read_idx_images(p));
     write_file(p, gzip(idx_labels(3)));
     EMBEDKIT_ERROR_ROW("GZ-06", embedkit::FormatError, "(this is an IDX label file)", io::read_idx_images(p));
+    // About 100 kB of gzip members (1 MiB of zeros each) announcing 10^8 labels, one byte short:
+    // the stream is measured in constant memory before the 100 MB are allocated.
+    const std::string mib = gzip(std::string(std::size_t(1) << 20, '\0'));
+    std::string header = idx_labels(0);
+    set_be32(header, 4, 100000000u);
+    std::string bomb = gzip(header);
+    std::uint64_t left = 100000000 - 1;
+    for (; left >= (std::uint64_t(1) << 20); left -= std::uint64_t(1) << 20) bomb += mib;
+    bomb += gzip(std::string(static_cast<std::size_t>(left), '\0'));
+    write_file(p, bomb);
+    EMBEDKIT_ERROR_ROW("GZ-09", embedkit::FormatError, "but there are only 100000007 decompressed bytes",
+                       io::read_idx_labels(p));
 }
 
 TEST_CASE("errors io: gzip-compressed IDX files truncated at every byte offset") {
