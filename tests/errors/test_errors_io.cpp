@@ -281,7 +281,9 @@ TEST_CASE("errors io: npy paths, magic, version and header fields") {
     b = npy_file(npy_dict("<f4", "(2, 3)"), 24, 2);
     set_u32(b, 8, 0xFFFFFFFFu);
     write_file(p, b);
-    EMBEDKIT_ERROR_ROW("NPY-07", embedkit::FormatError, "truncated header (needs 4294967307 bytes", io::read_npy<float>(p));
+    EMBEDKIT_ERROR_ROW("NPY-07", embedkit::FormatError,
+                       "header of 4294967295 bytes, more than the reader's limit of 16777216 bytes",
+                       io::read_npy<float>(p));
     write_file(p, npy_file("{'descr': '<f4', 'shape': (2, 3), }", 24));
     EMBEDKIT_ERROR_ROW("NPY-08", embedkit::FormatError, "header lacks one of 'descr', 'fortran_order', 'shape'",
                        io::read_npy<float>(p));
@@ -330,6 +332,14 @@ TEST_CASE("errors io: npy memory maps") {
     EMBEDKIT_ERROR_ROW("NPY-24", embedkit::FormatError, "expected a 2-D array, got shape (6,)", io::map_npy<float>(p));
     write_file(p, npy_file(npy_dict("<f8", "(2, 3)"), 48));
     EMBEDKIT_ERROR_ROW("NPY-25", embedkit::FormatError, "dtype is '<f8' but '<f4' was requested", io::map_npy<float>(p));
+    // The header limit is one check shared by every reader, with one message.
+    std::string b = npy_file(npy_dict("<f4", "(2, 3)"), 24, 2);
+    set_u32(b, 8, 0xFFFFFFFFu);
+    write_file(p, b);
+    EMBEDKIT_ERROR_ROW("NPY-34", embedkit::FormatError, "more than the reader's limit of 16777216 bytes",
+                       io::map_npy<float>(p));
+    EMBEDKIT_ERROR_ROW("NPY-35", embedkit::FormatError, "more than the reader's limit of 16777216 bytes",
+                       io::read_npy_header(p));
 }
 
 TEST_CASE("errors io: npy writers") {
@@ -637,6 +647,18 @@ TEST_CASE("errors io: gzip-compressed IDX files") {
     EMBEDKIT_ERROR_ROW("GZ-05", embedkit::FormatError, "but there are only 20 decompressed bytes", io::read_idx_images(p));
     write_file(p, gzip(idx_labels(3)));
     EMBEDKIT_ERROR_ROW("GZ-06", embedkit::FormatError, "(this is an IDX label file)", io::read_idx_images(p));
+    // About 100 kB of gzip members (1 MiB of zeros each) announcing 10^8 labels, one byte short:
+    // the stream is measured in constant memory before the 100 MB are allocated.
+    const std::string mib = gzip(std::string(std::size_t(1) << 20, '\0'));
+    std::string header = idx_labels(0);
+    set_be32(header, 4, 100000000u);
+    std::string bomb = gzip(header);
+    std::uint64_t left = 100000000 - 1;
+    for (; left >= (std::uint64_t(1) << 20); left -= std::uint64_t(1) << 20) bomb += mib;
+    bomb += gzip(std::string(static_cast<std::size_t>(left), '\0'));
+    write_file(p, bomb);
+    EMBEDKIT_ERROR_ROW("GZ-09", embedkit::FormatError, "but there are only 100000007 decompressed bytes",
+                       io::read_idx_labels(p));
 }
 
 TEST_CASE("errors io: gzip-compressed IDX files truncated at every byte offset") {

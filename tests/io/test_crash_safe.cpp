@@ -162,17 +162,17 @@ TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corr
         last_seen = g;
         next_first = std::max(next_first, g + 1);
 
-        // A kill between mkstemp and rename leaves the temporary file behind (documented); the
+        // A kill between creating the temporary and the rename leaves it behind (documented); the
         // target never depends on it. Remove it so the folder does not fill up.
         for (const auto& name : dir.entries()) {
             if (name == "run.ekm.checkpoint") continue;
-            REQUIRE_MESSAGE(name.rfind("run.ekm.checkpoint.tmp.", 0) == 0, "unexpected file ", name);
+            REQUIRE_MESSAGE(name.rfind(".ek-tmp-", 0) == 0, "unexpected file ", name);
             ++stale_temps;
             std::filesystem::remove(dir.path() / name);
         }
     }
     MESSAGE(kills, " kills (one save takes ", save_us, " us): ", after_completed_save,
             " after at least one completed save, a temporary file was left by ", stale_temps);
-    // Some kills must land inside a save (after mkstemp), or the test proves little.
+    // Some kills must land inside a save (after the temporary exists), or the test proves little.
     if (kills >= 50) CHECK(stale_temps > 0);
 }

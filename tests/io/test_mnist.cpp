@@ -17,8 +17,14 @@
 #include <cstdint>
 #include <cstdlib>
 #include <initializer_list>
+#include <fstream>
+#include <new>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #if EMBEDKIT_HAS_ZLIB
 #include <zlib.h>
@@ -382,6 +388,108 @@ TEST_CASE("mnist: a gz bomb stops at the size the header announces") {
     // A short stream reports the decompressed length.
     write_file(path, gzip(image_file(2, 2, 2).substr(0, 22)));
     check_throws<FormatError>([&] { (void)io::read_idx_images(path); }, {path, "only 22 decompressed bytes"});
+}
+
+// A hostile .gz: `header` followed by `present` zero bytes, as one member for the header and
+// concatenated members of 1 MiB of zeros (about 1 kB each packed), so a few hundred kB
+// decompress to hundreds of MB without the test compressing that much.
+std::string zero_bomb(const std::string& header, std::uint64_t present) {
+    const std::uint64_t mib = std::uint64_t(1) << 20;
+    const std::string full = gzip(std::string(mib, '\0'), 9);
+    std::string out = gzip(header, 9);
+    for (; present >= mib; present -= mib) out += full;
+    if (present > 0) out += gzip(std::string(static_cast<std::size_t>(present), '\0'), 9);
+    return out;
+}
+
+// The process's address-space size in bytes, from /proc/self/status (0 if unknown).
+std::uint64_t address_space_now() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmSize:", 0) == 0) return std::stoull(line.substr(7)) * 1024;
+    return 0;
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool sanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+constexpr bool sanitized = true;
+#else
+constexpr bool sanitized = false;
+#endif
+#else
+constexpr bool sanitized = false;
+#endif
+
+// Runs read(path) in a child process whose address space may grow by at most `headroom`
+// bytes (not under sanitizers, which reserve terabytes). The exit code says what happened:
+// 0 FormatError containing `expect`, 1 bad_alloc, 2 another exception, 3 none, 4 FormatError
+// with another message.
+template <class Read>
+int read_with_capped_memory(Read&& read, const std::string& expect, std::uint64_t headroom) {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        const std::uint64_t now = address_space_now();
+        if (!sanitized && now > 0) {
+            const rlimit cap{static_cast<rlim_t>(now + headroom), static_cast<rlim_t>(now + headroom)};
+            if (::setrlimit(RLIMIT_AS, &cap) != 0) ::_exit(5);
+        }
+        int code = 3;
+        try {
+            read();
+        } catch (const FormatError& e) {
+            code = std::string(e.what()).find(expect) != std::string::npos ? 0 : 4;
+        } catch (const std::bad_alloc&) {
+            code = 1;
+        } catch (...) {
+            code = 2;
+        }
+        ::_exit(code);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    REQUIRE_MESSAGE(WIFEXITED(status), "the child died of signal " << WTERMSIG(status));
+    return WEXITSTATUS(status);
+}
+
+TEST_CASE("mnist: a small gz that is one byte short of a huge header allocates little") {
+    // Hardening II: a few-MB .gz whose header announces hundreds of MB and whose data stops one
+    // byte short made the reader grow its buffer to the full size (and vector's doubling asked
+    // for twice that) before the FormatError. Now the stream is checked in constant memory
+    // before anything of the announced size is allocated. The child may grow by 128 MiB.
+    TempDir dir;
+    const std::uint64_t headroom = std::uint64_t(128) << 20;
+    const std::string outcome[] = {"FormatError", "std::bad_alloc", "another exception", "no exception",
+                             "a FormatError with another message", "setrlimit failed"};
+
+    const std::uint64_t labels = 300000000;  // 286 MiB
+    const std::string labels_path = dir.file("labels.gz");
+    write_file(labels_path, zero_bomb(idx_header(0x00000801, {std::uint32_t(labels)}), labels - 1));
+    CHECK(iotest::fs::file_size(labels_path) < (std::uint64_t(1) << 20));
+    const int l = read_with_capped_memory([&] { (void)io::read_idx_labels(labels_path); },
+                                          "only 300000007 decompressed bytes", headroom);
+    CHECK_MESSAGE(l == 0, "read_idx_labels ended with " << outcome[l < 6 ? l : 2]);
+
+    const std::uint32_t images = 400000;  // x 28 x 28 = 299 MiB of pixels, 1.2 GiB as floats
+    const std::string images_path = dir.file("images.gz");
+    write_file(images_path,
+               zero_bomb(idx_header(0x00000803, {images, 28, 28}), std::uint64_t(images) * 784 - 1));
+    const int i = read_with_capped_memory([&] { (void)io::read_idx_images(images_path); },
+                                          "only 313600015 decompressed bytes", headroom);
+    CHECK_MESSAGE(i == 0, "read_idx_images ended with " << outcome[i < 6 ? i : 2]);
+
+    // The in-memory form (used by the fuzz target) likewise.
+    const std::string gz = iotest::read_file(labels_path);
+    const int b = read_with_capped_memory(
+        [&] {
+            (void)embedkit::detail::idx_inflate_buffer(bytes(gz), gz.size(), embedkit::detail::IdxKind::labels,
+                                                       "f", "m.gz");
+        },
+        "only 300000007 decompressed bytes", headroom);
+    CHECK_MESSAGE(b == 0, "idx_inflate_buffer ended with " << outcome[b < 6 ? b : 2]);
 }
 
 #else

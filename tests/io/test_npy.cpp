@@ -534,6 +534,56 @@ TEST_CASE("npy: a moved MappedNpy keeps the mapping and the map outlives the fil
     CHECK(same_bits(maps[1].data(), b.data(), std::size_t(b.size())));
 }
 
+TEST_CASE("npy: a header over 1 MiB is read alike by read_npy, read_npy_header and map_npy") {
+    // Hardening II: read_npy and read_npy_header looked at the first MiB only and rejected a
+    // valid file with a longer header ("needs 1048704 bytes, file has 1048728") that map_npy
+    // accepted. One parser and one limit (16 MiB of header) now serve every entry point.
+    TempDir dir;
+    const std::vector<float> v = {1.5f, -2.0f, 3.25f, 0.0f, 8.0f, -0.5f};
+    const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+    const std::string big = dir.file("big_header.npy");
+    write_file(big, make_npy(dict, bytes_of(v), 2, 64, std::size_t(1) << 20));
+    const io::NpyHeader h = io::read_npy_header(big);
+    CHECK(h.data_offset > (std::size_t(1) << 20));
+    CHECK(h.shape == std::vector<std::uint64_t>{2, 3});
+    const RM<float> read = io::read_npy<float>(big);
+    const io::MappedNpy<float> mapped = io::map_npy<float>(big);
+    REQUIRE(read.rows() == 2);
+    REQUIRE(read.cols() == 3);
+    CHECK(same_bits(read.data(), v.data(), v.size()));
+    CHECK(same_bits(mapped.data(), v.data(), v.size()));
+    const std::string bytes = read_file(big);
+    const RM<float> parsed =
+        io::parse_npy<float>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "big");
+    CHECK(same_bits(parsed.data(), v.data(), v.size()));
+
+    // Past the limit every entry point gives the same FormatError, naming the limit.
+    const std::string huge = dir.file("huge_header.npy");
+    write_file(huge, make_npy(dict, bytes_of(v), 2, 64, std::size_t(1) << 24));
+    const std::vector<std::string> parts = {huge, "header of 16777332 bytes",
+                                            "more than the reader's limit of 16777216 bytes"};
+    std::vector<std::string> messages;
+    const auto message_of = [&](auto&& f) {
+        try {
+            f();
+        } catch (const FormatError& e) {
+            messages.push_back(e.what());
+            return;
+        } catch (const std::exception& e) {
+            FAIL("not a FormatError: " << e.what());
+        }
+        FAIL("no exception");
+    };
+    message_of([&] { (void)io::read_npy_header(huge); });
+    message_of([&] { (void)io::read_npy<float>(huge); });
+    message_of([&] { (void)io::map_npy<float>(huge); });
+    REQUIRE(messages.size() == 3);
+    CHECK(messages[1] == messages[0]);
+    CHECK(messages[2] == messages[0]);
+    for (const std::string& p : parts)
+        CHECK_MESSAGE(messages[0].find(p) != std::string::npos, "'" << messages[0] << "' lacks '" << p << "'");
+}
+
 TEST_CASE("npy: a mapped set is searched like the matrix it holds") {
     TempDir dir;
     RM<float> set(300, 5);

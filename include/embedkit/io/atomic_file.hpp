@@ -3,6 +3,7 @@
 #pragma once
 
 #include "../core/error.hpp"
+#include "detail/unique_file.hpp"
 
 #include <cerrno>
 #include <cstddef>
@@ -10,21 +11,26 @@
 #include <string>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace embedkit::io {
 
 /// Writes a file atomically. Usage:
 ///   AtomicFile f(path);  f.write(data, n); ...;  f.commit();
+/// The temporary file is `.ek-tmp-` plus 16 hex digits in the folder of `path`, so any name
+/// the file system accepts (up to NAME_MAX, 255 bytes) can be written. It is created with
+/// mode 0666 and the kernel applies the umask, so the result gets the usual permissions; the
+/// umask is never read or changed, so threads may save (different paths) at the same time.
 /// If commit() is not reached (exception, early return) the temporary file is removed and the
 /// target is untouched. Durability: after commit() returns, the new contents and the rename
 /// have been fsync'ed, so they survive a power loss on file systems that honour fsync.
+/// Throws IoError naming the path.
 class AtomicFile {
 public:
     explicit AtomicFile(std::string path) : path_(std::move(path)) {
-        tmp_ = path_ + ".tmp.XXXXXX";
-        fd_ = ::mkstemp(tmp_.data());
+        const std::string::size_type slash = path_.find_last_of('/');
+        const std::string folder = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
+        fd_ = detail::create_unique_file(folder + ".ek-tmp-", tmp_);
         if (fd_ < 0) fail("cannot create a temporary file beside");
     }
     AtomicFile(const AtomicFile&) = delete;
@@ -52,10 +58,6 @@ public:
 
     /// Flushes, syncs and renames the temporary file over the target, then syncs the folder.
     void commit() {
-        // mkstemp creates 0600; give the file the usual permissions (umask applies).
-        const mode_t mask = ::umask(0);
-        ::umask(mask);
-        ::fchmod(fd_, 0666 & ~mask);
         if (::fsync(fd_) != 0) fail("cannot fsync temporary file for");
         if (::close(fd_) != 0) {
             const int e = errno;

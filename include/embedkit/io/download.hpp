@@ -10,6 +10,7 @@
 #include "../core/error.hpp"
 #include "detail/md5.hpp"
 #include "detail/path.hpp"
+#include "detail/unique_file.hpp"
 
 #include <algorithm>
 #include <array>
@@ -261,14 +262,11 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
         for (std::string mirror : options.mirrors) {
             if (!mirror.empty() && mirror.back() != '/') mirror += '/';
             const std::string url = mirror + name;
-            std::string tmp = target + ".part.XXXXXX";
-            const int fd = ::mkstemp(tmp.data());
+            // Created 0666 minus the umask, which is never touched (other threads share it).
+            std::string tmp;
+            const int fd = embedkit::detail::create_unique_file(target + ".part.", tmp);
             if (fd < 0)
                 throw IoError(func + ": cannot create a temporary file in '" + folder + "': " + std::strerror(errno));
-            // mkstemp creates 0600; the saved file gets the usual permissions (umask applies).
-            const mode_t mask = ::umask(0);
-            ::umask(mask);
-            ::fchmod(fd, 0666 & ~mask);
             ::close(fd);
             d::UnlinkGuard guard{tmp};
             if (!options.quiet) std::fprintf(stderr, "embedkit: downloading %s\n", url.c_str());

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -177,31 +178,49 @@ inline std::vector<std::uint8_t> idx_labels_from(const unsigned char* data, std:
 }
 
 #if EMBEDKIT_HAS_ZLIB
-/// Decompresses an IDX file of `kind`, validating its header as soon as it is out and never
-/// decompressing more than one byte beyond the size the header announces, so a gzip bomb
-/// costs at most what a genuine file of that header would. Throws FormatError if the header
-/// is wrong or the data overlong; a short result is left to idx_check_length.
-inline std::vector<unsigned char> idx_inflate(GzipReader& gz, IdxKind kind, const std::string& func,
-                                              const std::string& name) {
+/// Decompresses an IDX file of `kind` in two passes, so that memory is spent only on data
+/// that is there. `open()` returns a new GzipReader (std::unique_ptr) at the start of the
+/// compressed bytes. Pass 1 validates the header as soon as it is out, then decompresses into
+/// a 64 KiB scratch buffer, counting, to the end of the stream (zlib checks every member's
+/// CRC-32) or one byte past what the header announces (a gzip bomb stops there), and checks
+/// the exact length. Only then pass 2 allocates the announced size, once, and decompresses
+/// into it. So a few-MB file whose header announces gigabytes and whose data is short, long or
+/// corrupt is a FormatError after constant memory; a valid file costs what a raw file of the
+/// same header would (both are bounded by idx_max_payload), plus a second decompression.
+/// Throws FormatError for a wrong header, length or stream; IoError if the input changes
+/// between the passes.
+template <class Open>
+std::vector<unsigned char> idx_inflate(Open&& open, IdxKind kind, const std::string& func,
+                                       const std::string& name) {
     const std::size_t header = idx_header_bytes(kind);
-    std::vector<unsigned char> out(header);
-    std::size_t have = gz.read(out.data(), header);
-    const IdxLayout l = idx_layout(out.data(), have, kind, func, name);
-    const std::uint64_t total = l.total_bytes();
-    for (;;) {
-        if (have == out.size()) {
-            if (have > total)
-                idx_fail(func, name, "decompresses to more than the " + std::to_string(total) +
-                                         " bytes its header announces (" + idx_describe(l) + ")");
-            const std::uint64_t grown = std::max<std::uint64_t>(2 * out.size(), 1u << 16);
-            out.resize(static_cast<std::size_t>(std::min<std::uint64_t>(grown, total + 1)));
+    std::vector<unsigned char> head(header);
+    IdxLayout l;
+    {
+        const auto gz = open();
+        std::uint64_t have = gz->read(head.data(), header);
+        l = idx_layout(head.data(), static_cast<std::size_t>(have), kind, func, name);
+        const std::uint64_t total = l.total_bytes();
+        std::vector<unsigned char> scratch(std::size_t(1) << 16);
+        for (;;) {
+            const std::size_t want =
+                static_cast<std::size_t>(std::min<std::uint64_t>(scratch.size(), total + 1 - have));
+            if (want == 0) break;
+            const std::size_t got = gz->read(scratch.data(), want);
+            have += got;
+            if (got < want) break;  // end of the gzip stream
         }
-        const std::size_t want = out.size() - have;
-        const std::size_t got = gz.read(out.data() + have, want);
-        have += got;
-        if (got < want) break;  // end of the gzip stream
+        if (have > total)
+            idx_fail(func, name, "decompresses to more than the " + std::to_string(total) +
+                                     " bytes its header announces (" + idx_describe(l) + ")");
+        idx_check_length(l, have, func, name, "decompressed bytes");
     }
-    out.resize(have);
+    const std::size_t total = static_cast<std::size_t>(l.total_bytes());
+    std::vector<unsigned char> out(total);
+    const auto gz = open();
+    unsigned char extra = 0;
+    if (gz->read(out.data(), total) != total || gz->read(&extra, 1) != 0 ||
+        !std::equal(head.begin(), head.end(), out.begin()))
+        throw IoError(func + ": '" + name + "' changed while being read");
     return out;
 }
 
@@ -209,8 +228,7 @@ inline std::vector<unsigned char> idx_inflate(GzipReader& gz, IdxKind kind, cons
 /// fuzzing); see idx_inflate.
 inline std::vector<unsigned char> idx_inflate_buffer(const unsigned char* data, std::size_t size, IdxKind kind,
                                                      const std::string& func, const std::string& name) {
-    GzipReader gz(data, size, func, name);
-    return idx_inflate(gz, kind, func, name);
+    return idx_inflate([&] { return std::make_unique<GzipReader>(data, size, func, name); }, kind, func, name);
 }
 #endif
 
@@ -249,8 +267,14 @@ auto read_idx_file(const std::string& path, IdxKind kind, const std::string& fun
     head.resize(read_fully(fd, head.data(), head.size(), func, path));
     if (is_gzip(head.data(), head.size())) {
 #if EMBEDKIT_HAS_ZLIB
-        GzipReader gz(fd, std::move(head), func, path);
-        const std::vector<unsigned char> raw = idx_inflate(gz, kind, func, path);
+        // Each pass reads the file from its start (idx_inflate), so it must be seekable.
+        const auto open = [&] {
+            if (::lseek(fd, 0, SEEK_SET) != 0)
+                throw IoError(func + ": cannot seek in '" + path + "' (a .gz IDX file is read twice: " +
+                              "to check it, then to keep it): " + std::strerror(errno));
+            return std::make_unique<GzipReader>(fd, std::vector<unsigned char>(), func, path);
+        };
+        const std::vector<unsigned char> raw = idx_inflate(open, kind, func, path);
         return parse(raw.data(), raw.size(), "decompressed bytes");
 #else
         gzip_unavailable(func, path);

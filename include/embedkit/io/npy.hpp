@@ -176,14 +176,26 @@ private:
     const std::string& path_;
 };
 
-// Parses the preamble and header at the start of a file of `file_size` bytes, whose first
-// `avail` bytes are in `bytes`. Checks that the data fits the file exactly.
 [[noreturn]] inline void npy_format_error(const std::string& path, const std::string& what) {
     throw FormatError("embedkit::io::npy: '" + path + "': " + what);
 }
 
-inline NpyHeader parse_npy_header(const unsigned char* bytes, std::size_t avail,
-                                  std::uint64_t file_size, const std::string& path) {
+}  // namespace detail
+
+/// The longest .npy header (the dict after the 10- or 12-byte preamble) that the readers
+/// accept: 16 MiB. numpy writes a few hundred bytes for the dtypes embedkit reads, and its own
+/// reader refuses more than 10000 without allow_pickle; the limit bounds what a header-length
+/// field can make read_npy_header read, and read_npy, read_npy_header, parse_npy and map_npy
+/// all apply it through the same check, with the same message.
+inline constexpr std::size_t npy_max_header_bytes = std::size_t(1) << 24;
+
+namespace detail {
+
+/// Bytes from the start of a .npy file to the end of its header (preamble + header length),
+/// from the first `avail` (at least min(file_size, 12)) bytes of a file of `file_size` bytes:
+/// checks the magic, the version, the header limit and that the file holds the header.
+inline std::size_t npy_header_end(const unsigned char* bytes, std::size_t avail, std::uint64_t file_size,
+                                  const std::string& path) {
     const auto fail = [&path](const std::string& what) { npy_format_error(path, what); };
     static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
     if (avail < 10) fail("file too short for a .npy header (" + std::to_string(file_size) + " bytes)");
@@ -202,9 +214,28 @@ inline NpyHeader parse_npy_header(const unsigned char* bytes, std::size_t avail,
     } else {
         fail("unsupported .npy format version " + std::to_string(major));
     }
-    if (prefix + header_len > file_size || prefix + header_len > avail)
+    if (header_len > npy_max_header_bytes)
+        fail("header of " + std::to_string(header_len) + " bytes, more than the reader's limit of " +
+             std::to_string(npy_max_header_bytes) + " bytes");
+    if (prefix + header_len > file_size)
         fail("truncated header (needs " + std::to_string(prefix + header_len) + " bytes, file has " +
              std::to_string(file_size) + ")");
+    return prefix + header_len;
+}
+
+// The one .npy header parser: every reader (read_npy_header, read_npy, parse_npy, map_npy)
+// ends here. Parses the preamble and header at the start of a file of `file_size` bytes, whose
+// first `avail` bytes are in `bytes` (at least up to npy_header_end), and checks that the
+// data fits the file exactly.
+inline NpyHeader parse_npy_header(const unsigned char* bytes, std::size_t avail,
+                                  std::uint64_t file_size, const std::string& path) {
+    const auto fail = [&path](const std::string& what) { npy_format_error(path, what); };
+    const std::size_t end = npy_header_end(bytes, avail, file_size, path);
+    if (avail < end)  // a caller's mistake, not the file's
+        fail("internal error: the header needs " + std::to_string(end) + " bytes, only " +
+             std::to_string(avail) + " were read");
+    const std::size_t prefix = bytes[6] == 1 ? 10 : 12;
+    const std::size_t header_len = end - prefix;
     NpyHeader h = NpyDictParser(reinterpret_cast<const char*>(bytes) + prefix, header_len, path).parse();
     h.data_offset = prefix + header_len;
     const std::size_t item = npy_item_size(h.dtype);
@@ -423,10 +454,20 @@ inline NpyHeader read_npy_header(const std::string& path) {
     const long size = std::ftell(f.get());
     if (size < 0) throw IoError("embedkit::io::npy: cannot size '" + path + "'");
     std::rewind(f.get());
-    std::vector<unsigned char> head(static_cast<std::size_t>(std::min<long>(size, 1 << 20)));
-    if (!head.empty() && std::fread(head.data(), 1, head.size(), f.get()) != head.size())
-        throw IoError("embedkit::io::npy: cannot read '" + path + "'");
-    return detail::parse_npy_header(head.data(), head.size(), static_cast<std::uint64_t>(size), path);
+    const auto file_size = static_cast<std::uint64_t>(size);
+    // The preamble says how long the header is; then exactly the header is read (the limit,
+    // npy_max_header_bytes, is checked before).
+    std::vector<unsigned char> head;
+    const auto read_to = [&](std::size_t n) {
+        const std::size_t had = head.size();
+        head.resize(n);
+        if (n > had && std::fread(head.data() + had, 1, n - had, f.get()) != n - had)
+            throw IoError("embedkit::io::npy: cannot read '" + path + "'");
+    };
+    read_to(static_cast<std::size_t>(std::min<long>(size, 12)));
+    if (head.size() >= 10)
+        read_to(std::max(head.size(), detail::npy_header_end(head.data(), head.size(), file_size, path)));
+    return detail::parse_npy_header(head.data(), head.size(), file_size, path);
 }
 
 /// Reads a 1-D or 2-D .npy array of element type T into a row-major matrix (a 1-D array of
@@ -482,6 +523,13 @@ std::vector<T> read_npy_vector(const std::string& path) {
 
 /// A read-only memory map of a 2-D C-order .npy file of element type Scalar. Owns the
 /// mapping; matrix() is valid while the object lives. Move-only.
+///
+/// The map shows the file's pages, not a copy. If the file is replaced by a rename (write_npy,
+/// save_model_file, `mv`) or deleted, the map keeps the old contents. If another program
+/// shrinks or rewrites it in place (np.save or `cp` onto the same path, truncate), reading a
+/// page past the new end raises SIGBUS, which kills the process; no C++ exception can report
+/// it. Map only files that nobody rewrites in place while they are mapped; otherwise use
+/// read_npy, which copies the data into memory and is unaffected by later changes.
 template <class Scalar>
 class MappedNpy {
 public:
@@ -565,7 +613,8 @@ private:
     Eigen::Index cols_ = 0;
 };
 
-/// Maps a 2-D .npy file of dtype Scalar read-only; see MappedNpy.
+/// Maps a 2-D .npy file of dtype Scalar read-only; see MappedNpy, including when a file
+/// rewritten in place kills the process with SIGBUS (read_npy copies instead).
 template <class Scalar>
 MappedNpy<Scalar> map_npy(const std::string& path) {
     return MappedNpy<Scalar>(path);
