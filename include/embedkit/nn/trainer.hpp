@@ -147,7 +147,7 @@ History read_checkpoint(const std::string& path, Model& model, Optimizer<typenam
         throw ArgumentError(fn + " was written for " + file.attribute("fit.train_rows") +
                             " training rows, this run has " + std::to_string(train_rows));
     model.read_model(file);
-    opt.load_state(file, "optimizer.");
+    opt.load_state(file, "optimizer.", model.parameters());
     const auto words = file.read_vector<std::uint64_t>("rng.state");
     if (words.size() != 4) throw FormatError(fn + ": rng.state must hold 4 words, got " + std::to_string(words.size()));
     if ((words[0] | words[1] | words[2] | words[3]) == 0)
