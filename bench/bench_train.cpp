@@ -2,6 +2,10 @@
 // Siamese epoch (120,000 pairs, batch 128, contrastive loss, Adam), each with a breakdown of
 // where the time goes, and the same binary's SGEMM rate at 1024³.
 //
+// The drift rows (vae_drift, siamese_drift) train a fresh model for 5 epochs in one fit and
+// report epoch 5's time over epoch 2's: a slowdown that grows with training (denormal moments
+// and gradients, which cost a microcode assist per operation on Intel cores) shows there.
+//
 // Built twice: bench_train (Eigen's own GEMM, rows "embedkit_eigen") and bench_train_blas
 // (EIGEN_USE_BLAS on OpenBLAS, rows "embedkit_blas"). The libtorch peer is bench_train_torch;
 // scripts/bench_train runs all three in one session and scripts/bench_train_summary.py makes
@@ -14,8 +18,11 @@
 #include <embedkit/models/vae.hpp>
 
 #include <cstdlib>
+#include <ctime>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace ek = embedkit;
 
@@ -159,6 +166,70 @@ void bm_siamese_epoch(benchmark::State& state) {
     state.counters["pair_accuracy"] = ek::models::pair_accuracy(d, s.test_pairs.similar, 0.5f);
 }
 
+double thread_cpu_seconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// One fit of 5 epochs of a fresh model; epochs 2 and 5 on the trainer's clock and in this
+// thread's CPU time (which a busy shared machine disturbs less), and their ratios, as counters.
+// `run(on_epoch_end)` trains with that callback and returns the history.
+template <class Run>
+void time_drift(benchmark::State& state, const std::string& error, Run&& run) {
+    if (!error.empty()) {
+        state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + error).c_str());
+        return;
+    }
+    ek::nn::History h;
+    std::vector<double> cpu;  // thread CPU seconds at the start and after every epoch
+    for (auto _ : state) {
+        cpu.assign(1, thread_cpu_seconds());
+        h = run([&](const ek::nn::EpochStats&) { cpu.push_back(thread_cpu_seconds()); });
+        double total = 0;
+        for (const auto& e : h) total += e.seconds;
+        state.SetIterationTime(total);
+    }
+    state.counters["epoch2_s"] = h.at(1).seconds;
+    state.counters["epoch5_s"] = h.at(4).seconds;
+    state.counters["ratio_5_to_2"] = h.at(4).seconds / h.at(1).seconds;
+    state.counters["epoch2_cpu_s"] = cpu.at(2) - cpu.at(1);
+    state.counters["epoch5_cpu_s"] = cpu.at(5) - cpu.at(4);
+    state.counters["cpu_ratio_5_to_2"] = (cpu.at(5) - cpu.at(4)) / (cpu.at(2) - cpu.at(1));
+    state.counters["loss"] = h.back().loss;
+}
+
+void bm_vae_drift(benchmark::State& state) {
+    Session& s = session();
+    time_drift(state, s.error, [&](std::function<void(const ek::nn::EpochStats&)> on_epoch_end) {
+        ek::Rng rng(7);
+        ek::models::VAE<float> vae(ek::models::VAEOptions{}, rng);
+        ek::nn::Adam<float> adam;
+        ek::nn::FitOptions f;
+        f.epochs = 5;
+        f.batch_size = 100;
+        f.progress.style = ek::viz::ProgressOptions::Style::silent;
+        f.on_epoch_end = std::move(on_epoch_end);
+        return vae.fit(s.images, f, adam, rng);
+    });
+}
+
+void bm_siamese_drift(benchmark::State& state) {
+    SiameseSession& s = siamese_session();
+    time_drift(state, s.error, [&](std::function<void(const ek::nn::EpochStats&)> on_epoch_end) {
+        ek::Rng rng(7);
+        ek::models::Siamese<float> model(ek::models::SiameseOptions{}, rng);
+        ek::nn::Adam<float> adam;
+        ek::nn::FitOptions f;
+        f.epochs = 5;
+        f.batch_size = 128;
+        f.progress.style = ek::viz::ProgressOptions::Style::silent;
+        f.on_epoch_end = std::move(on_epoch_end);
+        return model.fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
+                         ek::models::SiameseTraining{}, adam, rng);
+    });
+}
+
 void bm_sgemm(benchmark::State& state) {
     const Eigen::Index n = state.range(0);
     ek::Rng rng(1);
@@ -198,6 +269,11 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(name.c_str(), bm_vae_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
     const std::string siamese = std::string("siamese_epoch/") + backend;
     benchmark::RegisterBenchmark(siamese.c_str(), bm_siamese_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
+    // Not in the default run (scripts/bench_train): select with --benchmark_filter=drift.
+    const std::string vae_drift = std::string("vae_drift/") + backend;
+    benchmark::RegisterBenchmark(vae_drift.c_str(), bm_vae_drift)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+    const std::string siamese_drift = std::string("siamese_drift/") + backend;
+    benchmark::RegisterBenchmark(siamese_drift.c_str(), bm_siamese_drift)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
     const std::string gemm = std::string("sgemm/") + backend + "/1024";
     benchmark::RegisterBenchmark(gemm.c_str(), bm_sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->MinTime(1.0);
     benchmark::RunSpecifiedBenchmarks();

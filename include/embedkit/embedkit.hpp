@@ -4,6 +4,7 @@
 #include "version.hpp"
 
 #include "core/config.hpp"
+#include "core/denormals.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
 #include "core/types.hpp"

@@ -934,6 +934,43 @@ TEST_CASE("errors io: resuming from checkpoints") {
         m.add("history.learning_rate", std::vector<double>{1e-3, 1e-3});
     });
     EMBEDKIT_ERROR_ROW("CKPT-19", embedkit::FormatError, "history length does not match its epoch count 1", resume(p));
+    // The optimiser's state: every field a forged or damaged file could set so that the resumed
+    // run turns NaN (or silently restarts Adam) is refused at load, naming the file and tensor.
+    const auto set_first_value = [](io::ModelFile& m, const std::string& name, float value) {
+        for (auto& t : m.tensors)
+            if (t.name == name) {
+                std::memcpy(t.bytes.data(), &value, sizeof value);
+                return;
+            }
+        FAIL("no tensor " << name);
+    };
+    ckpt_with([](io::ModelFile& m) {
+        remove_tensor(m, "optimizer.slot1.0");
+        m.add("optimizer.slot1.0", std::vector<float>{0, 0, 0});
+    });
+    EMBEDKIT_ERROR_ROW("CKPT-20", embedkit::FormatError,
+                       "tensor 'optimizer.slot1.0' has 3 values, parameter 0 ('encoder.0.weight') has 24", resume(p));
+    ckpt_with([](io::ModelFile& m) {
+        remove_tensor(m, "optimizer.count");
+        m.add_scalar<std::uint64_t>("optimizer.count", 0);
+    });
+    EMBEDKIT_ERROR_ROW("CKPT-21", embedkit::FormatError,
+                       "tensor 'optimizer.count' records the state of 0 parameters after 2 steps, the model has 10",
+                       resume(p));
+    ckpt_with([&](io::ModelFile& m) { set_first_value(m, "optimizer.slot0.3", std::nanf("")); });
+    EMBEDKIT_ERROR_ROW("CKPT-22", embedkit::FormatError,
+                       "edited.ckpt' (kind 'embedkit.vae.checkpoint'): tensor 'optimizer.slot0.3' holds NaN or Inf",
+                       resume(p));
+    ckpt_with([&](io::ModelFile& m) { set_first_value(m, "optimizer.slot1.2", -1.0f); });
+    EMBEDKIT_ERROR_ROW("CKPT-23", embedkit::FormatError,
+                       "tensor 'optimizer.slot1.2' holds a negative value (-1), it keeps squares and must be >= 0",
+                       resume(p));
+    ckpt_with([](io::ModelFile& m) {
+        remove_tensor(m, "optimizer.step");
+        m.add_scalar<std::uint64_t>("optimizer.step", std::numeric_limits<std::uint64_t>::max());
+    });
+    EMBEDKIT_ERROR_ROW("CKPT-24", embedkit::FormatError,
+                       "tensor 'optimizer.step' is 2^64 - 1, the next step could not increment it", resume(p));
     EMBEDKIT_ERROR_ROW("CKPT-13", embedkit::IoError, "is not a regular file", resume(dir.path().string()));
     EMBEDKIT_ERROR_ROW("CKPT-14", embedkit::IoError, "cannot create a temporary file beside",
                        resume(dir.file("no_such_folder/run.ckpt")));

@@ -6,7 +6,12 @@
 #include <embedkit/nn/gradcheck.hpp>
 
 #include <functional>
+#include <stdexcept>
 #include <tuple>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+#endif
 
 namespace ek = embedkit;
 using modeltest::quiet_fit;
@@ -142,3 +147,44 @@ TEST_CASE("autoencoder: a learning-rate schedule applies per epoch and survives 
     CHECK_THROWS_WITH_AS(adam.set_learning_rate(-1), doctest::Contains("learning rate must be positive"),
                          ek::ArgumentError);
 }
+
+#if defined(__x86_64__) || defined(__i386__)
+// Read directly (not through embedkit's guard) so that the test states the x86 contract.
+TEST_CASE("autoencoder: fit flushes denormals on its thread and restores the mode") {
+    const auto x = modeltest::clustered_data<float>(20, 6, 2, 4);
+    ek::models::AutoencoderOptions o;
+    o.input = 6;
+    o.hidden = {4};
+    o.latent = 2;
+    // Bits 0-5 are sticky exception flags that training may raise: the mode is the rest.
+    constexpr unsigned ftz = 0x8000, daz = 0x0040, round_down = 0x2000, mode = ~0x3Fu;
+    const unsigned before = _mm_getcsr();
+    // A non-default rounding mode too, to see that the whole register comes back.
+    _mm_setcsr(before | round_down);
+    const unsigned entry = _mm_getcsr();
+    for (bool throw_in_callback : {false, true}) {
+        CAPTURE(throw_in_callback);
+        ek::Rng rng(3);
+        ek::models::Autoencoder<float> ae(o, rng);
+        ek::nn::Adam<float> adam;
+        auto f = quiet_fit(2, 5);
+        unsigned inside = 0;
+        float flushed = -1;
+        f.on_epoch_end = [&](const ek::nn::EpochStats&) {
+            inside = _mm_getcsr();
+            volatile float tiny = 1e-30f;
+            flushed = tiny * 1e-10f;  // 1e-40 is a denormal float: zero under FTZ
+            if (throw_in_callback) throw std::runtime_error("stop");
+        };
+        if (throw_in_callback)
+            CHECK_THROWS_AS(ae.fit(x, f, adam, rng), std::runtime_error);
+        else
+            ae.fit(x, f, adam, rng);
+        CHECK((inside & (ftz | daz)) == (ftz | daz));
+        CHECK((inside & round_down) == round_down);
+        CHECK(flushed == 0.0f);
+        CHECK((_mm_getcsr() & mode) == (entry & mode));
+    }
+    _mm_setcsr(before);
+}
+#endif

@@ -141,7 +141,7 @@ TEST_CASE("optim: state is keyed by position and survives save and load") {
     a1.save_state(file, "opt.");
     t2.a = t1.a;
     t2.b = t1.b;
-    a2.load_state(file, "opt.");
+    a2.load_state(file, "opt.", t2.params());
     CHECK(a2.steps() == 3);
     ek::Rng r2 = r1;
     for (int s = 0; s < 3; ++s) {
@@ -153,7 +153,35 @@ TEST_CASE("optim: state is keyed by position and survives save and load") {
     CHECK(t1.a == t2.a);
     CHECK(t1.b == t2.b);
     ek::nn::SGD<double> sgd;
-    CHECK_THROWS_WITH_AS(sgd.load_state(file, "opt."), doctest::Contains("'adam'"), ek::FormatError);
+    CHECK_THROWS_WITH_AS(sgd.load_state(file, "opt.", t2.params()), doctest::Contains("'adam'"), ek::FormatError);
+}
+
+TEST_CASE("optim: load_state checks the state against the parameters before using it") {
+    Tensors t = make_tensors(8);
+    ek::nn::Adam<double> fresh;
+    ek::io::ModelFile empty;
+    fresh.save_state(empty, "opt.");  // no step yet: no slots, step 0
+    ek::nn::Adam<double> loaded;
+    loaded.load_state(empty, "opt.", t.params());
+    CHECK(loaded.steps() == 0);
+    ek::Rng rng(2);
+    random_gradients(t, rng);
+    fresh.step(t.params());
+    ek::io::ModelFile file;
+    fresh.save_state(file, "opt.");
+    auto fewer = t.params();
+    fewer.pop_back();
+    CHECK_THROWS_WITH_AS(loaded.load_state(file, "opt.", fewer),
+                         doctest::Contains("records the state of 2 parameters after 1 steps, the model has 1"),
+                         ek::FormatError);
+    auto swapped = t.params();
+    std::swap(swapped[0], swapped[1]);
+    CHECK_THROWS_WITH_AS(loaded.load_state(file, "opt.", swapped),
+                         doctest::Contains("tensor 'opt.slot0.0' has 12 values, parameter 0 ('b') has 2100"),
+                         ek::FormatError);
+    CHECK(loaded.steps() == 0);  // a refused state changes nothing
+    loaded.load_state(file, "opt.", t.params());
+    CHECK(loaded.steps() == 1);
 }
 
 TEST_CASE("optim: a changed parameter list and bad settings throw") {

@@ -27,6 +27,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -363,6 +364,12 @@ struct Tensor {
     friend bool operator!=(const Tensor& a, const Tensor& b) { return !(a == b); }
 };
 
+// Test hook: runs once per tensor-name comparison of a lookup (find_tensor and the duplicate
+// check of add), so a test can count them; a test executable defines it before any include.
+#ifndef EMBEDKIT_MODEL_FILE_NAME_COMPARED
+#define EMBEDKIT_MODEL_FILE_NAME_COMPARED() ((void)0)
+#endif
+
 namespace detail {
 
 // Throws ArgumentError (prefixed by `func`) unless `t` can be written: a name of 1 to
@@ -425,12 +432,21 @@ public:
     /// Appends a tensor. Throws ArgumentError if the name is empty, longer than
     /// model_file_max_name_length or already used, or the tensor is inconsistent (invalid
     /// dtype, rank above model_file_max_rank, bytes not matching dtype and shape).
+    /// Amortised O(1) through the name index: a name given to an element of `tensors` in
+    /// place since its last change of length is caught when the file is saved instead.
     void add(Tensor t) {
         detail::check_tensor(t, "embedkit::io::ModelFile::add");
-        if (find_tensor(t.name) != nullptr)
-            throw ArgumentError("embedkit::io::ModelFile::add: " + where() + " already has a tensor named " +
-                                detail::quote_name(t.name));
+        if (indexed_ != tensors.size()) rebuild_index();
+        if (const auto it = index_.find(t.name); it != index_.end()) {
+            EMBEDKIT_MODEL_FILE_NAME_COMPARED();
+            // A stale entry (the tensor was renamed in place) is no duplicate; find_tensor scans.
+            if (tensors[it->second].name == t.name || find_tensor(t.name) != nullptr)
+                throw ArgumentError("embedkit::io::ModelFile::add: " + where() +
+                                    " already has a tensor named " + detail::quote_name(t.name));
+        }
+        index_.emplace(t.name, tensors.size());
         tensors.push_back(std::move(t));
+        indexed_ = tensors.size();
     }
 
     /// Appends an Eigen vector (rank 1) or matrix (rank 2, rows x cols, row-major bytes);
@@ -492,11 +508,33 @@ public:
     /// True if a tensor `name` exists.
     bool has_tensor(const std::string& name) const noexcept { return find_tensor(name) != nullptr; }
 
-    /// The tensor `name`, or null.
+    /// The tensor `name`, or null. O(1) through the name index while `tensors` has the
+    /// length it had when the index was last built (by the loaders, add and rebuild_index),
+    /// so reading every tensor of a file by name is linear in the number of tensors; a name
+    /// the index does not know, or after `tensors` was edited directly, costs a scan.
     const Tensor* find_tensor(const std::string& name) const noexcept {
-        for (const Tensor& t : tensors)
+        if (indexed_ == tensors.size()) {
+            if (const auto it = index_.find(name); it != index_.end()) {
+                EMBEDKIT_MODEL_FILE_NAME_COMPARED();
+                // Verified, so an element renamed in place is never returned under its old name.
+                if (tensors[it->second].name == name) return &tensors[it->second];
+            }
+        }
+        for (const Tensor& t : tensors) {
+            EMBEDKIT_MODEL_FILE_NAME_COMPARED();
             if (t.name == name) return &t;
+        }
         return nullptr;
+    }
+
+    /// Rebuilds the name index behind find_tensor and add from `tensors` (the first of equal
+    /// names wins, as in a scan). The loaders and add keep it current; call it after editing
+    /// `tensors` directly and before many lookups.
+    void rebuild_index() {
+        index_.clear();
+        index_.reserve(tensors.size());
+        for (std::size_t i = 0; i < tensors.size(); ++i) index_.emplace(tensors[i].name, i);
+        indexed_ = tensors.size();
     }
 
     /// The tensor `name`. Throws FormatError naming it and the file if absent.
@@ -577,6 +615,11 @@ public:
     }
 
 private:
+    // Tensor name -> position in `tensors`, for the first indexed_ tensors. Positions, not
+    // pointers, so that copies of the file carry a valid index.
+    std::unordered_map<std::string, std::size_t> index_;
+    std::size_t indexed_ = 0;
+
     const Tensor& require(const char* func, const std::string& name) const {
         if (const Tensor* t = find_tensor(name)) return *t;
         throw FormatError(std::string("embedkit::io::ModelFile::") + func + ": " + where() +
@@ -1005,6 +1048,7 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
     }
     for (std::size_t i = 0; i < entries.size(); ++i)
         m.tensors[i].bytes.assign(data + entries[i].offset, data + entries[i].offset + entries[i].nbytes);
+    m.rebuild_index();  // models read every tensor by name: one index, not a scan per tensor
     return m;
 }
 

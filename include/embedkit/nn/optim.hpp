@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -50,39 +51,74 @@ public:
                 file.add(prefix + "slot" + std::to_string(k) + "." + std::to_string(i), slots_[i][k]);
     }
 
-    /// Restores the state written by save_state. Throws FormatError when it was written by
-    /// another optimiser or is incomplete.
-    void load_state(const io::ModelFile& file, const std::string& prefix) {
+    /// Restores the state written by save_state for the parameter list `params` (the model's
+    /// `parameters()`, in the order `step` will get them). Everything is checked before any of
+    /// it replaces the current state, so a forged or damaged checkpoint never resumes into a
+    /// state that `step` would turn into NaN. Throws FormatError, naming the file (where known)
+    /// and the tensor, when the state was written by another optimiser, is incomplete, holds
+    /// state for another number of parameters (0 after steps were taken included), has a slot
+    /// whose length differs from its parameter's, a NaN or Inf in a slot, a negative value
+    /// where the optimiser keeps squares (Adam's second moment), or a step counter at 2^64 - 1
+    /// that the next step could not increment.
+    void load_state(const io::ModelFile& file, const std::string& prefix,
+                    const std::vector<Parameter<Scalar>>& params) {
+        const std::string fn = "embedkit::nn::Optimizer::load_state: ";
+        const auto fail = [&](const std::string& key, const std::string& what) {
+            throw FormatError(fn + file.where() + ": tensor '" + key + "' " + what);
+        };
         const std::string stored = file.attribute(prefix + "name");
         if (stored != name())
-            throw FormatError("embedkit::nn::Optimizer::load_state: the file holds the state of '" + stored +
+            throw FormatError(fn + "the file holds the state of '" + stored +
                               "', this optimiser is '" + name() + "'");
         const auto count = file.scalar<std::uint64_t>(prefix + "count");
         // Each slot is a tensor of the file, so a count the file cannot hold is refused before
         // the state is allocated (a forged count would otherwise be a huge allocation).
         if (count > file.tensors.size() / std::max<std::size_t>(1, slots_per_parameter()))
-            throw FormatError("embedkit::nn::Optimizer::load_state: " + file.where() + " records the state of " +
-                              std::to_string(count) + " parameters but holds only " +
-                              std::to_string(file.tensors.size()) + " tensors");
+            throw FormatError(fn + file.where() + " records the state of " + std::to_string(count) +
+                              " parameters but holds only " + std::to_string(file.tensors.size()) +
+                              " tensors");
+        const auto steps = file.scalar<std::uint64_t>(prefix + "step");
+        // The next step increments the counter; at 2^64 - 1 it would wrap to 0, and Adam's bias
+        // correction 1 - beta1^0 = 0 would divide by zero.
+        if (steps == std::numeric_limits<std::uint64_t>::max())
+            fail(prefix + "step", "is 2^64 - 1, the next step could not increment it");
+        // No state at all is a fresh optimiser (it sizes its state on the first step); after
+        // steps were taken it would silently restart the moments, so the count must match.
+        if (count != params.size() && !(count == 0 && steps == 0))
+            fail(prefix + "count", "records the state of " + std::to_string(count) +
+                                       " parameters after " + std::to_string(steps) +
+                                       " steps, the model has " + std::to_string(params.size()));
         std::vector<std::vector<Vector<Scalar>>> slots(static_cast<std::size_t>(count));
         for (std::size_t i = 0; i < slots.size(); ++i) {
             slots[i].resize(slots_per_parameter());
             for (std::size_t k = 0; k < slots[i].size(); ++k) {
                 const std::string key = prefix + "slot" + std::to_string(k) + "." + std::to_string(i);
                 const auto& t = file.tensor(key);
-                if (t.shape.size() != 1)
-                    throw FormatError("embedkit::nn::Optimizer::load_state: tensor '" + key + "' is not 1-D");
-                slots[i][k].resize(static_cast<Eigen::Index>(t.shape[0]));
-                file.read_into(key, slots[i][k]);
+                if (t.shape.size() != 1) fail(key, "is not 1-D");
+                if (t.shape[0] != static_cast<std::uint64_t>(params[i].size()))
+                    fail(key, "has " + std::to_string(t.shape[0]) + " values, parameter " +
+                                  std::to_string(i) + " ('" + params[i].name + "') has " +
+                                  std::to_string(params[i].size()));
+                auto& slot = slots[i][k];
+                slot.resize(params[i].size());
+                file.read_into(key, slot);
+                if (!slot.allFinite()) fail(key, "holds NaN or Inf");
+                if (slot_is_nonnegative(k) && slot.size() > 0 && slot.minCoeff() < Scalar(0))
+                    fail(key, "holds a negative value (" +
+                                  detail::format_number(static_cast<double>(slot.minCoeff())) +
+                                  "), it keeps squares and must be >= 0");
             }
         }
-        steps_ = file.scalar<std::uint64_t>(prefix + "step");
+        steps_ = steps;
         slots_ = std::move(slots);
     }
 
 protected:
     /// Number of state vectors per parameter (Adam: 2, SGD with momentum: 1).
     virtual std::size_t slots_per_parameter() const noexcept = 0;
+    /// True when state vector `k` holds squares, so a negative value can only come from a
+    /// damaged file (Adam's second moment v; its square root would be NaN).
+    virtual bool slot_is_nonnegative(std::size_t) const noexcept { return false; }
 
     /// Sizes the state on the first step and checks it on later ones.
     void prepare(const std::vector<Parameter<Scalar>>& params, const char* fn) {
@@ -211,6 +247,7 @@ public:
 
 private:
     std::size_t slots_per_parameter() const noexcept override { return 2; }
+    bool slot_is_nonnegative(std::size_t k) const noexcept override { return k == 1; }
     AdamOptions options_;
 };
 

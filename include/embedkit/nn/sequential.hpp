@@ -19,31 +19,47 @@ public:
     using Matrix = typename Layer<Scalar>::Matrix;
 
     Sequential() = default;
-    Sequential(const Sequential& other) : Layer<Scalar>(other) {
+    Sequential(const Sequential& other) : Layer<Scalar>(other), width_(other.width_) {
         for (const auto& l : other.layers_) layers_.push_back(l->clone());
     }
     Sequential& operator=(const Sequential& other) {
         if (this != &other) {
             Sequential copy(other);
             layers_ = std::move(copy.layers_);
+            width_ = copy.width_;
             this->timings_ = other.timings_;
         }
         return *this;
     }
-    Sequential(Sequential&&) noexcept = default;
-    Sequential& operator=(Sequential&&) noexcept = default;
+    Sequential(Sequential&& other) noexcept
+        : Layer<Scalar>(std::move(other)),
+          layers_(std::move(other.layers_)),
+          width_(std::exchange(other.width_, -1)) {
+        other.layers_.clear();
+    }
+    Sequential& operator=(Sequential&& other) noexcept {
+        if (this != &other) {
+            Layer<Scalar>::operator=(std::move(other));
+            layers_ = std::move(other.layers_);
+            other.layers_.clear();
+            width_ = std::exchange(other.width_, -1);
+        }
+        return *this;
+    }
 
     /// Appends a layer. Throws DimensionError when its input width does not match the
     /// previous layer's output width.
     Sequential& add(std::unique_ptr<Layer<Scalar>> layer) {
         if (!layer) throw ArgumentError("embedkit::nn::Sequential::add: null layer");
         const Eigen::Index want = layer->input_size();
-        const Eigen::Index have = output_width();
+        const Eigen::Index have = width_;
         if (want >= 0 && have >= 0 && want != have)
             throw DimensionError("embedkit::nn::Sequential::add: " + layer->describe() + " expects " +
                                  std::to_string(want) + " inputs, the stack produces " + std::to_string(have));
         layer->set_timings(this->timings_);
+        const Eigen::Index next = layer->output_size(width_);
         layers_.push_back(std::move(layer));
+        width_ = next;
         return *this;
     }
 
@@ -133,13 +149,10 @@ private:
         return i;
     }
 
-    Eigen::Index output_width() const noexcept {
-        Eigen::Index w = -1;
-        for (const auto& l : layers_) w = l->output_size(w);
-        return w;
-    }
-
     std::vector<std::unique_ptr<Layer<Scalar>>> layers_;
+    // The stack's output width (-1: not fixed yet), kept by add: recomputing it over all
+    // layers on every add made building a deep stack (e.g. loading a model) quadratic.
+    Eigen::Index width_ = -1;
 };
 
 }  // namespace embedkit::nn
