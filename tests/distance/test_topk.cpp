@@ -785,6 +785,99 @@ TEST_CASE_TEMPLATE("topk: dimension 0 gives equal scores in index order", S, flo
     }
 }
 
+TEST_CASE_TEMPLATE("topk: Inf, NaN, huge and tiny rows get the pair functions' scores and "
+                   "order on both paths", S, float, double) {
+    // Small-integer rows (exact on every path) with special rows among them: an exact match
+    // of a huge row is at distance 0 and comes first, Inf rows are at inf, NaN comes after
+    // every number. The result must equal the full sort of the pair functions' values.
+    Random rng(0x70bc0010);
+    const ektest::SpecialRows<S> data = ektest::special_rows<S>(rng);
+    const Index n = data.set.rows();
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            // All 12 queries take the matrix-product path, 4 at a time the direct one.
+            for (const Index first : {Index(0), Index(4), Index(8)}) {
+                for (const Index nq : {Index(4), data.queries.rows()}) {
+                    if (first + nq > data.queries.rows()) continue;
+                    const RM<S> queries = data.queries.middleRows(first, nq);
+                    const Expected<S> e = expect(queries, data.set, m, false, n);
+                    for (const Index k : {Index(1), Index(3), n}) {
+                        const TopK<S> got = embedkit::top_k(queries, data.set, k, m);
+                        check_exact(got, e, k, log, [&] {
+                            return cat(level_str(level), " ", scalar_str<S>(), " queries ",
+                                       first, "..", first + nq - 1);
+                        });
+                    }
+                }
+            }
+        }
+    }
+    log.report(2000);
+}
+
+TEST_CASE_TEMPLATE("topk: exact and near duplicates come out in the right order at every "
+                   "scale on both paths", S, float, double) {
+    // Per query one exact copy and 12 near duplicates whose squared distances the matrix
+    // product cannot resolve (near_duplicates). The top k must be the k closest by the exact
+    // (long-double) distance, in that order, with scores within the l2 accuracy promise.
+    Random rng(0x70bc0011);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const double scale : {1e-3, 1e-1, 1.0, 1e1, 1e3}) {
+            for (const Index dim : {Index(16), Index(100)}) {
+                const ektest::NearDuplicates<S> data =
+                    ektest::near_duplicates<S>(rng, scale, gemm_min + 2, dim, 12, 40);
+                const Index n = data.set.rows();
+                const auto d = static_cast<std::size_t>(dim);
+                for (const Index nq : {Index(3), gemm_min + 2}) {
+                    const RM<S> queries = data.queries.topRows(nq);
+                    for (const Metric m : {Metric::l2, Metric::l2_squared}) {
+                        for (const Index k : {Index(1), Index(3), data.per_query}) {
+                            const TopK<S> got = embedkit::top_k(queries, data.set, k, m);
+                            for (Index i = 0; i < nq; ++i) {
+                                std::vector<ektest::Reference> refs;
+                                std::vector<Index> order;
+                                for (Index j = 0; j < n; ++j) {
+                                    refs.push_back(ektest::reference(queries.row(i).data(),
+                                                                     data.set.row(j).data(), d));
+                                    order.push_back(j);
+                                }
+                                std::sort(order.begin(), order.end(), [&](Index a, Index b) {
+                                    const long double x = refs[std::size_t(a)].l2_squared;
+                                    const long double y = refs[std::size_t(b)].l2_squared;
+                                    return x < y || (x == y && a < b);
+                                });
+                                for (Index r = 0; r < k; ++r) {
+                                    const Index want = order[std::size_t(r)];
+                                    const Index j = got.indices(i, r);
+                                    log.expect(j == want && ektest::near_duplicate_ok(
+                                                                m, got.scores(i, r),
+                                                                refs[std::size_t(want)]),
+                                               [&] {
+                                                   return cat(level_str(level), " ",
+                                                              scalar_str<S>(), " ", name(m),
+                                                              " scale ", scale, " dim ", dim,
+                                                              " nq ", nq, " k ", k, " query ", i,
+                                                              " rank ", r, ": got row ", j,
+                                                              " score ", got.scores(i, r),
+                                                              ", expected row ", want, " at ",
+                                                              std::sqrt(refs[std::size_t(want)]
+                                                                            .l2_squared));
+                                               });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    log.report(4000);
+}
+
 TEST_CASE("topk: invalid arguments throw ArgumentError or DimensionError with a message") {
     const RM<float> set = RM<float>::Ones(5, 13);
     const RM<float> queries = RM<float>::Ones(2, 13);

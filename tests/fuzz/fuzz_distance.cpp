@@ -154,6 +154,11 @@ void run(fuzz::Input& in, unsigned mode) {
                 FUZZ_CHECK(target, std::isnan(v) || v >= 0);
             if (metric == Metric::cosine) FUZZ_CHECK(target, std::isnan(v) || (v >= -1 && v <= 1));
         }
+        // Pairs with a non-finite row get the pair function's value on every path.
+        for (Index i = 0; i < nq; ++i)
+            for (Index j = 0; j < ns; ++j)
+                if (!Q.row(i).allFinite() || !X.row(j).allFinite())
+                    FUZZ_CHECK(target, same(P(i, j), pair_value(metric, Q.row(i).data(), X.row(j).data(), std::size_t(dq))));
         if (metric == Metric::l1)
             for (Index i = 0; i < nq; ++i)
                 for (Index j = 0; j < ns; ++j)

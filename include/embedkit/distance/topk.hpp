@@ -116,20 +116,6 @@ inline Scalar to_key(Metric m, Scalar value) noexcept {
     return larger_is_closer(m) ? -value : value;
 }
 
-// The exact value of one pair through the active kernels (as the pair functions compute it).
-template <class Scalar>
-inline Scalar exact_value(const simd::KernelTable<Scalar>& t, Metric m, const Scalar* a,
-                          const Scalar* b, std::size_t dim) noexcept {
-    switch (m) {
-        case Metric::dot: return t.dot(a, b, dim);
-        case Metric::l1: return t.l1(a, b, dim);
-        case Metric::l2_squared: return t.l2_squared(a, b, dim);
-        case Metric::l2: return finish_l2(t.l2_squared(a, b, dim));
-        case Metric::cosine: return finish_cosine_similarity(t.cosine(a, b, dim));
-    }
-    return Scalar(0);
-}
-
 // Offers candidates j0 .. j0 + n - 1 with keys keys[0 .. n) to `best`, skipping local index
 // `self`. Once the list is full nearly every candidate is rejected, so the keys are first
 // compared with the threshold 16 at a time (a branch-free loop the compiler vectorises) and
@@ -152,6 +138,57 @@ inline void offer_keys(KBest<Scalar>& best, const Scalar* keys, Eigen::Index n, 
     }
     for (; j < n; ++j)
         if (j != self) best.offer(keys[j], j0 + j);
+}
+
+// As offer_keys, for a block in which flagged candidates (flag[t] != 0) have no trusted key:
+// keys[t] is only a lower bound of their exact key. A flagged candidate that could enter is
+// scored exactly (exact_value) before it is offered, so an untrusted key never keeps a
+// candidate out.
+template <class Scalar>
+inline void offer_checked(KBest<Scalar>& best, const Scalar* keys, const unsigned char* flag,
+                          Eigen::Index n, Eigen::Index j0, Eigen::Index self,
+                          const simd::KernelTable<Scalar>& t, Metric m, const Scalar* q,
+                          const SetView<Scalar>& s) noexcept {
+    constexpr Eigen::Index group = 16;
+    const auto dim = static_cast<std::size_t>(s.cols);
+    for (Eigen::Index g0 = 0; g0 < n; g0 += group) {
+        const Eigen::Index g1 = std::min(n, g0 + group);
+        if (!best.open()) {
+            const Scalar threshold = best.threshold();
+            int any = 0;
+            for (Eigen::Index t2 = g0; t2 < g1; ++t2) any |= keys[t2] < threshold;
+            if (!any) continue;
+        }
+        for (Eigen::Index t2 = g0; t2 < g1; ++t2) {
+            if (t2 == self) continue;
+            Scalar key = keys[t2];
+            if (flag[t2]) {
+                if (!best.open() && !(key < best.threshold())) continue;
+                key = to_key(m, exact_value(t, m, q, s.row(j0 + t2), dim));
+            }
+            best.offer(key, j0 + t2);
+        }
+    }
+}
+
+// l2 and l2_squared keys from inner products, with the cancellation rule of pairwise
+// (cancellation_fraction): a pair whose matrix-product value is not trusted gets the lower
+// bound 0 and a flag, for offer_checked. Returns whether any pair was flagged.
+template <Metric M, class Scalar>
+inline bool squared_keys_from_products(const Scalar* ip, Eigen::Index n, Scalar q_sq,
+                                       const Scalar* s_sq, Scalar frac, Scalar* keys,
+                                       unsigned char* flag) noexcept {
+    int any = 0;
+    for (Eigen::Index j = 0; j < n; ++j) {
+        const Scalar sum = q_sq + s_sq[j];
+        const Scalar d = sum - Scalar(2) * ip[j];
+        const Scalar g = d < Scalar(0) ? Scalar(0) : d;
+        const int unsure = !(g > frac * sum);
+        any |= unsure;
+        flag[j] = static_cast<unsigned char>(unsure);
+        keys[j] = unsure ? Scalar(0) : (M == Metric::l2 ? std::sqrt(g) : g);
+    }
+    return any != 0;
 }
 
 // One query's keys for a block of the set, from its inner products with the block's rows
@@ -196,12 +233,15 @@ inline constexpr Eigen::Index topk_gemm_min_queries = 8;
 ///
 /// queries: nq x d, set: n x d, both row-major sets (RowMatrix, Map or row block; a
 /// column-major matrix is a compile-time error). Best means smallest for l1, l2,
-/// l2_squared and largest for dot and cosine (the cosine similarity). Returns nq x
-/// min(k, candidates) indices and scores, best first; equal scores are ordered by lower index
-/// and NaN scores come last. Scores are the values the pair functions return for the same
-/// rows. With many queries and a metric other than l1, candidates are selected by inner
-/// products from a matrix product, whose rounding (about eps * (|q|^2 + |s|^2)) can only
-/// swap candidates whose exact scores are that close at the k-th place.
+/// l2_squared and largest for dot and cosine (the cosine similarity).
+/// Returns nq x min(k, candidates) indices and scores, best first; equal scores are ordered
+/// by lower index and NaN scores come last. Scores are the values the pair functions return
+/// for the same rows. With 8 or more queries and a metric other than l1, candidates are
+/// selected by inner products from a matrix product; pairs that form cannot score (rows with
+/// Inf, NaN, or squared norms that overflow or underflow, and, for l2 and l2_squared, near
+/// duplicates whose value cancels) are scored with the pair kernels before selection. The
+/// remaining rounding (dot: about eps * sum |q_i s_i|; l2: relative 1e-4) can only swap
+/// candidates whose exact scores are that close at the k-th place.
 ///
 /// Memory: O(nq * k) plus one block of scores; the set is streamed, never copied.
 /// Throws ArgumentError if k <= 0, queries or set are empty, exclude_self leaves no candidate
@@ -255,6 +295,10 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
             RowMatrix<Scalar> ip(qn, width);
             Vector<Scalar> s_sq(width);
             Vector<Scalar> keys(width);
+            std::vector<unsigned char> flag(static_cast<std::size_t>(width));
+            std::vector<Index> unsafe;  // rows of the set block the matrix product cannot score
+            const bool squared = metric == Metric::l2 || metric == Metric::l2_squared;
+            const Scalar frac = detail::cancellation_fraction<Scalar>(dim);
             RowMatrix<Scalar> padded;  // the last, partial block of the set, zero-padded
             for (Index j0 = 0; j0 < s.rows; j0 += width) {
                 const Index nb = std::min(width, s.rows - j0);
@@ -266,13 +310,45 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                     padded.topRows(nb) = detail::as_map(sv);
                     ip.noalias() = qmap * padded.transpose();
                 }
-                if (metric != Metric::dot)  // dot needs no norms
-                    detail::row_squared_norms(t, sv, s_sq.data());
+                detail::row_squared_norms(t, sv, s_sq.data());
+                unsafe.clear();
+                for (Index j = 0; j < nb; ++j)
+                    if (!detail::gemm_safe_norm(s_sq[j])) unsafe.push_back(j);
                 for (Index i = 0; i < qn; ++i) {
                     const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
-                    detail::keys_from_products(metric, ip.data() + i * ip.cols(), nb, q_sq[i],
-                                               s_sq.data(), keys.data());
-                    detail::offer_keys(best[std::size_t(q0 + i)], keys.data(), nb, j0, self);
+                    detail::KBest<Scalar>& b = best[std::size_t(q0 + i)];
+                    const Scalar* qi = q.row(q0 + i);
+                    if (!detail::gemm_safe_norm(q_sq[i])) {
+                        // A query the matrix product cannot score: the pair kernels.
+                        detail::many(t, metric, qi, s, j0, nb, keys.data());
+                        for (Index j = 0; j < nb; ++j) keys[j] = detail::to_key(metric, keys[j]);
+                        detail::offer_keys(b, keys.data(), nb, j0, self);
+                        continue;
+                    }
+                    const Scalar* ipi = ip.data() + i * ip.cols();
+                    bool flagged = false;
+                    if (metric == Metric::l2)
+                        flagged = detail::squared_keys_from_products<Metric::l2>(
+                            ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
+                    else if (metric == Metric::l2_squared)
+                        flagged = detail::squared_keys_from_products<Metric::l2_squared>(
+                            ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
+                    else
+                        detail::keys_from_products(metric, ipi, nb, q_sq[i], s_sq.data(),
+                                                   keys.data());
+                    if (!unsafe.empty()) {
+                        if (!flagged && !squared) std::fill(flag.begin(), flag.begin() + nb, 0);
+                        for (const Index j : unsafe) {
+                            flag[std::size_t(j)] = 1;
+                            keys[j] = -std::numeric_limits<Scalar>::infinity();
+                        }
+                        flagged = true;
+                    }
+                    if (flagged)
+                        detail::offer_checked(b, keys.data(), flag.data(), nb, j0, self, t,
+                                              metric, qi, s);
+                    else
+                        detail::offer_keys(b, keys.data(), nb, j0, self);
                 }
             }
         } else {
