@@ -111,7 +111,7 @@ struct Expected {
 // large cases fast).
 template <class S>
 Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclude_self,
-                   Index depth) {
+                   Index depth, Index self_offset = 0) {
     Expected<S> e;
     e.metric = m;
     const Index n = set.rows();
@@ -124,7 +124,7 @@ Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclud
         std::vector<Index> order;
         order.reserve(static_cast<std::size_t>(n));
         for (Index j = 0; j < n; ++j)
-            if (!(exclude_self && j == i)) order.push_back(j);
+            if (!(exclude_self && j == self_offset + i)) order.push_back(j);
         const auto before = [&](Index a, Index b) {
             return ranks_before(m, v[std::size_t(a)], a, v[std::size_t(b)], b);
         };
@@ -876,6 +876,76 @@ TEST_CASE_TEMPLATE("topk: exact and near duplicates come out in the right order 
         }
     }
     log.report(4000);
+}
+
+TEST_CASE_TEMPLATE("topk: exclude_self with queries from the middle or the end of the set", S,
+                   float, double) {
+    // A block of rows taken from the set is found in the set's memory: query i skips set row
+    // first + i. Direct and matrix-product paths; the set spans two set blocks.
+    Random rng(0x70bc0012);
+    const Index n = set_block + 40;
+    const RM<S> set = integer_set<S>(rng, n, 5, -3, 3);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            for (const Index nq : {Index(2), gemm_min + 3}) {
+                for (const Index first : {Index(100), set_block - 1, n - nq}) {
+                    const RM<S> copy = set.middleRows(first, nq);
+                    const Expected<S> e = expect(copy, set, m, true, 4, first);
+                    const auto describe = [&] {
+                        return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq,
+                                   " first ", first);
+                    };
+                    const TopK<S> got =
+                        embedkit::top_k(set.middleRows(first, nq), set, 4, m, TopKOptions{true});
+                    check_exact(got, e, 4, log, describe);
+                    // A copy names its first row explicitly.
+                    TopKOptions opt;
+                    opt.exclude_self = true;
+                    opt.self_offset = first;
+                    check_exact(embedkit::top_k(copy, set, 4, m, opt), e, 4, log, describe);
+                    for (Index i = 0; i < got.indices.rows(); ++i)
+                        for (Index r = 0; r < got.indices.cols(); ++r)
+                            log.expect(got.indices(i, r) != first + i, [&] {
+                                return cat(describe(), " ", name(m), " query ", i,
+                                           " returned its own row");
+                            });
+                }
+            }
+        }
+    }
+    log.report(1000);
+}
+
+TEST_CASE("topk: exclude_self without a known row for each query throws ArgumentError") {
+    const RM<float> set = RM<float>::Random(10, 4);
+    const RM<float> middle = set.middleRows(3, 2);  // a copy: not in the set's memory
+    for (const Metric m : all_metrics) {
+        CAPTURE(name(m));
+        check_throws<embedkit::ArgumentError>(
+            [&] { (void)embedkit::top_k(middle, set, 2, m, TopKOptions{true}); },
+            {"top_k", "exclude_self", "self_offset"});
+        // Columns of the set lie in its memory but are not its rows.
+        check_throws<embedkit::ArgumentError>(
+            [&] { (void)embedkit::top_k(set.block(0, 1, 2, 3), set.leftCols(3), 2, m, TopKOptions{true}); },
+            {"top_k", "exclude_self", "self_offset"});
+        for (const Index bad : {Index(-2), Index(9), Index(100)}) {
+            TopKOptions opt;
+            opt.exclude_self = true;
+            opt.self_offset = bad;
+            check_throws<embedkit::ArgumentError>(
+                [&] { (void)embedkit::top_k(middle, set, 2, m, opt); },
+                {"top_k", "self_offset", "0 to 8", "got " + std::to_string(bad)});
+        }
+        // A copy of the first rows keeps working (offset 0), and self_offset is ignored
+        // without exclude_self.
+        const RM<float> first = set.topRows(3);
+        CHECK(embedkit::top_k(first, set, 9, m, TopKOptions{true}).indices.cols() == 9);
+        TopKOptions ignored;
+        ignored.self_offset = 1000;
+        CHECK(embedkit::top_k(first, set, 10, m, ignored).indices.cols() == 10);
+    }
 }
 
 TEST_CASE("topk: invalid arguments throw ArgumentError or DimensionError with a message") {

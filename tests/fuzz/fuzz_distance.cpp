@@ -169,7 +169,10 @@ void run(fuzz::Input& in, unsigned mode) {
     embedkit::TopK<S> r;
     embedkit::TopKOptions opt;
     opt.exclude_self = exclude_self;
-    const bool invalid = k <= 0 || nq == 0 || ns == 0 || dq != ds || (exclude_self && ns == 1);
+    // Q is not in X's memory, so exclude_self names the offset: query i is set row i.
+    opt.self_offset = 0;
+    const bool invalid = k <= 0 || nq == 0 || ns == 0 || dq != ds || (exclude_self && ns == 1) ||
+                         (exclude_self && nq > ns);
     if (expect(invalid, [&] { r = embedkit::top_k(Q, X, k, metric, opt); })) {
         const Index candidates = ns - (exclude_self ? 1 : 0);
         const Index kk = std::min(k, candidates);

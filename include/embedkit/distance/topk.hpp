@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -21,9 +23,15 @@ namespace embedkit {
 
 /// Options of top_k.
 struct TopKOptions {
-    /// Skip set row i for query i: k-nearest neighbours within one set (queries = the set,
-    /// or its first rows). Candidates per query become |set| - 1.
+    /// Skip each query's own row of the set: k-nearest neighbours within one set.
+    /// Candidates per query become |set| - 1. Which row is the query's is self_offset's.
     bool exclude_self = false;
+    /// With exclude_self: query i skips set row self_offset + i. -1 (the default) finds it:
+    /// queries that lie in the set's memory as a block of its rows (the set itself,
+    /// set.middleRows(first, m), a Map of those rows) use their place there; queries held
+    /// elsewhere must equal the set's first rows bit for bit (offset 0). Anything else
+    /// throws ArgumentError rather than skipping the wrong rows.
+    Eigen::Index self_offset = -1;
 };
 
 /// Result of top_k: both matrices are queries x min(k, candidates), best first.
@@ -227,6 +235,43 @@ inline constexpr Eigen::Index topk_query_block = 128;
 // From this many queries on, the inner products come from one GEMM per block.
 inline constexpr Eigen::Index topk_gemm_min_queries = 8;
 
+// The set row of query 0 for exclude_self (TopKOptions::self_offset).
+template <class Scalar>
+inline Eigen::Index resolve_self_offset(const SetView<Scalar>& q, const SetView<Scalar>& s,
+                                        Eigen::Index given) {
+    const Eigen::Index last = s.rows - q.rows;  // the largest valid offset
+    if (given != -1) {
+        if (given < 0 || given > last)
+            throw ArgumentError("embedkit::top_k: self_offset must be -1 (find the queries in "
+                                "the set) or a set row from 0 to " + std::to_string(last) +
+                                " (" + std::to_string(q.rows) + " queries, " +
+                                std::to_string(s.rows) + " set rows), got " +
+                                std::to_string(given));
+        return given;
+    }
+    if (last >= 0 && q.cols == 0) return 0;  // empty rows are all alike
+    const auto qa = reinterpret_cast<std::uintptr_t>(q.data);
+    const auto sa = reinterpret_cast<std::uintptr_t>(s.data);
+    const auto bytes = static_cast<std::uintptr_t>(sizeof(Scalar));
+    const auto end = sa + static_cast<std::uintptr_t>((s.rows - 1) * s.stride + s.cols) * bytes;
+    if (last >= 0 && qa >= sa && qa < end) {
+        const auto offset = static_cast<Eigen::Index>((qa - sa) / bytes);
+        const bool block = (qa - sa) % bytes == 0 && offset % s.stride == 0 &&
+                           (q.rows == 1 || q.stride == s.stride) &&
+                           offset / s.stride <= last;
+        if (block) return offset / s.stride;
+    } else if (last >= 0) {
+        bool same = true;
+        const auto row_bytes = static_cast<std::size_t>(q.cols) * sizeof(Scalar);
+        for (Eigen::Index i = 0; i < q.rows && same; ++i)
+            same = std::memcmp(q.row(i), s.row(i), row_bytes) == 0;
+        if (same) return 0;
+    }
+    throw ArgumentError("embedkit::top_k: exclude_self cannot tell which set row each query "
+                        "is: the queries are neither a block of the set's rows nor copies "
+                        "of its first rows; set TopKOptions::self_offset");
+}
+
 }  // namespace detail
 
 /// The k best rows of `set` for every row of `queries` under `metric`.
@@ -245,7 +290,8 @@ inline constexpr Eigen::Index topk_gemm_min_queries = 8;
 ///
 /// Memory: O(nq * k) plus one block of scores; the set is streamed, never copied.
 /// Throws ArgumentError if k <= 0, queries or set are empty, exclude_self leaves no candidate
-/// or `metric` is not a Metric value; DimensionError if the dimensions differ.
+/// or cannot tell the queries' set rows (TopKOptions::self_offset), self_offset is out of
+/// range, or `metric` is not a Metric value; DimensionError if the dimensions differ.
 template <class DQ, class DS>
 TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                                 const Eigen::MatrixBase<DS>& set, Eigen::Index k,
@@ -265,6 +311,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     const Index candidates = s.rows - (options.exclude_self ? 1 : 0);
     if (candidates <= 0)
         throw ArgumentError("embedkit::top_k: exclude_self with a 1-row set leaves no candidates");
+    const Index self_offset =
+        options.exclude_self ? detail::resolve_self_offset(q, s, options.self_offset) : 0;
     const Index kk = std::min<Index>(k, candidates);
     const Index nq = q.rows;
     const auto dim = static_cast<std::size_t>(q.cols);
@@ -315,7 +363,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                 for (Index j = 0; j < nb; ++j)
                     if (!detail::gemm_safe_norm(s_sq[j])) unsafe.push_back(j);
                 for (Index i = 0; i < qn; ++i) {
-                    const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
+                    const Index self =
+                        options.exclude_self ? self_offset + q0 + i - j0 : Index(-1);
                     detail::KBest<Scalar>& b = best[std::size_t(q0 + i)];
                     const Scalar* qi = q.row(q0 + i);
                     if (!detail::gemm_safe_norm(q_sq[i])) {
@@ -360,7 +409,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                     detail::many(t, metric, q.row(q0 + i), s, j0, nb, vals.data());
                     if (negate)  // the keys of similarities (to_key), in place
                         for (Index j = 0; j < nb; ++j) vals[j] = -vals[j];
-                    const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
+                    const Index self =
+                        options.exclude_self ? self_offset + q0 + i - j0 : Index(-1);
                     detail::offer_keys(best[std::size_t(q0 + i)], vals.data(), nb, j0, self);
                 }
             }
