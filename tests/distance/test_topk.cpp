@@ -918,6 +918,36 @@ TEST_CASE_TEMPLATE("topk: exclude_self with queries from the middle or the end o
     log.report(1000);
 }
 
+TEST_CASE_TEMPLATE("topk: a vector is one query, like a one-row set", S, float, double) {
+    // A column vector (VectorX), a Map of one, a row vector and a vector expression each give
+    // the result of the same values as a 1-row RowMatrix.
+    Random rng(0x70bc0013);
+    const RM<S> set = random_set<S>(rng, 50, 9);
+    const embedkit::Vector<S> q = random_set<S>(rng, 9, 1).col(0);
+    const RM<S> q_row = q.transpose();
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            CAPTURE(level_str(level));
+            CAPTURE(name(m));
+            const TopK<S> want = embedkit::top_k(q_row, set, 4, m);
+            const Eigen::Map<const embedkit::Vector<S>> q_map(q.data(), q.size());
+            const Eigen::Matrix<S, 1, Eigen::Dynamic> q_rowvec = q.transpose();
+            const TopK<S> results[] = {embedkit::top_k(q, set, 4, m),
+                                       embedkit::top_k(q_map, set, 4, m),
+                                       embedkit::top_k(q_rowvec, set, 4, m),
+                                       embedkit::top_k(q * S(1), set, 4, m)};
+            for (std::size_t r = 0; r < 4; ++r) {
+                CHECK(results[r].indices == want.indices);
+                CHECK(results[r].scores == want.scores);
+            }
+            const TopK<S> own = embedkit::top_k(set.row(7).transpose(), set, 1, m, TopKOptions{true});
+            CHECK(own.indices.rows() == 1);
+            CHECK(own.indices(0, 0) != 7);
+        }
+    }
+}
+
 TEST_CASE("topk: exclude_self without a known row for each query throws ArgumentError") {
     const RM<float> set = RM<float>::Random(10, 4);
     const RM<float> middle = set.middleRows(3, 2);  // a copy: not in the set's memory

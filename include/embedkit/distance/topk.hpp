@@ -272,13 +272,36 @@ inline Eigen::Index resolve_self_offset(const SetView<Scalar>& q, const SetView<
                         "of its first rows; set TopKOptions::self_offset");
 }
 
+// The view of top_k's queries: a set, or one vector (any dense vector or expression of one)
+// as a single query (`storage` keeps an evaluated copy alive when one is needed).
+template <class DQ>
+inline SetView<typename DQ::Scalar> view_queries(const Eigen::MatrixBase<DQ>& queries,
+                                                 Vector<typename DQ::Scalar>& storage) {
+    using Scalar = typename DQ::Scalar;
+    if constexpr (DQ::IsVectorAtCompileTime && !DQ::IsRowMajor) {
+        static_assert(is_supported_scalar_v<Scalar>,
+                      "embedkit: embedding sets must hold float or double");
+        const DQ& v = queries.derived();
+        if constexpr (static_cast<bool>(Eigen::internal::traits<DQ>::Flags &
+                                        Eigen::DirectAccessBit)) {
+            if (v.innerStride() == 1) return {v.data(), 1, v.size(), v.size()};
+        }
+        storage = v;
+        return {storage.data(), 1, storage.size(), storage.size()};
+    } else {
+        (void)storage;
+        return view_set("top_k", "queries", queries);
+    }
+}
+
 }  // namespace detail
 
 /// The k best rows of `set` for every row of `queries` under `metric`.
 ///
 /// queries: nq x d, set: n x d, both row-major sets (RowMatrix, Map or row block; a
-/// column-major matrix is a compile-time error). Best means smallest for l1, l2,
-/// l2_squared and largest for dot and cosine (the cosine similarity).
+/// column-major matrix is a compile-time error); a single query may also be any vector
+/// (VectorX, RowVectorX, or an expression of one), which gives a 1-row result. Best means
+/// smallest for l1, l2, l2_squared and largest for dot and cosine (the cosine similarity).
 /// Returns nq x min(k, candidates) indices and scores, best first; equal scores are ordered
 /// by lower index and NaN scores come last. Scores are the values the pair functions return
 /// for the same rows. With 8 or more queries and a metric other than l1, candidates are
@@ -300,7 +323,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     using Index = Eigen::Index;
     static_assert(std::is_same_v<typename DQ::Scalar, Scalar>,
                   "embedkit::top_k: queries and set must have the same scalar type");
-    const detail::SetView<Scalar> q = detail::view_set("top_k", "queries", queries);
+    Vector<Scalar> query_copy;
+    const detail::SetView<Scalar> q = detail::view_queries(queries, query_copy);
     const detail::SetView<Scalar> s = detail::view_set("top_k", "the set", set);
     if (k <= 0)
         throw ArgumentError("embedkit::top_k: k must be positive, got " + std::to_string(k));
