@@ -941,7 +941,8 @@ TEST_CASE_TEMPLATE("topk: a vector is one query, like a one-row set", S, float, 
                 CHECK(results[r].indices == want.indices);
                 CHECK(results[r].scores == want.scores);
             }
-            const TopK<S> own = embedkit::top_k(set.row(7).transpose(), set, 1, m, TopKOptions{true});
+            const TopK<S> own =
+                embedkit::top_k(set.row(7).transpose(), set, 1, m, TopKOptions{true});
             CHECK(own.indices.rows() == 1);
             CHECK(own.indices(0, 0) != 7);
         }
@@ -958,7 +959,10 @@ TEST_CASE("topk: exclude_self without a known row for each query throws Argument
             {"top_k", "exclude_self", "self_offset"});
         // Columns of the set lie in its memory but are not its rows.
         check_throws<embedkit::ArgumentError>(
-            [&] { (void)embedkit::top_k(set.block(0, 1, 2, 3), set.leftCols(3), 2, m, TopKOptions{true}); },
+            [&] {
+                (void)embedkit::top_k(set.block(0, 1, 2, 3), set.leftCols(3), 2, m,
+                                      TopKOptions{true});
+            },
             {"top_k", "exclude_self", "self_offset"});
         for (const Index bad : {Index(-2), Index(9), Index(100)}) {
             TopKOptions opt;

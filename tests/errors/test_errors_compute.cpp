@@ -310,7 +310,8 @@ TEST_CASE("errors compute: top_k") {
                        (void)ek::top_k(queries, set, 3, ek::Metric::l2, offset));
     EMBEDKIT_ERROR_ROW("TOPK-09", embedkit::ArgumentError,
                        "embedkit::top_k: exclude_self cannot tell which set row each query is",
-                       (void)ek::top_k(RM(RM::Zero(2, 7)), set, 3, ek::Metric::l2, ek::TopKOptions{true}));
+                       (void)ek::top_k(RM(RM::Zero(2, 7)), set, 3, ek::Metric::l2,
+                                       ek::TopKOptions{true}));
     // Negative k is the same check; k above the candidate count is capped, not an error.
     CHECK_THROWS_WITH_AS((void)ek::top_k(queries, set, -3, ek::Metric::l2), doctest::Contains("got -3"),
                          ek::ArgumentError);

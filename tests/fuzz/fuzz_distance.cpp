@@ -158,7 +158,8 @@ void run(fuzz::Input& in, unsigned mode) {
         for (Index i = 0; i < nq; ++i)
             for (Index j = 0; j < ns; ++j)
                 if (!Q.row(i).allFinite() || !X.row(j).allFinite())
-                    FUZZ_CHECK(target, same(P(i, j), pair_value(metric, Q.row(i).data(), X.row(j).data(), std::size_t(dq))));
+                    FUZZ_CHECK(target, same(P(i, j), pair_value(metric, Q.row(i).data(),
+                                                                X.row(j).data(), std::size_t(dq))));
         if (metric == Metric::l1)
             for (Index i = 0; i < nq; ++i)
                 for (Index j = 0; j < ns; ++j)
