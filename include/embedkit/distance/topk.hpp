@@ -410,7 +410,7 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                         detail::keys_from_products(metric, ipi, nb, q_sq[i], s_sq.data(),
                                                    keys.data());
                     if (!unsafe.empty()) {
-                        if (!flagged && !squared) std::fill(flag.begin(), flag.begin() + nb, 0);
+                        if (!flagged && !squared) flag.assign(flag.size(), 0);
                         for (const Index j : unsafe) {
                             flag[std::size_t(j)] = 1;
                             keys[j] = -std::numeric_limits<Scalar>::infinity();
