@@ -14,12 +14,16 @@
 #include <Eigen/Core>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <typeinfo>
+#include <utility>
+#include <vector>
 
 namespace ektest {
 
@@ -149,6 +153,106 @@ long double gemm_tolerance(embedkit::Metric m, const Reference& r, std::size_t d
         case Metric::l1: return l1 == GemmL1::exact ? 0 : kernel_tolerance<S>(m, r, d);
     }
     return 0;
+}
+
+// ---- Rows the matrix-product form cannot score: non-finite entries, squared norms that
+// overflow (or whose sums with another norm would) and squared norms that underflow.
+
+// Small-integer rows (every value the kernels and the matrix product form is exact) with
+// special rows planted among them. The queries are copies of the special set rows (so each
+// has an exact match, at distance 0 where the pair functions say so), two regular rows, an
+// all-Inf row and a huge negative row: `queries` has 12 rows, enough for the matrix-product
+// path of top_k.
+template <class S>
+struct SpecialRows {
+    embedkit::RowMatrix<S> queries;
+    embedkit::RowMatrix<S> set;
+};
+
+template <class S>
+SpecialRows<S> special_rows(Random& rng) {
+    using RM = embedkit::RowMatrix<S>;
+    constexpr Eigen::Index n = 40, dim = 6;
+    const S inf = std::numeric_limits<S>::infinity();
+    const S nan = std::numeric_limits<S>::quiet_NaN();
+    // huge: its square overflows; big: finite squared norm, but the sum of two overflows.
+    const S huge = std::is_same_v<S, float> ? S(1e20) : S(1e160);
+    const S big = std::sqrt(std::numeric_limits<S>::max() / S(dim) * S(0.8));
+    // tiny: its square underflows to 0, differences of tiny values do not.
+    const S tiny = std::is_same_v<S, float> ? S(1e-30) : S(1e-300);
+    SpecialRows<S> out;
+    RM& set = out.set;
+    set.resize(n, dim);
+    for (Eigen::Index i = 0; i < n; ++i)
+        for (Eigen::Index j = 0; j < dim; ++j) set(i, j) = static_cast<S>(rng.integer(-4, 4));
+    const Eigen::Index special[] = {3, 7, 11, 15, 19, 23, 27, 31, 35};
+    set.row(3).setZero();
+    set(3, 0) = inf;
+    set(7, 0) = -inf;
+    set(11, 2) = nan;
+    set.row(15).setConstant(huge);
+    set(19, 0) = huge;
+    for (Eigen::Index j = 0; j < dim; ++j) set(23, j) = tiny * S(j + 1);
+    set.row(27).setZero();
+    set.row(31).setConstant(big);
+    for (Eigen::Index j = 0; j < dim; ++j) set(35, j) = big * (j % 2 == 0 ? S(1) : S(-1));
+    RM& q = out.queries;
+    q.resize(12, dim);
+    for (Eigen::Index r = 0; r < 9; ++r) q.row(r) = set.row(special[r]);
+    q.row(9) = set.row(0);
+    q.row(10).setConstant(inf);
+    q.row(11).setConstant(-huge);
+    return out;
+}
+
+// ---- Near duplicates: the accuracy the batch and search functions promise for l2 and
+// l2_squared, whatever the data: |d - d*| <= max(1e-4 d*, 1e-6 max(|a|, |b|)) for l2 against
+// the exact distance d* (long double), and the same for the root of l2_squared.
+template <class S>
+bool near_duplicate_ok(embedkit::Metric m, S got, const Reference& r) {
+    const long double exact = std::sqrt(r.l2_squared);
+    const long double d =
+        m == embedkit::Metric::l2_squared ? std::sqrt(static_cast<long double>(got)) : got;
+    const long double scale = std::sqrt(std::max(r.aa, r.bb));
+    return std::fabs(d - exact) <= std::max(1e-4L * exact, 1e-6L * scale);
+}
+
+// Queries uniform in [-scale, scale); the set holds random rows of that scale and, per query,
+// an exact copy and `per_query` near duplicates q + delta_t * sign vector, delta_t =
+// sqrt(eps) * scale * 1.15^t: their distances are about sqrt(eps) |q| and 15% apart, so the
+// matrix product's rounding (about eps |q|^2) blurs their squared distances completely, while
+// their order is clear. Planted rows sit at shuffled positions.
+template <class S>
+struct NearDuplicates {
+    embedkit::RowMatrix<S> queries;
+    embedkit::RowMatrix<S> set;
+    Eigen::Index per_query;  // planted rows per query: the copy and the near duplicates
+};
+
+template <class S>
+NearDuplicates<S> near_duplicates(Random& rng, double scale, Eigen::Index nq, Eigen::Index dim,
+                                  Eigen::Index near, Eigen::Index random_rows) {
+    NearDuplicates<S> out;
+    out.per_query = near + 1;
+    out.queries = random_set<S>(rng, nq, dim, -scale, scale);
+    const Eigen::Index n = nq * out.per_query + random_rows;
+    out.set = random_set<S>(rng, n, dim, -scale, scale);
+    std::vector<Eigen::Index> pos(static_cast<std::size_t>(n));
+    for (Eigen::Index i = 0; i < n; ++i) pos[std::size_t(i)] = i;
+    for (std::size_t i = pos.size() - 1; i > 0; --i)
+        std::swap(pos[i], pos[std::size_t(rng.integer(0, int(i)))]);
+    const double root_eps = std::sqrt(static_cast<double>(std::numeric_limits<S>::epsilon()));
+    std::size_t next = 0;
+    for (Eigen::Index i = 0; i < nq; ++i) {
+        out.set.row(pos[next++]) = out.queries.row(i);
+        for (Eigen::Index t = 0; t < near; ++t) {
+            const double delta = root_eps * scale * std::pow(1.15, double(t));
+            auto row = out.set.row(pos[next++]);
+            for (Eigen::Index j = 0; j < dim; ++j)
+                row[j] = static_cast<S>(double(out.queries(i, j)) + delta * rng.sign());
+        }
+    }
+    return out;
 }
 
 // ---- Every row-major view of a set.

@@ -311,6 +311,75 @@ TEST_CASE_TEMPLATE("batch: pairwise of nearly identical rows never gives a negat
                   "the unclamped form never went negative: the data does not test the clamp");
 }
 
+TEST_CASE_TEMPLATE("batch: pairwise gives the pair functions' values for Inf, NaN, huge and "
+                   "tiny rows", S, float, double) {
+    // Rows whose squared norms are not finite, overflow (or overflow when two are added) or
+    // underflow cannot go through |a|^2 + |b|^2 - 2 a.b; every other pair here holds small
+    // integers, where that form is exact. So every value must be the pair function's, bit for
+    // bit: 0 for a huge row against itself, inf against an Inf row, NaN only where the pair
+    // function gives NaN.
+    Random rng(0xba7c0010);
+    const ektest::SpecialRows<S> data = ektest::special_rows<S>(rng);
+    const auto d = static_cast<std::size_t>(data.set.cols());
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : {Metric::l1, Metric::l2, Metric::l2_squared, Metric::dot,
+                               Metric::cosine}) {
+            for (const bool swap : {false, true}) {
+                const RM<S>& a = swap ? data.set : data.queries;
+                const RM<S>& b = swap ? data.queries : data.set;
+                const RM<S> got = embedkit::pairwise(a, b, m);
+                for (Index i = 0; i < a.rows(); ++i)
+                    for (Index j = 0; j < b.rows(); ++j) {
+                        const S want = pair_value(m, a.row(i).data(), b.row(j).data(), d);
+                        log.expect(same_value(got(i, j), want), [&] {
+                            return cat(level_str(level), " ", scalar_str<S>(), " ",
+                                       embedkit::metric_name(m), " swap ", swap, " (", i, ", ",
+                                       j, "): got ", got(i, j), ", the pair function gives ",
+                                       want);
+                        });
+                    }
+            }
+        }
+    }
+    log.report(2 * 5 * 12 * 40);
+}
+
+TEST_CASE_TEMPLATE("batch: pairwise l2 of exact and near duplicates is accurate at every scale",
+                   S, float, double) {
+    // The matrix-product form loses every digit of a near duplicate's distance (its error is
+    // about eps (|a|^2 + |b|^2)); such pairs must be recomputed. Every pair, planted or random,
+    // meets |d - d*| <= max(1e-4 d*, 1e-6 max(|a|, |b|)).
+    Random rng(0xba7c0011);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const double scale : {1e-3, 1e-1, 1.0, 1e1, 1e3}) {
+            for (const Index dim : {Index(16), Index(100)}) {
+                const ektest::NearDuplicates<S> data =
+                    ektest::near_duplicates<S>(rng, scale, 6, dim, 12, 30);
+                const auto d = static_cast<std::size_t>(dim);
+                for (const Metric m : {Metric::l2, Metric::l2_squared}) {
+                    const RM<S> got = embedkit::pairwise(data.queries, data.set, m);
+                    for (Index i = 0; i < got.rows(); ++i)
+                        for (Index j = 0; j < got.cols(); ++j) {
+                            const ektest::Reference r = ektest::reference(
+                                data.queries.row(i).data(), data.set.row(j).data(), d);
+                            log.expect(ektest::near_duplicate_ok(m, got(i, j), r), [&] {
+                                return cat(level_str(level), " ", scalar_str<S>(), " ",
+                                           embedkit::metric_name(m), " scale ", scale, " dim ",
+                                           dim, " (", i, ", ", j, "): got ", got(i, j),
+                                           ", exact l2 ", std::sqrt(r.l2_squared));
+                            });
+                        }
+                }
+            }
+        }
+    }
+    log.report(5 * 2 * 2 * 6 * 108);
+}
+
 TEST_CASE("batch: pairwise rejects empty sets and a dimension mismatch") {
     const RM<float> a = RM<float>::Ones(3, 13);
     const RM<float> b = RM<float>::Ones(4, 21);

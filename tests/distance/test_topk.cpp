@@ -111,7 +111,7 @@ struct Expected {
 // large cases fast).
 template <class S>
 Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclude_self,
-                   Index depth) {
+                   Index depth, Index self_offset = 0) {
     Expected<S> e;
     e.metric = m;
     const Index n = set.rows();
@@ -124,7 +124,7 @@ Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclud
         std::vector<Index> order;
         order.reserve(static_cast<std::size_t>(n));
         for (Index j = 0; j < n; ++j)
-            if (!(exclude_self && j == i)) order.push_back(j);
+            if (!(exclude_self && j == self_offset + i)) order.push_back(j);
         const auto before = [&](Index a, Index b) {
             return ranks_before(m, v[std::size_t(a)], a, v[std::size_t(b)], b);
         };
@@ -782,6 +782,203 @@ TEST_CASE_TEMPLATE("topk: dimension 0 gives equal scores in index order", S, flo
                     CHECK(got.scores(i, r) == (m == Metric::cosine ? S(1) : S(0)));
                 }
         }
+    }
+}
+
+TEST_CASE_TEMPLATE("topk: Inf, NaN, huge and tiny rows get the pair functions' scores and "
+                   "order on both paths", S, float, double) {
+    // Small-integer rows (exact on every path) with special rows among them: an exact match
+    // of a huge row is at distance 0 and comes first, Inf rows are at inf, NaN comes after
+    // every number. The result must equal the full sort of the pair functions' values.
+    Random rng(0x70bc0010);
+    const ektest::SpecialRows<S> data = ektest::special_rows<S>(rng);
+    const Index n = data.set.rows();
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            // All 12 queries take the matrix-product path, 4 at a time the direct one.
+            for (const Index first : {Index(0), Index(4), Index(8)}) {
+                for (const Index nq : {Index(4), data.queries.rows()}) {
+                    if (first + nq > data.queries.rows()) continue;
+                    const RM<S> queries = data.queries.middleRows(first, nq);
+                    const Expected<S> e = expect(queries, data.set, m, false, n);
+                    for (const Index k : {Index(1), Index(3), n}) {
+                        const TopK<S> got = embedkit::top_k(queries, data.set, k, m);
+                        check_exact(got, e, k, log, [&] {
+                            return cat(level_str(level), " ", scalar_str<S>(), " queries ",
+                                       first, "..", first + nq - 1);
+                        });
+                    }
+                }
+            }
+        }
+    }
+    log.report(2000);
+}
+
+TEST_CASE_TEMPLATE("topk: exact and near duplicates come out in the right order at every "
+                   "scale on both paths", S, float, double) {
+    // Per query one exact copy and 12 near duplicates whose squared distances the matrix
+    // product cannot resolve (near_duplicates). The top k must be the k closest by the exact
+    // (long-double) distance, in that order, with scores within the l2 accuracy promise.
+    Random rng(0x70bc0011);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const double scale : {1e-3, 1e-1, 1.0, 1e1, 1e3}) {
+            for (const Index dim : {Index(16), Index(100)}) {
+                const ektest::NearDuplicates<S> data =
+                    ektest::near_duplicates<S>(rng, scale, gemm_min + 2, dim, 12, 40);
+                const Index n = data.set.rows();
+                const auto d = static_cast<std::size_t>(dim);
+                for (const Index nq : {Index(3), gemm_min + 2}) {
+                    const RM<S> queries = data.queries.topRows(nq);
+                    for (const Metric m : {Metric::l2, Metric::l2_squared}) {
+                        for (const Index k : {Index(1), Index(3), data.per_query}) {
+                            const TopK<S> got = embedkit::top_k(queries, data.set, k, m);
+                            for (Index i = 0; i < nq; ++i) {
+                                std::vector<ektest::Reference> refs;
+                                std::vector<Index> order;
+                                for (Index j = 0; j < n; ++j) {
+                                    refs.push_back(ektest::reference(queries.row(i).data(),
+                                                                     data.set.row(j).data(), d));
+                                    order.push_back(j);
+                                }
+                                std::sort(order.begin(), order.end(), [&](Index a, Index b) {
+                                    const long double x = refs[std::size_t(a)].l2_squared;
+                                    const long double y = refs[std::size_t(b)].l2_squared;
+                                    return x < y || (x == y && a < b);
+                                });
+                                for (Index r = 0; r < k; ++r) {
+                                    const Index want = order[std::size_t(r)];
+                                    const Index j = got.indices(i, r);
+                                    log.expect(j == want && ektest::near_duplicate_ok(
+                                                                m, got.scores(i, r),
+                                                                refs[std::size_t(want)]),
+                                               [&] {
+                                                   return cat(level_str(level), " ",
+                                                              scalar_str<S>(), " ", name(m),
+                                                              " scale ", scale, " dim ", dim,
+                                                              " nq ", nq, " k ", k, " query ", i,
+                                                              " rank ", r, ": got row ", j,
+                                                              " score ", got.scores(i, r),
+                                                              ", expected row ", want, " at ",
+                                                              std::sqrt(refs[std::size_t(want)]
+                                                                            .l2_squared));
+                                               });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    log.report(4000);
+}
+
+TEST_CASE_TEMPLATE("topk: exclude_self with queries from the middle or the end of the set", S,
+                   float, double) {
+    // A block of rows taken from the set is found in the set's memory: query i skips set row
+    // first + i. Direct and matrix-product paths; the set spans two set blocks.
+    Random rng(0x70bc0012);
+    const Index n = set_block + 40;
+    const RM<S> set = integer_set<S>(rng, n, 5, -3, 3);
+    Log log;
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            for (const Index nq : {Index(2), gemm_min + 3}) {
+                for (const Index first : {Index(100), set_block - 1, n - nq}) {
+                    const RM<S> copy = set.middleRows(first, nq);
+                    const Expected<S> e = expect(copy, set, m, true, 4, first);
+                    const auto describe = [&] {
+                        return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq,
+                                   " first ", first);
+                    };
+                    const TopK<S> got =
+                        embedkit::top_k(set.middleRows(first, nq), set, 4, m, TopKOptions{true});
+                    check_exact(got, e, 4, log, describe);
+                    // A copy names its first row explicitly.
+                    TopKOptions opt;
+                    opt.exclude_self = true;
+                    opt.self_offset = first;
+                    check_exact(embedkit::top_k(copy, set, 4, m, opt), e, 4, log, describe);
+                    for (Index i = 0; i < got.indices.rows(); ++i)
+                        for (Index r = 0; r < got.indices.cols(); ++r)
+                            log.expect(got.indices(i, r) != first + i, [&] {
+                                return cat(describe(), " ", name(m), " query ", i,
+                                           " returned its own row");
+                            });
+                }
+            }
+        }
+    }
+    log.report(1000);
+}
+
+TEST_CASE_TEMPLATE("topk: a vector is one query, like a one-row set", S, float, double) {
+    // A column vector (VectorX), a Map of one, a row vector and a vector expression each give
+    // the result of the same values as a 1-row RowMatrix.
+    Random rng(0x70bc0013);
+    const RM<S> set = random_set<S>(rng, 50, 9);
+    const embedkit::Vector<S> q = random_set<S>(rng, 9, 1).col(0);
+    const RM<S> q_row = q.transpose();
+    for (const Level level : simd::supported()) {
+        simd::Scoped scoped(level);
+        for (const Metric m : all_metrics) {
+            CAPTURE(level_str(level));
+            CAPTURE(name(m));
+            const TopK<S> want = embedkit::top_k(q_row, set, 4, m);
+            const Eigen::Map<const embedkit::Vector<S>> q_map(q.data(), q.size());
+            const Eigen::Matrix<S, 1, Eigen::Dynamic> q_rowvec = q.transpose();
+            const TopK<S> results[] = {embedkit::top_k(q, set, 4, m),
+                                       embedkit::top_k(q_map, set, 4, m),
+                                       embedkit::top_k(q_rowvec, set, 4, m),
+                                       embedkit::top_k(q * S(1), set, 4, m)};
+            for (std::size_t r = 0; r < 4; ++r) {
+                CHECK(results[r].indices == want.indices);
+                CHECK(results[r].scores == want.scores);
+            }
+            const TopK<S> own =
+                embedkit::top_k(set.row(7).transpose(), set, 1, m, TopKOptions{true});
+            CHECK(own.indices.rows() == 1);
+            CHECK(own.indices(0, 0) != 7);
+        }
+    }
+}
+
+TEST_CASE("topk: exclude_self without a known row for each query throws ArgumentError") {
+    const RM<float> set = RM<float>::Random(10, 4);
+    const RM<float> middle = set.middleRows(3, 2);  // a copy: not in the set's memory
+    for (const Metric m : all_metrics) {
+        CAPTURE(name(m));
+        check_throws<embedkit::ArgumentError>(
+            [&] { (void)embedkit::top_k(middle, set, 2, m, TopKOptions{true}); },
+            {"top_k", "exclude_self", "self_offset"});
+        // Columns of the set lie in its memory but are not its rows.
+        check_throws<embedkit::ArgumentError>(
+            [&] {
+                (void)embedkit::top_k(set.block(0, 1, 2, 3), set.leftCols(3), 2, m,
+                                      TopKOptions{true});
+            },
+            {"top_k", "exclude_self", "self_offset"});
+        for (const Index bad : {Index(-2), Index(9), Index(100)}) {
+            TopKOptions opt;
+            opt.exclude_self = true;
+            opt.self_offset = bad;
+            check_throws<embedkit::ArgumentError>(
+                [&] { (void)embedkit::top_k(middle, set, 2, m, opt); },
+                {"top_k", "self_offset", "0 to 8", "got " + std::to_string(bad)});
+        }
+        // A copy of the first rows keeps working (offset 0), and self_offset is ignored
+        // without exclude_self.
+        const RM<float> first = set.topRows(3);
+        CHECK(embedkit::top_k(first, set, 9, m, TopKOptions{true}).indices.cols() == 9);
+        TopKOptions ignored;
+        ignored.self_offset = 1000;
+        CHECK(embedkit::top_k(first, set, 10, m, ignored).indices.cols() == 10);
     }
 }
 

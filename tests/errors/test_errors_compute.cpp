@@ -302,6 +302,16 @@ TEST_CASE("errors compute: top_k") {
     EMBEDKIT_ERROR_ROW("TOPK-07", embedkit::ArgumentError,
                        "embedkit::top_k: queries must have contiguous rows (inner stride 1), got inner stride 2",
                        (void)ek::top_k(strided, set, 3, ek::Metric::l2));
+    ek::TopKOptions offset;
+    offset.exclude_self = true;
+    offset.self_offset = 4;
+    EMBEDKIT_ERROR_ROW("TOPK-08", embedkit::ArgumentError,
+                       "or a set row from 0 to 3 (2 queries, 5 set rows), got 4",
+                       (void)ek::top_k(queries, set, 3, ek::Metric::l2, offset));
+    EMBEDKIT_ERROR_ROW("TOPK-09", embedkit::ArgumentError,
+                       "embedkit::top_k: exclude_self cannot tell which set row each query is",
+                       (void)ek::top_k(RM(RM::Zero(2, 7)), set, 3, ek::Metric::l2,
+                                       ek::TopKOptions{true}));
     // Negative k is the same check; k above the candidate count is capped, not an error.
     CHECK_THROWS_WITH_AS((void)ek::top_k(queries, set, -3, ek::Metric::l2), doctest::Contains("got -3"),
                          ek::ArgumentError);

@@ -154,6 +154,12 @@ void run(fuzz::Input& in, unsigned mode) {
                 FUZZ_CHECK(target, std::isnan(v) || v >= 0);
             if (metric == Metric::cosine) FUZZ_CHECK(target, std::isnan(v) || (v >= -1 && v <= 1));
         }
+        // Pairs with a non-finite row get the pair function's value on every path.
+        for (Index i = 0; i < nq; ++i)
+            for (Index j = 0; j < ns; ++j)
+                if (!Q.row(i).allFinite() || !X.row(j).allFinite())
+                    FUZZ_CHECK(target, same(P(i, j), pair_value(metric, Q.row(i).data(),
+                                                                X.row(j).data(), std::size_t(dq))));
         if (metric == Metric::l1)
             for (Index i = 0; i < nq; ++i)
                 for (Index j = 0; j < ns; ++j)
@@ -164,7 +170,10 @@ void run(fuzz::Input& in, unsigned mode) {
     embedkit::TopK<S> r;
     embedkit::TopKOptions opt;
     opt.exclude_self = exclude_self;
-    const bool invalid = k <= 0 || nq == 0 || ns == 0 || dq != ds || (exclude_self && ns == 1);
+    // Q is not in X's memory, so exclude_self names the offset: query i is set row i.
+    opt.self_offset = 0;
+    const bool invalid = k <= 0 || nq == 0 || ns == 0 || dq != ds || (exclude_self && ns == 1) ||
+                         (exclude_self && nq > ns);
     if (expect(invalid, [&] { r = embedkit::top_k(Q, X, k, metric, opt); })) {
         const Index candidates = ns - (exclude_self ? 1 : 0);
         const Index kk = std::min(k, candidates);

@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
@@ -21,9 +23,15 @@ namespace embedkit {
 
 /// Options of top_k.
 struct TopKOptions {
-    /// Skip set row i for query i: k-nearest neighbours within one set (queries = the set,
-    /// or its first rows). Candidates per query become |set| - 1.
+    /// Skip each query's own row of the set: k-nearest neighbours within one set.
+    /// Candidates per query become |set| - 1. Which row is the query's is self_offset's.
     bool exclude_self = false;
+    /// With exclude_self: query i skips set row self_offset + i. -1 (the default) finds it:
+    /// queries that lie in the set's memory as a block of its rows (the set itself,
+    /// set.middleRows(first, m), a Map of those rows) use their place there; queries held
+    /// elsewhere must equal the set's first rows bit for bit (offset 0). Anything else
+    /// throws ArgumentError rather than skipping the wrong rows.
+    Eigen::Index self_offset = -1;
 };
 
 /// Result of top_k: both matrices are queries x min(k, candidates), best first.
@@ -116,20 +124,6 @@ inline Scalar to_key(Metric m, Scalar value) noexcept {
     return larger_is_closer(m) ? -value : value;
 }
 
-// The exact value of one pair through the active kernels (as the pair functions compute it).
-template <class Scalar>
-inline Scalar exact_value(const simd::KernelTable<Scalar>& t, Metric m, const Scalar* a,
-                          const Scalar* b, std::size_t dim) noexcept {
-    switch (m) {
-        case Metric::dot: return t.dot(a, b, dim);
-        case Metric::l1: return t.l1(a, b, dim);
-        case Metric::l2_squared: return t.l2_squared(a, b, dim);
-        case Metric::l2: return finish_l2(t.l2_squared(a, b, dim));
-        case Metric::cosine: return finish_cosine_similarity(t.cosine(a, b, dim));
-    }
-    return Scalar(0);
-}
-
 // Offers candidates j0 .. j0 + n - 1 with keys keys[0 .. n) to `best`, skipping local index
 // `self`. Once the list is full nearly every candidate is rejected, so the keys are first
 // compared with the threshold 16 at a time (a branch-free loop the compiler vectorises) and
@@ -152,6 +146,57 @@ inline void offer_keys(KBest<Scalar>& best, const Scalar* keys, Eigen::Index n, 
     }
     for (; j < n; ++j)
         if (j != self) best.offer(keys[j], j0 + j);
+}
+
+// As offer_keys, for a block in which flagged candidates (flag[t] != 0) have no trusted key:
+// keys[t] is only a lower bound of their exact key. A flagged candidate that could enter is
+// scored exactly (exact_value) before it is offered, so an untrusted key never keeps a
+// candidate out.
+template <class Scalar>
+inline void offer_checked(KBest<Scalar>& best, const Scalar* keys, const unsigned char* flag,
+                          Eigen::Index n, Eigen::Index j0, Eigen::Index self,
+                          const simd::KernelTable<Scalar>& t, Metric m, const Scalar* q,
+                          const SetView<Scalar>& s) noexcept {
+    constexpr Eigen::Index group = 16;
+    const auto dim = static_cast<std::size_t>(s.cols);
+    for (Eigen::Index g0 = 0; g0 < n; g0 += group) {
+        const Eigen::Index g1 = std::min(n, g0 + group);
+        if (!best.open()) {
+            const Scalar threshold = best.threshold();
+            int any = 0;
+            for (Eigen::Index t2 = g0; t2 < g1; ++t2) any |= keys[t2] < threshold;
+            if (!any) continue;
+        }
+        for (Eigen::Index t2 = g0; t2 < g1; ++t2) {
+            if (t2 == self) continue;
+            Scalar key = keys[t2];
+            if (flag[t2]) {
+                if (!best.open() && !(key < best.threshold())) continue;
+                key = to_key(m, exact_value(t, m, q, s.row(j0 + t2), dim));
+            }
+            best.offer(key, j0 + t2);
+        }
+    }
+}
+
+// l2 and l2_squared keys from inner products, with the cancellation rule of pairwise
+// (cancellation_fraction): a pair whose matrix-product value is not trusted gets the lower
+// bound 0 and a flag, for offer_checked. Returns whether any pair was flagged.
+template <Metric M, class Scalar>
+inline bool squared_keys_from_products(const Scalar* ip, Eigen::Index n, Scalar q_sq,
+                                       const Scalar* s_sq, Scalar frac, Scalar* keys,
+                                       unsigned char* flag) noexcept {
+    int any = 0;
+    for (Eigen::Index j = 0; j < n; ++j) {
+        const Scalar sum = q_sq + s_sq[j];
+        const Scalar d = sum - Scalar(2) * ip[j];
+        const Scalar g = d < Scalar(0) ? Scalar(0) : d;
+        const int unsure = !(g > frac * sum);
+        any |= unsure;
+        flag[j] = static_cast<unsigned char>(unsure);
+        keys[j] = unsure ? Scalar(0) : (M == Metric::l2 ? std::sqrt(g) : g);
+    }
+    return any != 0;
 }
 
 // One query's keys for a block of the set, from its inner products with the block's rows
@@ -190,22 +235,86 @@ inline constexpr Eigen::Index topk_query_block = 128;
 // From this many queries on, the inner products come from one GEMM per block.
 inline constexpr Eigen::Index topk_gemm_min_queries = 8;
 
+// The set row of query 0 for exclude_self (TopKOptions::self_offset).
+template <class Scalar>
+inline Eigen::Index resolve_self_offset(const SetView<Scalar>& q, const SetView<Scalar>& s,
+                                        Eigen::Index given) {
+    const Eigen::Index last = s.rows - q.rows;  // the largest valid offset
+    if (given != -1) {
+        if (given < 0 || given > last)
+            throw ArgumentError("embedkit::top_k: self_offset must be -1 (find the queries in "
+                                "the set) or a set row from 0 to " + std::to_string(last) +
+                                " (" + std::to_string(q.rows) + " queries, " +
+                                std::to_string(s.rows) + " set rows), got " +
+                                std::to_string(given));
+        return given;
+    }
+    if (last >= 0 && q.cols == 0) return 0;  // empty rows are all alike
+    const auto qa = reinterpret_cast<std::uintptr_t>(q.data);
+    const auto sa = reinterpret_cast<std::uintptr_t>(s.data);
+    const auto bytes = static_cast<std::uintptr_t>(sizeof(Scalar));
+    const auto end = sa + static_cast<std::uintptr_t>((s.rows - 1) * s.stride + s.cols) * bytes;
+    if (last >= 0 && qa >= sa && qa < end) {
+        const auto offset = static_cast<Eigen::Index>((qa - sa) / bytes);
+        const bool block = (qa - sa) % bytes == 0 && offset % s.stride == 0 &&
+                           (q.rows == 1 || q.stride == s.stride) &&
+                           offset / s.stride <= last;
+        if (block) return offset / s.stride;
+    } else if (last >= 0) {
+        bool same = true;
+        const auto row_bytes = static_cast<std::size_t>(q.cols) * sizeof(Scalar);
+        for (Eigen::Index i = 0; i < q.rows && same; ++i)
+            same = std::memcmp(q.row(i), s.row(i), row_bytes) == 0;
+        if (same) return 0;
+    }
+    throw ArgumentError("embedkit::top_k: exclude_self cannot tell which set row each query "
+                        "is: the queries are neither a block of the set's rows nor copies "
+                        "of its first rows; set TopKOptions::self_offset");
+}
+
+// The view of top_k's queries: a set, or one vector (any dense vector or expression of one)
+// as a single query (`storage` keeps an evaluated copy alive when one is needed).
+template <class DQ>
+inline SetView<typename DQ::Scalar> view_queries(const Eigen::MatrixBase<DQ>& queries,
+                                                 Vector<typename DQ::Scalar>& storage) {
+    using Scalar = typename DQ::Scalar;
+    if constexpr (DQ::IsVectorAtCompileTime && !DQ::IsRowMajor) {
+        static_assert(is_supported_scalar_v<Scalar>,
+                      "embedkit: embedding sets must hold float or double");
+        const DQ& v = queries.derived();
+        if constexpr (static_cast<bool>(Eigen::internal::traits<DQ>::Flags &
+                                        Eigen::DirectAccessBit)) {
+            if (v.innerStride() == 1) return {v.data(), 1, v.size(), v.size()};
+        }
+        storage = v;
+        return {storage.data(), 1, storage.size(), storage.size()};
+    } else {
+        (void)storage;
+        return view_set("top_k", "queries", queries);
+    }
+}
+
 }  // namespace detail
 
 /// The k best rows of `set` for every row of `queries` under `metric`.
 ///
 /// queries: nq x d, set: n x d, both row-major sets (RowMatrix, Map or row block; a
-/// column-major matrix is a compile-time error). Best means smallest for l1, l2,
-/// l2_squared and largest for dot and cosine (the cosine similarity). Returns nq x
-/// min(k, candidates) indices and scores, best first; equal scores are ordered by lower index
-/// and NaN scores come last. Scores are the values the pair functions return for the same
-/// rows. With many queries and a metric other than l1, candidates are selected by inner
-/// products from a matrix product, whose rounding (about eps * (|q|^2 + |s|^2)) can only
-/// swap candidates whose exact scores are that close at the k-th place.
+/// column-major matrix is a compile-time error); a single query may also be any vector
+/// (VectorX, RowVectorX, or an expression of one), which gives a 1-row result. Best means
+/// smallest for l1, l2, l2_squared and largest for dot and cosine (the cosine similarity).
+/// Returns nq x min(k, candidates) indices and scores, best first; equal scores are ordered
+/// by lower index and NaN scores come last. Scores are the values the pair functions return
+/// for the same rows. With 8 or more queries and a metric other than l1, candidates are
+/// selected by inner products from a matrix product; pairs that form cannot score (rows with
+/// Inf, NaN, or squared norms that overflow or underflow, and, for l2 and l2_squared, near
+/// duplicates whose value cancels) are scored with the pair kernels before selection. The
+/// remaining rounding (dot: about eps * sum |q_i s_i|; l2: relative 1e-4) can only swap
+/// candidates whose exact scores are that close at the k-th place.
 ///
 /// Memory: O(nq * k) plus one block of scores; the set is streamed, never copied.
 /// Throws ArgumentError if k <= 0, queries or set are empty, exclude_self leaves no candidate
-/// or `metric` is not a Metric value; DimensionError if the dimensions differ.
+/// or cannot tell the queries' set rows (TopKOptions::self_offset), self_offset is out of
+/// range, or `metric` is not a Metric value; DimensionError if the dimensions differ.
 template <class DQ, class DS>
 TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                                 const Eigen::MatrixBase<DS>& set, Eigen::Index k,
@@ -214,7 +323,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     using Index = Eigen::Index;
     static_assert(std::is_same_v<typename DQ::Scalar, Scalar>,
                   "embedkit::top_k: queries and set must have the same scalar type");
-    const detail::SetView<Scalar> q = detail::view_set("top_k", "queries", queries);
+    Vector<Scalar> query_copy;
+    const detail::SetView<Scalar> q = detail::view_queries(queries, query_copy);
     const detail::SetView<Scalar> s = detail::view_set("top_k", "the set", set);
     if (k <= 0)
         throw ArgumentError("embedkit::top_k: k must be positive, got " + std::to_string(k));
@@ -225,6 +335,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     const Index candidates = s.rows - (options.exclude_self ? 1 : 0);
     if (candidates <= 0)
         throw ArgumentError("embedkit::top_k: exclude_self with a 1-row set leaves no candidates");
+    const Index self_offset =
+        options.exclude_self ? detail::resolve_self_offset(q, s, options.self_offset) : 0;
     const Index kk = std::min<Index>(k, candidates);
     const Index nq = q.rows;
     const auto dim = static_cast<std::size_t>(q.cols);
@@ -255,6 +367,10 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
             RowMatrix<Scalar> ip(qn, width);
             Vector<Scalar> s_sq(width);
             Vector<Scalar> keys(width);
+            std::vector<unsigned char> flag(static_cast<std::size_t>(width));
+            std::vector<Index> unsafe;  // rows of the set block the matrix product cannot score
+            const bool squared = metric == Metric::l2 || metric == Metric::l2_squared;
+            const Scalar frac = detail::cancellation_fraction<Scalar>(dim);
             RowMatrix<Scalar> padded;  // the last, partial block of the set, zero-padded
             for (Index j0 = 0; j0 < s.rows; j0 += width) {
                 const Index nb = std::min(width, s.rows - j0);
@@ -266,13 +382,46 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                     padded.topRows(nb) = detail::as_map(sv);
                     ip.noalias() = qmap * padded.transpose();
                 }
-                if (metric != Metric::dot)  // dot needs no norms
-                    detail::row_squared_norms(t, sv, s_sq.data());
+                detail::row_squared_norms(t, sv, s_sq.data());
+                unsafe.clear();
+                for (Index j = 0; j < nb; ++j)
+                    if (!detail::gemm_safe_norm(s_sq[j])) unsafe.push_back(j);
                 for (Index i = 0; i < qn; ++i) {
-                    const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
-                    detail::keys_from_products(metric, ip.data() + i * ip.cols(), nb, q_sq[i],
-                                               s_sq.data(), keys.data());
-                    detail::offer_keys(best[std::size_t(q0 + i)], keys.data(), nb, j0, self);
+                    const Index self =
+                        options.exclude_self ? self_offset + q0 + i - j0 : Index(-1);
+                    detail::KBest<Scalar>& b = best[std::size_t(q0 + i)];
+                    const Scalar* qi = q.row(q0 + i);
+                    if (!detail::gemm_safe_norm(q_sq[i])) {
+                        // A query the matrix product cannot score: the pair kernels.
+                        detail::many(t, metric, qi, s, j0, nb, keys.data());
+                        for (Index j = 0; j < nb; ++j) keys[j] = detail::to_key(metric, keys[j]);
+                        detail::offer_keys(b, keys.data(), nb, j0, self);
+                        continue;
+                    }
+                    const Scalar* ipi = ip.data() + i * ip.cols();
+                    bool flagged = false;
+                    if (metric == Metric::l2)
+                        flagged = detail::squared_keys_from_products<Metric::l2>(
+                            ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
+                    else if (metric == Metric::l2_squared)
+                        flagged = detail::squared_keys_from_products<Metric::l2_squared>(
+                            ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
+                    else
+                        detail::keys_from_products(metric, ipi, nb, q_sq[i], s_sq.data(),
+                                                   keys.data());
+                    if (!unsafe.empty()) {
+                        if (!flagged && !squared) flag.assign(flag.size(), 0);
+                        for (const Index j : unsafe) {
+                            flag[std::size_t(j)] = 1;
+                            keys[j] = -std::numeric_limits<Scalar>::infinity();
+                        }
+                        flagged = true;
+                    }
+                    if (flagged)
+                        detail::offer_checked(b, keys.data(), flag.data(), nb, j0, self, t,
+                                              metric, qi, s);
+                    else
+                        detail::offer_keys(b, keys.data(), nb, j0, self);
                 }
             }
         } else {
@@ -284,7 +433,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
                     detail::many(t, metric, q.row(q0 + i), s, j0, nb, vals.data());
                     if (negate)  // the keys of similarities (to_key), in place
                         for (Index j = 0; j < nb; ++j) vals[j] = -vals[j];
-                    const Index self = options.exclude_self ? q0 + i - j0 : Index(-1);
+                    const Index self =
+                        options.exclude_self ? self_offset + q0 + i - j0 : Index(-1);
                     detail::offer_keys(best[std::size_t(q0 + i)], vals.data(), nb, j0, self);
                 }
             }
