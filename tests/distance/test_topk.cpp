@@ -26,7 +26,9 @@
 #include <typeinfo>
 #include <vector>
 
-namespace {
+// Named, not anonymous: the unity build puts this file beside test_batch.cpp, whose helpers
+// have the same names.
+namespace topk_test {
 
 using embedkit::Metric;
 using embedkit::TopK;
@@ -1009,4 +1011,4 @@ TEST_CASE("topk: invalid arguments throw ArgumentError or DimensionError with a 
     }
 }
 
-}  // namespace
+}  // namespace topk_test

@@ -2,6 +2,7 @@
 // training and the models. One EMBEDKIT_ERROR_ROW per row of docs/ERRORS.md; the cases
 // without rows check the documented non-errors (NaN passes through, n = 0, ignored settings).
 #include "error_rows.hpp"
+#include "../io/io_test_util.hpp"
 
 #include <embedkit/core/random.hpp>
 #include <embedkit/data/pairs.hpp>
@@ -74,28 +75,7 @@ void poison(const ek::nn::Parameter<Scalar>& p) {
     for (Index i = 0; i < p.size(); ++i) p.value[i] = std::numeric_limits<Scalar>::quiet_NaN();
 }
 
-// A fresh folder, removed at the end of the scope.
-class TempDir {
-public:
-    TempDir() {
-        static std::atomic<unsigned> counter{0};
-        const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = std::filesystem::temp_directory_path() /
-                ("embedkit_errors_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
-                 std::to_string(ticks));
-        std::filesystem::create_directories(path_);
-    }
-    ~TempDir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    std::string file(const std::string& name) const { return (path_ / name).string(); }
-
-private:
-    std::filesystem::path path_;
-};
+using iotest::TempDir;
 
 std::vector<char> read_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
