@@ -276,7 +276,9 @@ inline const KernelTable<Scalar>& active_table() noexcept {
 // files are built with different flags gets one set of pair functions per level, each called only
 // from the files built for it, instead of one body the linker picks for all (an ODR violation
 // that could run AVX-512 code from a file built for a CPU without it). Callers write
-// embedkit::l2 as before; the namespace only changes the symbols.
+// embedkit::l2 as before; the namespace only changes the symbols. This separates the pair
+// functions only: other inline code (the scalar and batch kernels, Eigen) is still one copy the
+// linker picks, so a program that mixes -m flags must run on CPUs that have all of them.
 #if defined(EMBEDKIT_STATIC_LEVEL) && defined(__AVX512F__)
 #define EMBEDKIT_LEVEL_NAMESPACE compiled_for_avx512
 #elif defined(EMBEDKIT_STATIC_LEVEL) && EMBEDKIT_ARCH_X86
@@ -292,6 +294,9 @@ inline const KernelTable<Scalar>& active_table() noexcept {
 #define EMBEDKIT_STATIC_KERNELS_CAT(a, b) EMBEDKIT_STATIC_KERNELS_CAT2(a, b)
 #define EMBEDKIT_STATIC_KERNEL(NAME) \
     embedkit::detail::EMBEDKIT_STATIC_KERNELS_CAT(NAME##_, EMBEDKIT_STATIC_LEVEL)
+
+// These helpers' bodies depend on the level too: same namespace as the pair functions.
+inline namespace EMBEDKIT_LEVEL_NAMESPACE {
 
 /// True if the active level is the one this translation unit was compiled for.
 template <class Scalar>
@@ -316,6 +321,8 @@ template <class Scalar>
 inline CosineParts<Scalar> static_cosine(const Scalar* a, const Scalar* b, std::size_t n) noexcept {
     return EMBEDKIT_STATIC_KERNEL(cosine)(a, b, n);
 }
+
+}  // inline namespace EMBEDKIT_LEVEL_NAMESPACE
 #undef EMBEDKIT_STATIC_KERNEL
 #undef EMBEDKIT_STATIC_KERNELS_CAT
 #undef EMBEDKIT_STATIC_KERNELS_CAT2

@@ -30,7 +30,7 @@ public:
     explicit AtomicFile(std::string path) : path_(std::move(path)) {
         const std::string::size_type slash = path_.find_last_of('/');
         const std::string folder = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
-        fd_ = detail::create_unique_file(folder + ".ek-tmp-", tmp_);
+        fd_ = embedkit::detail::create_unique_file(folder + ".ek-tmp-", tmp_);
         if (fd_ < 0) fail("cannot create a temporary file beside");
     }
     AtomicFile(const AtomicFile&) = delete;

@@ -444,8 +444,10 @@ public:
                 throw ArgumentError("embedkit::io::ModelFile::add: " + where() +
                                     " already has a tensor named " + detail::quote_name(t.name));
         }
-        index_.emplace(t.name, tensors.size());
+        // The tensor first, then its index entry: if either throws, indexed_ still names only
+        // the tensors the index covers (lookups past it scan).
         tensors.push_back(std::move(t));
+        index_.emplace(tensors.back().name, tensors.size() - 1);
         indexed_ = tensors.size();
     }
 

@@ -25,4 +25,15 @@ PairPointer ODR_NAME(l2_squared_address)() {
     return p;
 }
 
+// The compile-time level's helper behind the pair functions (null in the baseline unit, which
+// has none): at -O0 it is a real call, so it must be the unit's own too.
+PairPointer ODR_NAME(static_dot_address)() {
+#if defined(EMBEDKIT_STATIC_LEVEL)
+    PairPointer p = &embedkit::simd::detail::static_dot<float>;
+    return p;
+#else
+    return nullptr;
+#endif
+}
+
 }  // namespace odr_test

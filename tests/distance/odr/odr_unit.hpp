@@ -20,7 +20,8 @@ struct PairResults {
 
 #define ODR_UNIT_DECLARE(SUFFIX)                                                           \
     PairResults pair_results_##SUFFIX(const float* a, const float* b, std::size_t n);     \
-    PairPointer l2_squared_address_##SUFFIX();
+    PairPointer l2_squared_address_##SUFFIX();                                             \
+    PairPointer static_dot_address_##SUFFIX();
 
 ODR_UNIT_DECLARE(baseline)
 ODR_UNIT_DECLARE(avx2)

@@ -25,20 +25,23 @@ struct Unit {
     simd::Level needs;  // the level whose instructions the unit's flags allow
     odr_test::PairResults (*results)(const float*, const float*, std::size_t);
     odr_test::PairPointer (*address)();
+    odr_test::PairPointer (*static_address)();
 };
 
 // The units this CPU can run: the baseline unit everywhere, the others where their flags' level
 // is supported (running an -mavx512f unit elsewhere would be the user's error, not ours).
 std::vector<Unit> runnable_units() {
     std::vector<Unit> units = {{"baseline", simd::Level::scalar, &odr_test::pair_results_baseline,
-                                &odr_test::l2_squared_address_baseline}};
+                                &odr_test::l2_squared_address_baseline,
+                                &odr_test::static_dot_address_baseline}};
 #if EMBEDKIT_ARCH_X86
     if (simd::cpu_supports(simd::Level::avx2))
         units.push_back({"avx2", simd::Level::avx2, &odr_test::pair_results_avx2,
-                         &odr_test::l2_squared_address_avx2});
+                         &odr_test::l2_squared_address_avx2, &odr_test::static_dot_address_avx2});
     if (simd::cpu_supports(simd::Level::avx512) && simd::cpu_supports(simd::Level::avx2))
         units.push_back({"avx512", simd::Level::avx512, &odr_test::pair_results_avx512,
-                         &odr_test::l2_squared_address_avx512});
+                         &odr_test::l2_squared_address_avx512,
+                         &odr_test::static_dot_address_avx512});
 #endif
     return units;
 }
@@ -69,6 +72,8 @@ TEST_CASE("odr: units built with different flags keep their own pair functions")
         for (std::size_t j = i + 1; j < units.size(); ++j) {
             INFO(units[i].name, " vs ", units[j].name);
             CHECK((units[i].address() != units[j].address()));
+            if (units[i].static_address() != nullptr && units[j].static_address() != nullptr)
+                CHECK((units[i].static_address() != units[j].static_address()));
         }
 #if EMBEDKIT_ARCH_X86
     // An x86 CPU this suite runs on has AVX2 (the project's machines all do); without it the
