@@ -67,11 +67,17 @@ Session& session() {
     return s;
 }
 
-ek::nn::History run_epoch(Session& s, ek::nn::Timings* timings) {
+// Silent fit options: every row times its epochs, none draws a progress bar.
+ek::nn::FitOptions silent_fit(int epochs, Eigen::Index batch_size) {
     ek::nn::FitOptions f;
-    f.epochs = 1;
-    f.batch_size = 100;
+    f.epochs = epochs;
+    f.batch_size = batch_size;
     f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    return f;
+}
+
+ek::nn::History run_epoch(Session& s, ek::nn::Timings* timings) {
+    ek::nn::FitOptions f = silent_fit(1, 100);
     f.timings = timings;
     return s.vae->fit(s.images, f, *s.adam, s.rng);
 }
@@ -145,10 +151,7 @@ SiameseSession& siamese_session() {
 }
 
 ek::nn::History run_siamese_epoch(SiameseSession& s, ek::nn::Timings* timings) {
-    ek::nn::FitOptions f;
-    f.epochs = 1;
-    f.batch_size = 128;
-    f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    ek::nn::FitOptions f = silent_fit(1, 128);
     f.timings = timings;
     // No test pairs inside fit: evaluation stays out of the timed epoch.
     return s.model->fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
@@ -205,10 +208,7 @@ void bm_vae_drift(benchmark::State& state) {
         ek::Rng rng(7);
         ek::models::VAE<float> vae(ek::models::VAEOptions{}, rng);
         ek::nn::Adam<float> adam;
-        ek::nn::FitOptions f;
-        f.epochs = 5;
-        f.batch_size = 100;
-        f.progress.style = ek::viz::ProgressOptions::Style::silent;
+        ek::nn::FitOptions f = silent_fit(5, 100);
         f.on_epoch_end = std::move(on_epoch_end);
         return vae.fit(s.images, f, adam, rng);
     });
@@ -220,10 +220,7 @@ void bm_siamese_drift(benchmark::State& state) {
         ek::Rng rng(7);
         ek::models::Siamese<float> model(ek::models::SiameseOptions{}, rng);
         ek::nn::Adam<float> adam;
-        ek::nn::FitOptions f;
-        f.epochs = 5;
-        f.batch_size = 128;
-        f.progress.style = ek::viz::ProgressOptions::Style::silent;
+        ek::nn::FitOptions f = silent_fit(5, 128);
         f.on_epoch_end = std::move(on_epoch_end);
         return model.fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
                          ek::models::SiameseTraining{}, adam, rng);
