@@ -68,24 +68,21 @@ Session& session() {
 }
 
 // Silent fit options: every row times its epochs, none draws a progress bar.
-ek::nn::FitOptions silent_fit(int epochs, Eigen::Index batch_size) {
-    ek::nn::FitOptions f;
+ek::models::FitOptions silent_fit(int epochs, Eigen::Index batch_size) {
+    ek::models::FitOptions f;
     f.epochs = epochs;
     f.batch_size = batch_size;
-    f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    f.progress.style = ek::ProgressOptions::Style::silent;
     return f;
 }
 
-ek::nn::History run_epoch(Session& s, ek::nn::Timings* timings) {
-    ek::nn::FitOptions f = silent_fit(1, 100);
-    f.timings = timings;
-    return s.vae->fit(s.images, f, *s.adam, s.rng);
-}
+ek::nn::History run_epoch(Session& s) { return s.vae->fit(s.images, silent_fit(1, 100), *s.adam, s.rng); }
 
 // The timed part both training rows share: skip when the data is missing, one untimed warm-up
 // epoch per process (page faults, first-touch buffers, caches), then one epoch per iteration
-// on the trainer's own clock, with the rate and the breakdown as counters. `run(timings)`
-// trains one epoch and returns its history. Returns false when the row was skipped.
+// on the trainer's own clock, with the rate and the breakdown (the library's profiler hook,
+// core/profile.hpp) as counters. `run()` trains one epoch and returns its history. Returns
+// false when the row was skipped.
 template <class Run>
 bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed, double flops, Run&& run) {
     if (!error.empty()) {
@@ -93,14 +90,15 @@ bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed
         return false;
     }
     if (!warmed) {
-        run(nullptr);
+        run();
         warmed = true;
     }
-    ek::nn::Timings t;
+    ek::profile::Timings t;
     double loss = 0, seconds = 0;
     for (auto _ : state) {
         t.reset();
-        const auto h = run(&t);
+        const ek::profile::Collect collect(t);
+        const auto h = run();
         seconds = h.back().seconds;
         state.SetIterationTime(seconds);
         loss = h.back().loss;
@@ -120,7 +118,7 @@ bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed
 void bm_vae_epoch(benchmark::State& state) {
     Session& s = session();
     static bool warmed = false;
-    time_epochs(state, s.error, warmed, epoch_flops, [&](ek::nn::Timings* t) { return run_epoch(s, t); });
+    time_epochs(state, s.error, warmed, epoch_flops, [&] { return run_epoch(s); });
 }
 
 struct SiameseSession {
@@ -150,9 +148,8 @@ SiameseSession& siamese_session() {
     return s;
 }
 
-ek::nn::History run_siamese_epoch(SiameseSession& s, ek::nn::Timings* timings) {
-    ek::nn::FitOptions f = silent_fit(1, 128);
-    f.timings = timings;
+ek::nn::History run_siamese_epoch(SiameseSession& s) {
+    const ek::models::FitOptions f = silent_fit(1, 128);
     // No test pairs inside fit: evaluation stays out of the timed epoch.
     return s.model->fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
                         ek::models::SiameseTraining{}, *s.adam, s.rng);
@@ -162,7 +159,7 @@ void bm_siamese_epoch(benchmark::State& state) {
     SiameseSession& s = siamese_session();
     static bool warmed = false;
     if (!time_epochs(state, s.error, warmed, siamese_epoch_flops,
-                     [&](ek::nn::Timings* t) { return run_siamese_epoch(s, t); }))
+                     [&] { return run_siamese_epoch(s); }))
         return;
     // Outside the timed region: test pair accuracy at distance < 0.5, so a reader sees it learns.
     const auto d = s.model->pair_distances(s.test.images, s.test_pairs);
@@ -208,7 +205,7 @@ void bm_vae_drift(benchmark::State& state) {
         ek::Rng rng(7);
         ek::models::VAE<float> vae(ek::models::VAEOptions{}, rng);
         ek::nn::Adam<float> adam;
-        ek::nn::FitOptions f = silent_fit(5, 100);
+        ek::models::FitOptions f = silent_fit(5, 100);
         f.on_epoch_end = std::move(on_epoch_end);
         return vae.fit(s.images, f, adam, rng);
     });
@@ -220,7 +217,7 @@ void bm_siamese_drift(benchmark::State& state) {
         ek::Rng rng(7);
         ek::models::Siamese<float> model(ek::models::SiameseOptions{}, rng);
         ek::nn::Adam<float> adam;
-        ek::nn::FitOptions f = silent_fit(5, 128);
+        ek::models::FitOptions f = silent_fit(5, 128);
         f.on_epoch_end = std::move(on_epoch_end);
         return model.fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
                          ek::models::SiameseTraining{}, adam, rng);

@@ -20,7 +20,7 @@ std::string metrics_json(const ek::nn::History& h, const ek::models::SiameseOpti
     using example::Json;
     std::ostringstream j;
     j << "{\n  \"model\": \"siamese\",\n  \"tower\": {\"input\": " << model.input << ", \"layers\": ["
-      << ek::models::detail::join_sizes(model.layers) << "]},\n  \"loss\": " << Json::string(loss)
+      << Json::sizes(model.layers) << "]},\n  \"loss\": " << Json::string(loss)
       << ",\n  \"margin\": " << Json::number(margin) << ",\n  \"batch\": " << batch << ",\n  \"seed\": " << seed
       << ",\n  \"learning_rate\": " << Json::number(lr) << ",\n  \"lr_drop_epoch\": " << lr_drop
       << ",\n  \"threshold\": 0.5,\n  \"simd\": " << Json::string(std::string(ek::simd::level_name(ek::simd::active())))
@@ -83,7 +83,7 @@ int run(int argc, char** argv) {
     ek::Rng rng(static_cast<std::uint64_t>(seed));
     ek::models::Siamese<float> model(options, rng);
     ek::nn::Adam<float> adam(lr);
-    ek::nn::FitOptions fit;
+    ek::models::FitOptions fit;
     // lr until the drop epoch, then lr/10: the last epoch at a tenth settles the embedding
     // (docs/results/mnist_siamese: median test pair accuracy 97.65 % against 97.44 % without).
     if (lr_drop > 0) fit.learning_rate = ek::nn::step_decay(lr, {static_cast<int>(lr_drop)});

@@ -19,7 +19,7 @@ std::string metrics_json(const ek::nn::History& h, const ek::models::VAEOptions&
     using example::Json;
     std::ostringstream j;
     j << "{\n  \"model\": \"vae\",\n  \"architecture\": {\"input\": " << model.input << ", \"hidden\": ["
-      << ek::models::detail::join_sizes(model.hidden) << "], \"latent\": " << model.latent << "},\n"
+      << Json::sizes(model.hidden) << "], \"latent\": " << model.latent << "},\n"
       << "  \"batch\": " << batch << ",\n  \"seed\": " << seed << ",\n  \"epochs_planned\": " << epochs << ",\n"
       << "  \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.001, \"beta1\": 0.9, \"beta2\": 0.999, \"epsilon\": 1e-7},\n"
       << "  \"simd\": " << Json::string(std::string(ek::simd::level_name(ek::simd::active()))) << ",\n"
@@ -76,7 +76,7 @@ int run(int argc, char** argv) {
     ek::Rng rng(static_cast<std::uint64_t>(seed));
     ek::models::VAE<float> vae(options, rng);
     ek::nn::Adam<float> adam;  // Keras defaults: lr 1e-3, beta1 0.9, beta2 0.999, eps 1e-7
-    ek::nn::FitOptions fit;
+    ek::models::FitOptions fit;
     fit.epochs = static_cast<int>(epochs);
     fit.batch_size = static_cast<Eigen::Index>(batch);
     fit.checkpoint_path = (out / "checkpoint.ekc").string();

@@ -188,6 +188,12 @@ public:
         }
         return out + "\"";
     }
+    /// The numbers of a size list, comma-separated (the inside of a JSON array).
+    static std::string sizes(const std::vector<Eigen::Index>& v) {
+        std::string out;
+        for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+        return out;
+    }
 };
 
 /// Writes `text` to `path` atomically.

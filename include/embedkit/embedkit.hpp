@@ -6,6 +6,8 @@
 #include "core/config.hpp"
 #include "core/denormals.hpp"
 #include "core/error.hpp"
+#include "core/profile.hpp"
+#include "core/progress.hpp"
 #include "core/random.hpp"
 #include "core/types.hpp"
 
@@ -36,9 +38,10 @@
 
 #include "models/autoencoder.hpp"
 #include "models/knn.hpp"
+#include "models/networks.hpp"
+#include "models/persistence.hpp"
 #include "models/siamese.hpp"
 #include "models/vae.hpp"
 
 #include "viz/image_grid.hpp"
-#include "viz/progress.hpp"
 #include "viz/scatter.hpp"

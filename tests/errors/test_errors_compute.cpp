@@ -61,11 +61,11 @@ RM unit_data(Index n, Index d, std::uint64_t seed) {
     return m;
 }
 
-ek::nn::FitOptions quiet(int epochs, Index batch) {
-    ek::nn::FitOptions f;
+ek::models::FitOptions quiet(int epochs, Index batch) {
+    ek::models::FitOptions f;
     f.epochs = epochs;
     f.batch_size = batch;
-    f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    f.progress.style = ek::ProgressOptions::Style::silent;
     return f;
 }
 
@@ -529,9 +529,9 @@ TEST_CASE("errors compute: training loop settings and data") {
                        ae.fit(train, quiet(-1, 4), adam, rng));
     EMBEDKIT_ERROR_ROW("FIT-02", embedkit::ArgumentError, "embedkit::nn::fit: batch_size must be positive, got 0",
                        ae.fit(train, quiet(1, 0), adam, rng));
-    ek::nn::FitOptions resume = quiet(1, 4);
+    ek::models::FitOptions resume = quiet(1, 4);
     resume.resume = true;
-    EMBEDKIT_ERROR_ROW("FIT-03", embedkit::ArgumentError, "embedkit::nn::fit: resume needs a checkpoint_path",
+    EMBEDKIT_ERROR_ROW("FIT-03", embedkit::ArgumentError, "embedkit::models::fit: resume needs a checkpoint_path",
                        ae.fit(train, resume, adam, rng));
     EMBEDKIT_ERROR_ROW("FIT-04", embedkit::ArgumentError, "embedkit::nn::fit: the training data is empty",
                        ae.fit(RM(0, 6), quiet(1, 4), adam, rng));
@@ -588,7 +588,7 @@ TEST_CASE("errors compute: a NaN or infinite loss stops training with NumericErr
         TempDir dir;
         ek::models::Autoencoder<float> ae(small_autoencoder(), rng);
         ek::nn::Adam<float> adam(1e-3);
-        ek::nn::FitOptions f = quiet(1, 4);
+        ek::models::FitOptions f = quiet(1, 4);
         f.checkpoint_path = dir.file("run.ekc");
         ae.fit(train, f, adam, rng);
         const std::vector<char> saved = read_bytes(f.checkpoint_path);
@@ -645,7 +645,7 @@ TEST_CASE("errors compute: Autoencoder and VAE") {
                        ek::models::VAE<float> m(no_latent, rng));
     ek::models::VAEOptions no_hidden = small_vae();
     no_hidden.hidden.clear();
-    EMBEDKIT_ERROR_ROW("VAE-02", embedkit::ArgumentError, "embedkit::models::VAE: at least one hidden layer is needed",
+    EMBEDKIT_ERROR_ROW("VAE-02", embedkit::ArgumentError, "embedkit::models::VAE: the architecture has no hidden layers (at least one is needed)",
                        ek::models::VAE<float> m(no_hidden, rng));
     ek::models::VAEOptions negative_hidden = small_vae();
     negative_hidden.hidden = {-5};
@@ -678,7 +678,7 @@ TEST_CASE("errors compute: Siamese") {
                        ek::models::Siamese<float> m(no_input, rng));
     ek::models::SiameseOptions no_layers = small_siamese();
     no_layers.layers.clear();
-    EMBEDKIT_ERROR_ROW("SIAM-02", embedkit::ArgumentError, "embedkit::models::Siamese: the tower needs at least one layer",
+    EMBEDKIT_ERROR_ROW("SIAM-02", embedkit::ArgumentError, "embedkit::models::Siamese: the tower has no layers (at least one is needed)",
                        ek::models::Siamese<float> m(no_layers, rng));
     ek::models::SiameseOptions zero_layer = small_siamese();
     zero_layer.layers = {5, 0};
@@ -691,7 +691,7 @@ TEST_CASE("errors compute: Siamese") {
     const Labels labels = alternating(10);
     const ek::data::Pairs none;
     const ek::models::SiameseTraining t;
-    const ek::nn::FitOptions f = quiet(1, 4);
+    const ek::models::FitOptions f = quiet(1, 4);
     EMBEDKIT_ERROR_ROW("SIAM-04", embedkit::ArgumentError, "embedkit::models::Siamese::fit: the training data is empty",
                        model.fit(RM(0, 6), Labels{}, x, none, f, t, adam, rng));
     EMBEDKIT_ERROR_ROW("SIAM-05", embedkit::DimensionError,

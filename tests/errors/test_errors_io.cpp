@@ -158,11 +158,11 @@ ek::RowMatrixF tiny_data(Eigen::Index rows) {
     return x;
 }
 
-ek::nn::FitOptions tiny_fit(const std::string& checkpoint, Eigen::Index batch = 4) {
-    ek::nn::FitOptions f;
+ek::models::FitOptions tiny_fit(const std::string& checkpoint, Eigen::Index batch = 4) {
+    ek::models::FitOptions f;
     f.epochs = 1;
     f.batch_size = batch;
-    f.progress.style = ek::viz::ProgressOptions::Style::silent;
+    f.progress.style = ek::ProgressOptions::Style::silent;
     f.checkpoint_path = checkpoint;
     f.resume = true;
     return f;
@@ -923,7 +923,7 @@ TEST_CASE("errors io: resuming from checkpoints") {
     EMBEDKIT_ERROR_ROW("CKPT-17", embedkit::ArgumentError,
                        "epoch 1 ran at learning rate 0.01, this run uses 0.001; resuming would not continue the same run",
                        resume(p));
-    ek::nn::FitOptions scheduled = tiny_fit(p, 4);
+    ek::models::FitOptions scheduled = tiny_fit(p, 4);
     scheduled.epochs = 2;
     scheduled.learning_rate = ek::nn::step_decay(1e-2, {2});
     EMBEDKIT_ERROR_ROW("CKPT-18", embedkit::ArgumentError, "epoch 1 ran at learning rate 0.001, this run schedules 0.01 for it",
@@ -1019,10 +1019,10 @@ TEST_CASE("errors io: pictures") {
 }
 
 TEST_CASE("errors io: progress bar settings") {
-    ek::viz::ProgressOptions o;
-    o.style = ek::viz::ProgressOptions::Style::silent;
-    EMBEDKIT_ERROR_ROW("VIZ-12", embedkit::ArgumentError, "total must be >= 0 (0 = unknown), got -1", ek::viz::ProgressBar("t", -1, o));
+    ek::ProgressOptions o;
+    o.style = ek::ProgressOptions::Style::silent;
+    EMBEDKIT_ERROR_ROW("VIZ-12", embedkit::ArgumentError, "total must be >= 0 (0 = unknown), got -1", ek::ProgressBar("t", -1, o));
     o.width = -5;
     EMBEDKIT_ERROR_ROW("VIZ-13", embedkit::ArgumentError, "width must be >= 0 (0 = the terminal's), got -5",
-                       ek::viz::ProgressBar("t", 10, o));
+                       ek::ProgressBar("t", 10, o));
 }

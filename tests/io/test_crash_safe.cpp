@@ -59,11 +59,11 @@ struct Checkpoints {
         return h;
     }
     void write(const std::string& path, std::uint64_t g) const {
-        embedkit::nn::detail::write_checkpoint(path, models[g % 2], optimizer, rng, history(g), 100, 60000);
+        embedkit::models::save_checkpoint(path, models[g % 2], optimizer, rng, history(g), 100, 60000);
     }
     std::string bytes(std::uint64_t g) const {
         const auto v = embedkit::io::serialize_model_file(
-            embedkit::nn::detail::checkpoint_file(models[g % 2], optimizer, rng, history(g), 100, 60000));
+            embedkit::models::checkpoint_file(models[g % 2], optimizer, rng, history(g), 100, 60000));
         return std::string(v.begin(), v.end());
     }
 };

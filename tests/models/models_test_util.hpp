@@ -3,7 +3,7 @@
 
 #include <embedkit/core/random.hpp>
 #include <embedkit/core/types.hpp>
-#include <embedkit/nn/trainer.hpp>
+#include <embedkit/models/persistence.hpp>
 
 #include <doctest/doctest.h>
 
@@ -56,11 +56,11 @@ embedkit::RowMatrix<Scalar> clustered_data(Eigen::Index n, Eigen::Index dim, int
 }
 
 /// Training settings for tests: `epochs` epochs of `batch` rows, no progress output.
-inline embedkit::nn::FitOptions quiet_fit(int epochs, Eigen::Index batch) {
-    embedkit::nn::FitOptions f;
+inline embedkit::models::FitOptions quiet_fit(int epochs, Eigen::Index batch) {
+    embedkit::models::FitOptions f;
     f.epochs = epochs;
     f.batch_size = batch;
-    f.progress.style = embedkit::viz::ProgressOptions::Style::silent;
+    f.progress.style = embedkit::ProgressOptions::Style::silent;
     return f;
 }
 

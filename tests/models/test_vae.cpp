@@ -117,7 +117,8 @@ TEST_CASE("vae: resuming from a checkpoint continues exactly like an uninterrupt
         CHECK(resumed_history[i].loss == full_history[i].loss);
         CHECK(resumed_history[i].val_loss == full_history[i].val_loss);
     }
-    const auto pf = full.parameters(), pr = resumed.parameters();
+    const auto pf = full.parameters();
+    const auto pr = resumed.parameters();
     for (std::size_t i = 0; i < pf.size(); ++i) CHECK(pf[i].values() == pr[i].values());
     full.save(dir.file("a.ekm"));
     resumed.save(dir.file("b.ekm"));

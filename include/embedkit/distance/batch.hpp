@@ -3,7 +3,7 @@
 
 #include "../core/error.hpp"
 #include "../core/types.hpp"
-#include "detail/set_view.hpp"
+#include "../core/detail/set_view.hpp"
 #include "dispatch.hpp"
 #include "metric.hpp"
 #include "pairwise.hpp"

@@ -3,7 +3,7 @@
 
 #include "../core/error.hpp"
 #include "../core/types.hpp"
-#include "../distance/detail/set_view.hpp"
+#include "../core/detail/set_view.hpp"
 #include "../distance/metric.hpp"
 #include "../distance/topk.hpp"
 

@@ -2,14 +2,15 @@
 // with batch-hard triplets, used afterwards as an embedding model.
 #pragma once
 
+#include "../core/profile.hpp"
 #include "../core/random.hpp"
 #include "../data/pairs.hpp"
-#include "../nn/dense.hpp"
 #include "../nn/loss.hpp"
 #include "../nn/optim.hpp"
-#include "../nn/sequential.hpp"
 #include "../nn/trainer.hpp"
 #include "detail/model_support.hpp"
+#include "networks.hpp"
+#include "persistence.hpp"
 #include "knn.hpp"
 
 #include <cstdint>
@@ -35,7 +36,7 @@ struct SiameseOptions {
 ///    negative of every anchor in the batch).
 enum class SiameseLoss { contrastive, triplet };
 
-/// Settings of Siamese::fit beyond nn::FitOptions (whose batch_size counts pairs for the
+/// Settings of Siamese::fit beyond FitOptions (whose batch_size counts pairs for the
 /// contrastive loss and samples for the triplet loss).
 struct SiameseTraining {
     SiameseLoss loss = SiameseLoss::contrastive;
@@ -47,32 +48,41 @@ struct SiameseTraining {
 /// A Siamese network: embed(x) = tower(x); two inputs are compared by the Euclidean distance
 /// of their embeddings. Shapes: inputs n x input, embeddings n x layers.back().
 template <class ScalarType = float>
-class Siamese {
+class Siamese : public Persistent<Siamese<ScalarType>> {
 public:
     using Scalar = ScalarType;
+    using Options = SiameseOptions;
     using Matrix = RowMatrix<Scalar>;
     static_assert(is_supported_scalar_v<Scalar>, "embedkit::models::Siamese supports float and double");
 
     /// A new model with weights drawn from `rng`. Throws ArgumentError for bad sizes.
-    Siamese(const SiameseOptions& options, Rng& rng) : options_(options) {
-        if (options.input <= 0) throw ArgumentError("embedkit::models::Siamese: input size must be positive");
-        if (options.layers.empty()) throw ArgumentError("embedkit::models::Siamese: the tower needs at least one layer");
-        Eigen::Index width = options.input;
-        for (std::size_t i = 0; i < options.layers.size(); ++i) {
-            const Eigen::Index w = options.layers[i];
+    Siamese(const SiameseOptions& options, Rng& rng) : options_(options), net_(layout(options), options.init, rng) {}
+    /// A model with zero weights, to be loaded (see models/persistence.hpp); no random numbers.
+    Siamese(const SiameseOptions& options, nn::ZeroWeights) : options_(options), net_(layout(options), nn::zero_weights) {}
+
+    /// The model-file kind, "embedkit.siamese".
+    static std::string kind() { return "embedkit.siamese"; }
+    /// The options a model file records.
+    template <class O, class Field>
+    static void architecture(O& o, Field&& field) {
+        field("input", o.input);
+        field("layers", o.layers);
+    }
+    /// The network: "tower" (input, layers...; ReLU, linear embedding).
+    static Layout layout(const SiameseOptions& o) {
+        if (o.input <= 0) throw ArgumentError("embedkit::models::Siamese: input size must be positive");
+        if (o.layers.empty())
+            throw ArgumentError("embedkit::models::Siamese: the tower has no layers (at least one is needed)");
+        for (Eigen::Index w : o.layers)
             if (w <= 0) throw ArgumentError("embedkit::models::Siamese: layer sizes must be positive, got " + std::to_string(w));
-            const bool last = i + 1 == options.layers.size();
-            tower_.add_dense(width, w, rng, nn::DenseOptions{last ? nn::Activation::identity : nn::Activation::relu, options.init});
-            width = w;
-        }
+        std::vector<Eigen::Index> widths{o.input};
+        widths.insert(widths.end(), o.layers.begin(), o.layers.end());
+        return {{"tower", dense_chain(widths, nn::Activation::relu, nn::Activation::identity)}};
     }
 
     const SiameseOptions& options() const noexcept { return options_; }
     Eigen::Index input_size() const noexcept { return options_.input; }
     Eigen::Index embedding_size() const noexcept { return options_.layers.back(); }
-    /// The model-file kind, "embedkit.siamese".
-    std::string kind() const { return "embedkit.siamese"; }
-
     /// Trains the tower on `train` (n x input) with labels `train_labels` (n), and after every
     /// epoch measures the pair accuracy (and, for the contrastive loss, the loss) on
     /// `test_pairs` of `test` (which may be empty: no validation). Returns the history;
@@ -81,7 +91,7 @@ public:
     /// bad settings), NumericError (loss NaN/Inf, names epoch and batch).
     template <class DT, class DV>
     nn::History fit(const Eigen::MatrixBase<DT>& train, const std::vector<std::uint8_t>& train_labels,
-                    const Eigen::MatrixBase<DV>& test, const data::Pairs& test_pairs, const nn::FitOptions& options,
+                    const Eigen::MatrixBase<DV>& test, const data::Pairs& test_pairs, const FitOptions& options,
                     const SiameseTraining& training, nn::Optimizer<Scalar>& optimizer, Rng& rng) {
         static_assert(std::is_same_v<typename DT::Scalar, Scalar> && std::is_same_v<typename DV::Scalar, Scalar>,
                       "embedkit::models::Siamese::fit: the data must have the model's scalar type");
@@ -120,7 +130,7 @@ public:
             const Eigen::Index rows = std::min<Eigen::Index>(batch_size, items - static_cast<Eigen::Index>(first));
             if (contrastive) {
                 {
-                    nn::detail::PhaseTimer timer(nn::detail::slot(options.timings, &nn::Timings::other));
+                    profile::Scope phase(profile::Phase::other);
                     batch.resize(2 * rows, train_view.cols);
                     batch_labels.resize(static_cast<std::size_t>(rows));
                     const auto row_bytes = sizeof(Scalar) * static_cast<std::size_t>(train_view.cols);
@@ -131,16 +141,16 @@ public:
                         batch_labels[static_cast<std::size_t>(r)] = pairs.similar[p];
                     }
                 }
-                return std::make_pair(contrastive_step(batch, rows, batch_labels, margin, options.timings), rows);
+                return std::make_pair(contrastive_step(batch, rows, batch_labels, margin), rows);
             }
             {
-                nn::detail::PhaseTimer timer(nn::detail::slot(options.timings, &nn::Timings::other));
+                profile::Scope phase(profile::Phase::other);
                 nn::detail::gather_rows(train_view, order, first, rows, batch);
                 batch_labels.resize(static_cast<std::size_t>(rows));
                 for (Eigen::Index r = 0; r < rows; ++r)
                     batch_labels[static_cast<std::size_t>(r)] = train_labels[order[first + static_cast<std::size_t>(r)]];
             }
-            return std::make_pair(triplet_step(batch, batch_labels, margin, options.timings), rows);
+            return std::make_pair(triplet_step(batch, batch_labels, margin), rows);
         };
         auto validate = [&](nn::EpochStats& stats) {
             if (test_pairs.size() == 0) return;
@@ -156,8 +166,10 @@ public:
             if (contrastive) stats.val_loss = loss;
             stats.val_accuracy = pair_accuracy(d, test_pairs.similar, static_cast<Scalar>(training.threshold));
         };
-        return nn::detail::run_epochs(*this, options, optimizer, rng, n, (items + batch_size - 1) / batch_size,
-                                      start_epoch, run_batch, validate);
+        return fit_with_callbacks(*this, options, optimizer, rng, n, [&](const nn::FitOptions& run) {
+            return nn::detail::run_epochs(*this, run, optimizer, rng, (items + batch_size - 1) / batch_size, start_epoch,
+                                          run_batch, validate);
+        });
     }
 
     /// Embeddings of every row of `data` (n x input): n x embedding_size(), in batches.
@@ -169,7 +181,7 @@ public:
                                  " columns, got " + std::to_string(view.cols));
         if (batch_size <= 0) throw ArgumentError("embedkit::models::Siamese::embed: batch_size must be positive");
         return detail::map_in_batches<Scalar>(view, batch_size, embedding_size(),
-                                              [&](const Matrix& b, Matrix& out) { tower_.infer(b, out); });
+                                              [&](const Matrix& b, Matrix& out) { tower().infer(b, out); });
     }
 
     /// Euclidean distance between the embeddings of the two members of every pair (indices
@@ -189,68 +201,23 @@ public:
         return d;
     }
 
-    /// Saves atomically in the model-file format (docs/FORMAT.md).
-    void save(const std::string& path) const {
-        io::ModelFile file;
-        file.kind = kind();
-        write_model(file);
-        io::save_model_file(path, file);
-    }
-
-    /// Loads a model written by `save` (no training code needed to use it: embed()). Throws
-    /// IoError (missing file) or FormatError (another kind, corrupt, sizes that the stored
-    /// tensors do not match, a NaN or Inf weight).
-    static Siamese load(const std::string& path) {
-        const io::ModelFile file = io::load_model_file(path, "embedkit.siamese");
-        SiameseOptions o;
-        o.input = detail::parse_size(file.attribute("input"), "input");
-        o.layers = detail::parse_sizes(file.attribute("layers"), "layers");
-        if (o.layers.empty()) throw FormatError("embedkit::models::Siamese::load: '" + path + "' has no layers");
-        std::vector<std::pair<Eigen::Index, Eigen::Index>> layers;
-        Eigen::Index width = o.input;
-        for (Eigen::Index w : o.layers) layers.emplace_back(std::exchange(width, w), w);
-        detail::check_parameter_budget(file, "embedkit::models::Siamese::load", layers);
-        Rng rng(0);
-        Siamese model(o, rng);
-        model.read_model(file);
-        return model;
-    }
-
     // ---- Training interface (nn::detail::run_epochs).
-    std::vector<nn::Parameter<Scalar>> parameters() {
-        std::vector<nn::Parameter<Scalar>> p;
-        tower_.collect_parameters(p, "tower.");
-        return p;
-    }
-    void write_model(io::ModelFile& file) const {
-        file.set_attribute("input", std::to_string(options_.input));
-        file.set_attribute("layers", detail::join_sizes(options_.layers));
-        file.set_attribute("scalar", sizeof(Scalar) == 4 ? "float32" : "float64");
-        detail::write_parameters(file, const_cast<Siamese*>(this)->parameters());
-    }
-    void read_model(const io::ModelFile& file) {
-        detail::expect_attribute(file, "input", std::to_string(options_.input));
-        detail::expect_attribute(file, "layers", detail::join_sizes(options_.layers));
-        detail::read_parameters(file, parameters());
-    }
-    void set_timings(nn::Timings* t) noexcept {
-        timings_ = t;
-        tower_.set_timings(t);
-    }
+    std::vector<nn::Parameter<Scalar>> parameters() { return net_.parameters(); }
+    std::vector<nn::ConstParameter<Scalar>> parameters() const { return net_.parameters(); }
 
     /// One contrastive step on `batch` = [first members; second members] (2 rows x pairs):
     /// forward, loss, backward; gradients land in parameters(). Returns the mean loss.
     /// Throws DimensionError when batch.rows() != 2 * pairs (or as nn::contrastive_loss).
     double contrastive_step(const Matrix& batch, Eigen::Index pairs, const std::vector<std::uint8_t>& similar,
-                            Scalar margin, nn::Timings* timings = nullptr) {
+                            Scalar margin) {
         if (pairs < 0 || batch.rows() != 2 * pairs)
             throw DimensionError("embedkit::models::Siamese::contrastive_step: the batch must hold 2 x " +
                                  std::to_string(pairs) + " rows (first members, then second members), got " +
                                  std::to_string(batch.rows()));
-        const Matrix& e = tower_.forward(batch);
+        const Matrix& e = tower().forward(batch);
         double loss;
         {
-            nn::detail::PhaseTimer timer(nn::detail::slot(timings, &nn::Timings::loss));
+            profile::Scope phase(profile::Phase::loss);
             a_ = e.topRows(pairs);
             b_ = e.bottomRows(pairs);
             loss = nn::contrastive_loss(a_, b_, similar, margin, grad_a_, grad_b_);
@@ -258,20 +225,19 @@ public:
             grad_.topRows(pairs) = grad_a_;
             grad_.bottomRows(pairs) = grad_b_;
         }
-        tower_.backward(grad_, false);
+        tower().backward(grad_, false);
         return loss;
     }
 
     /// One batch-hard triplet step on `batch` with `labels`. Returns the mean loss.
-    double triplet_step(const Matrix& batch, const std::vector<std::uint8_t>& labels, Scalar margin,
-                        nn::Timings* timings = nullptr) {
-        const Matrix& e = tower_.forward(batch);
+    double triplet_step(const Matrix& batch, const std::vector<std::uint8_t>& labels, Scalar margin) {
+        const Matrix& e = tower().forward(batch);
         double loss;
         {
-            nn::detail::PhaseTimer timer(nn::detail::slot(timings, &nn::Timings::loss));
+            profile::Scope phase(profile::Phase::loss);
             loss = nn::triplet_batch_hard_loss(e, labels, margin, grad_);
         }
-        tower_.backward(grad_, false);
+        tower().backward(grad_, false);
         return loss;
     }
 
@@ -317,9 +283,11 @@ private:
                                  std::to_string(pairs.similar.size()) + ")");
     }
 
+    nn::Sequential<Scalar>& tower() { return net_[0]; }
+    const nn::Sequential<Scalar>& tower() const { return net_[0]; }
+
     SiameseOptions options_;
-    nn::Sequential<Scalar> tower_;
-    nn::Timings* timings_ = nullptr;
+    Networks<Scalar> net_;
     Matrix a_, b_, grad_a_, grad_b_, grad_;
 };
 

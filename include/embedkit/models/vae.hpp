@@ -1,14 +1,16 @@
 // Variational autoencoder (Kingma & Welling, 2014) with dense encoder and decoder.
 #pragma once
 
+#include "../core/profile.hpp"
 #include "../core/random.hpp"
-#include "../nn/dense.hpp"
 #include "../nn/loss.hpp"
 #include "../nn/optim.hpp"
-#include "../nn/sequential.hpp"
 #include "../nn/trainer.hpp"
 #include "detail/model_support.hpp"
+#include "networks.hpp"
+#include "persistence.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,57 +38,66 @@ struct VAEOptions {
 ///
 /// Shapes: inputs n x input, embeddings (mu) n x latent, one sample per row.
 template <class ScalarType = float>
-class VAE {
+class VAE : public Persistent<VAE<ScalarType>> {
 public:
     using Scalar = ScalarType;
+    using Options = VAEOptions;
     static_assert(is_supported_scalar_v<Scalar>, "embedkit::models::VAE supports float and double");
     using Matrix = RowMatrix<Scalar>;
 
     /// A new model with weights drawn from `rng`. Throws ArgumentError for empty or
     /// non-positive sizes.
-    VAE(const VAEOptions& options, Rng& rng) : options_(options) {
-        if (options.input <= 0 || options.latent <= 0)
-            throw ArgumentError("embedkit::models::VAE: input and latent sizes must be positive, got " +
-                                std::to_string(options.input) + " and " + std::to_string(options.latent));
-        if (options.hidden.empty())
-            throw ArgumentError("embedkit::models::VAE: at least one hidden layer is needed");
-        nn::DenseOptions relu{nn::Activation::relu, options.init};
-        nn::DenseOptions linear{nn::Activation::identity, options.init};
-        Eigen::Index width = options.input;
-        for (Eigen::Index h : options.hidden) {
-            if (h <= 0) throw ArgumentError("embedkit::models::VAE: hidden sizes must be positive, got " + std::to_string(h));
-            encoder_.add_dense(width, h, rng, relu);
-            width = h;
-        }
-        mu_.add_dense(width, options.latent, rng, linear);
-        log_var_.add_dense(width, options.latent, rng, linear);
-        width = options.latent;
-        for (auto it = options.hidden.rbegin(); it != options.hidden.rend(); ++it) {
-            decoder_.add_dense(width, *it, rng, relu);
-            width = *it;
-        }
-        decoder_.add_dense(width, options.input, rng, linear);
-    }
+    VAE(const VAEOptions& options, Rng& rng) : options_(options), net_(layout(options), options.init, rng) {}
+    /// A model with zero weights, to be loaded (see models/persistence.hpp); no random numbers.
+    VAE(const VAEOptions& options, nn::ZeroWeights) : options_(options), net_(layout(options), nn::zero_weights) {}
 
+    /// The model-file kind, "embedkit.vae".
+    static std::string kind() { return "embedkit.vae"; }
+    /// The options a model file records.
+    template <class O, class Field>
+    static void architecture(O& o, Field&& field) {
+        field("input", o.input);
+        field("hidden", o.hidden);
+        field("latent", o.latent);
+    }
+    /// The networks: "encoder" (input, hidden...; ReLU), the linear heads "mu" and "log_var"
+    /// (to latent), and "decoder" (latent, hidden reversed..., input; ReLU, linear logits).
+    static Layout layout(const VAEOptions& o) {
+        if (o.input <= 0 || o.latent <= 0)
+            throw ArgumentError("embedkit::models::VAE: input and latent sizes must be positive, got " +
+                                std::to_string(o.input) + " and " + std::to_string(o.latent));
+        if (o.hidden.empty())
+            throw ArgumentError("embedkit::models::VAE: the architecture has no hidden layers (at least one is needed)");
+        for (Eigen::Index h : o.hidden)
+            if (h <= 0) throw ArgumentError("embedkit::models::VAE: hidden sizes must be positive, got " + std::to_string(h));
+        std::vector<Eigen::Index> widths{o.input};
+        widths.insert(widths.end(), o.hidden.begin(), o.hidden.end());
+        const auto encoder = dense_chain(widths, nn::Activation::relu, nn::Activation::relu);
+        const Eigen::Index last = o.hidden.back();
+        const DenseSpec head{last, o.latent, nn::Activation::identity};
+        widths.push_back(o.latent);
+        std::reverse(widths.begin(), widths.end());
+        return {{"encoder", encoder}, {"mu", {head}}, {"log_var", {head}},
+                {"decoder", dense_chain(widths, nn::Activation::relu, nn::Activation::identity)}};
+    }
 
     const VAEOptions& options() const noexcept { return options_; }
     Eigen::Index input_size() const noexcept { return options_.input; }
     Eigen::Index latent_size() const noexcept { return options_.latent; }
-    /// The model-file kind, "embedkit.vae".
-    std::string kind() const { return "embedkit.vae"; }
-
     /// Trains on `train` (n x input, values in [0, 1]), reporting the loss on `validation`
-    /// (may have 0 rows) after every epoch; see nn::FitOptions. Throws DimensionError,
+    /// (may have 0 rows) after every epoch; see FitOptions. Throws DimensionError,
     /// ArgumentError (empty data, values outside [0, 1], NaN), NumericError (the loss became
     /// NaN or Inf; names epoch and batch).
     template <class DT, class DV>
     nn::History fit(const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& validation,
-                    const nn::FitOptions& options, nn::Optimizer<Scalar>& optimizer, Rng& rng) {
-        return nn::detail::fit_on_rows(*this, train, validation, options, optimizer, rng);
+                    const FitOptions& options, nn::Optimizer<Scalar>& optimizer, Rng& rng) {
+        return fit_with_callbacks(*this, options, optimizer, rng, train.rows(), [&](const nn::FitOptions& run) {
+            return nn::detail::fit_on_rows(*this, train, validation, run, optimizer, rng);
+        });
     }
     /// Trains without validation data.
     template <class DT>
-    nn::History fit(const Eigen::MatrixBase<DT>& train, const nn::FitOptions& options,
+    nn::History fit(const Eigen::MatrixBase<DT>& train, const FitOptions& options,
                     nn::Optimizer<Scalar>& optimizer, Rng& rng) {
         return fit(train, Matrix(0, options_.input), options, optimizer, rng);
     }
@@ -98,8 +109,8 @@ public:
         const auto view = check_input("encode", data, batch_size);
         Matrix hidden;
         return detail::map_in_batches<Scalar>(view, batch_size, options_.latent, [&](const Matrix& b, Matrix& out) {
-            encoder_.infer(b, hidden);
-            mu_.infer(hidden, out);
+            encoder().infer(b, hidden);
+            mu_net().infer(hidden, out);
         });
     }
 
@@ -112,7 +123,7 @@ public:
                                  " columns, got " + std::to_string(view.cols));
         if (batch_size <= 0) throw ArgumentError("embedkit::models::VAE::decode: batch_size must be positive");
         return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
-            decoder_.infer(b, out);
+            decoder().infer(b, out);
             nn::apply_activation(nn::Activation::sigmoid, out);
         });
     }
@@ -132,50 +143,11 @@ public:
         return decode(z);
     }
 
-    /// Saves the model atomically in embedkit's model-file format (docs/FORMAT.md).
-    void save(const std::string& path) const {
-        io::ModelFile file;
-        file.kind = kind();
-        write_model(file);
-        io::save_model_file(path, file);
-    }
-
-    /// Loads a model saved by `save`. Throws IoError (missing file) or FormatError (not a
-    /// VAE file, corrupt, another scalar type, sizes that the stored tensors do not match,
-    /// a NaN or Inf weight).
-    static VAE load(const std::string& path) {
-        const io::ModelFile file = io::load_model_file(path, "embedkit.vae");
-        VAEOptions o;
-        o.input = detail::parse_size(file.attribute("input"), "input");
-        o.hidden = detail::parse_sizes(file.attribute("hidden"), "hidden");
-        o.latent = detail::parse_size(file.attribute("latent"), "latent");
-        if (o.hidden.empty()) throw FormatError("embedkit::models::VAE::load: '" + path + "' has no hidden layers");
-        std::vector<std::pair<Eigen::Index, Eigen::Index>> layers;  // encoder, the two heads, decoder
-        Eigen::Index width = o.input;
-        for (Eigen::Index h : o.hidden) layers.emplace_back(std::exchange(width, h), h);
-        layers.emplace_back(width, o.latent);
-        layers.emplace_back(width, o.latent);
-        width = o.latent;
-        for (auto it = o.hidden.rbegin(); it != o.hidden.rend(); ++it) layers.emplace_back(std::exchange(width, *it), *it);
-        layers.emplace_back(width, o.input);
-        detail::check_parameter_budget(file, "embedkit::models::VAE::load", layers);
-        Rng rng(0);
-        VAE model(o, rng);
-        model.read_model(file);
-        return model;
-    }
-
     // ---- The training interface used by nn::detail::fit_on_rows (public for custom loops).
 
     /// Every parameter in a fixed order: encoder, mu head, log-variance head, decoder.
-    std::vector<nn::Parameter<Scalar>> parameters() {
-        std::vector<nn::Parameter<Scalar>> p;
-        encoder_.collect_parameters(p, "encoder.");
-        mu_.collect_parameters(p, "mu.");
-        log_var_.collect_parameters(p, "log_var.");
-        decoder_.collect_parameters(p, "decoder.");
-        return p;
-    }
+    std::vector<nn::Parameter<Scalar>> parameters() { return net_.parameters(); }
+    std::vector<nn::ConstParameter<Scalar>> parameters() const { return net_.parameters(); }
 
     /// Forward and backward pass on one batch; gradients land in parameters(). Returns the
     /// batch's mean loss (BCE sum + KL).
@@ -183,31 +155,10 @@ public:
     /// The batch's mean loss, no gradients.
     double evaluate_batch(const Matrix& x, Rng& rng) { return run(x, rng, false); }
 
-    void write_model(io::ModelFile& file) const {
-        file.set_attribute("input", std::to_string(options_.input));
-        file.set_attribute("hidden", detail::join_sizes(options_.hidden));
-        file.set_attribute("latent", std::to_string(options_.latent));
-        file.set_attribute("scalar", sizeof(Scalar) == 4 ? "float32" : "float64");
-        detail::write_parameters(file, const_cast<VAE*>(this)->parameters());
-    }
-    void read_model(const io::ModelFile& file) {
-        detail::expect_attribute(file, "input", std::to_string(options_.input));
-        detail::expect_attribute(file, "hidden", detail::join_sizes(options_.hidden));
-        detail::expect_attribute(file, "latent", std::to_string(options_.latent));
-        detail::read_parameters(file, parameters());
-    }
     template <class S>
     void check_data(const char* fn, const char* what, const embedkit::detail::SetView<S>& v) const {
         detail::check_values("VAE", fn, what, v, true);
     }
-    void set_timings(nn::Timings* t) noexcept {
-        timings_ = t;
-        encoder_.set_timings(t);
-        decoder_.set_timings(t);
-        mu_.set_timings(t);
-        log_var_.set_timings(t);
-    }
-
 private:
     template <class D>
     embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data, Eigen::Index batch_size) const {
@@ -225,41 +176,48 @@ private:
         if (x.cols() != options_.input)
             throw DimensionError("embedkit::models::VAE: batch must have " + std::to_string(options_.input) +
                                  " columns, got " + std::to_string(x.cols()));
-        const Matrix& h = encoder_.forward(x);
-        const Matrix& mu = mu_.forward(h);
-        const Matrix& log_var = log_var_.forward(h);
+        const Matrix& h = encoder().forward(x);
+        const Matrix& mu = mu_net().forward(h);
+        const Matrix& log_var = log_var_net().forward(h);
         const Scalar cap = nn::max_log_variance<Scalar>();
         {
-            nn::detail::PhaseTimer timer(nn::detail::slot(timings_, &nn::Timings::loss));
+            profile::Scope phase(profile::Phase::loss);
             eps_.resize(mu.rows(), mu.cols());
             for (Eigen::Index i = 0; i < eps_.size(); ++i) eps_.data()[i] = static_cast<Scalar>(rng.normal());
             std_ = (Scalar(0.5) * log_var.array().min(cap)).exp().matrix();
             z_ = mu + (std_.array() * eps_.array()).matrix();
         }
-        const Matrix& logits = decoder_.forward(z_);
+        const Matrix& logits = decoder().forward(z_);
         double loss;
         {
-            nn::detail::PhaseTimer timer(nn::detail::slot(timings_, &nn::Timings::loss));
+            profile::Scope phase(profile::Phase::loss);
             loss = nn::bce_with_logits(logits, x, grad_logits_) + nn::kl_standard_normal(mu, log_var, grad_mu_, grad_log_var_);
         }
         if (!train) return loss;
-        const Matrix& grad_z = decoder_.backward(grad_logits_, true);
+        const Matrix& grad_z = decoder().backward(grad_logits_, true);
         {
-            nn::detail::PhaseTimer timer(nn::detail::slot(timings_, &nn::Timings::loss));
+            profile::Scope phase(profile::Phase::loss);
             // z = mu + exp(lv / 2) eps: dz/dmu = 1, dz/dlv = eps exp(lv / 2) / 2 (0 where clamped).
             grad_mu_ += grad_z;
             grad_log_var_.array() += (log_var.array() > cap).select(Scalar(0), grad_z.array() * eps_.array() * std_.array() * Scalar(0.5));
         }
-        grad_h_ = mu_.backward(grad_mu_, true);
-        grad_h_ += log_var_.backward(grad_log_var_, true);
-        encoder_.backward(grad_h_, false);
+        grad_h_ = mu_net().backward(grad_mu_, true);
+        grad_h_ += log_var_net().backward(grad_log_var_, true);
+        encoder().backward(grad_h_, false);
         return loss;
     }
 
+    nn::Sequential<Scalar>& encoder() { return net_[0]; }
+    const nn::Sequential<Scalar>& encoder() const { return net_[0]; }
+    nn::Sequential<Scalar>& mu_net() { return net_[1]; }
+    const nn::Sequential<Scalar>& mu_net() const { return net_[1]; }
+    nn::Sequential<Scalar>& log_var_net() { return net_[2]; }
+    const nn::Sequential<Scalar>& log_var_net() const { return net_[2]; }
+    nn::Sequential<Scalar>& decoder() { return net_[3]; }
+    const nn::Sequential<Scalar>& decoder() const { return net_[3]; }
+
     VAEOptions options_;
-    // The two heads are one-layer stacks so that the model copies like a value.
-    nn::Sequential<Scalar> encoder_, mu_, log_var_, decoder_;
-    nn::Timings* timings_ = nullptr;
+    Networks<Scalar> net_;
     Matrix eps_, std_, z_, grad_logits_, grad_mu_, grad_log_var_, grad_h_;
 };
 

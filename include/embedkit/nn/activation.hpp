@@ -74,7 +74,7 @@ public:
     Activation activation() const noexcept { return activation_; }
 
     const Matrix& forward(const Matrix& input) override {
-        detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::activation));
+        profile::Scope phase(profile::Phase::activation);
         output_ = input;
         apply_activation(activation_, output_);
         return output_;
@@ -86,7 +86,7 @@ public:
     }
 
     const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
-        detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::activation));
+        profile::Scope phase(profile::Phase::activation);
         if (grad_output.rows() != output_.rows() || grad_output.cols() != output_.cols())
             throw DimensionError("embedkit::nn::ActivationLayer::backward: gradient is " +
                                  std::to_string(grad_output.rows()) + "x" + std::to_string(grad_output.cols()) +

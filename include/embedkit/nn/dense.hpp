@@ -40,13 +40,17 @@ public:
 
     /// A layer with `in` inputs and `out` outputs, weights drawn from `rng`.
     /// Throws ArgumentError when a size is not positive.
-    Dense(Eigen::Index in, Eigen::Index out, Rng& rng, DenseOptions options = {})
-        : options_(options) {
+    Dense(Eigen::Index in, Eigen::Index out, Rng& rng, DenseOptions options = {}) : Dense(in, out, zero_weights, options) {
+        initialize(weight_, options.init, rng);
+    }
+
+    /// A layer with every weight and bias zero, for values set or loaded afterwards (a model
+    /// read from a file draws no random numbers); `options.init` is not used.
+    Dense(Eigen::Index in, Eigen::Index out, ZeroWeights, DenseOptions options = {}) : options_(options) {
         if (in <= 0 || out <= 0)
             throw ArgumentError("embedkit::nn::Dense: sizes must be positive, got " + std::to_string(in) +
                                 " -> " + std::to_string(out));
-        weight_.resize(in, out);
-        initialize(weight_, options.init, rng);
+        weight_.setZero(in, out);
         bias_.setZero(1, out);
         grad_weight_.setZero(in, out);
         grad_bias_.setZero(1, out);
@@ -75,14 +79,14 @@ public:
         sparse_ = options_.sparsity != InputSparsity::dense && gather_nonzeros(input, csr_);
         if (sparse_) {
             // y_i = b + sum over the non-zero x_ik of x_ik W_k: one row of W per non-zero.
-            detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
+            profile::Scope phase(profile::Phase::gemm);
             output_.resize(input.rows(), weight_.cols());
             sparse_forward(csr_, input.rows(), output_);
         } else {
-            detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
+            profile::Scope phase(profile::Phase::gemm);
             output_.noalias() = input * weight_;
         }
-        detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::activation));
+        profile::Scope phase(profile::Phase::activation);
         if (!sparse_) output_.rowwise() += bias_.row(0);
         apply_activation(options_.activation, output_);
         return output_;
@@ -115,7 +119,7 @@ public:
                                  std::to_string(output_.cols()));
         const Matrix* delta = &grad_output;
         {
-            detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::activation));
+            profile::Scope phase(profile::Phase::activation);
             if (options_.activation != Activation::identity) {
                 delta_ = grad_output;
                 scale_by_derivative(options_.activation, delta_, output_);
@@ -123,7 +127,7 @@ public:
             }
             grad_bias_.row(0).noalias() = delta->colwise().sum();
         }
-        detail::PhaseTimer timer(detail::slot(this->timings_, &Timings::gemm));
+        profile::Scope phase(profile::Phase::gemm);
         if (sparse_)
             sparse_weight_gradient(*delta);
         else
@@ -139,6 +143,10 @@ public:
     void collect_parameters(std::vector<Parameter<Scalar>>& out, const std::string& prefix) override {
         out.push_back({weight_.data(), grad_weight_.data(), weight_.rows(), weight_.cols(), prefix + "weight"});
         out.push_back({bias_.data(), grad_bias_.data(), bias_.rows(), bias_.cols(), prefix + "bias"});
+    }
+    void collect_parameters(std::vector<ConstParameter<Scalar>>& out, const std::string& prefix) const override {
+        out.push_back({weight_.data(), weight_.rows(), weight_.cols(), prefix + "weight"});
+        out.push_back({bias_.data(), bias_.rows(), bias_.cols(), prefix + "bias"});
     }
 
     std::unique_ptr<Layer<Scalar>> clone() const override {

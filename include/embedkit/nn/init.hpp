@@ -11,6 +11,13 @@
 
 namespace embedkit::nn {
 
+/// Tag of the constructors that build layers and models with zero weights and draw no random
+/// numbers (what loading a saved model uses before it reads the stored values).
+struct ZeroWeights {
+    explicit constexpr ZeroWeights() = default;
+};
+inline constexpr ZeroWeights zero_weights{};
+
 /// Weight initialisation schemes (biases always start at zero).
 ///  - glorot_uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio, 2010);
 ///    Keras's default for Dense, and embedkit's.

@@ -1,10 +1,10 @@
-// The layer interface, parameter views and the optional per-phase timer of the nn core.
+// The layer interface and parameter views of the nn core.
 #pragma once
 
 #include "../core/error.hpp"
+#include "../core/profile.hpp"
 #include "../core/types.hpp"
 
-#include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <memory>
@@ -31,43 +31,20 @@ struct Parameter {
     Eigen::Map<RowMatrix<Scalar>> gradient() const noexcept { return {grad, rows, cols}; }
 };
 
-/// Seconds spent per phase of training, summed over the batches timed. Models fill it when a
-/// pointer is set with `set_timings` (benchmarks use it for their breakdown); a null pointer,
-/// the default, costs one branch per phase.
-struct Timings {
-    double gemm = 0;        ///< matrix products (forward, weight and input gradients)
-    double activation = 0;  ///< activation functions, their derivatives, bias adds and sums
-    double loss = 0;        ///< loss values and their gradients, sampling
-    double optimizer = 0;   ///< optimiser steps
-    double other = 0;       ///< batch gathering and the rest of the loop
+/// A read-only view of one trainable tensor's values (what saving a model needs).
+template <class Scalar>
+struct ConstParameter {
+    const Scalar* value = nullptr;
+    Eigen::Index rows = 0;
+    Eigen::Index cols = 0;
+    std::string name;
 
-    double total() const noexcept { return gemm + activation + loss + optimizer + other; }
-    void reset() noexcept { *this = Timings{}; }
+    Eigen::Index size() const noexcept { return rows * cols; }
+    /// The values as a row-major matrix view.
+    Eigen::Map<const RowMatrix<Scalar>> values() const noexcept { return {value, rows, cols}; }
 };
 
 namespace detail {
-
-/// Adds the time between construction and destruction to `*slot` when `slot` is not null.
-class PhaseTimer {
-public:
-    explicit PhaseTimer(double* slot) noexcept : slot_(slot) {
-        if (slot_) start_ = std::chrono::steady_clock::now();
-    }
-    PhaseTimer(const PhaseTimer&) = delete;
-    PhaseTimer& operator=(const PhaseTimer&) = delete;
-    ~PhaseTimer() {
-        if (slot_)
-            *slot_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    }
-
-private:
-    double* slot_;
-    std::chrono::steady_clock::time_point start_{};
-};
-
-inline double* slot(Timings* t, double Timings::*member) noexcept {
-    return t ? &(t->*member) : nullptr;
-}
 
 /// A setting's value for an error message, printed with "%g": std::to_string's fixed six
 /// decimals would show an epsilon of -1e-08 as "-0.000000".
@@ -110,6 +87,11 @@ public:
         (void)out;
         (void)prefix;
     }
+    /// Appends read-only views of this layer's parameters (same order and names).
+    virtual void collect_parameters(std::vector<ConstParameter<Scalar>>& out, const std::string& prefix) const {
+        (void)out;
+        (void)prefix;
+    }
     /// Input width, or -1 when any width is accepted (activations).
     virtual Eigen::Index input_size() const noexcept { return -1; }
     /// Output width for a given input width.
@@ -118,15 +100,11 @@ public:
     virtual std::unique_ptr<Layer> clone() const = 0;
     /// One-line description, e.g. "Dense(784 -> 256, relu)".
     virtual std::string describe() const = 0;
-    /// Where to add phase times (null: do not time).
-    virtual void set_timings(Timings* t) noexcept { timings_ = t; }
 
 protected:
     Layer() = default;
     Layer(const Layer&) = default;
     Layer& operator=(const Layer&) = default;
-
-    Timings* timings_ = nullptr;
 };
 
 }  // namespace embedkit::nn

@@ -2,7 +2,6 @@
 // optional gradient-norm clipping; state kept by parameter position, one step counter.
 #pragma once
 
-#include "../io/model_file.hpp"
 #include "layer.hpp"
 
 #include <algorithm>
@@ -41,72 +40,52 @@ public:
         slots_.clear();
     }
 
-    /// Writes the state as tensors "<prefix>step", "<prefix>slot<k>.<i>" into `file`.
-    void save_state(io::ModelFile& file, const std::string& prefix) const {
-        file.set_attribute(prefix + "name", name());
-        file.add_scalar(prefix + "step", steps_);
-        file.add_scalar(prefix + "count", static_cast<std::uint64_t>(slots_.size()));
-        for (std::size_t i = 0; i < slots_.size(); ++i)
-            for (std::size_t k = 0; k < slots_[i].size(); ++k)
-                file.add(prefix + "slot" + std::to_string(k) + "." + std::to_string(i), slots_[i][k]);
+    /// The state vectors: per parameter (in `step`'s order) slots_per_parameter() vectors of
+    /// the parameter's size (Adam: m, v; SGD: the momentum buffer). Empty before the first step.
+    const std::vector<std::vector<Vector<Scalar>>>& slots() const noexcept { return slots_; }
+    /// Number of state vectors per parameter (Adam: 2, SGD: 1).
+    virtual std::size_t slots_per_parameter() const noexcept = 0;
+
+    /// What is wrong with `values` as state vector `k` of a parameter, or an empty string
+    /// when nothing is: a NaN or Inf anywhere, or a negative value where the optimiser keeps
+    /// squares (Adam's second moment v, whose square root would be NaN).
+    std::string slot_problem(std::size_t k, const Vector<Scalar>& values) const {
+        if (!values.allFinite()) return "holds NaN or Inf";
+        if (slot_is_nonnegative(k) && values.size() > 0 && values.minCoeff() < Scalar(0))
+            return "holds a negative value (" + detail::format_number(static_cast<double>(values.minCoeff())) +
+                   "), it keeps squares and must be >= 0";
+        return {};
     }
 
-    /// Restores the state written by save_state for the parameter list `params` (the model's
-    /// `parameters()`, in the order `step` will get them). Everything is checked before any of
-    /// it replaces the current state, so a forged or damaged checkpoint never resumes into a
-    /// state that `step` would turn into NaN. Throws FormatError, naming the file (where known)
-    /// and the tensor, when the state was written by another optimiser, is incomplete, holds
-    /// state for another number of parameters (0 after steps were taken included), has a slot
-    /// whose length differs from its parameter's, a NaN or Inf in a slot, a negative value
-    /// where the optimiser keeps squares (Adam's second moment), or a step counter at 2^64 - 1
-    /// that the next step could not increment.
-    void load_state(const io::ModelFile& file, const std::string& prefix,
-                    const std::vector<Parameter<Scalar>>& params) {
-        const std::string fn = "embedkit::nn::Optimizer::load_state: ";
-        const auto fail = [&](const std::string& key, const std::string& what) {
-            throw FormatError(fn + file.where() + ": tensor '" + key + "' " + what);
-        };
-        const std::string stored = file.attribute(prefix + "name");
-        if (stored != name())
-            throw FormatError(fn + "the file holds the state of '" + stored +
-                              "', this optimiser is '" + name() + "'");
-        const auto count = file.scalar<std::uint64_t>(prefix + "count");
-        // Each slot is a tensor of the file, so a count the file cannot hold is refused before
-        // the state is allocated (a forged count would otherwise be a huge allocation).
-        if (count > file.tensors.size() / std::max<std::size_t>(1, slots_per_parameter()))
-            throw FormatError(fn + file.where() + " records the state of " + std::to_string(count) +
-                              " parameters but holds only " + std::to_string(file.tensors.size()) +
-                              " tensors");
-        const auto steps = file.scalar<std::uint64_t>(prefix + "step");
-        // The next step increments the counter; at 2^64 - 1 it would wrap to 0, and Adam's bias
-        // correction 1 - beta1^0 = 0 would divide by zero.
+    /// Replaces the state (what a checkpoint restores; models/persistence.hpp reads it from
+    /// files) for the parameter list `params` that `step` will get. Everything is checked
+    /// before any of it is used, so no state that `step` would turn into NaN is accepted.
+    /// Throws ArgumentError when `slots` is not empty and does not hold
+    /// slots_per_parameter() vectors of each parameter's size, when a vector has a problem
+    /// (slot_problem), when no state is given after steps were taken (that would silently
+    /// restart the moments), or when `steps` is 2^64 - 1, which the next step could not
+    /// increment.
+    void set_state(std::uint64_t steps, std::vector<std::vector<Vector<Scalar>>> slots,
+                   const std::vector<Parameter<Scalar>>& params) {
+        const std::string fn = "embedkit::nn::Optimizer::set_state: ";
         if (steps == std::numeric_limits<std::uint64_t>::max())
-            fail(prefix + "step", "is 2^64 - 1, the next step could not increment it");
-        // No state at all is a fresh optimiser (it sizes its state on the first step); after
-        // steps were taken it would silently restart the moments, so the count must match.
-        if (count != params.size() && !(count == 0 && steps == 0))
-            fail(prefix + "count", "records the state of " + std::to_string(count) +
-                                       " parameters after " + std::to_string(steps) +
-                                       " steps, the model has " + std::to_string(params.size()));
-        std::vector<std::vector<Vector<Scalar>>> slots(static_cast<std::size_t>(count));
+            throw ArgumentError(fn + "a step count of 2^64 - 1 could not be incremented by the next step");
+        if (slots.size() != params.size() && !(slots.empty() && steps == 0))
+            throw ArgumentError(fn + "the state holds " + std::to_string(slots.size()) + " parameters after " +
+                                std::to_string(steps) + " steps, the model has " + std::to_string(params.size()));
         for (std::size_t i = 0; i < slots.size(); ++i) {
-            slots[i].resize(slots_per_parameter());
+            if (slots[i].size() != slots_per_parameter())
+                throw ArgumentError(fn + "parameter " + std::to_string(i) + " has " + std::to_string(slots[i].size()) +
+                                    " state vectors, " + name() + " keeps " + std::to_string(slots_per_parameter()));
             for (std::size_t k = 0; k < slots[i].size(); ++k) {
-                const std::string key = prefix + "slot" + std::to_string(k) + "." + std::to_string(i);
-                const auto& t = file.tensor(key);
-                if (t.shape.size() != 1) fail(key, "is not 1-D");
-                if (t.shape[0] != static_cast<std::uint64_t>(params[i].size()))
-                    fail(key, "has " + std::to_string(t.shape[0]) + " values, parameter " +
-                                  std::to_string(i) + " ('" + params[i].name + "') has " +
-                                  std::to_string(params[i].size()));
-                auto& slot = slots[i][k];
-                slot.resize(params[i].size());
-                file.read_into(key, slot);
-                if (!slot.allFinite()) fail(key, "holds NaN or Inf");
-                if (slot_is_nonnegative(k) && slot.size() > 0 && slot.minCoeff() < Scalar(0))
-                    fail(key, "holds a negative value (" +
-                                  detail::format_number(static_cast<double>(slot.minCoeff())) +
-                                  "), it keeps squares and must be >= 0");
+                if (slots[i][k].size() != params[i].size())
+                    throw ArgumentError(fn + "state vector " + std::to_string(k) + " of parameter " + std::to_string(i) +
+                                        " ('" + params[i].name + "') has " + std::to_string(slots[i][k].size()) +
+                                        " values, the parameter has " + std::to_string(params[i].size()));
+                const std::string problem = slot_problem(k, slots[i][k]);
+                if (!problem.empty())
+                    throw ArgumentError(fn + "state vector " + std::to_string(k) + " of parameter " + std::to_string(i) +
+                                        " ('" + params[i].name + "') " + problem);
             }
         }
         steps_ = steps;
@@ -114,8 +93,6 @@ public:
     }
 
 protected:
-    /// Number of state vectors per parameter (Adam: 2, SGD with momentum: 1).
-    virtual std::size_t slots_per_parameter() const noexcept = 0;
     /// True when state vector `k` holds squares, so a negative value can only come from a
     /// damaged file (Adam's second moment v; its square root would be NaN).
     virtual bool slot_is_nonnegative(std::size_t) const noexcept { return false; }
@@ -245,8 +222,9 @@ public:
         }
     }
 
-private:
     std::size_t slots_per_parameter() const noexcept override { return 2; }
+
+private:
     bool slot_is_nonnegative(std::size_t k) const noexcept override { return k == 1; }
     AdamOptions options_;
 };
@@ -309,10 +287,11 @@ public:
         }
     }
 
-private:
     // Plain SGD keeps one (unused) zero vector per parameter so that checkpoints have the
     // same layout whatever the momentum.
     std::size_t slots_per_parameter() const noexcept override { return 1; }
+
+private:
     SGDOptions options_;
 };
 

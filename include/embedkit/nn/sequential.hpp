@@ -27,7 +27,6 @@ public:
             Sequential copy(other);
             layers_ = std::move(copy.layers_);
             width_ = copy.width_;
-            this->timings_ = other.timings_;
         }
         return *this;
     }
@@ -56,7 +55,6 @@ public:
         if (want >= 0 && have >= 0 && want != have)
             throw DimensionError("embedkit::nn::Sequential::add: " + layer->describe() + " expects " +
                                  std::to_string(want) + " inputs, the stack produces " + std::to_string(have));
-        layer->set_timings(this->timings_);
         const Eigen::Index next = layer->output_size(width_);
         layers_.push_back(std::move(layer));
         width_ = next;
@@ -66,6 +64,10 @@ public:
     /// Appends a Dense layer `in -> out` whose input width follows the stack.
     Sequential& add_dense(Eigen::Index in, Eigen::Index out, Rng& rng, DenseOptions options = {}) {
         return add(std::make_unique<Dense<Scalar>>(in, out, rng, options));
+    }
+    /// Appends a Dense layer `in -> out` with zero weights (see ZeroWeights).
+    Sequential& add_dense(Eigen::Index in, Eigen::Index out, ZeroWeights, DenseOptions options = {}) {
+        return add(std::make_unique<Dense<Scalar>>(in, out, zero_weights, options));
     }
 
     std::size_t size() const noexcept { return layers_.size(); }
@@ -119,6 +121,10 @@ public:
         for (std::size_t i = 0; i < layers_.size(); ++i)
             layers_[i]->collect_parameters(out, prefix + std::to_string(i) + ".");
     }
+    void collect_parameters(std::vector<ConstParameter<Scalar>>& out, const std::string& prefix) const override {
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            static_cast<const Layer<Scalar>&>(*layers_[i]).collect_parameters(out, prefix + std::to_string(i) + ".");
+    }
 
     /// All parameters, in order, named "<index>.<name>".
     std::vector<Parameter<Scalar>> parameters() {
@@ -133,12 +139,6 @@ public:
         std::string s = "Sequential[";
         for (std::size_t i = 0; i < layers_.size(); ++i) s += (i ? ", " : "") + layers_[i]->describe();
         return s + "]";
-    }
-
-    /// Sets the timer of the stack and of every layer in it.
-    void set_timings(Timings* t) noexcept override {
-        this->timings_ = t;
-        for (auto& l : layers_) l->set_timings(t);
     }
 
 private:

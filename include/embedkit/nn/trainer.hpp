@@ -1,12 +1,13 @@
-// The training loop: shuffled mini-batches, validation, progress, NaN guard, checkpoints.
+// The training loop: shuffled mini-batches, validation, a NaN guard, and callbacks (progress,
+// checkpoints, the caller's own) at the start of the run, after every batch and every epoch.
 #pragma once
 
 #include "../core/denormals.hpp"
 #include "../core/error.hpp"
+#include "../core/profile.hpp"
+#include "../core/progress.hpp"
 #include "../core/random.hpp"
-#include "../distance/detail/set_view.hpp"
-#include "../io/model_file.hpp"
-#include "../viz/progress.hpp"
+#include "../core/detail/set_view.hpp"
 #include "layer.hpp"
 #include "optim.hpp"
 
@@ -17,9 +18,9 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <string>
-#include <sys/stat.h>
 #include <vector>
 
 namespace embedkit::nn {
@@ -40,31 +41,85 @@ struct EpochStats {
 /// One entry per epoch run so far (a resumed run includes the epochs before the restart).
 using History = std::vector<EpochStats>;
 
-/// Settings of a training run.
+/// Hooks into the fit loop, in the style of ensmallen's callbacks: override what you need.
+/// The loop calls them in the order of FitOptions::callbacks; an exception from a callback
+/// ends the run and reaches the caller of `fit`.
+class FitCallback {
+public:
+    virtual ~FitCallback() = default;
+    /// Before the first epoch. A callback that restores an interrupted run (the checkpoint
+    /// callback of models/persistence.hpp) fills `history` with the epochs already trained and
+    /// sets the model's, optimiser's and Rng's state; the loop then continues after them.
+    virtual void on_fit_begin(History& history) { (void)history; }
+    /// At the start of epoch `epoch` (1-based) of `epochs`, which runs `batches` batches.
+    virtual void on_epoch_begin(int epoch, int epochs, Eigen::Index batches) {
+        (void)epoch, (void)epochs, (void)batches;
+    }
+    /// After batch `batch` (1-based) of the epoch and its optimiser step; `mean_loss` is the
+    /// epoch's mean loss so far.
+    virtual void on_batch_end(int epoch, Eigen::Index batch, double mean_loss) {
+        (void)epoch, (void)batch, (void)mean_loss;
+    }
+    /// After an epoch and its validation; `history` already ends with `stats`.
+    virtual void on_epoch_end(const EpochStats& stats, const History& history) { (void)stats, (void)history; }
+};
+
+/// Settings of a training run (the loop's own; models::FitOptions adds progress display and
+/// checkpoints, which the models wire in as callbacks).
 struct FitOptions {
     int epochs = 1;                  ///< total epochs (a resumed run continues up to this count)
     Eigen::Index batch_size = 32;    ///< rows per batch; the last batch of an epoch may be shorter
     bool shuffle = true;             ///< new order every epoch, drawn from the run's Rng
-    /// Called after every epoch (after its checkpoint is written).
+    /// Called after every epoch (after the callbacks).
     std::function<void(const EpochStats&)> on_epoch_end;
-    /// Progress display: a bar with loss and ETA on a terminal, one line per epoch otherwise.
-    viz::ProgressOptions progress;
-    /// When set, an atomic checkpoint (model, optimiser state, epoch, Rng state, history) is
-    /// written here after every epoch.
-    std::string checkpoint_path;
-    /// Continue from `checkpoint_path` when that file exists (the run then proceeds exactly as
-    /// if it had never stopped); start afresh when it does not.
-    bool resume = false;
+    /// Further callbacks, called in this order (see FitCallback).
+    std::vector<std::shared_ptr<FitCallback>> callbacks;
     /// Seed of the sampling inside validation (e.g. the VAE's z), fixed so that validation
     /// losses of different epochs compare the model, not the noise.
     std::uint64_t validation_seed = 0x5eedULL;
-    /// Where to add per-phase times (benchmarks); null = not timed.
-    Timings* timings = nullptr;
     /// Learning-rate schedule: when set, called with the 1-based epoch at the start of every
     /// epoch, and the optimiser's learning rate is set to the result (also after a resume, so
     /// a resumed run follows the same schedule). Empty: the optimiser's own rate throughout.
     /// See step_decay.
     std::function<double(int epoch)> learning_rate;
+};
+
+/// Shows the run's progress: per epoch a bar with the running loss and ETA on a terminal, one
+/// line per epoch with its losses (and accuracy, where the model has one) elsewhere.
+class ProgressCallback final : public FitCallback {
+public:
+    explicit ProgressCallback(ProgressOptions options = {}) : options_(options) {}
+
+    void on_epoch_begin(int epoch, int epochs, Eigen::Index batches) override {
+        title_ = "epoch " + std::to_string(epoch) + "/" + std::to_string(epochs);
+        bar_ = std::make_unique<ProgressBar>(title_, batches, options_);
+    }
+    void on_batch_end(int, Eigen::Index batch, double mean_loss) override {
+        if (bar_) bar_->update(batch, "loss " + format_loss(mean_loss));
+    }
+    void on_epoch_end(const EpochStats& stats, const History&) override {
+        if (!bar_) return;
+        std::string summary = title_ + ": loss " + format_loss(stats.loss);
+        if (std::isfinite(stats.val_loss)) summary += " - val_loss " + format_loss(stats.val_loss);
+        if (std::isfinite(stats.val_accuracy)) {
+            char buf[48];
+            std::snprintf(buf, sizeof buf, " - val_accuracy %.2f%%", 100.0 * stats.val_accuracy);
+            summary += buf;
+        }
+        bar_->finish(summary);
+        bar_.reset();
+    }
+
+private:
+    static std::string format_loss(double v) {
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.4f", v);
+        return buf;
+    }
+
+    ProgressOptions options_;
+    std::string title_;
+    std::unique_ptr<ProgressBar> bar_;
 };
 
 /// A step schedule for FitOptions::learning_rate: `base`, multiplied by `factor` once for
@@ -87,101 +142,11 @@ inline std::function<double(int)> step_decay(double base, std::vector<int> drop_
 
 namespace detail {
 
-inline bool file_exists(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
-}
-
-inline std::string format_loss(double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.4f", v);
-    return buf;
-}
-
-// The checkpoint's contents (model, optimiser state, epoch, Rng state, history) as a model
-// file of kind "<model kind>.checkpoint"; write_checkpoint saves it atomically.
-template <class Model>
-io::ModelFile checkpoint_file(const Model& model, const Optimizer<typename Model::Scalar>& opt, const Rng& rng,
-                              const History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
-    io::ModelFile file;
-    file.kind = model.kind() + ".checkpoint";
-    model.write_model(file);
-    opt.save_state(file, "optimizer.");
-    file.set_attribute("fit.batch_size", std::to_string(batch_size));
-    file.set_attribute("fit.train_rows", std::to_string(train_rows));
-    file.add_scalar("fit.epoch", static_cast<std::uint64_t>(history.size()));
-    const auto& s = rng.state();
-    file.add("rng.state", std::vector<std::uint64_t>(s.begin(), s.end()));
-    std::vector<double> loss, val, sec, vsec, vacc, rate;
-    for (const auto& e : history) {
-        loss.push_back(e.loss);
-        val.push_back(e.val_loss);
-        sec.push_back(e.seconds);
-        vsec.push_back(e.val_seconds);
-        vacc.push_back(e.val_accuracy);
-        rate.push_back(e.learning_rate);
-    }
-    file.add("history.loss", loss);
-    file.add("history.val_loss", val);
-    file.add("history.seconds", sec);
-    file.add("history.val_seconds", vsec);
-    file.add("history.val_accuracy", vacc);
-    file.add("history.learning_rate", rate);
-    return file;
-}
-
-template <class Model>
-void write_checkpoint(const std::string& path, const Model& model, const Optimizer<typename Model::Scalar>& opt,
-                      const Rng& rng, const History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
-    io::save_model_file(path, checkpoint_file(model, opt, rng, history, batch_size, train_rows));
-}
-
-template <class Model>
-History read_checkpoint(const std::string& path, Model& model, Optimizer<typename Model::Scalar>& opt, Rng& rng,
-                        Eigen::Index batch_size, Eigen::Index train_rows) {
-    const io::ModelFile file = io::load_model_file(path, model.kind() + ".checkpoint");
-    const std::string fn = "embedkit::nn::fit: checkpoint '" + path + "'";
-    if (file.attribute("fit.batch_size") != std::to_string(batch_size))
-        throw ArgumentError(fn + " was written with batch size " + file.attribute("fit.batch_size") +
-                            ", this run uses " + std::to_string(batch_size) + "; resuming would not continue the same run");
-    if (file.attribute("fit.train_rows") != std::to_string(train_rows))
-        throw ArgumentError(fn + " was written for " + file.attribute("fit.train_rows") +
-                            " training rows, this run has " + std::to_string(train_rows));
-    model.read_model(file);
-    opt.load_state(file, "optimizer.", model.parameters());
-    const auto words = file.read_vector<std::uint64_t>("rng.state");
-    if (words.size() != 4) throw FormatError(fn + ": rng.state must hold 4 words, got " + std::to_string(words.size()));
-    if ((words[0] | words[1] | words[2] | words[3]) == 0)
-        throw FormatError(fn + ": rng.state is all zeros, which is not a generator state");
-    rng.set_state({words[0], words[1], words[2], words[3]});
-    const auto epochs = file.scalar<std::uint64_t>("fit.epoch");
-    const auto loss = file.read_vector<double>("history.loss");
-    const auto val = file.read_vector<double>("history.val_loss");
-    const auto sec = file.read_vector<double>("history.seconds");
-    const auto vsec = file.read_vector<double>("history.val_seconds");
-    const auto vacc = file.read_vector<double>("history.val_accuracy");
-    if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs || vsec.size() != epochs ||
-        vacc.size() != epochs)
-        throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
-    // Checkpoints written before the rates were recorded have no history.learning_rate.
-    std::vector<double> rate(epochs, std::numeric_limits<double>::quiet_NaN());
-    if (file.has_tensor("history.learning_rate")) {
-        rate = file.read_vector<double>("history.learning_rate");
-        if (rate.size() != epochs)
-            throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
-    }
-    History history;
-    for (std::size_t i = 0; i < loss.size(); ++i)
-        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i], vacc[i], rate[i]});
-    return history;
-}
-
 // A resume must continue the same run: the learning rate of every epoch already trained must
 // be the one this run's schedule gives it (or, without a schedule, the last epoch's rate must
 // be the optimiser's).
 inline void check_resumed_rates(const History& history, const FitOptions& options, double optimizer_rate,
-                                const std::string& path) {
-    const std::string fn = "embedkit::nn::fit: checkpoint '" + path + "'";
+                                const std::string& fn) {
     for (const auto& e : history) {
         if (std::isnan(e.learning_rate)) continue;
         const bool last = e.epoch == static_cast<int>(history.size());
@@ -216,37 +181,32 @@ inline void check_fit_options(const FitOptions& options) {
         throw ArgumentError("embedkit::nn::fit: epochs must be >= 0, got " + std::to_string(options.epochs));
     if (options.batch_size <= 0)
         throw ArgumentError("embedkit::nn::fit: batch_size must be positive, got " + std::to_string(options.batch_size));
-    if (options.resume && options.checkpoint_path.empty())
-        throw ArgumentError("embedkit::nn::fit: resume needs a checkpoint_path");
 }
 
-/// The epoch loop every model's `fit` runs: resume from the checkpoint, then per epoch
-/// `start_epoch(rng)` (shuffles, pair generation), `batches` calls of
+/// The epoch loop every model's `fit` runs: the callbacks' on_fit_begin (a resume), then per
+/// epoch `start_epoch(rng)` (shuffles, pair generation), `batches` calls of
 /// `run_batch(b, rng) -> {mean loss, rows}` (forward + backward) each followed by an
-/// optimiser step and a NaN/Inf check, the progress display, then (outside the epoch's clock)
-/// `validate(stats)`, the checkpoint and the callback. `train_rows` identifies the data in
-/// the checkpoint (a resume on other data is refused).
+/// optimiser step and a NaN/Inf check, then (outside the epoch's clock) `validate(stats)` and
+/// the callbacks' on_epoch_end. The model provides `parameters()`.
 template <class Model, class StartEpoch, class RunBatch, class Validate>
 History run_epochs(Model& model, const FitOptions& options, Optimizer<typename Model::Scalar>& optimizer, Rng& rng,
-                   Eigen::Index train_rows, Eigen::Index batches, StartEpoch&& start_epoch, RunBatch&& run_batch,
-                   Validate&& validate) {
+                   Eigen::Index batches, StartEpoch&& start_epoch, RunBatch&& run_batch, Validate&& validate) {
     // Denormals cost Intel cores a microcode assist per operation, and training drives Adam's
     // moments and the gradients of always-zero inputs into that range (epochs 2+ ran 1.75x
     // slower than epoch 1); restored on every exit, exceptions included.
     const ScopedFlushDenormals flush_denormals;
+    for (const auto& c : options.callbacks)
+        if (!c) throw ArgumentError("embedkit::nn::fit: FitOptions::callbacks holds a null callback");
     History history;
-    if (options.resume && file_exists(options.checkpoint_path)) {
-        history = read_checkpoint(options.checkpoint_path, model, optimizer, rng, options.batch_size, train_rows);
-        check_resumed_rates(history, options, optimizer.learning_rate(), options.checkpoint_path);
-    }
-    model.set_timings(options.timings);
+    for (const auto& c : options.callbacks) c->on_fit_begin(history);
+    if (!history.empty())
+        check_resumed_rates(history, options, optimizer.learning_rate(), "embedkit::nn::fit: the resumed run's");
     auto params = model.parameters();
     for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
         if (options.learning_rate) optimizer.set_learning_rate(options.learning_rate(epoch));
         const auto start = std::chrono::steady_clock::now();
         start_epoch(rng);
-        const std::string title = "epoch " + std::to_string(epoch) + "/" + std::to_string(options.epochs);
-        viz::ProgressBar bar(title, batches, options.progress);
+        for (const auto& c : options.callbacks) c->on_epoch_begin(epoch, options.epochs, batches);
         double total = 0;
         Eigen::Index seen = 0;
         for (Eigen::Index b = 0; b < batches; ++b) {
@@ -254,15 +214,14 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
             if (!std::isfinite(loss))
                 throw NumericError("embedkit::nn::fit: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                                    " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
-                                   std::to_string(batches) + (options.checkpoint_path.empty() ? std::string()
-                                   : "; the last checkpoint '" + options.checkpoint_path + "' is untouched"));
+                                   std::to_string(batches));
             {
-                PhaseTimer timer(slot(options.timings, &Timings::optimizer));
+                profile::Scope phase(profile::Phase::optimizer);
                 optimizer.step(params);
             }
             total += loss * static_cast<double>(rows);
             seen += rows;
-            bar.update(b + 1, "loss " + format_loss(total / static_cast<double>(seen)));
+            for (const auto& c : options.callbacks) c->on_batch_end(epoch, b + 1, total / static_cast<double>(seen));
         }
         EpochStats stats;
         stats.epoch = epoch;
@@ -270,24 +229,15 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
         stats.loss = seen > 0 ? total / static_cast<double>(seen) : 0.0;
         stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const auto vstart = std::chrono::steady_clock::now();
-        model.set_timings(nullptr);
-        validate(stats);
-        model.set_timings(options.timings);
+        {
+            const profile::Pause not_training;
+            validate(stats);
+        }
         stats.val_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - vstart).count();
         history.push_back(stats);
-        if (!options.checkpoint_path.empty())
-            write_checkpoint(options.checkpoint_path, model, optimizer, rng, history, options.batch_size, train_rows);
-        std::string summary = title + ": loss " + format_loss(stats.loss);
-        if (std::isfinite(stats.val_loss)) summary += " - val_loss " + format_loss(stats.val_loss);
-        if (std::isfinite(stats.val_accuracy)) {
-            char buf[48];
-            std::snprintf(buf, sizeof buf, " - val_accuracy %.2f%%", 100.0 * stats.val_accuracy);
-            summary += buf;
-        }
-        bar.finish(summary);
+        for (const auto& c : options.callbacks) c->on_epoch_end(stats, history);
         if (options.on_epoch_end) options.on_epoch_end(stats);
     }
-    model.set_timings(nullptr);
     return history;
 }
 
@@ -304,10 +254,9 @@ void gather_rows(const embedkit::detail::SetView<Scalar>& data, const std::vecto
 
 /// The `fit` of models trained on one data matrix (Autoencoder, VAE).
 ///
-/// The Model provides: `Scalar`, `input_size()`, `kind()`, `train_batch(batch, rng)`
-/// (forward + backward, returns the batch's mean loss), `evaluate_batch(batch, rng)`,
-/// `parameters()`, `write_model(file)`, `read_model(file)`, `check_data(fn, what, view)`,
-/// `set_timings(t)`.
+/// The Model provides: `Scalar`, `input_size()`, `train_batch(batch, rng)` (forward +
+/// backward, returns the batch's mean loss), `evaluate_batch(batch, rng)`, `parameters()` and
+/// `check_data(fn, what, view)`.
 template <class Model, class DT, class DV>
 History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& validation,
                     const FitOptions& options, Optimizer<typename Model::Scalar>& optimizer, Rng& rng) {
@@ -340,7 +289,7 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
         const Eigen::Index first = b * batch_size;
         const Eigen::Index rows = std::min(batch_size, n - first);
         {
-            PhaseTimer timer(slot(options.timings, &Timings::other));
+            profile::Scope phase(profile::Phase::other);
             gather_rows(train_view, order, static_cast<std::size_t>(first), rows, batch);
         }
         return std::make_pair(model.train_batch(batch, r), rows);
@@ -350,7 +299,7 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
         Rng val_rng(options.validation_seed);
         stats.val_loss = evaluate_in_batches(model, val_view, batch_size, val_rng, batch);
     };
-    return run_epochs(model, options, optimizer, rng, n, (n + batch_size - 1) / batch_size, start_epoch, run_batch,
+    return run_epochs(model, options, optimizer, rng, (n + batch_size - 1) / batch_size, start_epoch, run_batch,
                       validate);
 }
 

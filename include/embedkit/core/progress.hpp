@@ -3,7 +3,7 @@
 // plain line per finished task.
 #pragma once
 
-#include "../core/error.hpp"
+#include "error.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -18,7 +18,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-namespace embedkit::viz {
+namespace embedkit {
 
 /// Where and how a ProgressBar reports.
 struct ProgressOptions {
@@ -55,13 +55,13 @@ public:
     ProgressBar(std::string title, std::int64_t total, ProgressOptions options = {})
         : title_(std::move(title)), total_(total), options_(options) {
         if (total < 0)
-            throw ArgumentError("embedkit::viz::ProgressBar: total must be >= 0 (0 = unknown), got " +
+            throw ArgumentError("embedkit::ProgressBar: total must be >= 0 (0 = unknown), got " +
                                 std::to_string(total));
         if (options.width < 0)
-            throw ArgumentError("embedkit::viz::ProgressBar: width must be >= 0 (0 = the terminal's), got " +
+            throw ArgumentError("embedkit::ProgressBar: width must be >= 0 (0 = the terminal's), got " +
                                 std::to_string(options.width));
         if (options.min_interval.count() < 0)
-            throw ArgumentError("embedkit::viz::ProgressBar: min_interval must be >= 0 ms, got " +
+            throw ArgumentError("embedkit::ProgressBar: min_interval must be >= 0 ms, got " +
                                 std::to_string(options.min_interval.count()));
         stream_ = options_.stream != nullptr ? options_.stream : &std::cerr;
         int fd = -1;
@@ -226,4 +226,4 @@ private:
     bool finished_ = false;
 };
 
-}  // namespace embedkit::viz
+}  // namespace embedkit

@@ -2,8 +2,8 @@
 // row view without copying.
 #pragma once
 
-#include "../../core/error.hpp"
-#include "../../core/types.hpp"
+#include "../error.hpp"
+#include "../types.hpp"
 
 #include <Eigen/Core>
 #include <cstddef>

@@ -1,7 +1,7 @@
 // progress.hpp: the exact shape of bar and line output under a fake clock, throttling of
 // redraws, lazy status text, width limits, and the style chosen for non-terminal streams.
 #include <embedkit/core/error.hpp>
-#include <embedkit/viz/progress.hpp>
+#include <embedkit/core/progress.hpp>
 
 #include <doctest/doctest.h>
 
@@ -15,8 +15,8 @@
 
 namespace {
 
-using embedkit::viz::ProgressBar;
-using embedkit::viz::ProgressOptions;
+using embedkit::ProgressBar;
+using embedkit::ProgressOptions;
 using Style = ProgressOptions::Style;
 using Clock = std::chrono::steady_clock;
 
@@ -184,7 +184,7 @@ TEST_CASE("progress: invalid arguments throw ArgumentError") {
     std::ostringstream out;
     CHECK_THROWS_AS(ProgressBar("x", -1, options(out, Style::bar)), embedkit::ArgumentError);
     CHECK_THROWS_WITH(ProgressBar("x", -1, options(out, Style::bar)),
-                      "embedkit::viz::ProgressBar: total must be >= 0 (0 = unknown), got -1");
+                      "embedkit::ProgressBar: total must be >= 0 (0 = unknown), got -1");
     CHECK_THROWS_AS(ProgressBar("x", 1, options(out, Style::bar, 0, -5)), embedkit::ArgumentError);
     CHECK_THROWS_AS(ProgressBar("x", 1, options(out, Style::bar, -1)), embedkit::ArgumentError);
     CHECK(out.str().empty());
