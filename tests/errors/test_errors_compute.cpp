@@ -637,6 +637,19 @@ TEST_CASE("errors compute: Autoencoder and VAE") {
     EMBEDKIT_ERROR_ROW("AE-06", embedkit::DimensionError, "embedkit::models::Autoencoder: batch must have 6 columns, got 4",
                        (void)ae.train_batch(unit_data(3, 4, 1), rng));
     CHECK(ae.encode(RM(0, 6)).rows() == 0);  // no rows in, no rows out
+    {
+        // A sigmoid output under MSE cannot reproduce standardised data: refused, not squeezed.
+        ek::models::AutoencoderOptions o = small_autoencoder();
+        o.loss = ek::models::Reconstruction::mse;
+        o.mse_output = ek::nn::Activation::sigmoid;
+        ek::models::Autoencoder<float> squeezed(o, rng);
+        RM x = unit_data(8, 6, 2);
+        x(3, 1) = -0.5f;
+        ek::nn::Adam<float> adam;
+        EMBEDKIT_ERROR_ROW("AE-07", embedkit::ArgumentError,
+                           "embedkit::models::Autoencoder::fit: training data row 3 has values outside [0, 1], which the mse_output activation cannot produce",
+                           squeezed.fit(x, quiet(1, 4), adam, rng));
+    }
 
     ek::models::VAEOptions no_latent = small_vae();
     no_latent.latent = 0;

@@ -11,6 +11,7 @@
 #include "persistence.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -42,7 +43,10 @@ struct AutoencoderOptions {
     std::vector<Eigen::Index> hidden = {256, 128};   ///< encoder widths (ReLU); the decoder mirrors them
     Eigen::Index latent = 32;                        ///< code size (linear layer)
     Reconstruction loss = Reconstruction::bce;
-    nn::Activation mse_output = nn::Activation::sigmoid;  ///< output activation under MSE
+    /// Output activation under MSE. The default, identity, reconstructs any real data (e.g.
+    /// standardised features); sigmoid, tanh or relu limit the output to their range, and
+    /// `fit` refuses data outside it (ArgumentError) instead of squeezing it.
+    nn::Activation mse_output = nn::Activation::identity;
     nn::Init init = nn::Init::glorot_uniform;
 };
 
@@ -139,7 +143,7 @@ public:
 
     template <class S>
     void check_data(const char* fn, const char* what, const embedkit::detail::SetView<S>& v) const {
-        detail::check_values("Autoencoder", fn, what, v, options_.loss == Reconstruction::bce);
+        detail::check_values("Autoencoder", fn, what, v, target_range());
     }
 private:
     template <class D>
@@ -168,6 +172,19 @@ private:
         if (!train) return loss;
         encoder().backward(decoder().backward(grad_, true), false);
         return loss;
+    }
+
+    // The values the reconstruction can take: BCE targets, or the range of the MSE output.
+    detail::ValueRange target_range() const {
+        if (options_.loss == Reconstruction::bce) return detail::bce_targets();
+        const char* why = "which the mse_output activation cannot produce (use mse_output = identity, the default)";
+        switch (options_.mse_output) {
+            case nn::Activation::sigmoid: return {0, 1, why};
+            case nn::Activation::tanh: return {-1, 1, why};
+            case nn::Activation::relu: return {0, std::numeric_limits<double>::infinity(), why};
+            case nn::Activation::identity: break;
+        }
+        return {};
     }
 
     nn::Sequential<Scalar>& encoder() { return net_[0]; }

@@ -271,8 +271,8 @@ private:
             throw ArgumentError(fn + "margin must be positive, got " + nn::detail::format_number(training.margin));
         if (!(training.threshold > 0) || !std::isfinite(training.threshold))
             throw ArgumentError(fn + "threshold must be positive, got " + nn::detail::format_number(training.threshold));
-        detail::check_values("Siamese", "fit", "training data", train, false);
-        if (test_pairs.size() > 0) detail::check_values("Siamese", "fit", "test data", test, false);
+        detail::check_values("Siamese", "fit", "training data", train);
+        if (test_pairs.size() > 0) detail::check_values("Siamese", "fit", "test data", test);
     }
 
     // The three lists of a Pairs must have one entry per pair.

@@ -157,7 +157,7 @@ public:
 
     template <class S>
     void check_data(const char* fn, const char* what, const embedkit::detail::SetView<S>& v) const {
-        detail::check_values("VAE", fn, what, v, true);
+        detail::check_values("VAE", fn, what, v, detail::bce_targets());
     }
 private:
     template <class D>
