@@ -3,7 +3,7 @@
 #pragma once
 
 #include <embedkit/embedkit.hpp>
-#include <embedkit/io/download.hpp>
+#include "download.hpp"
 #include <embedkit/io/mnist.hpp>
 
 #include <Eigen/Eigenvalues>
@@ -143,10 +143,10 @@ inline std::string find_mnist(const Flags& flags, const std::string& program) {
         dir = env && *env ? env : "data/mnist";
     }
     if (flags.on("--download")) {
-        ek::io::DownloadOptions o;
+        DownloadOptions o;
         if (!flags.str("--mirror").empty()) o.mirrors = {flags.str("--mirror")};
         std::cout << "downloading MNIST into " << dir << " (MD5-checked)\n";
-        ek::io::download_mnist(dir, o);
+        download_mnist(dir, o);
     }
     for (auto split : {ek::io::MnistSplit::train, ek::io::MnistSplit::test}) {
         const auto names = ek::io::mnist_file_names(split);

@@ -21,7 +21,6 @@
 #include "data/pairs.hpp"
 
 #include "io/atomic_file.hpp"
-#include "io/download.hpp"
 #include "io/mnist.hpp"
 #include "io/model_file.hpp"
 #include "io/npy.hpp"

@@ -9,6 +9,8 @@
 #include <embedkit/embedkit.hpp>
 #include <embedkit/io/detail/crc32.hpp>
 
+#include "download.hpp"  // examples/common: the examples' MNIST download (rows DL-*)
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -239,8 +241,8 @@ void fake_curl(const TempDir& dir, bool succeed) {
     REQUIRE(::chmod(path.c_str(), 0755) == 0);
 }
 
-io::DownloadOptions one_file_options() {
-    io::DownloadOptions o;
+example::DownloadOptions one_file_options() {
+    example::DownloadOptions o;
     o.mirrors = {"https://example.invalid/mnist/"};
     o.files = {{"tiny.gz", "00000000000000000000000000000000"}};
     o.quiet = true;
@@ -696,17 +698,17 @@ TEST_CASE("errors io: load_mnist") {
 }
 
 // =============================================================================================
-// io/download.hpp (offline: a fake curl on PATH stands in for the network)
+// examples/common/download.hpp (offline: a fake curl on PATH stands in for the network)
 
 TEST_CASE("errors io: MD5 and download_mnist") {
     TempDir dir;
-    EMBEDKIT_ERROR_ROW("DL-01", embedkit::IoError, "md5_file: cannot open", io::md5_file(dir.file("missing")));
-    EMBEDKIT_ERROR_ROW("DL-02", embedkit::IoError, "is a folder, not a file", io::md5_file(dir.path().string()));
+    EMBEDKIT_ERROR_ROW("DL-01", embedkit::IoError, "md5_file: cannot open", example::md5_file(dir.file("missing")));
+    EMBEDKIT_ERROR_ROW("DL-02", embedkit::IoError, "is a folder, not a file", example::md5_file(dir.path().string()));
     TempDir empty_bin;
     {
         ScopedPath path(empty_bin.path().string());
         EMBEDKIT_ERROR_ROW("DL-03", embedkit::IoError, "neither curl nor wget was found on PATH",
-                           io::download_mnist(dir.file("mnist"), one_file_options()));
+                           example::download_mnist(dir.file("mnist"), one_file_options()));
     }
     TempDir good_bin;
     fake_curl(good_bin, true);
@@ -714,20 +716,20 @@ TEST_CASE("errors io: MD5 and download_mnist") {
     fake_curl(bad_bin, false);
     {
         ScopedPath path(good_bin.path().string());
-        io::DownloadOptions none = one_file_options();
+        example::DownloadOptions none = one_file_options();
         none.mirrors.clear();
-        EMBEDKIT_ERROR_ROW("DL-04", embedkit::ArgumentError, "no mirrors given", io::download_mnist(dir.file("mnist"), none));
+        EMBEDKIT_ERROR_ROW("DL-04", embedkit::ArgumentError, "no mirrors given", example::download_mnist(dir.file("mnist"), none));
         write_file(dir.file("a_file"), "x");
         EMBEDKIT_ERROR_ROW("DL-05", embedkit::IoError, "cannot create the folder",
-                           io::download_mnist(dir.file("a_file/mnist"), one_file_options()));
+                           example::download_mnist(dir.file("a_file/mnist"), one_file_options()));
         EMBEDKIT_ERROR_ROW("DL-06", embedkit::FormatError,
                            "MD5 mismatch for 'tiny.gz': expected 00000000000000000000000000000000, got 11831067a6b01eb9d87a1a9f3ea1b3e7",
-                           io::download_mnist(dir.file("mnist"), one_file_options()));
+                           example::download_mnist(dir.file("mnist"), one_file_options()));
     }
     {
         ScopedPath path(bad_bin.path().string());
         EMBEDKIT_ERROR_ROW("DL-07", embedkit::IoError, "could not download 'tiny.gz' into",
-                           io::download_mnist(dir.file("mnist"), one_file_options()));
+                           example::download_mnist(dir.file("mnist"), one_file_options()));
     }
     // Nothing unverified was saved under the final name.
     CHECK(!ek::detail::path_exists(dir.file("mnist/tiny.gz")));

@@ -10,6 +10,7 @@
 #include "../core/progress.hpp"
 #include "../core/random.hpp"
 #include "../core/types.hpp"
+#include "../io/detail/path.hpp"
 #include "../io/model_file.hpp"
 #include "../nn/activation.hpp"
 #include "../nn/init.hpp"
@@ -24,8 +25,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <sys/stat.h>
 
 namespace embedkit::models {
 
@@ -98,11 +97,6 @@ inline void parse_attribute(const std::string& text, const std::string& key, nn:
 template <class Scalar>
 const char* scalar_name() noexcept {
     return sizeof(Scalar) == 4 ? "float32" : "float64";
-}
-
-inline bool file_exists(const std::string& path) {
-    struct stat st {};
-    return ::stat(path.c_str(), &st) == 0;
 }
 
 }  // namespace detail
@@ -368,7 +362,7 @@ public:
           train_rows_(train_rows) {}
 
     void on_fit_begin(nn::History& history) override {
-        if (resume_ && detail::file_exists(path_))
+        if (resume_ && embedkit::detail::path_exists(path_))
             history = load_checkpoint(path_, model_, opt_, rng_, batch_size_, train_rows_);
     }
     void on_epoch_end(const nn::EpochStats&, const nn::History& history) override {

@@ -3,11 +3,11 @@
 // the real .gz files when EMBEDKIT_MNIST_DIR has them, small stand-ins otherwise: verified
 // fetches, MD5 mismatch leaving nothing under the final name, dead mirrors, wget fallback,
 // and the errors when nothing works.
-#include "io_test_util.hpp"
+#include "../io/io_test_util.hpp"
 
 #include <embedkit/core/config.hpp>
 #include <embedkit/core/error.hpp>
-#include <embedkit/io/download.hpp>
+#include "download.hpp"
 #include <embedkit/io/mnist.hpp>
 
 #include <doctest/doctest.h>
@@ -46,10 +46,11 @@ using iotest::read_file;
 using iotest::TempDir;
 using iotest::write_file;
 namespace io = embedkit::io;
+namespace dl = example;
 namespace fs = std::filesystem;
 
 std::string md5_of(const std::string& s) {
-    return io::md5_hex(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+    return dl::md5_hex(reinterpret_cast<const unsigned char*>(s.data()), s.size());
 }
 
 /// Sets an environment variable for the scope, restoring the old value (or its absence).
@@ -206,21 +207,21 @@ struct Served {
     bool real = false;
     std::vector<std::string> names, md5s, contents;
 
-    std::vector<io::MnistFile> files(std::initializer_list<std::size_t> which) const {
-        std::vector<io::MnistFile> out;
+    std::vector<dl::MnistFile> files(std::initializer_list<std::size_t> which) const {
+        std::vector<dl::MnistFile> out;
         for (std::size_t i : which) out.push_back({names[i].c_str(), md5s[i].c_str()});
         return out;
     }
-    std::vector<io::MnistFile> all() const { return files({0, 1, 2, 3}); }
+    std::vector<dl::MnistFile> all() const { return files({0, 1, 2, 3}); }
 };
 
 Served served_files() {
     Served s;
     const char* env = std::getenv("EMBEDKIT_MNIST_DIR");
     bool real = env != nullptr && *env != '\0';
-    for (const io::MnistFile& f : io::mnist_files) real = real && fs::exists(std::string(env) + "/" + f.name);
+    for (const dl::MnistFile& f : dl::mnist_files) real = real && fs::exists(std::string(env) + "/" + f.name);
     s.real = real;
-    for (const io::MnistFile& f : io::mnist_files) {
+    for (const dl::MnistFile& f : dl::mnist_files) {
         s.names.push_back(f.name);
         if (real) {
             s.contents.push_back(read_file(std::string(env) + "/" + f.name));
@@ -236,8 +237,8 @@ Served served_files() {
     return s;
 }
 
-io::DownloadOptions options(std::vector<std::string> mirrors, std::vector<io::MnistFile> files) {
-    io::DownloadOptions o;
+dl::DownloadOptions options(std::vector<std::string> mirrors, std::vector<dl::MnistFile> files) {
+    dl::DownloadOptions o;
     o.mirrors = std::move(mirrors);
     o.files = std::move(files);
     o.quiet = true;
@@ -281,7 +282,7 @@ TEST_CASE("download: md5 padding edges and incremental updates agree") {
     const std::string whole = md5_of(msg);
     const auto* p = reinterpret_cast<const unsigned char*>(msg.data());
     for (std::size_t cut = 0; cut <= msg.size(); ++cut) {
-        embedkit::detail::Md5 md5;
+        example::detail::Md5 md5;
         md5.update(p, cut);
         md5.update(p + cut, msg.size() - cut);
         CHECK(md5.hex_digest() == whole);
@@ -298,23 +299,23 @@ TEST_CASE("download: md5_file agrees with md5sum and with the published MNIST su
     }
     const std::string path = dir.file("random.bin");
     write_file(path, data);
-    const std::string ours = io::md5_file(path);
+    const std::string ours = dl::md5_file(path);
     CHECK(ours == md5_of(data));
     std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(("md5sum '" + path + "'").c_str(), "r"), ::pclose);
     REQUIRE(pipe != nullptr);
     char line[128] = {};
     REQUIRE(std::fgets(line, sizeof line, pipe.get()) != nullptr);
     CHECK(std::string(line).substr(0, 32) == ours);
-    check_throws<IoError>([&] { (void)io::md5_file(dir.file("absent")); }, {"md5_file", dir.file("absent")});
+    check_throws<IoError>([&] { (void)dl::md5_file(dir.file("absent")); }, {"md5_file", dir.file("absent")});
 
     const char* env = std::getenv("EMBEDKIT_MNIST_DIR");
-    if (env == nullptr || !fs::exists(std::string(env) + "/" + io::mnist_files[0].name)) {
+    if (env == nullptr || !fs::exists(std::string(env) + "/" + dl::mnist_files[0].name)) {
         MESSAGE("EMBEDKIT_MNIST_DIR lacks the .gz files: published sums not checked against them");
         return;
     }
-    for (const io::MnistFile& f : io::mnist_files) {
+    for (const dl::MnistFile& f : dl::mnist_files) {
         CAPTURE(f.name);
-        CHECK(io::md5_file(std::string(env) + "/" + f.name) == f.md5);
+        CHECK(dl::md5_file(std::string(env) + "/" + f.name) == f.md5);
     }
 }
 
@@ -325,7 +326,7 @@ TEST_CASE("download: fetches every file from a local server and verifies it") {
     for (std::size_t i = 0; i < 4; ++i) write_file(root.file(s.names[i]), s.contents[i]);
     HttpServer server(root.path().string());
     const std::string dir = out.file("nested/mnist");  // created on the way
-    io::download_mnist(dir, options({server.url()}, s.all()));
+    dl::download_mnist(dir, options({server.url()}, s.all()));
     std::vector<std::string> got;
     for (const auto& e : fs::directory_iterator(dir)) got.push_back(e.path().filename().string());
     std::sort(got.begin(), got.end());
@@ -340,7 +341,7 @@ TEST_CASE("download: fetches every file from a local server and verifies it") {
     }
     // Files present with the right MD5 are kept: a second run needs no working mirror.
     DeadPort dead;
-    io::download_mnist(dir, options({dead.url()}, s.all()));
+    dl::download_mnist(dir, options({dead.url()}, s.all()));
     for (std::size_t i = 0; i < 4; ++i) CHECK(read_file(dir + "/" + s.names[i]) == s.contents[i]);
 }
 
@@ -353,8 +354,8 @@ TEST_CASE("download: a corrupted file gives FormatError about its MD5 and leaves
     write_file(root.file(s.names[3]), bad);
     HttpServer server(root.path().string());
     const std::string dir = out.path().string();
-    check_throws<FormatError>([&] { io::download_mnist(dir, options({server.url()}, s.files({3}))); },
-                              {"embedkit::io::download_mnist", "MD5 mismatch", s.names[3], "expected " + s.md5s[3],
+    check_throws<FormatError>([&] { dl::download_mnist(dir, options({server.url()}, s.files({3}))); },
+                              {"example::download_mnist", "MD5 mismatch", s.names[3], "expected " + s.md5s[3],
                                "got " + md5_of(bad), server.url() + s.names[3]});
     CHECK(out.entries().empty());  // neither the final name nor a temporary file
 }
@@ -370,7 +371,7 @@ TEST_CASE("download: a dead mirror followed by a live one works") {
     std::string live = server.url();
     live.pop_back();  // a mirror without the final '/' works too
     const std::string dir = out.path().string();
-    io::download_mnist(dir, options({dead.url(), live}, s.files({1, 3})));
+    dl::download_mnist(dir, options({dead.url(), live}, s.files({1, 3})));
     CHECK(out.entries() == std::vector<std::string>{s.names[3], s.names[1]});
     CHECK(read_file(out.file(s.names[1])) == s.contents[1]);
     CHECK(read_file(out.file(s.names[3])) == s.contents[3]);
@@ -384,7 +385,7 @@ TEST_CASE("download: a bad mirror before a good one is skipped") {
     write_file(good_root.file(s.names[3]), s.contents[3]);
     HttpServer bad(bad_root.path().string());
     HttpServer good(good_root.path().string());
-    io::download_mnist(out.path().string(), options({bad.url(), good.url()}, s.files({3})));
+    dl::download_mnist(out.path().string(), options({bad.url(), good.url()}, s.files({3})));
     CHECK(out.entries() == std::vector<std::string>{s.names[3]});
     CHECK(read_file(out.file(s.names[3])) == s.contents[3]);
 }
@@ -395,8 +396,8 @@ TEST_CASE("download: when every mirror fails the IoError lists each URL tried") 
     TempDir root, out;  // the server has no files: 404
     HttpServer server(root.path().string());
     DeadPort dead;
-    check_throws<IoError>([&] { io::download_mnist(out.path().string(), options({dead.url(), server.url()}, s.files({1}))); },
-                          {"embedkit::io::download_mnist", s.names[1], dead.url() + s.names[1],
+    check_throws<IoError>([&] { dl::download_mnist(out.path().string(), options({dead.url(), server.url()}, s.files({1}))); },
+                          {"example::download_mnist", s.names[1], dead.url() + s.names[1],
                            server.url() + s.names[1], "404"});
     CHECK(out.entries().empty());
 }
@@ -408,13 +409,13 @@ TEST_CASE("download: a present file with the wrong MD5 is replaced") {
     write_file(root.file(s.names[3]), s.contents[3]);
     write_file(out.file(s.names[3]), "half a file");
     HttpServer server(root.path().string());
-    io::download_mnist(out.path().string(), options({server.url()}, s.files({3})));
+    dl::download_mnist(out.path().string(), options({server.url()}, s.files({3})));
     CHECK(read_file(out.file(s.names[3])) == s.contents[3]);
     CHECK(out.entries() == std::vector<std::string>{s.names[3]});
 }
 
 TEST_CASE("download: falls back to wget when there is no curl") {
-    const std::string wget = embedkit::detail::find_on_path("wget");
+    const std::string wget = example::detail::find_on_path("wget");
     if (wget.empty()) {
         MESSAGE("wget is not installed: fallback not tested");
         return;
@@ -427,14 +428,14 @@ TEST_CASE("download: falls back to wget when there is no curl") {
     fs::create_symlink(wget, bin.file("wget"));
     {
         ScopedEnv path("PATH", bin.path().string());
-        REQUIRE(embedkit::detail::find_on_path("curl").empty());
-        io::download_mnist(out.path().string(), options({server.url()}, s.files({1})));
+        REQUIRE(example::detail::find_on_path("curl").empty());
+        dl::download_mnist(out.path().string(), options({server.url()}, s.files({1})));
         // wget too reports a corrupt file as an MD5 mismatch.
-        std::vector<io::MnistFile> wrong = s.files({1});
+        std::vector<dl::MnistFile> wrong = s.files({1});
         const std::string zeros(32, '0');
         wrong[0].md5 = zeros.c_str();
         TempDir out2;
-        check_throws<FormatError>([&] { io::download_mnist(out2.path().string(), options({server.url()}, wrong)); },
+        check_throws<FormatError>([&] { dl::download_mnist(out2.path().string(), options({server.url()}, wrong)); },
                                   {"MD5 mismatch", zeros});
         CHECK(out2.entries().empty());
     }
@@ -445,8 +446,8 @@ TEST_CASE("download: without curl and wget the IoError says to install curl") {
     TempDir empty_bin, out;
     const std::string dir = out.file("never");
     ScopedEnv path("PATH", empty_bin.path().string());
-    check_throws<IoError>([&] { io::download_mnist(dir, options({"http://127.0.0.1:9/"}, io::DownloadOptions{}.files)); },
-                          {"embedkit::io::download_mnist", "curl", "wget", "apt-get install curl"});
+    check_throws<IoError>([&] { dl::download_mnist(dir, options({"http://127.0.0.1:9/"}, dl::DownloadOptions{}.files)); },
+                          {"example::download_mnist", "curl", "wget", "apt-get install curl"});
     CHECK_FALSE(fs::exists(dir));
 }
 

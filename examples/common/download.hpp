@@ -7,10 +7,13 @@
 // or unverified download.
 #pragma once
 
-#include "../core/error.hpp"
-#include "detail/md5.hpp"
-#include "detail/path.hpp"
-#include "detail/unique_file.hpp"
+#include "md5.hpp"
+
+#include <embedkit/core/error.hpp>
+#include <embedkit/io/atomic_file.hpp>
+#include <embedkit/io/detail/path.hpp>
+#include <embedkit/io/detail/unique_file.hpp>
+#include <embedkit/io/mnist.hpp>
 
 #include <algorithm>
 #include <array>
@@ -35,11 +38,11 @@ extern "C" {
 extern char** environ;  // the environment handed to curl (proxy settings, certificates)
 }
 
-namespace embedkit::io {
+namespace example {
 
 /// MD5 (RFC 1321) of data[0, n) as 32 lowercase hexadecimal digits, as md5sum prints it.
 inline std::string md5_hex(const unsigned char* data, std::size_t n) {
-    embedkit::detail::Md5 md5;
+    detail::Md5 md5;
     md5.update(data, n);
     return md5.hex_digest();
 }
@@ -48,13 +51,13 @@ inline std::string md5_hex(const unsigned char* data, std::size_t n) {
 /// cannot be opened or read, or is a folder.
 inline std::string md5_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw IoError("embedkit::io::md5_file: cannot open '" + path + "': " + std::strerror(errno));
+    if (fd < 0) throw embedkit::IoError("example::md5_file: cannot open '" + path + "': " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         ::close(fd);
-        throw IoError("embedkit::io::md5_file: '" + path + "' is a folder, not a file");
+        throw embedkit::IoError("example::md5_file: '" + path + "' is a folder, not a file");
     }
-    embedkit::detail::Md5 md5;
+    detail::Md5 md5;
     std::vector<unsigned char> buf(1u << 20);
     for (;;) {
         const ssize_t got = ::read(fd, buf.data(), buf.size());
@@ -62,7 +65,7 @@ inline std::string md5_file(const std::string& path) {
         if (got < 0) {
             const int e = errno;
             ::close(fd);
-            throw IoError("embedkit::io::md5_file: cannot read '" + path + "': " + std::strerror(e));
+            throw embedkit::IoError("example::md5_file: cannot read '" + path + "': " + std::strerror(e));
         }
         if (got == 0) break;
         md5.update(buf.data(), static_cast<std::size_t>(got));
@@ -100,9 +103,13 @@ struct DownloadOptions {
     bool quiet = false;
 };
 
-}  // namespace embedkit::io
+}  // namespace example
 
-namespace embedkit::detail {
+namespace example::detail {
+
+using embedkit::detail::create_unique_file;
+using embedkit::detail::join_path;
+using embedkit::detail::path_exists;
 
 /// The full path of executable `name` on $PATH (or the default /usr/local/bin:/usr/bin:/bin),
 /// or "" if there is none.
@@ -138,7 +145,7 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
     argv.push_back(nullptr);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw IoError("embedkit::io::download_mnist: cannot create a pipe: " + std::string(std::strerror(errno)));
+        throw embedkit::IoError("example::download_mnist: cannot create a pipe: " + std::string(std::strerror(errno)));
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -150,7 +157,7 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
     ::close(fds[1]);
     if (rc != 0) {
         ::close(fds[0]);
-        throw IoError("embedkit::io::download_mnist: cannot run '" + args[0] + "': " + std::strerror(rc));
+        throw embedkit::IoError("example::download_mnist: cannot run '" + args[0] + "': " + std::strerror(rc));
     }
     ProcessResult result;
     char buf[4096];
@@ -165,7 +172,7 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
-            throw IoError("embedkit::io::download_mnist: cannot wait for '" + args[0] + "': " + std::strerror(errno));
+            throw embedkit::IoError("example::download_mnist: cannot wait for '" + args[0] + "': " + std::strerror(errno));
     }
     if (result.output.size() > 4096) result.output.erase(0, result.output.size() - 4096);
     result.exited = WIFEXITED(status);
@@ -210,9 +217,9 @@ inline void fsync_path(const std::string& path, int flags) {
     }
 }
 
-}  // namespace embedkit::detail
+}  // namespace example::detail
 
-namespace embedkit::io {
+namespace example {
 
 /// Downloads the files of `options.files` (by default the four official MNIST .gz files)
 /// into the folder `dir`, creating it if needed. A file already present with the expected
@@ -224,8 +231,8 @@ namespace embedkit::io {
 /// file, expected and got); IoError if every mirror failed otherwise (the message lists each
 /// URL tried and why). Files fetched before a failure stay in place (each verified).
 inline void download_mnist(const std::string& dir, const DownloadOptions& options = {}) {
-    namespace d = embedkit::detail;
-    const std::string func = "embedkit::io::download_mnist";
+    namespace d = example::detail;
+    const std::string func = "example::download_mnist";
     bool is_curl = true;
     std::string tool = d::find_on_path("curl");
     if (tool.empty()) {
@@ -233,13 +240,13 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
         is_curl = false;
     }
     if (tool.empty())
-        throw IoError(func + ": neither curl nor wget was found on PATH; install curl "
+        throw embedkit::IoError(func + ": neither curl nor wget was found on PATH; install curl "
                              "(Debian: apt-get install curl) or download the files by hand");
-    if (options.mirrors.empty()) throw ArgumentError(func + ": no mirrors given");
+    if (options.mirrors.empty()) throw embedkit::ArgumentError(func + ": no mirrors given");
     const std::string folder = dir.empty() ? "." : dir;
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
-    if (ec) throw IoError(func + ": cannot create the folder '" + folder + "': " + ec.message());
+    if (ec) throw embedkit::IoError(func + ": cannot create the folder '" + folder + "': " + ec.message());
 
     for (const MnistFile& file : options.files) {
         const std::string name = file.name;
@@ -264,9 +271,9 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
             const std::string url = mirror + name;
             // Created 0666 minus the umask, which is never touched (other threads share it).
             std::string tmp;
-            const int fd = embedkit::detail::create_unique_file(target + ".part.", tmp);
+            const int fd = d::create_unique_file(target + ".part.", tmp);
             if (fd < 0)
-                throw IoError(func + ": cannot create a temporary file in '" + folder + "': " + std::strerror(errno));
+                throw embedkit::IoError(func + ": cannot create a temporary file in '" + folder + "': " + std::strerror(errno));
             ::close(fd);
             d::UnlinkGuard guard{tmp};
             if (!options.quiet) std::fprintf(stderr, "embedkit: downloading %s\n", url.c_str());
@@ -291,7 +298,7 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
             }
             d::fsync_path(tmp, O_RDONLY);
             if (::rename(tmp.c_str(), target.c_str()) != 0)
-                throw IoError(func + ": cannot rename '" + tmp + "' to '" + target + "': " + std::strerror(errno));
+                throw embedkit::IoError(func + ": cannot rename '" + tmp + "' to '" + target + "': " + std::strerror(errno));
             guard.path.clear();
             d::fsync_path(folder, O_RDONLY | O_DIRECTORY);
             if (!options.quiet) std::fprintf(stderr, "embedkit:   saved %s (MD5 ok)\n", target.c_str());
@@ -302,10 +309,10 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
         std::string tried;
         for (const std::string& f : failures) tried += (tried.empty() ? "" : "; ") + f;
         if (!md5_failure.empty())
-            throw FormatError(func + ": " + md5_failure + "; nothing was saved as '" + target +
+            throw embedkit::FormatError(func + ": " + md5_failure + "; nothing was saved as '" + target +
                               "'. Attempts: " + tried);
-        throw IoError(func + ": could not download '" + name + "' into '" + folder + "' from any mirror: " + tried);
+        throw embedkit::IoError(func + ": could not download '" + name + "' into '" + folder + "' from any mirror: " + tried);
     }
 }
 
-}  // namespace embedkit::io
+}  // namespace example

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-namespace embedkit::detail {
+namespace example::detail {
 
 /// Incremental MD5: update() any number of times, then digest() once.
 class Md5 {
@@ -128,4 +128,4 @@ private:
     std::uint64_t length_ = 0;
 };
 
-}  // namespace embedkit::detail
+}  // namespace example::detail
