@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -408,6 +410,33 @@ TEST_CASE("errors io: npy writers") {
                        io::NpyWriter<float> w(dir.file("w.npy"), {2, 3}); w.append(v, 5); w.commit());
     EMBEDKIT_ERROR_ROW("NPY-30", embedkit::ArgumentError, "shape (4294967296, 4294967296) overflows 64 bits",
                        io::NpyWriter<float> w(dir.file("w.npy"), {4294967296ull, 4294967296ull}));
+    EMBEDKIT_ERROR_ROW("NPY-43", embedkit::ArgumentError, "already committed",
+                       io::NpyWriter<float> w(dir.file("w.npy"), {1}); w.append(v, 1); w.commit(); w.append(v, 1));
+    std::filesystem::remove(dir.file("w.npy"));
+    {
+        // A write that fails part-way: the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored)
+        // stops the temporary file at 4096 bytes.
+        io::NpyWriter<float> w(dir.file("w.npy"), {4096});
+        const std::vector<float> many(4096, 1.0f);
+        rlimit old{};
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+        const auto handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit lower = old;
+        lower.rlim_cur = 4096;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &lower) == 0);
+        bool failed = false;
+        try {
+            w.append(many.data(), many.size());
+        } catch (const embedkit::IoError&) {
+            failed = true;
+        }
+        ::setrlimit(RLIMIT_FSIZE, &old);
+        std::signal(SIGXFSZ, handler);
+        REQUIRE(failed);
+        EMBEDKIT_ERROR_ROW("NPY-42", embedkit::ArgumentError,
+                           "an earlier write failed, so the file was abandoned (nothing was published)",
+                           w.append(many.data(), many.size()); w.commit());
+    }
     CHECK(dir.entries().empty());  // no failed write left a file behind
 }
 

@@ -13,14 +13,18 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -868,6 +872,109 @@ TEST_CASE("npy: all 65536 float16 patterns read through a file as the bit conver
     write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", std::string(5, '\0')));
     check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
                               {"truncated data (shape needs 6 bytes, file has 5)"});
+}
+
+
+// ---- NpyWriter: all or nothing.
+
+TEST_CASE("npy: NpyWriter streams batches and publishes only a complete file") {
+    TempDir dir;
+    const std::string p = dir.file("e.npy");
+    io::write_npy(p, std::vector<float>{42.0f});  // an older file of that name
+    const std::string before = read_file(p);
+    const RM<float> all = sample_matrix<float>(10, 3);
+    {
+        io::NpyWriter<float> w(p, {10, 3});
+        w.append(all.data(), 12);
+        w.append(all.data() + 12, 0);
+        CHECK(read_file(p) == before);  // nothing visible before commit()
+        w.append(all.data() + 12, 18);
+        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); }, {"exceeds the shape (0 left)"});
+        w.commit();
+        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); }, {"e.npy", "already committed"});
+        check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"already committed"});
+    }
+    const RM<float> back = io::read_npy<float>(p);
+    CHECK(same_bits(back.data(), all.data(), 30));
+    // Too few elements: commit() refuses and the writer stays usable.
+    {
+        io::NpyWriter<float> w(p, {10, 3});
+        w.append(all.data(), 29);
+        check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"29 of 30 elements written"});
+        w.append(all.data() + 29, 1);
+        w.commit();
+    }
+    CHECK(read_file(p).size() == 128 + 30 * 4);
+    // Destroyed without commit (an exception unwinding past it): the old file stays, no
+    // temporary file is left.
+    const std::string complete = read_file(p);
+    try {
+        io::NpyWriter<float> w(p, {10, 3});
+        w.append(all.data(), 15);
+        throw std::runtime_error("the producer failed");
+    } catch (const std::runtime_error&) {
+    }
+    CHECK(read_file(p) == complete);
+    CHECK(dir.entries() == std::vector<std::string>{"e.npy"});
+}
+
+// Lowers this process's file size limit (RLIMIT_FSIZE) while alive, so writes past `bytes`
+// fail with EFBIG instead of raising SIGXFSZ (ignored meanwhile).
+class FileSizeLimit {
+public:
+    explicit FileSizeLimit(rlim_t bytes) {
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_) == 0);
+        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit lower = old_;
+        lower.rlim_cur = bytes;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &lower) == 0);
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &old_);
+        std::signal(SIGXFSZ, old_handler_);
+    }
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+private:
+    rlimit old_{};
+    void (*old_handler_)(int) = nullptr;
+};
+
+TEST_CASE("npy: after a failed write NpyWriter refuses to go on, so no corrupt file is published") {
+    // Before, a caller who caught the IoError of a partial write and appended again could
+    // commit a file holding the failed write's stray bytes.
+    TempDir dir;
+    const std::string p = dir.file("e.npy");
+    io::write_npy(p, std::vector<float>{42.0f});
+    const std::string before = read_file(p);
+    const std::vector<float> data(4096, 1.5f);
+    io::NpyWriter<float> w(p, {2 * 4096});
+    {
+        const FileSizeLimit limit(8192);  // the header and part of the first 16 KiB fit
+        check_throws<IoError>([&] { w.append(data.data(), data.size()); }, {"e.npy"});
+    }
+    check_throws<embedkit::ArgumentError>([&] { w.append(data.data(), data.size()); },
+                                          {"e.npy", "an earlier write failed"});
+    check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"an earlier write failed"});
+    CHECK(read_file(p) == before);
+}
+
+TEST_CASE("npy: a 1-D file is an n x 1 matrix, a std::vector, or an Eigen vector") {
+    TempDir dir;
+    const std::string p = dir.file("v.npy");
+    io::write_npy(p, std::vector<double>{1.5, -2.0, 3.25});
+    const RM<double> m = io::read_npy<double>(p);
+    CHECK(m.rows() == 3);
+    CHECK(m.cols() == 1);
+    const Eigen::VectorXd v = io::read_npy<double>(p);  // as API.md shows
+    CHECK(v == Eigen::Vector3d(1.5, -2.0, 3.25));
+    const Eigen::VectorXf f = io::read_npy<float>(p, io::NpyConvert::allow);
+    CHECK(f == Eigen::Vector3f(1.5f, -2.0f, 3.25f));
+    CHECK(io::read_npy_vector<double>(p) == std::vector<double>{1.5, -2.0, 3.25});
+    // An n x 1 file is 2-D: read_npy_vector refuses it rather than guess.
+    io::write_npy(p, m);
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(p); }, {"expected a 1-D array, got shape (3, 1)"});
 }
 
 }  // namespace

@@ -525,10 +525,22 @@ inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size,
 }  // namespace detail
 
 /// Writes a .npy file piece by piece, for arrays produced in batches (e.g. embeddings of a
-/// large data set): the header first, then append() the elements in C order, then commit().
-/// The file appears atomically at commit(); if the writer is destroyed before, nothing is
-/// left behind. Throws IoError on write failures, ArgumentError if more elements are appended
-/// than the shape holds or fewer have been appended at commit().
+/// large data set): the constructor writes the header for `shape`, append() adds elements in C
+/// order (any number per call), commit() publishes the file. Memory use is constant.
+///
+/// All or nothing: the elements go to a temporary file beside `path` (AtomicFile), which
+/// commit() renames onto `path` only when exactly the shape's element count has been appended.
+/// Until then `path` is untouched (an older file there stays as it was); a writer destroyed
+/// without a successful commit (an exception unwinding past it, an early return) deletes the
+/// temporary file, so no partial .npy ever appears. A write that failed (IoError: disk full,
+/// file size limit) leaves the temporary file with an unknown number of bytes, so the writer
+/// is then dead: later append() or commit() calls throw ArgumentError instead of publishing a
+/// corrupt file, and the temporary file goes when the writer does.
+///
+/// Throws IoError if the temporary file cannot be created, written or renamed;
+/// ArgumentError if the shape's byte size overflows 64 bits, if more elements are appended than
+/// the shape holds, if fewer have been appended at commit(), or on any call after an earlier
+/// write failed or after commit().
 template <class T>
 class NpyWriter {
 public:
@@ -567,30 +579,49 @@ public:
         file_.write(dict.data(), dict.size());
     }
 
-    /// Appends `count` elements.
+    /// Appends the `count` elements at `data` (C order).
     void append(const T* data, std::size_t count) {
+        check_usable();
         if (count > total_ - written_)
             throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': appending " +
                                 std::to_string(count) + " elements exceeds the shape (" +
                                 std::to_string(total_ - written_) + " left)");
-        if (count > 0) file_.write(data, count * sizeof(T));
+        if (count > 0) {
+            state_ = State::failed;  // until the write returns: it may leave part of the bytes
+            file_.write(data, count * sizeof(T));
+            state_ = State::open;
+        }
         written_ += count;
     }
 
-    /// Publishes the file (see AtomicFile::commit).
+    /// Publishes the file at `path` (see AtomicFile::commit).
     void commit() {
+        check_usable();
         if (written_ != total_)
             throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': " +
                                 std::to_string(written_) + " of " + std::to_string(total_) +
                                 " elements written");
+        state_ = State::failed;  // a failed commit removes the temporary file
         file_.commit();
+        state_ = State::committed;
     }
 
 private:
+    enum class State { open, failed, committed };
+
+    void check_usable() const {
+        if (state_ == State::failed)
+            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': an earlier write failed, so the "
+                                "file was abandoned (nothing was published); start a new NpyWriter");
+        if (state_ == State::committed)
+            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': already committed");
+    }
+
     AtomicFile file_;
     std::string path_;
     std::uint64_t total_ = 0;
     std::uint64_t written_ = 0;
+    State state_ = State::open;
 };
 
 /// Writes the elements at `data` with shape `shape` (C order) as a .npy file, atomically.
