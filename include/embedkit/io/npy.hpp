@@ -1,5 +1,6 @@
-// NumPy .npy files: write and read 1-D/2-D C-order arrays (float32, float64, int32, int64,
-// uint8), and map a 2-D file read-only so large embedding sets are searched without a copy.
+// NumPy .npy files: write and read 1-D/2-D C-order arrays (float32, float64, integers of 1 to 8
+// bytes; float16 and other dtypes converted on request), stream one to disk (NpyWriter), and
+// map a 2-D file read-only so large embedding sets are searched without a copy.
 //
 // Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 //   "\x93NUMPY", major, minor, header length (uint16 LE for v1, uint32 LE for v2/v3),
