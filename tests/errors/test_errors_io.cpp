@@ -14,17 +14,22 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #if EMBEDKIT_HAS_ZLIB
 #include <zlib.h>
@@ -323,6 +328,55 @@ TEST_CASE("errors io: npy dtype, order and rank") {
                        io::read_npy_vector<float>(p));
 }
 
+TEST_CASE("errors io: npy conversions") {
+    TempDir dir;
+    const std::string p = dir.file("bad.npy");
+    write_file(p, npy_file(npy_dict("<f8", "(2, 3)"), 48));
+    EMBEDKIT_ERROR_ROW("NPY-36", embedkit::FormatError, "dtype is '<f8' but '<f4' was requested (pass NpyConvert::allow to convert it",
+                       io::read_npy<float>(p));
+    EMBEDKIT_ERROR_ROW("NPY-40", embedkit::FormatError, "read_npy with NpyConvert::allow copies and converts them",
+                       io::map_npy<float>(p));
+    ek::RowMatrixD big = ek::RowMatrixD::Zero(2, 3);
+    big(1, 2) = 1e39;
+    io::write_npy(p, big);
+    EMBEDKIT_ERROR_ROW("NPY-37", embedkit::FormatError, "value 1e+39 at row 1, col 2 does not fit float (largest finite 3.4028235e+38)",
+                       io::read_npy<float>(p, io::NpyConvert::allow));
+    io::write_npy(p, std::vector<std::int64_t>{7, 300});
+    EMBEDKIT_ERROR_ROW("NPY-38", embedkit::FormatError, "value 300 at index 1 does not fit uint8_t (0 to 255)",
+                       io::read_npy_vector<std::uint8_t>(p, io::NpyConvert::allow));
+    EMBEDKIT_ERROR_ROW("NPY-39", embedkit::FormatError,
+                       "NpyConvert::allow converts between floating-point dtypes or between integer dtypes",
+                       io::read_npy<float>(p, io::NpyConvert::allow));
+}
+
+namespace {
+
+// A FIFO at `path` already holding `bytes`: this process keeps both ends open (O_RDWR), so a
+// reader's open() does not wait for a writer and its read() does not block on what is there.
+struct FilledFifo {
+    int fd = -1;
+    FilledFifo(const std::string& path, const std::string& bytes) {
+        REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+        fd = ::open(path.c_str(), O_RDWR | O_NONBLOCK);
+        REQUIRE(fd >= 0);
+        REQUIRE(::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+    }
+    ~FilledFifo() { ::close(fd); }
+    FilledFifo(const FilledFifo&) = delete;
+    FilledFifo& operator=(const FilledFifo&) = delete;
+};
+
+}  // namespace
+
+TEST_CASE("errors io: npy through a pipe") {
+    TempDir dir;
+    ek::RowMatrixF m = ek::RowMatrixF::Ones(2, 3);
+    io::write_npy(dir.file("good.npy"), m);
+    const FilledFifo fifo(dir.file("pipe.npy"), read_file(dir.file("good.npy")));
+    EMBEDKIT_ERROR_ROW("NPY-41", embedkit::IoError, "(the reader needs the file's size before it reads; a pipe has none)",
+                       io::read_npy<float>(dir.file("pipe.npy")));
+}
+
 TEST_CASE("errors io: npy memory maps") {
     TempDir dir;
     const std::string p = dir.file("bad.npy");
@@ -358,6 +412,33 @@ TEST_CASE("errors io: npy writers") {
                        io::NpyWriter<float> w(dir.file("w.npy"), {2, 3}); w.append(v, 5); w.commit());
     EMBEDKIT_ERROR_ROW("NPY-30", embedkit::ArgumentError, "shape (4294967296, 4294967296) overflows 64 bits",
                        io::NpyWriter<float> w(dir.file("w.npy"), {4294967296ull, 4294967296ull}));
+    EMBEDKIT_ERROR_ROW("NPY-43", embedkit::ArgumentError, "already committed",
+                       io::NpyWriter<float> w(dir.file("w.npy"), {1}); w.append(v, 1); w.commit(); w.append(v, 1));
+    std::filesystem::remove(dir.file("w.npy"));
+    {
+        // A write that fails part-way: the file size limit (RLIMIT_FSIZE, SIGXFSZ ignored)
+        // stops the temporary file at 4096 bytes.
+        io::NpyWriter<float> w(dir.file("w.npy"), {4096});
+        const std::vector<float> many(4096, 1.0f);
+        rlimit old{};
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &old) == 0);
+        const auto handler = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit lower = old;
+        lower.rlim_cur = 4096;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &lower) == 0);
+        bool failed = false;
+        try {
+            w.append(many.data(), many.size());
+        } catch (const embedkit::IoError&) {
+            failed = true;
+        }
+        ::setrlimit(RLIMIT_FSIZE, &old);
+        std::signal(SIGXFSZ, handler);
+        REQUIRE(failed);
+        EMBEDKIT_ERROR_ROW("NPY-42", embedkit::ArgumentError,
+                           "an earlier write failed, so the file was abandoned (nothing was published)",
+                           w.append(many.data(), many.size()); w.commit());
+    }
     CHECK(dir.entries().empty());  // no failed write left a file behind
 }
 
@@ -661,6 +742,27 @@ TEST_CASE("errors io: gzip-compressed IDX files") {
     write_file(p, bomb);
     EMBEDKIT_ERROR_ROW("GZ-09", embedkit::FormatError, "but there are only 100000007 decompressed bytes",
                        io::read_idx_labels(p));
+}
+
+TEST_CASE("errors io: gzip-compressed IDX files through a pipe, or changing while read") {
+    TempDir dir;
+    const std::string gz = gzip(idx_images(2, 2, 3));
+    const FilledFifo fifo(dir.file("pipe-idx3-ubyte.gz"), gz);
+    EMBEDKIT_ERROR_ROW("GZ-10", embedkit::IoError, "(a .gz IDX file is read twice: to check it, then to keep it)",
+                       io::read_idx_images(dir.file("pipe-idx3-ubyte.gz")));
+    // The reader opens the file once per pass; a file replaced in between (here: the second
+    // opening sees another valid file, one image longer) is noticed, not mixed.
+    const std::string other = gzip(idx_images(3, 2, 3));
+    int opened = 0;
+    const auto open = [&] {
+        const std::string& bytes = opened++ == 0 ? gz : other;
+        return std::make_unique<ek::detail::GzipReader>(reinterpret_cast<const unsigned char*>(bytes.data()),
+                                                        bytes.size(), "embedkit::io::read_idx_images", "x.gz");
+    };
+    EMBEDKIT_ERROR_ROW("GZ-11", embedkit::IoError, "changed while being read",
+                       ek::detail::idx_inflate(open, ek::detail::IdxKind::images, "embedkit::io::read_idx_images",
+                                               "x.gz"));
+    CHECK(opened == 2);
 }
 
 TEST_CASE("errors io: gzip-compressed IDX files truncated at every byte offset") {

@@ -121,8 +121,11 @@ Bytes npy_raw(const std::string& dict, std::size_t data_bytes, unsigned major = 
     return b;
 }
 
+Bytes f4_2x2(const fs::path& tmp) { return npy_of<float>({2, 2}, {0.5f, -1e-40f, 3e38f, -0.0f}, tmp); }
+
 void npy_seeds(const fs::path& tmp) {
-    // mode % 7: 0 f4, 1 f8, 2 i4, 3 i8, 4 u1 as a matrix; 5 f4, 6 f8 as map_npy checks.
+    // mode % 11: 0 f4, 1 f8, 2 i4, 3 i8, 4 u1 as a matrix; 5 f4, 6 f8 as map_npy checks;
+    // 7 float, 8 double, 9 int32, 10 uint8 with NpyConvert::allow.
     const Bytes f4 = npy_of<float>({3, 4}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -1.5f}, tmp);
     put("npy", "f4_3x4.npy", 0, f4);
     put("npy", "f8_5.npy", 1, npy_of<double>({5}, {1, 2, 3, 4, 5}, tmp));
@@ -147,6 +150,29 @@ void npy_seeds(const fs::path& tmp) {
     put("npy", "f4_double_quotes_no_space.npy", 0, npy_raw("{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(1,1)}", 4));
     put("npy", "f4_repeated_key.npy", 0,
         npy_raw("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 4));
+    // mode 7..10: NpyConvert::allow into float, double, int32, uint8.
+    std::vector<std::uint16_t> halves;  // zeros, subnormals, normals, max, inf, NaNs, both signs
+    for (const unsigned h : {0x0000u, 0x0001u, 0x03FFu, 0x0400u, 0x3C00u, 0x3555u, 0x7BFFu, 0x7C00u, 0x7C01u, 0x7E00u})
+        for (const unsigned sign : {0x0000u, 0x8000u}) halves.push_back(static_cast<std::uint16_t>(h | sign));
+    Bytes f2 = npy_raw("{'descr': '<f2', 'fortran_order': False, 'shape': (4, 5), }", 0);
+    for (const std::uint16_t h : halves) {
+        f2.push_back(static_cast<unsigned char>(h & 0xFFu));
+        f2.push_back(static_cast<unsigned char>(h >> 8));
+    }
+    put("npy", "f2_4x5_as_float.npy", 7, f2);
+    put("npy", "f2_4x5_as_double.npy", 8, f2);
+    put("npy", "f2_4x5_no_convert.npy", 0, f2);
+    const double fmax = double(std::numeric_limits<float>::max());
+    put("npy", "f8_2x3_as_float.npy", 7,
+        npy_of<double>({2, 3}, {1.0 / 3.0, -fmax, 1e-50, std::numeric_limits<double>::infinity(),
+                                std::numeric_limits<double>::quiet_NaN(), 16777217.0}, tmp));
+    put("npy", "f8_overflow_as_float.npy", 7, npy_of<double>({3}, {1.0, 1e39, 2.0}, tmp));
+    put("npy", "f4_2x2_as_double.npy", 8, f4_2x2(tmp));
+    put("npy", "i8_as_i4.npy", 9, npy_of<std::int64_t>({2, 2}, {-1, 2147483647, -2147483648LL, 5}, tmp));
+    put("npy", "i8_overflow_as_i4.npy", 9, npy_of<std::int64_t>({2}, {1, 1LL << 40}, tmp));
+    put("npy", "u2_as_u1.npy", 10, npy_raw("{'descr': '<u2', 'fortran_order': False, 'shape': (3,), }", 6));
+    put("npy", "i1_negative_as_u1.npy", 10, npy_of<std::int8_t>({2}, {3, -3}, tmp));
+    put("npy", "i4_as_float_refused.npy", 7, npy_of<std::int32_t>({2}, {1, 2}, tmp));
 }
 
 void model_seeds(const fs::path& tmp) {

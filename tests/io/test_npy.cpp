@@ -3,6 +3,7 @@
 // the read-only memory map (MappedNpy) as a zero-copy embedding set.
 #include "io_test_util.hpp"
 
+#include <embedkit/core/detail/half.hpp>
 #include <embedkit/core/error.hpp>
 #include <embedkit/core/types.hpp>
 #include <embedkit/distance/topk.hpp>
@@ -11,13 +12,19 @@
 #include <Eigen/Core>
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <csignal>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -324,7 +331,7 @@ TEST_CASE("npy: malformed files throw FormatError naming the file and the proble
         {"int dtype", make_npy(dict("<i4", "False", "(2, 3)"), data), {"'<i4'", "'<f4'"}, true},
         {"Fortran order", make_npy(dict("<f4", "True", "(2, 3)"), data), {"Fortran"}, false},
         {"big-endian", make_npy(dict(">f4", "False", "(2, 3)"), data), {"'>f4'"}, false},
-        {"unknown dtype", make_npy(dict("<f2", "False", "(12,)"), data), {"'<f2'"}, false},
+        {"unknown dtype", make_npy(dict("<c8", "False", "(6,)"), data), {"'<c8'"}, false},
         {"unknown key",
          make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1, }", data),
          {"unknown header key 'extra'"}, false},
@@ -598,6 +605,378 @@ TEST_CASE("npy: a mapped set is searched like the matrix it holds") {
         CHECK(got.scores == want.scores);
         CHECK(embedkit::distances(set.row(3), mapped.matrix(), m) == embedkit::distances(set.row(3), set, m));
     }
+}
+
+
+// ---- Dtypes of every integer type, conversion (NpyConvert::allow), float16.
+
+constexpr bool same_dtype(const char* a, const char* b) {
+    if (a == nullptr || b == nullptr) return a == b;
+    for (; *a != '\0' && *a == *b; ++a, ++b) {
+    }
+    return *a == *b;
+}
+
+template <class T>
+constexpr const char* int_dtype() {
+    constexpr bool s = std::is_signed_v<T>;
+    return sizeof(T) == 1 ? (s ? "|i1" : "|u1")
+         : sizeof(T) == 2 ? (s ? "<i2" : "<u2")
+         : sizeof(T) == 4 ? (s ? "<i4" : "<u4")
+                          : (s ? "<i8" : "<u8");
+}
+
+// Each integer type gets the dtype of its size and signedness, so long and long long (one of
+// which is std::int64_t, depending on the platform) both write '<i8' where they are 8 bytes.
+static_assert(same_dtype(io::npy_dtype<long long>(), "<i8"));
+static_assert(same_dtype(io::npy_dtype<unsigned long long>(), "<u8"));
+static_assert(same_dtype(io::npy_dtype<long>(), sizeof(long) == 8 ? "<i8" : "<i4"));
+static_assert(same_dtype(io::npy_dtype<unsigned long>(), sizeof(long) == 8 ? "<u8" : "<u4"));
+static_assert(same_dtype(io::npy_dtype<std::int64_t>(), "<i8"));
+static_assert(same_dtype(io::npy_dtype<std::uint64_t>(), "<u8"));
+static_assert(same_dtype(io::npy_dtype<std::ptrdiff_t>(), int_dtype<std::ptrdiff_t>()));
+static_assert(same_dtype(io::npy_dtype<std::size_t>(), int_dtype<std::size_t>()));
+static_assert(same_dtype(io::npy_dtype<std::intptr_t>(), int_dtype<std::intptr_t>()));
+static_assert(same_dtype(io::npy_dtype<Eigen::Index>(), int_dtype<Eigen::Index>()));
+static_assert(sizeof(void*) != 8 || same_dtype(io::npy_dtype<Eigen::Index>(), "<i8"));
+static_assert(same_dtype(io::npy_dtype<int>(), int_dtype<int>()));
+static_assert(same_dtype(io::npy_dtype<unsigned>(), int_dtype<unsigned>()));
+static_assert(same_dtype(io::npy_dtype<std::int32_t>(), "<i4"));
+static_assert(same_dtype(io::npy_dtype<std::uint32_t>(), "<u4"));
+static_assert(same_dtype(io::npy_dtype<short>(), "<i2"));
+static_assert(same_dtype(io::npy_dtype<unsigned short>(), "<u2"));
+static_assert(same_dtype(io::npy_dtype<std::int16_t>(), "<i2"));
+static_assert(same_dtype(io::npy_dtype<std::uint16_t>(), "<u2"));
+static_assert(same_dtype(io::npy_dtype<signed char>(), "|i1"));
+static_assert(same_dtype(io::npy_dtype<unsigned char>(), "|u1"));
+static_assert(same_dtype(io::npy_dtype<std::int8_t>(), "|i1"));
+static_assert(same_dtype(io::npy_dtype<std::uint8_t>(), "|u1"));
+static_assert(same_dtype(io::npy_dtype<float>(), "<f4"));
+static_assert(same_dtype(io::npy_dtype<double>(), "<f8"));
+// Not numbers to a reader: no dtype (and the readers and writers refuse them at compile time).
+static_assert(io::npy_dtype<bool>() == nullptr);
+static_assert(io::npy_dtype<char>() == nullptr);
+static_assert(io::npy_dtype<wchar_t>() == nullptr);
+static_assert(io::npy_dtype<char16_t>() == nullptr);
+static_assert(io::npy_dtype<char32_t>() == nullptr);
+static_assert(io::npy_dtype<long double>() == nullptr);
+
+// The standard integer types only: std::ptrdiff_t, std::size_t and the fixed-width names are
+// aliases of them (a duplicate would register the same test name twice).
+TEST_CASE_TEMPLATE("npy: every integer type round-trips under its own name", T, short, unsigned short, int,
+                   unsigned, long, unsigned long, long long, unsigned long long, signed char,
+                   unsigned char) {
+    TempDir dir;
+    const RM<T> m = sample_matrix<T>(4, 3);
+    io::write_npy(dir.file("m.npy"), m);
+    CHECK(io::read_npy_header(dir.file("m.npy")).dtype == io::npy_dtype<T>());
+    const RM<T> back = io::read_npy<T>(dir.file("m.npy"));
+    CHECK(same_bits(back.data(), m.data(), std::size_t(m.size())));
+}
+
+TEST_CASE("npy: top_k's Eigen::Index matrix is read back as int64 under any of its names") {
+    TempDir dir;
+    RM<float> set(40, 3);
+    for (Index i = 0; i < set.rows(); ++i)
+        for (Index j = 0; j < set.cols(); ++j) set(i, j) = float((i * 5 + j * 3) % 11);
+    const auto r = embedkit::top_k(set.topRows(6), set, 4, embedkit::Metric::l2);
+    const std::string p = dir.file("idx.npy");
+    io::write_npy(p, r.indices);
+    CHECK(io::read_npy_header(p).dtype == "<i8");
+    CHECK(io::read_npy<std::int64_t>(p).template cast<Index>() == r.indices);
+    CHECK(io::read_npy<long long>(p).template cast<Index>() == r.indices);
+    CHECK(io::read_npy<Index>(p) == r.indices);
+    // Written as long long (a different type from std::int64_t on LP64 Linux), read as Index.
+    const RM<long long> ll = r.indices.cast<long long>();
+    io::write_npy(p, ll);
+    CHECK(io::read_npy<Index>(p) == r.indices);
+    // Narrower integer types need NpyConvert::allow, which checks each value.
+    check_throws<FormatError>([&] { (void)io::read_npy<std::int32_t>(p); }, {"'<i8'", "'<i4'", "NpyConvert::allow"});
+    CHECK(io::read_npy<std::int32_t>(p, io::NpyConvert::allow).template cast<Index>() == r.indices);
+}
+
+std::string f8_file(const std::vector<double>& v, const std::string& shape) {
+    return make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }", bytes_of(v));
+}
+
+TEST_CASE("npy: float64 reads into float only when asked, rounded, and never overflows to inf") {
+    TempDir dir;
+    const double inf = std::numeric_limits<double>::infinity();
+    const double fmax = double(std::numeric_limits<float>::max());
+    const std::vector<double> v = {1.0 / 3.0, -2.5, 1e-40, fmax, -fmax, inf, -inf,
+                                   std::numeric_limits<double>::quiet_NaN(), 1e-50, -0.0,
+                                   0.1, 16777217.0};
+    const std::string p = dir.file("f8.npy");
+    write_file(p, f8_file(v, "(3, 4)"));
+    // Without NpyConvert::allow: the dtype error naming both dtypes and the way to convert.
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(p); },
+                              {"f8.npy", "dtype is '<f8' but '<f4' was requested", "NpyConvert::allow"});
+    check_throws<FormatError>([&] { (void)io::map_npy<float>(p); },
+                              {"f8.npy", "dtype is '<f8' but '<f4' was requested", "read_npy with NpyConvert::allow"});
+    const RM<float> m = io::read_npy<float>(p, io::NpyConvert::allow);
+    REQUIRE(m.rows() == 3);
+    REQUIRE(m.cols() == 4);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        CAPTURE(i);
+        const float got = m.data()[i];
+        if (std::isnan(v[i])) {
+            CHECK(std::isnan(got));
+        } else {
+            const float want = static_cast<float>(v[i]);  // round to nearest, ties to even
+            CHECK(same_bits(&got, &want, 1));
+        }
+    }
+    CHECK(m(0, 3) == std::numeric_limits<float>::max());  // FLT_MAX itself fits
+    CHECK(m(2, 3) == 16777216.0f);                          // 2^24 + 1: the tie goes to even
+    CHECK(std::signbit(m(2, 1)));                           // -0 stays -0
+    // parse_npy and read_npy_vector convert alike.
+    const std::string bytes = read_file(p);
+    const RM<float> parsed =
+        io::parse_npy<float>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "f8.npy",
+                             io::NpyConvert::allow);
+    CHECK(same_bits(parsed.data(), m.data(), v.size()));
+    write_file(dir.file("v.npy"), f8_file(v, "(12,)"));
+    const std::vector<float> vec = io::read_npy_vector<float>(dir.file("v.npy"), io::NpyConvert::allow);
+    REQUIRE(vec.size() == v.size());
+    CHECK(same_bits(vec.data(), m.data(), v.size()));
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(dir.file("v.npy")); }, {"'<f8'", "'<f4'"});
+
+    // A finite value beyond float's range is refused, naming where it is; the smallest double
+    // above FLT_MAX already is.
+    for (const double big : {std::nextafter(fmax, inf), -1e39, 1e300, -std::numeric_limits<double>::max()}) {
+        CAPTURE(big);
+        std::vector<double> w = v;
+        w[6] = big;  // row 1, col 2
+        write_file(p, f8_file(w, "(3, 4)"));
+        check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
+                                  {"read_npy", "f8.npy", "at row 1, col 2 does not fit float", "'<f8'"});
+        write_file(dir.file("v.npy"), f8_file(w, "(12,)"));
+        check_throws<FormatError>(
+            [&] { (void)io::read_npy_vector<float>(dir.file("v.npy"), io::NpyConvert::allow); },
+            {"at index 6 does not fit float"});
+        const std::string b = read_file(p);
+        check_throws<FormatError>(
+            [&] {
+                (void)io::parse_npy<float>(reinterpret_cast<const unsigned char*>(b.data()), b.size(), "mem.npy",
+                                           io::NpyConvert::allow);
+            },
+            {"parse_npy", "mem.npy", "at row 1, col 2 does not fit float"});
+    }
+    // The message gives the value in full: 1e39 is not mistaken for FLT_MAX.
+    std::vector<double> w = v;
+    w[0] = 1e39;
+    write_file(p, f8_file(w, "(3, 4)"));
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
+                              {"value 1e+39 at row 0, col 0", "largest finite 3.4028235e+38"});
+}
+
+TEST_CASE("npy: a conversion past the reader's first chunk names the right row and column") {
+    TempDir dir;
+    std::vector<double> v(200 * 100);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = double(i) * 0.5 - 3.0;
+    const std::string p = dir.file("big.npy");
+    write_file(p, f8_file(v, "(200, 100)"));
+    const RM<float> m = io::read_npy<float>(p, io::NpyConvert::allow);
+    for (std::size_t i = 0; i < v.size(); ++i) REQUIRE(m.data()[i] == static_cast<float>(v[i]));
+    v[15007] = 1e100;
+    write_file(p, f8_file(v, "(200, 100)"));
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
+                              {"at row 150, col 7 does not fit float"});
+}
+
+TEST_CASE("npy: NpyConvert::allow widens exactly, checks narrowing integers, never mixes kinds") {
+    TempDir dir;
+    const std::string p = dir.file("x.npy");
+    // float32 -> double: exact.
+    const RM<float> f = sample_matrix<float>(3, 5);
+    io::write_npy(p, f);
+    check_throws<FormatError>([&] { (void)io::read_npy<double>(p); }, {"'<f4'", "'<f8'", "NpyConvert::allow"});
+    const RM<double> d = io::read_npy<double>(p, io::NpyConvert::allow);
+    for (Index i = 0; i < f.size(); ++i)
+        CHECK((std::isnan(f.data()[i]) ? std::isnan(d.data()[i]) : d.data()[i] == double(f.data()[i])));
+    // int32 -> int64, uint8 -> int16: exact.
+    const RM<std::int32_t> i4 = sample_matrix<std::int32_t>(2, 6);
+    io::write_npy(p, i4);
+    CHECK(io::read_npy<std::int64_t>(p, io::NpyConvert::allow) == i4.cast<std::int64_t>());
+    io::write_npy(p, std::vector<std::uint8_t>{0, 1, 255});
+    CHECK(io::read_npy_vector<std::int16_t>(p, io::NpyConvert::allow) == std::vector<std::int16_t>{0, 1, 255});
+    // Narrowing integers: each value is checked, in both directions and across signedness.
+    io::write_npy(p, std::vector<std::int64_t>{7, 300});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<std::uint8_t>(p, io::NpyConvert::allow); },
+                              {"value 300 at index 1 does not fit uint8_t (0 to 255)", "'<i8'"});
+    io::write_npy(p, RM<std::int64_t>::Constant(2, 2, -1).eval());
+    check_throws<FormatError>([&] { (void)io::read_npy<std::uint64_t>(p, io::NpyConvert::allow); },
+                              {"value -1 at row 0, col 0 does not fit uint64_t"});
+    io::write_npy(p, std::vector<std::int64_t>{std::int64_t(1) << 40});
+    check_throws<FormatError>([&] { (void)io::read_npy<std::int32_t>(p, io::NpyConvert::allow); },
+                              {"value 1099511627776 at index 0 does not fit int32_t (-2147483648 to 2147483647)"});
+    io::write_npy(p, std::vector<std::uint64_t>{std::numeric_limits<std::uint64_t>::max()});
+    check_throws<FormatError>([&] { (void)io::read_npy<std::int64_t>(p, io::NpyConvert::allow); },
+                              {"value 18446744073709551615 at index 0 does not fit int64_t"});
+    io::write_npy(p, std::vector<std::int8_t>{-128, 127});
+    CHECK(io::read_npy_vector<std::int64_t>(p, io::NpyConvert::allow) == std::vector<std::int64_t>{-128, 127});
+    // Floating point and integers are never converted into each other.
+    io::write_npy(p, std::vector<std::int64_t>{1, 2});
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
+                              {"'<i8'", "'<f4'", "not from one to the other"});
+    io::write_npy(p, std::vector<double>{1, 2});
+    check_throws<FormatError>([&] { (void)io::read_npy<std::int32_t>(p, io::NpyConvert::allow); },
+                              {"'<f8'", "'<i4'", "not from one to the other"});
+}
+
+#ifndef EMBEDKIT_IO_TEST_DATA
+#error "tests/io/CMakeLists.txt defines EMBEDKIT_IO_TEST_DATA (the folder of the committed reference files)"
+#endif
+
+TEST_CASE("npy: float16 reads into float exactly as numpy converts it") {
+    // Both files were written by numpy (tests/io/data/make_f16_reference.py): 1024 binary16
+    // patterns (every sign/exponent with edge fractions: zeros, subnormals, inf, quiet and
+    // signalling NaNs; then random ones) and numpy's astype(float32) of them.
+    const std::string dir = EMBEDKIT_IO_TEST_DATA;
+    const std::string halves = dir + "/f16_patterns.npy";
+    const io::NpyHeader h = io::read_npy_header(halves);
+    CHECK(h.dtype == "<f2");
+    CHECK(h.shape == std::vector<std::uint64_t>{1024});
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(halves); }, {"dtype is '<f2' but '<f4' was requested"});
+    const std::vector<float> got = io::read_npy_vector<float>(halves, io::NpyConvert::allow);
+    const std::vector<float> numpy = io::read_npy_vector<float>(dir + "/f16_patterns_f4.npy");
+    REQUIRE(got.size() == 1024);
+    REQUIRE(numpy.size() == 1024);
+    int nans = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        CAPTURE(i);
+        nans += std::isnan(numpy[i]) ? 1 : 0;
+        CHECK(same_bits(&got[i], &numpy[i], 1));  // NaN payloads included
+    }
+    CHECK(nans >= 2 * 6);  // the edge fractions give 6 NaN payloads of each sign
+    // Into double: the same values.
+    const RM<double> d = io::read_npy<double>(halves, io::NpyConvert::allow);
+    for (std::size_t i = 0; i < got.size(); ++i)
+        CHECK((std::isnan(got[i]) ? std::isnan(d.data()[i]) : d.data()[i] == double(got[i])));
+}
+
+TEST_CASE("npy: all 65536 float16 patterns read through a file as the bit conversion gives them") {
+    TempDir dir;
+    std::vector<std::uint16_t> all(65536);
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+    const std::string p = dir.file("all.npy");
+    write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (256, 256), }", bytes_of(all)));
+    const RM<float> m = io::read_npy<float>(p, io::NpyConvert::allow);
+    REQUIRE(m.rows() == 256);
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const float want = embedkit::detail::half_bits_to_float(all[i]);
+        REQUIRE(same_bits(&m.data()[i], &want, 1));
+    }
+    // Half's range lies inside float's: nothing is refused, the infinities stay.
+    CHECK(m(124, 0) == std::numeric_limits<float>::infinity());  // 0x7C00
+    CHECK(m(123, 255) == 65504.0f);                              // 0x7BFF
+    // A header that announces float16 must have 2 bytes per element.
+    write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", std::string(5, '\0')));
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
+                              {"truncated data (shape needs 6 bytes, file has 5)"});
+}
+
+
+// ---- NpyWriter: all or nothing.
+
+TEST_CASE("npy: NpyWriter streams batches and publishes only a complete file") {
+    TempDir dir;
+    const std::string p = dir.file("e.npy");
+    io::write_npy(p, std::vector<float>{42.0f});  // an older file of that name
+    const std::string before = read_file(p);
+    const RM<float> all = sample_matrix<float>(10, 3);
+    {
+        io::NpyWriter<float> w(p, {10, 3});
+        w.append(all.data(), 12);
+        w.append(all.data() + 12, 0);
+        CHECK(read_file(p) == before);  // nothing visible before commit()
+        w.append(all.data() + 12, 18);
+        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); }, {"exceeds the shape (0 left)"});
+        w.commit();
+        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); }, {"e.npy", "already committed"});
+        check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"already committed"});
+    }
+    const RM<float> back = io::read_npy<float>(p);
+    CHECK(same_bits(back.data(), all.data(), 30));
+    // Too few elements: commit() refuses and the writer stays usable.
+    {
+        io::NpyWriter<float> w(p, {10, 3});
+        w.append(all.data(), 29);
+        check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"29 of 30 elements written"});
+        w.append(all.data() + 29, 1);
+        w.commit();
+    }
+    CHECK(read_file(p).size() == 128 + 30 * 4);
+    // Destroyed without commit (an exception unwinding past it): the old file stays, no
+    // temporary file is left.
+    const std::string complete = read_file(p);
+    try {
+        io::NpyWriter<float> w(p, {10, 3});
+        w.append(all.data(), 15);
+        throw std::runtime_error("the producer failed");
+    } catch (const std::runtime_error&) {
+    }
+    CHECK(read_file(p) == complete);
+    CHECK(dir.entries() == std::vector<std::string>{"e.npy"});
+}
+
+// Lowers this process's file size limit (RLIMIT_FSIZE) while alive, so writes past `bytes`
+// fail with EFBIG instead of raising SIGXFSZ (ignored meanwhile).
+class FileSizeLimit {
+public:
+    explicit FileSizeLimit(rlim_t bytes) {
+        REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_) == 0);
+        old_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+        rlimit lower = old_;
+        lower.rlim_cur = bytes;
+        REQUIRE(::setrlimit(RLIMIT_FSIZE, &lower) == 0);
+    }
+    ~FileSizeLimit() {
+        ::setrlimit(RLIMIT_FSIZE, &old_);
+        std::signal(SIGXFSZ, old_handler_);
+    }
+    FileSizeLimit(const FileSizeLimit&) = delete;
+    FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+private:
+    rlimit old_{};
+    void (*old_handler_)(int) = nullptr;
+};
+
+TEST_CASE("npy: after a failed write NpyWriter refuses to go on, so no corrupt file is published") {
+    // Before, a caller who caught the IoError of a partial write and appended again could
+    // commit a file holding the failed write's stray bytes.
+    TempDir dir;
+    const std::string p = dir.file("e.npy");
+    io::write_npy(p, std::vector<float>{42.0f});
+    const std::string before = read_file(p);
+    const std::vector<float> data(4096, 1.5f);
+    io::NpyWriter<float> w(p, {2 * 4096});
+    {
+        const FileSizeLimit limit(8192);  // the header and part of the first 16 KiB fit
+        check_throws<IoError>([&] { w.append(data.data(), data.size()); }, {"e.npy"});
+    }
+    check_throws<embedkit::ArgumentError>([&] { w.append(data.data(), data.size()); },
+                                          {"e.npy", "an earlier write failed"});
+    check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"an earlier write failed"});
+    CHECK(read_file(p) == before);
+}
+
+TEST_CASE("npy: a 1-D file is an n x 1 matrix, a std::vector, or an Eigen vector") {
+    TempDir dir;
+    const std::string p = dir.file("v.npy");
+    io::write_npy(p, std::vector<double>{1.5, -2.0, 3.25});
+    const RM<double> m = io::read_npy<double>(p);
+    CHECK(m.rows() == 3);
+    CHECK(m.cols() == 1);
+    const Eigen::VectorXd v = io::read_npy<double>(p);  // as API.md shows
+    CHECK(v == Eigen::Vector3d(1.5, -2.0, 3.25));
+    const Eigen::VectorXf f = io::read_npy<float>(p, io::NpyConvert::allow);
+    CHECK(f == Eigen::Vector3f(1.5f, -2.0f, 3.25f));
+    CHECK(io::read_npy_vector<double>(p) == std::vector<double>{1.5, -2.0, 3.25});
+    // An n x 1 file is 2-D: read_npy_vector refuses it rather than guess.
+    io::write_npy(p, m);
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(p); }, {"expected a 1-D array, got shape (3, 1)"});
 }
 
 }  // namespace

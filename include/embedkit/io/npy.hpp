@@ -1,5 +1,6 @@
-// NumPy .npy files: write and read 1-D/2-D C-order arrays (float32, float64, int32, int64,
-// uint8), and map a 2-D file read-only so large embedding sets are searched without a copy.
+// NumPy .npy files: write and read 1-D/2-D C-order arrays (float32, float64, integers of 1 to 8
+// bytes; float16 and other dtypes converted on request), stream one to disk (NpyWriter), and
+// map a 2-D file read-only so large embedding sets are searched without a copy.
 //
 // Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 //   "\x93NUMPY", major, minor, header length (uint16 LE for v1, uint32 LE for v2/v3),
@@ -7,6 +8,7 @@
 //   padded with spaces and a final '\n' so the data starts at a multiple of 64, then the data.
 #pragma once
 
+#include "../core/detail/half.hpp"
 #include "../core/error.hpp"
 #include "../core/types.hpp"
 #include "atomic_file.hpp"
@@ -14,9 +16,11 @@
 #include <Eigen/Core>
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -32,19 +36,67 @@
 
 namespace embedkit::io {
 
-/// The .npy dtype string of T: "<f4", "<f8", "<i4", "<i8" or "|u1".
+namespace detail {
+
+// The character types are integers to C++ but text to a reader; char's signedness even
+// depends on the platform. They have no .npy dtype.
+template <class T>
+inline constexpr bool npy_is_char_v =
+    std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t> ||
+    std::is_same_v<T, char32_t>
+#if defined(__cpp_char8_t)
+    || std::is_same_v<T, char8_t>
+#endif
+    ;
+
+}  // namespace detail
+
+/// The .npy dtype string of T: "<f4" for float, "<f8" for double, and for an integer type the
+/// dtype of its size and signedness, whatever the type is called on the platform: "|i1",
+/// "<i2", "<i4", "<i8", "|u1", "<u2", "<u4", "<u8". So std::int64_t, long long, and (where
+/// they are 8 bytes, as on every 64-bit platform) long, std::ptrdiff_t and Eigen::Index all
+/// give "<i8", and a top_k index matrix writes the same file on Linux, macOS and Windows.
+/// nullptr for anything else (bool, the character types, long double).
 template <class T>
 constexpr const char* npy_dtype() noexcept {
     if constexpr (std::is_same_v<T, float>) return "<f4";
     else if constexpr (std::is_same_v<T, double>) return "<f8";
-    else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
-    else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
-    else if constexpr (std::is_same_v<T, std::uint8_t>) return "|u1";
-    else return nullptr;
+    else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && !detail::npy_is_char_v<T>) {
+        constexpr bool s = std::is_signed_v<T>;
+        if constexpr (sizeof(T) == 1) return s ? "|i1" : "|u1";
+        else if constexpr (sizeof(T) == 2) return s ? "<i2" : "<u2";
+        else if constexpr (sizeof(T) == 4) return s ? "<i4" : "<u4";
+        else if constexpr (sizeof(T) == 8) return s ? "<i8" : "<u8";
+        else return nullptr;
+    } else {
+        return nullptr;
+    }
 }
 
 template <class T>
 inline constexpr bool is_npy_type_v = npy_dtype<T>() != nullptr;
+
+/// What read_npy, read_npy_vector and parse_npy do with a file whose dtype is not T's.
+///
+/// `none` (the default): nothing is converted; another dtype is a FormatError naming both.
+///
+/// `allow`: a floating-point file is converted to a floating-point T and an integer file to an
+/// integer T, value by value, and only where the value survives:
+///  - '<f2' (float16) to float or double, '<f4' to double, and any integer to a wider one (or
+///    one of the other signedness that holds it) are exact;
+///  - '<f8' to float rounds each value to the nearest float (ties to even), as a cast does;
+///    NaN stays NaN and +-inf stays +-inf, a value too small for float becomes a float
+///    subnormal or +-0 (as a cast does), but a *finite* value beyond float's range (|x| >
+///    FLT_MAX, about 3.4e38) is a FormatError naming its row and column (or index), never a
+///    silent inf;
+///  - an integer that does not fit T (300 as uint8_t, -1 as any unsigned type, 2^40 as int32_t)
+///    is a FormatError naming its row and column (or index).
+/// Floating point to integer or back is never converted (a FormatError naming both dtypes).
+/// map_npy never converts: a map shows the file's own bytes.
+enum class NpyConvert {
+    none,
+    allow,
+};
 
 /// What a .npy header says.
 struct NpyHeader {
@@ -64,12 +116,28 @@ inline bool host_is_little_endian() noexcept {
     return b == 1;
 }
 
-inline std::size_t npy_item_size(const std::string& dtype) noexcept {
-    if (dtype == "<f4" || dtype == "<i4") return 4;
-    if (dtype == "<f8" || dtype == "<i8") return 8;
-    if (dtype == "|u1" || dtype == "<u1") return 1;
-    return 0;
+// A dtype the readers know: kind 'f' (IEEE binary16/32/64), 'i' or 'u' (two's complement or
+// unsigned integer) and its size in bytes; size 0 for a dtype they do not read.
+struct NpyDtype {
+    char kind = 0;
+    std::size_t size = 0;
+};
+
+// Parses a descr string: little-endian '<' (numpy writes it on every little-endian host), or
+// '|' ("not applicable", what numpy writes for 1-byte types) for the 1-byte integers.
+inline NpyDtype npy_parse_dtype(const std::string& d) noexcept {
+    if (d.size() != 3 || d[2] < '1' || d[2] > '8') return {};
+    const char kind = d[1];
+    const std::size_t size = static_cast<std::size_t>(d[2] - '0');
+    const bool known = kind == 'f' ? (size == 2 || size == 4 || size == 8)
+                                   : (kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8);
+    if (!known || !(d[0] == '<' || (d[0] == '|' && size == 1))) return {};
+    return {kind, size};
 }
+
+inline std::size_t npy_item_size(const std::string& dtype) noexcept { return npy_parse_dtype(dtype).size; }
+
+inline constexpr const char* npy_readable_dtypes = "<f2, <f4, <f8, |i1, <i2, <i4, <i8, |u1, <u2, <u4, <u8";
 
 // A strict parser for the header dict: string keys; values are a quoted string, True/False,
 // or a tuple of non-negative integers. Anything else is a FormatError.
@@ -239,7 +307,7 @@ inline NpyHeader parse_npy_header(const unsigned char* bytes, std::size_t avail,
     NpyHeader h = NpyDictParser(reinterpret_cast<const char*>(bytes) + prefix, header_len, path).parse();
     h.data_offset = prefix + header_len;
     const std::size_t item = npy_item_size(h.dtype);
-    if (item == 0) fail("unsupported dtype '" + h.dtype + "' (embedkit reads <f4, <f8, <i4, <i8, |u1)");
+    if (item == 0) fail("unsupported dtype '" + h.dtype + "' (embedkit reads " + npy_readable_dtypes + ")");
     if (h.fortran_order) fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
     std::uint64_t count = 1;
     for (std::uint64_t d : h.shape) {
@@ -268,13 +336,141 @@ inline std::string npy_shape_string(const std::vector<std::uint64_t>& shape) {
     return s + ")";
 }
 
+// Whether the readers hand the file's bytes over as they are (true) or convert them (false)
+// when a file of dtype h.dtype is read as T; throws FormatError naming both dtypes when neither
+// is allowed. `can_convert` is false for map_npy, which only views the file.
 template <class T>
-inline void check_dtype(const NpyHeader& h, const std::string& path) {
-    const std::string want = npy_dtype<T>();
-    const bool ok = h.dtype == want || (want == "|u1" && h.dtype == "<u1");
-    if (!ok)
-        throw FormatError("embedkit::io::npy: '" + path + "': dtype is '" + h.dtype +
-                          "' but '" + want + "' was requested");
+inline bool check_dtype(const NpyHeader& h, const std::string& path, NpyConvert convert, bool can_convert) {
+    const NpyDtype have = npy_parse_dtype(h.dtype);
+    const NpyDtype want = npy_parse_dtype(npy_dtype<T>());
+    if (have.kind == want.kind && have.size == want.size) return true;  // '<u1' is '|u1'
+    const std::string head = "embedkit::io::npy: '" + path + "': dtype is '" + h.dtype + "' but '" +
+                             npy_dtype<T>() + "' was requested";
+    if (!can_convert)
+        throw FormatError(head + " (a map shows the file's bytes as they are; read_npy with "
+                                 "NpyConvert::allow copies and converts them)");
+    if (convert == NpyConvert::none)
+        throw FormatError(head + " (pass NpyConvert::allow to convert it, see read_npy)");
+    const bool both_float = have.kind == 'f' && want.kind == 'f';
+    const bool both_int = have.kind != 'f' && want.kind != 'f';
+    if (!both_float && !both_int)
+        throw FormatError(head + "; NpyConvert::allow converts between floating-point dtypes or "
+                                 "between integer dtypes, not from one to the other");
+    return false;
+}
+
+// ---- Conversion (NpyConvert::allow) ---------------------------------------------------------
+
+// A float16 element as stored: its bits, decoded by half_bits_to_float.
+struct NpyHalf {
+    std::uint16_t bits;
+};
+inline float npy_value(NpyHalf h) noexcept { return embedkit::detail::half_bits_to_float(h.bits); }
+template <class V>
+V npy_value(V v) noexcept {
+    return v;
+}
+
+template <class T>
+constexpr const char* npy_type_name() noexcept {
+    if constexpr (std::is_same_v<T, float>) return "float";
+    else if constexpr (std::is_same_v<T, double>) return "double";
+    else if constexpr (std::is_signed_v<T>)
+        return sizeof(T) == 1 ? "int8_t" : sizeof(T) == 2 ? "int16_t" : sizeof(T) == 4 ? "int32_t" : "int64_t";
+    else
+        return sizeof(T) == 1 ? "uint8_t" : sizeof(T) == 2 ? "uint16_t" : sizeof(T) == 4 ? "uint32_t" : "uint64_t";
+}
+
+// Whether the value v (already decoded) survives conversion to T (see NpyConvert::allow).
+template <class T, class V>
+bool npy_value_fits(V v) noexcept {
+    if constexpr (std::is_floating_point_v<T>) {
+        if constexpr (sizeof(V) > sizeof(T))
+            return !std::isfinite(v) || std::fabs(v) <= static_cast<V>(std::numeric_limits<T>::max());
+        else
+            return true;
+    } else {
+        if constexpr (std::is_signed_v<V>) {
+            if (v < 0) {
+                if constexpr (std::is_unsigned_v<T>) return false;
+                else return static_cast<std::intmax_t>(v) >= static_cast<std::intmax_t>(std::numeric_limits<T>::min());
+            }
+        }
+        return static_cast<std::uintmax_t>(v) <= static_cast<std::uintmax_t>(std::numeric_limits<T>::max());
+    }
+}
+
+template <class V>
+std::string npy_value_string(V v) {
+    if constexpr (std::is_floating_point_v<V>) {
+        // The shortest form that reads back as v (1e+39, not 9.9999999999999994e+38).
+        char buf[40];
+        for (int digits = 6; digits <= 17; ++digits) {
+            std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
+            const bool same = std::is_same_v<V, float> ? std::strtof(buf, nullptr) == static_cast<float>(v)
+                                                       : std::strtod(buf, nullptr) == static_cast<double>(v);
+            if (same) break;
+        }
+        return buf;
+    } else if constexpr (std::is_signed_v<V>) {
+        return std::to_string(static_cast<std::intmax_t>(v));
+    } else {
+        return std::to_string(static_cast<std::uintmax_t>(v));
+    }
+}
+
+// "row r, col c" of element i (flat, C order) of an array of shape `shape`; "index i" for 1-D.
+inline std::string npy_position(const std::vector<std::uint64_t>& shape, std::uint64_t i) {
+    if (shape.size() == 2 && shape[1] != 0)
+        return "row " + std::to_string(i / shape[1]) + ", col " + std::to_string(i % shape[1]);
+    return "index " + std::to_string(i);
+}
+
+// Converts the n elements of source type S at `in` (the file's bytes, any alignment) into
+// out[0, n); `first` is the flat index of in[0] in the array. Throws FormatError naming `func`,
+// `path` and the element's position for a value that does not survive.
+template <class T, class S>
+void npy_convert_as(const unsigned char* in, std::size_t n, T* out, std::uint64_t first, const NpyHeader& h,
+                    const std::string& path, const std::string& func) {
+    for (std::size_t k = 0; k < n; ++k) {
+        S s;
+        std::memcpy(&s, in + k * sizeof(S), sizeof(S));
+        const auto v = npy_value(s);
+        if (!npy_value_fits<T>(v)) {
+            const char* range = std::is_floating_point_v<T> ? " (largest finite " : " (";
+            std::string limits = std::is_floating_point_v<T>
+                                     ? npy_value_string(std::numeric_limits<T>::max())
+                                     : npy_value_string(std::numeric_limits<T>::min()) + " to " +
+                                           npy_value_string(std::numeric_limits<T>::max());
+            throw FormatError(func + ": '" + path + "': value " + npy_value_string(v) + " at " +
+                              npy_position(h.shape, first + k) + " does not fit " + npy_type_name<T>() +
+                              range + limits + "); the file's dtype is '" + h.dtype + "'");
+        }
+        out[k] = static_cast<T>(v);
+    }
+}
+
+// npy_convert_as for the file's dtype (already checked by check_dtype to be of T's kind).
+template <class T>
+void npy_convert(const NpyDtype& src, const unsigned char* in, std::size_t n, T* out, std::uint64_t first,
+                 const NpyHeader& h, const std::string& path, const std::string& func) {
+    static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559,
+                  "embedkit::io::npy: float and double must be IEEE 754 binary32 and binary64");
+    if constexpr (std::is_floating_point_v<T>) {
+        if (src.size == 2) npy_convert_as<T, NpyHalf>(in, n, out, first, h, path, func);
+        else if (src.size == 4) npy_convert_as<T, float>(in, n, out, first, h, path, func);
+        else npy_convert_as<T, double>(in, n, out, first, h, path, func);
+    } else if (src.kind == 'i') {
+        if (src.size == 1) npy_convert_as<T, std::int8_t>(in, n, out, first, h, path, func);
+        else if (src.size == 2) npy_convert_as<T, std::int16_t>(in, n, out, first, h, path, func);
+        else if (src.size == 4) npy_convert_as<T, std::int32_t>(in, n, out, first, h, path, func);
+        else npy_convert_as<T, std::int64_t>(in, n, out, first, h, path, func);
+    } else {
+        if (src.size == 1) npy_convert_as<T, std::uint8_t>(in, n, out, first, h, path, func);
+        else if (src.size == 2) npy_convert_as<T, std::uint16_t>(in, n, out, first, h, path, func);
+        else if (src.size == 4) npy_convert_as<T, std::uint32_t>(in, n, out, first, h, path, func);
+        else npy_convert_as<T, std::uint64_t>(in, n, out, first, h, path, func);
+    }
 }
 
 struct FileCloser {
@@ -282,12 +478,12 @@ struct FileCloser {
 };
 
 // The rows and columns of the matrix that read_npy<T> / parse_npy<T> return for header `h`:
-// checks the dtype, the rank (1 or 2; a 1-D array of n becomes n x 1) and that both fit
-// Eigen::Index. `func` names the caller in messages.
+// checks the dtype (see check_dtype), the rank (1 or 2; a 1-D array of n becomes n x 1) and
+// that both fit Eigen::Index. `func` names the caller in messages.
 template <class T>
 inline std::pair<Eigen::Index, Eigen::Index> npy_matrix_shape(const NpyHeader& h, const std::string& path,
-                                                              const std::string& func) {
-    check_dtype<T>(h, path);
+                                                              const std::string& func, NpyConvert convert) {
+    check_dtype<T>(h, path, convert, true);
     if (h.shape.size() != 1 && h.shape.size() != 2)
         throw FormatError(func + ": '" + path + "': expected a 1-D or 2-D array, got shape " +
                           npy_shape_string(h.shape));
@@ -312,7 +508,7 @@ template <class Scalar>
 inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size, const std::string& path) {
     if (size == 0) throw FormatError("embedkit::io::npy: '" + path + "': file is empty");
     const NpyHeader h = parse_npy_header(bytes, size, size, path);
-    check_dtype<Scalar>(h, path);
+    check_dtype<Scalar>(h, path, NpyConvert::none, false);
     if (h.shape.size() != 2)
         throw FormatError("embedkit::io::map_npy: '" + path + "': expected a 2-D array, got shape " +
                           npy_shape_string(h.shape));
@@ -330,17 +526,29 @@ inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size,
 }  // namespace detail
 
 /// Writes a .npy file piece by piece, for arrays produced in batches (e.g. embeddings of a
-/// large data set): the header first, then append() the elements in C order, then commit().
-/// The file appears atomically at commit(); if the writer is destroyed before, nothing is
-/// left behind. Throws IoError on write failures, ArgumentError if more elements are appended
-/// than the shape holds or fewer have been appended at commit().
+/// large data set): the constructor writes the header for `shape`, append() adds elements in C
+/// order (any number per call), commit() publishes the file. Memory use is constant.
+///
+/// All or nothing: the elements go to a temporary file beside `path` (AtomicFile), which
+/// commit() renames onto `path` only when exactly the shape's element count has been appended.
+/// Until then `path` is untouched (an older file there stays as it was); a writer destroyed
+/// without a successful commit (an exception unwinding past it, an early return) deletes the
+/// temporary file, so no partial .npy ever appears. A write that failed (IoError: disk full,
+/// file size limit) leaves the temporary file with an unknown number of bytes, so the writer
+/// is then dead: later append() or commit() calls throw ArgumentError instead of publishing a
+/// corrupt file, and the temporary file goes when the writer does.
+///
+/// Throws IoError if the temporary file cannot be created, written or renamed;
+/// ArgumentError if the shape's byte size overflows 64 bits, if more elements are appended than
+/// the shape holds, if fewer have been appended at commit(), or on any call after an earlier
+/// write failed or after commit().
 template <class T>
 class NpyWriter {
 public:
     NpyWriter(const std::string& path, const std::vector<std::uint64_t>& shape)
         : file_(path), path_(path) {
-        static_assert(is_npy_type_v<T>, "embedkit::io::NpyWriter: element type must be float, "
-                                        "double, int32_t, int64_t or uint8_t");
+        static_assert(is_npy_type_v<T>, "embedkit::io::NpyWriter: element type must be float, double "
+                                        "or an integer type (not bool or a character type)");
         if (!detail::host_is_little_endian())
             throw IoError("embedkit::io::write_npy: big-endian hosts are not supported");
         total_ = 1;
@@ -372,30 +580,49 @@ public:
         file_.write(dict.data(), dict.size());
     }
 
-    /// Appends `count` elements.
+    /// Appends the `count` elements at `data` (C order).
     void append(const T* data, std::size_t count) {
+        check_usable();
         if (count > total_ - written_)
             throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': appending " +
                                 std::to_string(count) + " elements exceeds the shape (" +
                                 std::to_string(total_ - written_) + " left)");
-        if (count > 0) file_.write(data, count * sizeof(T));
+        if (count > 0) {
+            state_ = State::failed;  // until the write returns: it may leave part of the bytes
+            file_.write(data, count * sizeof(T));
+            state_ = State::open;
+        }
         written_ += count;
     }
 
-    /// Publishes the file (see AtomicFile::commit).
+    /// Publishes the file at `path` (see AtomicFile::commit).
     void commit() {
+        check_usable();
         if (written_ != total_)
             throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': " +
                                 std::to_string(written_) + " of " + std::to_string(total_) +
                                 " elements written");
+        state_ = State::failed;  // a failed commit removes the temporary file
         file_.commit();
+        state_ = State::committed;
     }
 
 private:
+    enum class State { open, failed, committed };
+
+    void check_usable() const {
+        if (state_ == State::failed)
+            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': an earlier write failed, so the "
+                                "file was abandoned (nothing was published); start a new NpyWriter");
+        if (state_ == State::committed)
+            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': already committed");
+    }
+
     AtomicFile file_;
     std::string path_;
     std::uint64_t total_ = 0;
     std::uint64_t written_ = 0;
+    State state_ = State::open;
 };
 
 /// Writes the elements at `data` with shape `shape` (C order) as a .npy file, atomically.
@@ -449,8 +676,11 @@ inline NpyHeader read_npy_header(const std::string& path) {
     struct stat st {};
     if (::fstat(::fileno(f.get()), &st) == 0 && S_ISDIR(st.st_mode))
         throw IoError("embedkit::io::npy: '" + path + "' is a folder, not a file");
+    // The size bounds everything the header may announce, so it is needed before anything
+    // is read; a pipe or FIFO has none.
     if (std::fseek(f.get(), 0, SEEK_END) != 0)
-        throw IoError("embedkit::io::npy: cannot seek in '" + path + "'");
+        throw IoError("embedkit::io::npy: cannot seek in '" + path + "' (the reader needs the file's size "
+                      "before it reads; a pipe has none): " + std::strerror(errno));
     const long size = std::ftell(f.get());
     if (size < 0) throw IoError("embedkit::io::npy: cannot size '" + path + "'");
     std::rewind(f.get());
@@ -470,54 +700,105 @@ inline NpyHeader read_npy_header(const std::string& path) {
     return detail::parse_npy_header(head.data(), head.size(), file_size, path);
 }
 
-/// Reads a 1-D or 2-D .npy array of element type T into a row-major matrix (a 1-D array of
-/// length n becomes n x 1). Throws FormatError if the dtype is not T's, the array has another
-/// rank, or the file is malformed or truncated; IoError if it cannot be read.
+namespace detail {
+
+// Reads the h.count elements of an open .npy file, positioned at its data, into out: as they
+// are when `raw`, else converted from h.dtype to T in chunks of 8192 elements.
 template <class T>
-RowMatrix<T> read_npy(const std::string& path) {
-    static_assert(is_npy_type_v<T>, "embedkit::io::read_npy: element type must be float, "
-                                    "double, int32_t, int64_t or uint8_t");
+void npy_read_data(std::FILE* f, const NpyHeader& h, bool raw, T* out, const std::string& path,
+                   const std::string& func) {
+    const auto fail = [&] { throw IoError(func + ": cannot read the data of '" + path + "'"); };
+    const auto count = static_cast<std::size_t>(h.count);
+    if (raw) {
+        if (count > 0 && std::fread(out, sizeof(T), count, f) != count) fail();
+        return;
+    }
+    const NpyDtype src = npy_parse_dtype(h.dtype);
+    const std::size_t chunk = std::min<std::size_t>(count, 8192);
+    std::vector<unsigned char> buf(chunk * src.size);
+    for (std::size_t done = 0; done < count;) {
+        const std::size_t n = std::min(chunk, count - done);
+        if (std::fread(buf.data(), src.size, n, f) != n) fail();
+        npy_convert<T>(src, buf.data(), n, out + done, done, h, path, func);
+        done += n;
+    }
+}
+
+template <class T>
+void npy_check_element_type() {
+    static_assert(is_npy_type_v<T>, "embedkit::io: the element type of a .npy array must be float, double "
+                                    "or an integer type (not bool or a character type)");
+}
+
+}  // namespace detail
+
+/// Reads a 1-D or 2-D .npy array into a row-major matrix of element type T (a 1-D array of
+/// length n becomes n x 1; read_npy_vector gives it as a std::vector).
+/// With `convert` = NpyConvert::none (the default) the file's dtype must be T's; with
+/// NpyConvert::allow a file of another floating-point dtype ('<f2', '<f4', '<f8') is read into
+/// float or double, and one of another integer dtype into an integer T, value by value, exactly
+/// where the value survives and otherwise refused (see NpyConvert): e.g.
+/// `read_npy<float>("x.npy", NpyConvert::allow)` reads numpy's default float64 and float16.
+/// Throws FormatError if the dtype is not T's (naming both) and no conversion was allowed or
+/// possible, if a converted value does not fit T (naming its row and column), if the array has
+/// another rank, or the file is malformed or truncated; IoError if it cannot be read (a pipe
+/// cannot: the reader checks the file's size first).
+template <class T>
+RowMatrix<T> read_npy(const std::string& path, NpyConvert convert = NpyConvert::none) {
+    detail::npy_check_element_type<T>();
     if (!detail::host_is_little_endian())
         throw IoError("embedkit::io::read_npy: big-endian hosts are not supported");
     const NpyHeader h = read_npy_header(path);
-    const auto shape = detail::npy_matrix_shape<T>(h, path, "embedkit::io::read_npy");
+    const std::string func = "embedkit::io::read_npy";
+    const auto shape = detail::npy_matrix_shape<T>(h, path, func, convert);
+    const bool raw = detail::check_dtype<T>(h, path, convert, true);
     RowMatrix<T> m(shape.first, shape.second);
     std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
-    if (!f) throw IoError("embedkit::io::read_npy: cannot open '" + path + "': " + std::strerror(errno));
-    if (std::fseek(f.get(), static_cast<long>(h.data_offset), SEEK_SET) != 0 ||
-        (h.count > 0 && std::fread(m.data(), sizeof(T), static_cast<std::size_t>(h.count), f.get()) !=
-                            static_cast<std::size_t>(h.count)))
-        throw IoError("embedkit::io::read_npy: cannot read the data of '" + path + "'");
+    if (!f) throw IoError(func + ": cannot open '" + path + "': " + std::strerror(errno));
+    if (std::fseek(f.get(), static_cast<long>(h.data_offset), SEEK_SET) != 0)
+        throw IoError(func + ": cannot read the data of '" + path + "'");
+    detail::npy_read_data(f.get(), h, raw, m.data(), path, func);
     return m;
 }
 
 /// Parses a complete .npy file held in memory (`size` bytes at `data`) like read_npy: a 1-D
-/// or 2-D array of element type T into a row-major matrix (1-D of length n -> n x 1). `name`
-/// (usually the file name) appears in messages. Header, dtype, rank and the exact data length
-/// are checked before anything is allocated, so the result is never larger than the input.
-/// Throws FormatError as read_npy.
+/// or 2-D array into a row-major matrix of element type T (1-D of length n -> n x 1),
+/// converting as read_npy does when `convert` is NpyConvert::allow. `name` (usually the file
+/// name) appears in messages. Header, dtype, rank and the exact data length are checked before
+/// anything is allocated, so the result is never larger than the input (times
+/// sizeof(T) / the file's item size). Throws FormatError as read_npy.
 template <class T>
-RowMatrix<T> parse_npy(const unsigned char* data, std::size_t size, const std::string& name) {
-    static_assert(is_npy_type_v<T>, "embedkit::io::parse_npy: element type must be float, "
-                                    "double, int32_t, int64_t or uint8_t");
+RowMatrix<T> parse_npy(const unsigned char* data, std::size_t size, const std::string& name,
+                       NpyConvert convert = NpyConvert::none) {
+    detail::npy_check_element_type<T>();
     if (!detail::host_is_little_endian())
         throw IoError("embedkit::io::parse_npy: big-endian hosts are not supported");
     const NpyHeader h = detail::parse_npy_header(data, size, size, name);
-    const auto shape = detail::npy_matrix_shape<T>(h, name, "embedkit::io::parse_npy");
+    const std::string func = "embedkit::io::parse_npy";
+    const auto shape = detail::npy_matrix_shape<T>(h, name, func, convert);
+    const bool raw = detail::check_dtype<T>(h, name, convert, true);
     RowMatrix<T> m(shape.first, shape.second);
-    if (h.count > 0) std::memcpy(m.data(), data + h.data_offset, static_cast<std::size_t>(h.count) * sizeof(T));
+    const auto count = static_cast<std::size_t>(h.count);
+    if (raw) {
+        if (count > 0) std::memcpy(m.data(), data + h.data_offset, count * sizeof(T));
+    } else {
+        detail::npy_convert<T>(detail::npy_parse_dtype(h.dtype), data + h.data_offset, count, m.data(), 0, h,
+                               name, func);
+    }
     return m;
 }
 
-/// Reads a 1-D .npy array of element type T. Throws as read_npy, and FormatError if the
-/// array is not 1-D.
+/// Reads a 1-D .npy array of element type T, converting as read_npy does when `convert` is
+/// NpyConvert::allow. Throws as read_npy, and FormatError if the array is not 1-D (a 2-D
+/// array of n x 1 is not: read it with read_npy).
 template <class T>
-std::vector<T> read_npy_vector(const std::string& path) {
+std::vector<T> read_npy_vector(const std::string& path, NpyConvert convert = NpyConvert::none) {
+    detail::npy_check_element_type<T>();
     const NpyHeader h = read_npy_header(path);
     if (h.shape.size() != 1)
         throw FormatError("embedkit::io::read_npy_vector: '" + path + "': expected a 1-D array, got shape " +
                           detail::npy_shape_string(h.shape));
-    const RowMatrix<T> m = read_npy<T>(path);
+    const RowMatrix<T> m = read_npy<T>(path, convert);
     return std::vector<T>(m.data(), m.data() + m.size());
 }
 
@@ -538,7 +819,7 @@ public:
     /// Maps `path`. Throws IoError if it cannot be opened or mapped, FormatError if it is not
     /// a 2-D C-order .npy of dtype Scalar (the message names both dtypes) or is truncated.
     explicit MappedNpy(const std::string& path) : path_(path) {
-        static_assert(is_npy_type_v<Scalar>, "embedkit::io::MappedNpy: unsupported element type");
+        detail::npy_check_element_type<Scalar>();
         if (!detail::host_is_little_endian())
             throw IoError("embedkit::io::map_npy: big-endian hosts are not supported");
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
