@@ -117,15 +117,16 @@ elseif(MODE STREQUAL "find_package")
 
 elseif(MODE STREQUAL "plain")
   # What a user without CMake does: compile against the include/ directory. No CMake means
-  # no feature macros, so zlib and libpng are off.
+  # no feature macros, so zlib and libpng are off. Eigen is a system include, as CMake makes
+  # it for the other two modes: Eigen 3.4 itself is not clean under -Wsign-conversion.
   string(REPLACE "." ";" _v "${EXPECT_VERSION}")
   list(GET _v 0 _major)
   list(GET _v 1 _minor)
   list(GET _v 2 _patch)
   set(_exe "${WORK_DIR}/consumer")
   run("compile and link consumer (plain -I include)"
-    "${_cxx}" -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wshadow -Werror
-    "-I${EMBEDKIT_SOURCE_DIR}/include" "-I${EIGEN_INCLUDE_DIR}"
+    "${_cxx}" -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror
+    "-I${EMBEDKIT_SOURCE_DIR}/include" -isystem "${EIGEN_INCLUDE_DIR}"
     -DEMBEDKIT_EXPECT_VERSION_MAJOR=${_major} -DEMBEDKIT_EXPECT_VERSION_MINOR=${_minor}
     -DEMBEDKIT_EXPECT_VERSION_PATCH=${_patch}
     -DEMBEDKIT_EXPECT_HAS_ZLIB=0 -DEMBEDKIT_EXPECT_HAS_PNG=0
@@ -135,5 +136,6 @@ else()
   message(FATAL_ERROR "driver.cmake: unknown MODE '${MODE}' (add_subdirectory, find_package, plain)")
 endif()
 
-run("run consumer" "${_exe}")
+# The consumer writes its scratch files (.npy, model files, pictures) into the work folder.
+run("run consumer" "${CMAKE_COMMAND}" -E env "EMBEDKIT_CONSUMER_SCRATCH=${WORK_DIR}" "${_exe}")
 message("${run_output}")
