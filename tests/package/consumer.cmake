@@ -1,7 +1,7 @@
 # Shared by the two CMake consumer projects: the consumer executable with the warnings the
 # package test demands, and the expectations the driver passes in.
 #
-# Inputs (cache variables set by driver.cmake): EMBEDKIT_EXPECT_VERSION (e.g. 0.1.0),
+# Inputs (cache variables set by driver.cmake): EMBEDKIT_EXPECT_VERSION (e.g. 0.3.0),
 # EMBEDKIT_EXPECT_HAS_ZLIB and EMBEDKIT_EXPECT_HAS_PNG (0 or 1).
 foreach(_var IN ITEMS EMBEDKIT_EXPECT_VERSION EMBEDKIT_EXPECT_HAS_ZLIB EMBEDKIT_EXPECT_HAS_PNG)
   if(NOT DEFINED ${_var})

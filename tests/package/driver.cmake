@@ -3,7 +3,7 @@
 #
 #   cmake -DMODE=add_subdirectory|find_package|plain -DCOMPILER=g++|clang++
 #         -DEMBEDKIT_SOURCE_DIR=<checkout> -DWORK_DIR=<scratch dir, wiped first>
-#         -DEXPECT_VERSION=0.1.0 -DEXPECT_HAS_ZLIB=0|1 -DEXPECT_HAS_PNG=0|1
+#         -DEXPECT_VERSION=0.3.0 -DEXPECT_HAS_ZLIB=0|1 -DEXPECT_HAS_PNG=0|1
 #         -DEIGEN_INCLUDE_DIR=<dir> [-DEigen3_DIR=<dir>] [-DGENERATOR=<cmake generator>]
 #         [-DMAKE_PROGRAM=<path>] -P driver.cmake
 #
@@ -68,6 +68,19 @@ if(MODE STREQUAL "add_subdirectory")
   set(_exe "${WORK_DIR}/build/consumer")
 
 elseif(MODE STREQUAL "find_package")
+  # README's find_package lines name the version this build installs: with SameMinorVersion
+  # for 0.x a stale "find_package(embedkit 0.2)" would fail for every reader.
+  string(REGEX MATCH "^[0-9]+\\.[0-9]+" _major_minor "${EXPECT_VERSION}")
+  file(STRINGS "${EMBEDKIT_SOURCE_DIR}/README.md" _readme_lines REGEX "find_package\\(embedkit ")
+  if(NOT _readme_lines)
+    message(FATAL_ERROR "README.md has no find_package(embedkit ...) line")
+  endif()
+  foreach(_line IN LISTS _readme_lines)
+    if(NOT _line MATCHES "find_package\\(embedkit ${_major_minor}[ )]")
+      message(FATAL_ERROR "README.md asks for another version than ${_major_minor}: ${_line}")
+    endif()
+  endforeach()
+
   set(_prefix "${WORK_DIR}/prefix")
   # A fresh top-level configure of embedkit itself, building nothing but the install rules.
   run("configure embedkit for install"
