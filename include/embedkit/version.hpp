@@ -2,9 +2,9 @@
 #pragma once
 
 #define EMBEDKIT_VERSION_MAJOR 0
-#define EMBEDKIT_VERSION_MINOR 2
+#define EMBEDKIT_VERSION_MINOR 3
 #define EMBEDKIT_VERSION_PATCH 0
-#define EMBEDKIT_VERSION_STRING "0.2.0"
+#define EMBEDKIT_VERSION_STRING "0.3.0"
 
 namespace embedkit {
 

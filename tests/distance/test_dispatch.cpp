@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <optional>
@@ -16,6 +17,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#if !defined(_WIN32)
+#include <unistd.h>
+#endif
 
 namespace {
 
@@ -253,6 +258,71 @@ TEST_CASE("dispatch: EMBEDKIT_SIMD caps the level chosen at start-up") {
         CHECK(simd::detail::initial_level() == simd::best());
     }
 }
+
+#if !defined(_WIN32)
+// Everything written to file descriptor 2 while `fn` runs: stderr is pointed at a temporary
+// file (dup2) and back, so the text is what a user's terminal or log would receive.
+template <class Fn>
+std::string capture_stderr(Fn&& fn) {
+    std::fflush(stderr);
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file != nullptr);
+    const int saved = ::dup(2);
+    REQUIRE(saved >= 0);
+    REQUIRE(::dup2(::fileno(file), 2) == 2);
+    fn();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::rewind(file);
+    std::string text;
+    char buffer[256];
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file)) > 0;) text.append(buffer, got);
+    std::fclose(file);
+    return text;
+}
+
+// README and dispatch.hpp promise one warning on stderr for an unusable EMBEDKIT_SIMD, naming
+// the variable and the value, and silence for a usable one.
+TEST_CASE("dispatch: an unusable EMBEDKIT_SIMD prints one warning to stderr") {
+    EnvGuard env("EMBEDKIT_SIMD");
+    for (const char* bad : {"bogus", "AVX2", "avx2,fma"}) {
+        env.set(bad);
+        CAPTURE(bad);
+        Level got = Level::scalar;
+        const std::string err = capture_stderr([&] { got = simd::detail::initial_level(); });
+        CHECK(got == simd::best());
+        CHECK(err == "embedkit: ignoring EMBEDKIT_SIMD=" + std::string(bad) +
+                         " (expected scalar, avx2, avx512 or neon)\n");
+    }
+    // A level of the other architecture cannot cap this CPU's levels (unless they are all
+    // scalar already): ignored, with a warning that says what runs instead.
+#if EMBEDKIT_ARCH_X86
+    const std::vector<Level> foreign = {Level::neon};
+#else
+    const std::vector<Level> foreign = {Level::avx2, Level::avx512};
+#endif
+    for (Level l : foreign) {
+        const std::string name(simd::level_name(l));
+        env.set(name.c_str());
+        CAPTURE(name);
+        const std::string err = capture_stderr([] { (void)simd::detail::initial_level(); });
+        if (simd::best() == Level::scalar)
+            CHECK(err.empty());
+        else
+            CHECK(err == "embedkit: ignoring EMBEDKIT_SIMD=" + name + " (not a level of this CPU; using " +
+                             std::string(simd::level_name(simd::best())) + ")\n");
+    }
+    // Usable values, and no value at all, print nothing.
+    for (Level l : simd::supported()) {
+        env.set(std::string(simd::level_name(l)).c_str());
+        CAPTURE(simd::level_name(l));
+        CHECK(capture_stderr([] { (void)simd::detail::initial_level(); }).empty());
+    }
+    env.unset();
+    CHECK(capture_stderr([] { (void)simd::detail::initial_level(); }).empty());
+}
+#endif
 
 // The level chosen when the process started: ctest also runs this case alone with
 // EMBEDKIT_SIMD set (tests/distance/CMakeLists.txt), where it is the first use of the

@@ -1,5 +1,8 @@
 // A user's program: includes the umbrella header the way an installed copy is used and checks
 // a few distances with exact answers at every SIMD level, the version and the feature macros.
+// It also instantiates the main templates (batches, search, .npy, models, pictures) in float
+// and double, so the warning flags of the build (-Wconversion -Wsign-conversion among them)
+// check the template code users compile, not only the non-template parts.
 //
 // Built by tests/package/driver.cmake three ways (add_subdirectory, find_package against an
 // install, plain -I compile) with g++ and clang++. Returns non-zero on any wrong result.
@@ -9,7 +12,9 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -134,6 +139,87 @@ void check_pointers_long(const std::string& tag) {
     }
 }
 
+// The templates a user instantiates, in a scratch folder: batches and search over every metric,
+// .npy round trips (read and map), the three models (a tiny fit, encode, save, load) and the
+// pictures. Results are checked loosely (shapes, round trips): the doctest suite checks values.
+template <class Scalar>
+void check_templates(const std::string& dir, const std::string& tag) {
+    namespace ek = embedkit;
+    using Matrix = ek::RowMatrix<Scalar>;
+    ek::Rng rng(7);
+    Matrix set(40, 19);
+    for (Eigen::Index i = 0; i < set.rows(); ++i)
+        for (Eigen::Index j = 0; j < set.cols(); ++j) set(i, j) = static_cast<Scalar>(rng.uniform());
+    const ek::Vector<Scalar> query = set.row(3).transpose();
+    for (ek::Metric m : {ek::Metric::l1, ek::Metric::l2, ek::Metric::l2_squared, ek::Metric::dot,
+                         ek::Metric::cosine}) {
+        const std::string at = tag + " " + std::string(ek::metric_name(m));
+        const ek::Vector<Scalar> d = ek::distances(query, set, m);
+        const Matrix all = ek::pairwise(set.topRows(9), set, m);
+        const auto block = ek::top_k(set.topRows(9), set, 5, m);
+        const auto one = ek::top_k(query, set, 4, m, {/*exclude_self=*/true, /*self_offset=*/3});
+        check(d.size() == 40 && all.rows() == 9 && all.cols() == 40, at + ": distances/pairwise shapes");
+        check(block.indices.rows() == 9 && block.indices.cols() == 5 && block.scores.cols() == 5,
+              at + ": top_k shape");
+        check(one.indices.rows() == 1 && one.indices.cols() == 4 && one.indices(0, 0) != 3,
+              at + ": top_k of one query excludes its own row");
+    }
+    ek::normalize_rows(set);
+
+    ek::io::write_npy(dir + "/set.npy", set);
+    const Matrix back = ek::io::read_npy<Scalar>(dir + "/set.npy");
+    const auto mapped = ek::io::map_npy<Scalar>(dir + "/set.npy");
+    check(back == set && mapped.matrix() == set, tag + ": .npy write, read and map round trip");
+    const std::vector<std::int64_t> ids{1, -2, 3};
+    ek::io::write_npy(dir + "/ids.npy", ids);
+    check(ek::io::read_npy_vector<std::int64_t>(dir + "/ids.npy") == ids, tag + ": int64 .npy");
+
+    const Matrix x = Matrix::Constant(40, 19, Scalar(0.25)) + Scalar(0.5) * set.cwiseAbs();
+    ek::nn::FitOptions fit;
+    fit.epochs = 1;
+    fit.batch_size = 10;
+    fit.progress.style = ek::viz::ProgressOptions::Style::silent;
+
+    ek::models::AutoencoderOptions ae_options;
+    ae_options.input = 19;
+    ae_options.hidden = {8};
+    ae_options.latent = 2;
+    ek::models::Autoencoder<Scalar> ae(ae_options, rng);
+    ek::nn::Adam<Scalar> adam;
+    ae.fit(x, fit, adam, rng);
+    const Matrix codes = ae.encode(x);
+    ae.save(dir + "/ae.ekm");
+    check(ek::models::Autoencoder<Scalar>::load(dir + "/ae.ekm").encode(x) == codes,
+          tag + ": autoencoder save/load gives the same codes");
+
+    ek::models::VAEOptions vae_options;
+    vae_options.input = 19;
+    vae_options.hidden = {8};
+    vae_options.latent = 2;
+    ek::models::VAE<Scalar> vae(vae_options, rng);
+    ek::nn::Adam<Scalar> vae_adam;
+    vae.fit(x, fit, vae_adam, rng);
+    const Matrix z = vae.encode(x);
+    check(z.rows() == 40 && z.cols() == 2 && vae.sample(3, rng).rows() == 3, tag + ": VAE shapes");
+
+    ek::models::SiameseOptions siamese_options;
+    siamese_options.input = 19;
+    siamese_options.layers = {8, 4};
+    ek::models::Siamese<Scalar> siamese(siamese_options, rng);
+    std::vector<std::uint8_t> labels(40);
+    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 3);
+    const ek::data::Pairs test_pairs = ek::data::make_pairs(labels, rng);
+    ek::nn::SGD<Scalar> sgd(0.01);
+    siamese.fit(x, labels, x, test_pairs, fit, ek::models::SiameseTraining{}, sgd, rng);
+    const Matrix embedded = siamese.embed(x);
+    const auto knn = ek::models::knn_accuracy(embedded, labels, embedded, labels, 3);
+    check(embedded.cols() == 4 && knn.accuracy_at_1 >= 0 && knn.accuracy_at_1 <= 1,
+          tag + ": Siamese embed and knn_accuracy");
+
+    ek::viz::save_scatter(dir + "/latent.svg", z, labels);
+    ek::viz::save_image_grid(dir + "/grid.svg", x.leftCols(16), 4, 4);
+}
+
 }  // namespace
 
 int main() {
@@ -179,6 +265,13 @@ int main() {
                    name + " l1 from the other translation unit");
         std::printf("level %s checked\n", name.c_str());
     }
+
+    // The scratch folder comes from the build (the driver's work folder); "." otherwise.
+    const char* scratch = std::getenv("EMBEDKIT_CONSUMER_SCRATCH");
+    const std::string dir = scratch != nullptr && *scratch != '\0' ? scratch : ".";
+    check_templates<float>(dir, "templates float");
+    check_templates<double>(dir, "templates double");
+    std::printf("templates checked\n");
 
     // Errors derive from embedkit::Error and name the sizes.
     static_assert(std::is_base_of_v<embedkit::Error, embedkit::DimensionError> &&

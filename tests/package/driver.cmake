@@ -3,7 +3,7 @@
 #
 #   cmake -DMODE=add_subdirectory|find_package|plain -DCOMPILER=g++|clang++
 #         -DEMBEDKIT_SOURCE_DIR=<checkout> -DWORK_DIR=<scratch dir, wiped first>
-#         -DEXPECT_VERSION=0.1.0 -DEXPECT_HAS_ZLIB=0|1 -DEXPECT_HAS_PNG=0|1
+#         -DEXPECT_VERSION=0.3.0 -DEXPECT_HAS_ZLIB=0|1 -DEXPECT_HAS_PNG=0|1
 #         -DEIGEN_INCLUDE_DIR=<dir> [-DEigen3_DIR=<dir>] [-DGENERATOR=<cmake generator>]
 #         [-DMAKE_PROGRAM=<path>] -P driver.cmake
 #
@@ -68,6 +68,19 @@ if(MODE STREQUAL "add_subdirectory")
   set(_exe "${WORK_DIR}/build/consumer")
 
 elseif(MODE STREQUAL "find_package")
+  # README's find_package lines name the version this build installs: with SameMinorVersion
+  # for 0.x a stale "find_package(embedkit 0.2)" would fail for every reader.
+  string(REGEX MATCH "^[0-9]+\\.[0-9]+" _major_minor "${EXPECT_VERSION}")
+  file(STRINGS "${EMBEDKIT_SOURCE_DIR}/README.md" _readme_lines REGEX "find_package\\(embedkit ")
+  if(NOT _readme_lines)
+    message(FATAL_ERROR "README.md has no find_package(embedkit ...) line")
+  endif()
+  foreach(_line IN LISTS _readme_lines)
+    if(NOT _line MATCHES "find_package\\(embedkit ${_major_minor}[ )]")
+      message(FATAL_ERROR "README.md asks for another version than ${_major_minor}: ${_line}")
+    endif()
+  endforeach()
+
   set(_prefix "${WORK_DIR}/prefix")
   # A fresh top-level configure of embedkit itself, building nothing but the install rules.
   run("configure embedkit for install"
@@ -117,15 +130,16 @@ elseif(MODE STREQUAL "find_package")
 
 elseif(MODE STREQUAL "plain")
   # What a user without CMake does: compile against the include/ directory. No CMake means
-  # no feature macros, so zlib and libpng are off.
+  # no feature macros, so zlib and libpng are off. Eigen is a system include, as CMake makes
+  # it for the other two modes: Eigen 3.4 itself is not clean under -Wsign-conversion.
   string(REPLACE "." ";" _v "${EXPECT_VERSION}")
   list(GET _v 0 _major)
   list(GET _v 1 _minor)
   list(GET _v 2 _patch)
   set(_exe "${WORK_DIR}/consumer")
   run("compile and link consumer (plain -I include)"
-    "${_cxx}" -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wshadow -Werror
-    "-I${EMBEDKIT_SOURCE_DIR}/include" "-I${EIGEN_INCLUDE_DIR}"
+    "${_cxx}" -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror
+    "-I${EMBEDKIT_SOURCE_DIR}/include" -isystem "${EIGEN_INCLUDE_DIR}"
     -DEMBEDKIT_EXPECT_VERSION_MAJOR=${_major} -DEMBEDKIT_EXPECT_VERSION_MINOR=${_minor}
     -DEMBEDKIT_EXPECT_VERSION_PATCH=${_patch}
     -DEMBEDKIT_EXPECT_HAS_ZLIB=0 -DEMBEDKIT_EXPECT_HAS_PNG=0
@@ -135,5 +149,6 @@ else()
   message(FATAL_ERROR "driver.cmake: unknown MODE '${MODE}' (add_subdirectory, find_package, plain)")
 endif()
 
-run("run consumer" "${_exe}")
+# The consumer writes its scratch files (.npy, model files, pictures) into the work folder.
+run("run consumer" "${CMAKE_COMMAND}" -E env "EMBEDKIT_CONSUMER_SCRATCH=${WORK_DIR}" "${_exe}")
 message("${run_output}")

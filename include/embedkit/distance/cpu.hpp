@@ -41,7 +41,7 @@ inline CpuFeatures detect_cpu() noexcept {
     // Bits 1-2: the OS saves XMM and YMM state; bits 5-7: opmask, ZMM0-15 high, ZMM16-31.
     const bool os_ymm = (xcr0 & 0x6u) == 0x6u;
     const bool os_zmm = (xcr0 & 0xE6u) == 0xE6u;
-    unsigned max_leaf = __get_cpuid_max(0, nullptr);
+    const unsigned max_leaf = static_cast<unsigned>(__get_cpuid_max(0, nullptr));
     if (max_leaf < 7) return f;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     const bool avx2 = (ebx >> 5) & 1u;

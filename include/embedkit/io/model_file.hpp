@@ -727,12 +727,12 @@ std::uint64_t write_model_file(const ModelFile& m, Sink&& sink) {
     meta.resize(static_cast<std::size_t>(data_start), 0);
     std::uint64_t pos = data_start;
     for (std::size_t i = 0; i < m.tensors.size(); ++i) {
-        for (int b = 0; b < 8; ++b)
+        for (std::size_t b = 0; b < 8; ++b)
             meta[offset_slots[i] + b] = static_cast<unsigned char>((pos >> (8 * b)) & 0xFFu);
         pos = round_up64(pos + m.tensors[i].bytes.size());
     }
     const std::uint64_t file_size = pos + 4;
-    for (int b = 0; b < 8; ++b) {
+    for (std::size_t b = 0; b < 8; ++b) {
         meta[16 + b] = static_cast<unsigned char>((file_size >> (8 * b)) & 0xFFu);
         meta[24 + b] = static_cast<unsigned char>((data_start >> (8 * b)) & 0xFFu);
     }

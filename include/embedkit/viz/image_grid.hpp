@@ -146,7 +146,10 @@ inline std::string grid_svg(const GridLayout& g, const std::vector<std::uint8_t>
         if (g.cells[cell] < 0) continue;
         const std::uint8_t* src = pixels.data() + static_cast<std::size_t>(g.cells[cell]) * per_image;
         std::array<std::size_t, 16> count{};
-        for (std::size_t i = 0; i < per_image; ++i) ++count[levels[i] = level_of(src[i])];
+        for (std::size_t i = 0; i < per_image; ++i) {
+            levels[i] = level_of(src[i]);
+            ++count[static_cast<std::size_t>(levels[i])];
+        }
         const int base = static_cast<int>(std::max_element(count.begin(), count.end()) - count.begin());
         const int x0 = g.col_x[cell % cols], y0 = g.row_y[cell / cols];
         out += "<rect x=\"" + std::to_string(x0) + "\" y=\"" + std::to_string(y0) + "\" width=\"" +
