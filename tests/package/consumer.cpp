@@ -175,10 +175,10 @@ void check_templates(const std::string& dir, const std::string& tag) {
     check(ek::io::read_npy_vector<std::int64_t>(dir + "/ids.npy") == ids, tag + ": int64 .npy");
 
     const Matrix x = Matrix::Constant(40, 19, Scalar(0.25)) + Scalar(0.5) * set.cwiseAbs();
-    ek::nn::FitOptions fit;
+    ek::models::FitOptions fit;
     fit.epochs = 1;
     fit.batch_size = 10;
-    fit.progress.style = ek::viz::ProgressOptions::Style::silent;
+    fit.progress.style = ek::ProgressOptions::Style::silent;
 
     ek::models::AutoencoderOptions ae_options;
     ae_options.input = 19;

@@ -1,0 +1,88 @@
+# Checks every header's relative #include lines against the allowed folder edges that
+# docs/ARCHITECTURE.md states, so the dependency picture cannot drift from the code.
+#
+# Usage: cmake -DSOURCE_DIR=<repo> -P cmake/check_include_rules.cmake
+#
+# The rules are the table between the markers <!-- include-rules --> and
+# <!-- /include-rules --> in docs/ARCHITECTURE.md, one row per folder of include/embedkit:
+#   | `nn/` | `core/` |
+# (the folder may include itself and the folders listed). A header outside every folder (the
+# umbrella header, version.hpp) may include anything. A folder without a row, an include that
+# leaves include/embedkit, or an edge not in the table fails the check and names the line.
+if(NOT SOURCE_DIR)
+  message(FATAL_ERROR "check_include_rules: pass -DSOURCE_DIR=<repository root>")
+endif()
+
+file(READ "${SOURCE_DIR}/docs/ARCHITECTURE.md" _doc)
+string(FIND "${_doc}" "<!-- include-rules -->" _begin)
+string(FIND "${_doc}" "<!-- /include-rules -->" _end)
+if(_begin EQUAL -1 OR _end EQUAL -1 OR _end LESS _begin)
+  message(FATAL_ERROR "check_include_rules: docs/ARCHITECTURE.md has no <!-- include-rules --> table")
+endif()
+math(EXPR _len "${_end} - ${_begin}")
+string(SUBSTRING "${_doc}" ${_begin} ${_len} _table)
+string(REPLACE "\n" ";" _rows "${_table}")
+
+set(_folders "")
+foreach(_row IN LISTS _rows)
+  if(_row MATCHES "^\\| `([a-z_]+)/` \\|(.*)\\|[ ]*$")
+    set(_folder "${CMAKE_MATCH_1}")
+    set(_targets "${CMAKE_MATCH_2}")
+    string(REGEX MATCHALL "`[a-z_]+/`" _allowed "${_targets}")
+    set(_list "${_folder}")
+    foreach(_a IN LISTS _allowed)
+      string(REGEX REPLACE "`([a-z_]+)/`" "\\1" _a "${_a}")
+      list(APPEND _list "${_a}")
+    endforeach()
+    set(_allow_${_folder} "${_list}")
+    list(APPEND _folders "${_folder}")
+  endif()
+endforeach()
+if(NOT _folders)
+  message(FATAL_ERROR "check_include_rules: the include-rules table in docs/ARCHITECTURE.md has no rows")
+endif()
+
+set(_root "${SOURCE_DIR}/include/embedkit")
+file(GLOB_RECURSE _headers RELATIVE "${_root}" "${_root}/*.hpp")
+list(SORT _headers)
+set(_errors "")
+set(_edges 0)
+foreach(_h IN LISTS _headers)
+  string(REGEX MATCH "^[^/]+/" _top "${_h}")
+  if(NOT _top)
+    continue()  # umbrella header, version.hpp
+  endif()
+  string(REPLACE "/" "" _from "${_top}")
+  if(NOT DEFINED _allow_${_from})
+    list(APPEND _errors "include/embedkit/${_h}: folder '${_from}/' has no row in the include-rules table")
+    continue()
+  endif()
+  get_filename_component(_dir "${_root}/${_h}" DIRECTORY)
+  file(STRINGS "${_root}/${_h}" _lines REGEX "^[ ]*#[ ]*include[ ]*\"")
+  foreach(_line IN LISTS _lines)
+    string(REGEX REPLACE "^[ ]*#[ ]*include[ ]*\"([^\"]+)\".*$" "\\1" _inc "${_line}")
+    get_filename_component(_target "${_dir}/${_inc}" ABSOLUTE)
+    file(RELATIVE_PATH _rel "${_root}" "${_target}")
+    if(_rel MATCHES "^\\.\\.")
+      list(APPEND _errors "include/embedkit/${_h}: '${_inc}' leaves include/embedkit")
+      continue()
+    endif()
+    string(REGEX MATCH "^[^/]+/" _to "${_rel}")
+    if(NOT _to)
+      continue()  # a top-level header (version.hpp)
+    endif()
+    string(REPLACE "/" "" _to "${_to}")
+    math(EXPR _edges "${_edges} + 1")
+    list(FIND _allow_${_from} "${_to}" _ok)
+    if(_ok EQUAL -1)
+      list(APPEND _errors "include/embedkit/${_h}: includes '${_inc}' (${_from}/ -> ${_to}/), an edge docs/ARCHITECTURE.md does not allow")
+    endif()
+  endforeach()
+endforeach()
+
+if(_errors)
+  list(JOIN _errors "\n  " _text)
+  message(FATAL_ERROR "check_include_rules: ${_text}")
+endif()
+list(LENGTH _headers _n)
+message(STATUS "check_include_rules: ${_n} headers, ${_edges} relative includes, every edge allowed")
