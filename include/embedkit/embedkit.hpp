@@ -7,6 +7,7 @@
 #include "core/denormals.hpp"
 #include "core/error.hpp"
 #include "core/random.hpp"
+#include "core/threads.hpp"
 #include "core/types.hpp"
 
 #include "distance/batch.hpp"

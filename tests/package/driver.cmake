@@ -117,14 +117,15 @@ elseif(MODE STREQUAL "find_package")
 
 elseif(MODE STREQUAL "plain")
   # What a user without CMake does: compile against the include/ directory. No CMake means
-  # no feature macros, so zlib and libpng are off.
+  # no feature macros, so zlib and libpng are off; -pthread for the std::threads of top_k,
+  # distances and pairwise (glibc before 2.34 needs it to link).
   string(REPLACE "." ";" _v "${EXPECT_VERSION}")
   list(GET _v 0 _major)
   list(GET _v 1 _minor)
   list(GET _v 2 _patch)
   set(_exe "${WORK_DIR}/consumer")
   run("compile and link consumer (plain -I include)"
-    "${_cxx}" -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wshadow -Werror
+    "${_cxx}" -std=c++17 -O2 -pthread -Wall -Wextra -Wpedantic -Wshadow -Werror
     "-I${EMBEDKIT_SOURCE_DIR}/include" "-I${EIGEN_INCLUDE_DIR}"
     -DEMBEDKIT_EXPECT_VERSION_MAJOR=${_major} -DEMBEDKIT_EXPECT_VERSION_MINOR=${_minor}
     -DEMBEDKIT_EXPECT_VERSION_PATCH=${_patch}
