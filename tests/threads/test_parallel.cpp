@@ -114,13 +114,14 @@ ek::RowMatrix<S> tie_set(Index rows, Index cols, std::uint64_t seed) {
 }
 
 // The set of the search cases: two chunks and a part (neither the chunk nor the set block
-// divides it), copies of rows 5 and 6 in every chunk (exact ties across chunks), NaN rows in
+// divides it), 8 columns (whole SIMD vectors: no scalar tails, which ThreadSanitizer makes
+// slow), copies of rows 5 and 6 in every chunk (exact ties across chunks), NaN rows in
 // the first and last chunk.
 template <class S>
 ek::RowMatrix<S> search_set() {
     const Index chunk = ek::detail::topk_chunk_rows;
     const Index n = 2 * chunk + 777;
-    ek::RowMatrix<S> set = tie_set<S>(n, 7, 0x5eed);
+    ek::RowMatrix<S> set = tie_set<S>(n, 8, 0x5eed);
     for (const Index at : {chunk + 5, 2 * chunk + 5}) set.row(at) = set.row(5);
     for (const Index at : {chunk - 1, chunk, 2 * chunk + 6}) set.row(at) = set.row(6);
     set(100, 3) = std::numeric_limits<S>::quiet_NaN();
@@ -220,6 +221,8 @@ TEST_CASE_TEMPLATE("parallel: top_k gives the same bits for 1, 2, 3 and 7 thread
             REQUIRE(double(nq) * double(set.rows()) * double(set.cols()) >=
                     ek::detail::parallel_min_work);
             for (const ek::Metric m : all_metrics) {
+                // l1 never takes the matrix-product path, so many queries add nothing for it.
+                if (m == ek::Metric::l1 && nq > ek::detail::topk_gemm_min_queries) continue;
                 CAPTURE(nq);
                 CAPTURE(k);
                 CAPTURE(ek::metric_name(m));
