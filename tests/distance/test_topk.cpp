@@ -236,13 +236,13 @@ TEST_CASE("topk: the block constants the cases are built around, as the docs sta
     CHECK(documented_number("API.md", "With fewer than ", " queries, or `l1`") == gemm_min);
     CHECK(documented_number("API.md", "blocks of ", " queries, and") == query_block);
     CHECK(documented_number("API.md", "with fewer than ", " queries and a set") ==
-          embedkit::detail::topk_split_max_query_blocks * query_block);
+          embedkit::detail::topk_split_max_queries);
     CHECK(documented_number("API.md", "chunks of the set of ", " rows") == embedkit::detail::topk_chunk_rows);
     CHECK(documented_number("API.md", "would need over ", " chunks") == embedkit::detail::topk_max_chunks);
     CHECK(documented_number("ARCHITECTURE.md", "cut into chunks of ", " rows") ==
           embedkit::detail::topk_chunk_rows);
-    CHECK(documented_number("ARCHITECTURE.md", "(fewer than ", " query blocks)") ==
-          embedkit::detail::topk_split_max_query_blocks);
+    CHECK(documented_number("ARCHITECTURE.md", "(fewer than ", " queries)") ==
+          embedkit::detail::topk_split_max_queries);
     CHECK(documented_number("ARCHITECTURE.md", "a multiple of the ", "-row block") == set_block);
 }
 

@@ -208,6 +208,25 @@ TEST_CASE("parallel: parallel_for runs every item once and passes the first exce
     }
 }
 
+TEST_CASE("parallel: top_k's split of the set depends on the sizes only, as documented") {
+    using ek::detail::topk_chunk_size;
+    const Index chunk = ek::detail::topk_chunk_rows;
+    const Index block = ek::detail::topk_set_block;
+    CHECK(topk_chunk_size(1, 10, chunk) == chunk);          // one chunk: not split
+    CHECK(topk_chunk_size(1, 10, chunk + 1) == chunk);      // two chunks, the second of 1 row
+    CHECK(topk_chunk_size(1, 10, 1000000) == chunk);        // 41 chunks
+    CHECK(topk_chunk_size(2047, 10, 1000000) == chunk);     // fewer than 2048 queries: split
+    CHECK(topk_chunk_size(2048, 10, 1000000) == 1000000);   // 16 full query blocks: not split
+    // Beyond 64 chunks: 64 larger ones, whole set blocks.
+    const Index big = topk_chunk_size(1, 10, 100000000);
+    CHECK(big % block == 0);
+    CHECK((100000000 + big - 1) / big == ek::detail::topk_max_chunks);
+    // At most 2^20 kept candidates over all lists: 1000 queries x k 100 allow 10 chunks.
+    const Index kept = topk_chunk_size(1000, 100, 1000000);
+    CHECK((1000000 + kept - 1) / kept == 10);
+    CHECK(topk_chunk_size(1000, 2000, 1000000) == 1000000);  // not even two
+}
+
 TEST_CASE_TEMPLATE("parallel: top_k gives the same bits for 1, 2, 3 and 7 threads", S, float, double) {
     const ek::RowMatrix<S> set = search_set<S>();
     const Index chunk = ek::detail::topk_chunk_rows;

@@ -241,8 +241,9 @@ inline constexpr Eigen::Index topk_gemm_min_queries = 8;
 // candidate gets the same key as in one pass over the whole set; the split depends on the
 // sizes only, never on the thread count. 24,576 rows are 12 MiB of floats at d = 128.
 inline constexpr Eigen::Index topk_chunk_rows = 16 * topk_set_block;
-// From this many query blocks on, the query blocks alone are work items enough: no split.
-inline constexpr Eigen::Index topk_split_max_query_blocks = 16;
+// From this many queries (16 query blocks) on, the query blocks alone are work items enough:
+// the set is not split.
+inline constexpr Eigen::Index topk_split_max_queries = 16 * topk_query_block;
 // At most this many chunks, and at most this many kept candidates over all chunks' lists
 // (nq * k per chunk): the split costs memory, so it stays bounded.
 inline constexpr Eigen::Index topk_max_chunks = 64;
@@ -251,13 +252,14 @@ inline constexpr Eigen::Index topk_max_chunk_candidates = Eigen::Index(1) << 20;
 // Rows per chunk of the set for nq queries keeping kk each, from the sizes only; `n` (one
 // chunk) when the set is not split.
 inline Eigen::Index topk_chunk_size(Eigen::Index nq, Eigen::Index kk, Eigen::Index n) noexcept {
-    const Eigen::Index query_blocks = (nq + topk_query_block - 1) / topk_query_block;
-    if (n <= topk_chunk_rows || query_blocks >= topk_split_max_query_blocks) return n;
-    Eigen::Index chunks = (n + topk_chunk_rows - 1) / topk_chunk_rows;
-    chunks = std::min(chunks, topk_max_chunks);
-    chunks = std::min(chunks, std::max<Eigen::Index>(1, topk_max_chunk_candidates / (nq * kk)));
-    if (chunks <= 1) return n;
-    const Eigen::Index rows = (n + chunks - 1) / chunks;
+    if (n <= topk_chunk_rows || nq >= topk_split_max_queries) return n;
+    const Eigen::Index chunks = (n + topk_chunk_rows - 1) / topk_chunk_rows;
+    const Eigen::Index most = std::min(
+        topk_max_chunks, std::max<Eigen::Index>(1, topk_max_chunk_candidates / (nq * kk)));
+    if (chunks <= most) return topk_chunk_rows;
+    if (most <= 1) return n;
+    // Too many chunks: fewer, larger ones, still whole set blocks.
+    const Eigen::Index rows = (n + most - 1) / most;
     return (rows + topk_set_block - 1) / topk_set_block * topk_set_block;
 }
 
