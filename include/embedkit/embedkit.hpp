@@ -9,6 +9,7 @@
 #include "core/profile.hpp"
 #include "core/progress.hpp"
 #include "core/random.hpp"
+#include "core/threads.hpp"
 #include "core/types.hpp"
 
 #include "distance/batch.hpp"

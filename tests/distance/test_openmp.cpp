@@ -1,14 +1,8 @@
-// With EMBEDKIT_USE_OPENMP, top_k and pairwise split their work over threads; the results must
-// be bit-identical to a single thread's (built with -fopenmp; see tests/distance/CMakeLists.txt).
-#include <embedkit/distance/batch.hpp>
-#include <embedkit/distance/topk.hpp>
-
-#include <doctest/doctest.h>
-#include <omp.h>
-
-#include <cstdint>
-#include <cstring>
-
+// With EMBEDKIT_USE_OPENMP, top_k, distances and pairwise run their work items on OpenMP
+// threads: the cases of tests/threads/test_parallel.cpp (the same bits for 1, 2, 3 and 7
+// threads; several threads really ran the items, seen through the test hook) on that backend.
+// Built with -fopenmp (tests/distance/CMakeLists.txt); without OpenMP a failing or skipped
+// test says so instead.
 #ifndef EMBEDKIT_USE_OPENMP
 #error "test_openmp must be built with EMBEDKIT_USE_OPENMP"
 #endif
@@ -16,67 +10,28 @@
 #error "test_openmp must be built with OpenMP enabled"
 #endif
 
-namespace {
+#include "../threads/test_parallel.cpp"
 
-namespace ek = embedkit;
+#include <omp.h>
 
-template <class S>
-ek::RowMatrix<S> seeded_set(Eigen::Index rows, Eigen::Index cols, std::uint64_t seed) {
-    ek::RowMatrix<S> m(rows, cols);
-    std::uint64_t x = seed;
-    for (Eigen::Index i = 0; i < m.size(); ++i) {
-        x = x * 6364136223846793005ull + 1442695040888963407ull;  // LCG: reproducible anywhere
-        m.data()[i] = static_cast<S>(static_cast<double>(x >> 11) / 9007199254740992.0 * 2.0 - 1.0);
-    }
-    return m;
-}
-
-template <class M>
-bool same_bits(const M& a, const M& b) {
-    return a.rows() == b.rows() && a.cols() == b.cols() &&
-           std::memcmp(a.data(), b.data(), sizeof(typename M::Scalar) * std::size_t(a.size())) == 0;
-}
-
-}  // namespace
-
-TEST_CASE_TEMPLATE("openmp: top_k and pairwise match one thread bit for bit", S, float, double) {
-    REQUIRE(omp_get_max_threads() >= 1);
-    // 300 queries: three query blocks, so threads really share the work; 3100 rows: two full
-    // set blocks and a partial one.
-    const ek::RowMatrix<S> set = seeded_set<S>(3100, 37, 0x5eed);
-    const ek::RowMatrix<S> queries = seeded_set<S>(300, 37, 0xfeed);
-    for (const ek::Metric m : {ek::Metric::l1, ek::Metric::l2, ek::Metric::l2_squared,
-                               ek::Metric::dot, ek::Metric::cosine}) {
-        CAPTURE(ek::metric_name(m));
-        omp_set_num_threads(1);
-        const ek::TopK<S> one = ek::top_k(queries, set, 10, m);
-        const ek::TopK<S> self_one = ek::top_k(set.topRows(200), set, 5, m, {true});
-        const ek::RowMatrix<S> pair_one = ek::pairwise(queries, set.topRows(500), m);
-        for (const int threads : {2, 3, 4}) {
-            CAPTURE(threads);
-            omp_set_num_threads(threads);
-            const ek::TopK<S> many = ek::top_k(queries, set, 10, m);
-            CHECK(same_bits(one.indices, many.indices));
-            CHECK(same_bits(one.scores, many.scores));
-            const ek::TopK<S> self_many = ek::top_k(set.topRows(200), set, 5, m, {true});
-            CHECK(same_bits(self_one.indices, self_many.indices));
-            CHECK(same_bits(self_one.scores, self_many.scores));
-            CHECK(same_bits(pair_one, ek::pairwise(queries, set.topRows(500), m)));
+TEST_CASE("backend: the work items run on OpenMP threads") {
+    CHECK(embedkit::detail::parallel_backend() == "openmp");
+    // The default thread count is OpenMP's, so OMP_NUM_THREADS applies.
+    CHECK(embedkit::hardware_threads() == omp_get_max_threads());
+    // Inside a work item the threads are an OpenMP team: an item that asks sees its size.
+    const parallel_test::Threads three(3);
+    std::atomic<int> largest_team{0};
+    embedkit::detail::parallel_for(12, embedkit::num_threads(), [&](std::ptrdiff_t) {
+        int seen = largest_team.load();
+        const int team = omp_get_num_threads();
+        while (team > seen && !largest_team.compare_exchange_weak(seen, team)) {
         }
-    }
-    omp_set_num_threads(1);
-}
-
-TEST_CASE("openmp: the parallel regions really run on several threads") {
-    // Guards the test above: without OpenMP the pragmas vanish and it would compare a single
-    // thread with itself.
-    omp_set_num_threads(3);
-    int seen = 0;
-#pragma omp parallel
-    {
-#pragma omp single
-        seen = omp_get_num_threads();
-    }
-    CHECK(seen == 3);
-    omp_set_num_threads(1);
+    });
+    CHECK(largest_team.load() == 3);
+    // The caller's own OpenMP setting survives the call (parallel_for makes Eigen's products
+    // inside the items single-threaded, on the calling thread too, and restores it).
+    omp_set_num_threads(5);
+    embedkit::detail::parallel_for(1, 1, [](std::ptrdiff_t) { CHECK(omp_get_max_threads() == 1); });
+    CHECK(omp_get_max_threads() == 5);
+    omp_set_num_threads(embedkit::hardware_threads());
 }

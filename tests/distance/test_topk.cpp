@@ -16,11 +16,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cctype>
 #include <cstddef>
+#include <fstream>
 #include <functional>
 #include <initializer_list>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <typeinfo>
@@ -195,11 +198,52 @@ std::vector<Index> ks_for(Index n) {
     return ks;
 }
 
-TEST_CASE("topk: the block constants the cases are built around") {
+// The number docs/*.md states right after `before` (digits, thousands separated by commas)
+// and followed by `after`, with the text's line breaks and runs of spaces read as one space;
+// -1 if the phrase is not there.
+Index documented_number(const std::string& doc, const std::string& before, const std::string& after) {
+    const std::string path = std::string(EMBEDKIT_SOURCE_DIR) + "/docs/" + doc;
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot read " << path);
+    std::ostringstream raw;
+    raw << in.rdbuf();
+    std::string text;
+    for (const char c : raw.str()) {
+        const char d = (c == '\n' || c == '\t') ? ' ' : c;
+        if (d == ' ' && !text.empty() && text.back() == ' ') continue;
+        text += d;
+    }
+    for (std::size_t at = text.find(before); at != std::string::npos; at = text.find(before, at + 1)) {
+        std::size_t end = at + before.size();
+        std::string digits;
+        for (; end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == ','); ++end)
+            if (text[end] != ',') digits += text[end];
+        if (!digits.empty() && text.compare(end, after.size(), after) == 0) return std::stol(digits);
+    }
+    return -1;
+}
+
+TEST_CASE("topk: the block constants the cases are built around, as the docs state them") {
     // The cases below derive their sizes from these; this records what they were written for.
     CHECK(gemm_min >= 2);
     CHECK(set_block >= 2);
     CHECK(query_block >= gemm_min);
+    CHECK(embedkit::detail::topk_chunk_rows % set_block == 0);  // chunk edges are block edges
+    // The figures docs/API.md and docs/ARCHITECTURE.md give must be the code's (API.md once
+    // said 1024-row blocks while the code used 1536).
+    CHECK(documented_number("API.md", "streamed in blocks of ", " rows") == set_block);
+    CHECK(documented_number("ARCHITECTURE.md", "streams the set in blocks of ", " rows") == set_block);
+    CHECK(documented_number("API.md", "With fewer than ", " queries, or `l1`") == gemm_min);
+    CHECK(documented_number("API.md", "blocks of ", " queries, and") == query_block);
+    CHECK(documented_number("API.md", "with fewer than ", " queries and a set") ==
+          embedkit::detail::topk_split_max_queries);
+    CHECK(documented_number("API.md", "chunks of the set of ", " rows") == embedkit::detail::topk_chunk_rows);
+    CHECK(documented_number("API.md", "would need over ", " chunks") == embedkit::detail::topk_max_chunks);
+    CHECK(documented_number("ARCHITECTURE.md", "cut into chunks of ", " rows") ==
+          embedkit::detail::topk_chunk_rows);
+    CHECK(documented_number("ARCHITECTURE.md", "(fewer than ", " queries)") ==
+          embedkit::detail::topk_split_max_queries);
+    CHECK(documented_number("ARCHITECTURE.md", "a multiple of the ", "-row block") == set_block);
 }
 
 // ---------------------------------------------------------------------------------------------

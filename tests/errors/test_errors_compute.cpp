@@ -5,6 +5,7 @@
 #include "../io/io_test_util.hpp"
 
 #include <embedkit/core/random.hpp>
+#include <embedkit/core/threads.hpp>
 #include <embedkit/data/pairs.hpp>
 #include <embedkit/distance/batch.hpp>
 #include <embedkit/distance/dispatch.hpp>
@@ -297,6 +298,23 @@ TEST_CASE("errors compute: top_k") {
                          ek::ArgumentError);
     CHECK(ek::top_k(queries, set, 100, ek::Metric::l2).indices.cols() == 5);
     CHECK(ek::top_k(set, set, 100, ek::Metric::l2, ek::TopKOptions{true}).indices.cols() == 4);
+}
+
+TEST_CASE("errors compute: set_num_threads") {
+    const int before = ek::num_threads();
+    ek::set_num_threads(2);
+    EMBEDKIT_ERROR_ROW("THREADS-01", embedkit::ArgumentError,
+                       "embedkit::set_num_threads: the thread count must be from 0 (the hardware default) to 1024, got -1",
+                       ek::set_num_threads(-1));
+    EMBEDKIT_ERROR_ROW("THREADS-02", embedkit::ArgumentError,
+                       "embedkit::set_num_threads: the thread count must be from 0 (the hardware default) to 1024, got 1025",
+                       ek::set_num_threads(ek::max_num_threads + 1));
+    // A refused count leaves the setting as it was; the largest valid count is accepted.
+    CHECK(ek::num_threads() == 2);
+    ek::set_num_threads(ek::max_num_threads);
+    CHECK(ek::num_threads() == ek::max_num_threads);
+    ek::set_num_threads(0);
+    CHECK(ek::num_threads() == before);
 }
 
 // ---------------------------------------------------------------------------------------------

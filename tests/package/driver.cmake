@@ -132,13 +132,15 @@ elseif(MODE STREQUAL "plain")
   # What a user without CMake does: compile against the include/ directory. No CMake means
   # no feature macros, so zlib and libpng are off. Eigen is a system include, as CMake makes
   # it for the other two modes: Eigen 3.4 itself is not clean under -Wsign-conversion.
+  # -pthread for the std::threads of top_k, distances and pairwise (glibc before 2.34 needs
+  # it to link).
   string(REPLACE "." ";" _v "${EXPECT_VERSION}")
   list(GET _v 0 _major)
   list(GET _v 1 _minor)
   list(GET _v 2 _patch)
   set(_exe "${WORK_DIR}/consumer")
   run("compile and link consumer (plain -I include)"
-    "${_cxx}" -std=c++17 -O2 -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror
+    "${_cxx}" -std=c++17 -O2 -pthread -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wsign-conversion -Werror
     "-I${EMBEDKIT_SOURCE_DIR}/include" -isystem "${EIGEN_INCLUDE_DIR}"
     -DEMBEDKIT_EXPECT_VERSION_MAJOR=${_major} -DEMBEDKIT_EXPECT_VERSION_MINOR=${_minor}
     -DEMBEDKIT_EXPECT_VERSION_PATCH=${_patch}

@@ -1,6 +1,7 @@
 // One-to-many distances, all-pairs distances between two sets, and row normalisation.
 #pragma once
 
+#include "../core/detail/parallel.hpp"
 #include "../core/error.hpp"
 #include "../core/types.hpp"
 #include "../core/detail/set_view.hpp"
@@ -76,8 +77,10 @@ inline void many(const simd::KernelTable<Scalar>& t, Metric metric, const Scalar
     }
 }
 
-// Rows of A per matrix product in pairwise().
+// Rows of A per matrix product in pairwise(): the work items threads share.
 inline constexpr Eigen::Index pairwise_row_block = 256;
+// Rows of A per work item of pairwise() with l1.
+inline constexpr Eigen::Index pairwise_l1_row_block = 64;
 
 // Squared norms of the rows of a set, through the active kernels, into out[0 .. v.rows).
 template <class Scalar>
@@ -317,7 +320,18 @@ Vector<typename DS::Scalar> distances(const Eigen::MatrixBase<DQ>& query,
     detail::check_metric("distances", metric);
     const auto q = detail::contiguous(query);
     Vector<Scalar> out(v.rows);
-    detail::many(simd::detail::active_table<Scalar>(), metric, q.data(), v, 0, v.rows, out.data());
+    const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
+    // Each value depends on its row only, so any split gives the same bits; items of about
+    // 2^18 values read keep the hand-out cost negligible.
+    const Eigen::Index dim = std::max<Eigen::Index>(1, v.cols);
+    const Eigen::Index rows = std::max<Eigen::Index>(1, (Eigen::Index(1) << 18) / dim);
+    const Eigen::Index items = (v.rows + rows - 1) / rows;
+    detail::parallel_for(items, detail::threads_for_work(double(v.rows) * double(dim)),
+                         [&](std::ptrdiff_t item) {
+                             const Eigen::Index r0 = Eigen::Index(item) * rows;
+                             const Eigen::Index nr = std::min(rows, v.rows - r0);
+                             detail::many(t, metric, q.data(), v, r0, nr, out.data() + r0);
+                         });
     return out;
 }
 
@@ -350,18 +364,23 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
     const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
     RowMatrix<Scalar> out(a.rows, b.rows);
     detail::advise_huge_pages(out.data(), static_cast<std::size_t>(out.size()) * sizeof(Scalar));
+    const int threads = detail::threads_for_work(double(a.rows) * double(b.rows) *
+                                                 double(std::max<Eigen::Index>(1, a.cols)));
     if (metric == Metric::l1) {
-        // A slice of B of about 256 KiB stays in L2 while every row of A passes over it.
+        // Work items of 64 rows of A; each walks B in slices of about 256 KiB, which stay in
+        // L2 while the item's rows pass over them. Every value depends on its pair only.
         const Eigen::Index row_bytes = std::max<Eigen::Index>(1, b.cols) * Eigen::Index(sizeof(Scalar));
         const Eigen::Index block = std::max<Eigen::Index>(1, (Eigen::Index(256) << 10) / row_bytes);
-        for (Eigen::Index j0 = 0; j0 < b.rows; j0 += block) {
-            const Eigen::Index nb = std::min(block, b.rows - j0);
-#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
-#pragma omp parallel for schedule(static)
-#endif
-            for (Eigen::Index i = 0; i < a.rows; ++i)
-                detail::many(t, metric, a.row(i), b, j0, nb, out.data() + i * b.rows + j0);
-        }
+        const Eigen::Index rows = detail::pairwise_l1_row_block;
+        detail::parallel_for((a.rows + rows - 1) / rows, threads, [&](std::ptrdiff_t item) {
+            const Eigen::Index i0 = Eigen::Index(item) * rows;
+            const Eigen::Index i1 = std::min(a.rows, i0 + rows);
+            for (Eigen::Index j0 = 0; j0 < b.rows; j0 += block) {
+                const Eigen::Index nb = std::min(block, b.rows - j0);
+                for (Eigen::Index i = i0; i < i1; ++i)
+                    detail::many(t, metric, a.row(i), b, j0, nb, out.data() + i * b.rows + j0);
+            }
+        });
         return out;
     }
     // The norms also find the rows the matrix-product form cannot score (dot included).
@@ -371,15 +390,13 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
     const detail::CosineColumns<Scalar> bc =
         metric == Metric::cosine ? detail::cosine_columns(bn) : detail::CosineColumns<Scalar>{};
     // Fixed blocks of A's rows, one GEMM each: the split never depends on the thread count
-    // (and Eigen does not thread a product started inside a parallel region), so threaded
-    // results are bit-identical to one thread's.
+    // (and Eigen does not thread a product started inside a parallel region, nor without
+    // OpenMP), so threaded results are bit-identical to one thread's.
     const Eigen::Index block = detail::pairwise_row_block;
     const Eigen::Index nblocks = (a.rows + block - 1) / block;
     const auto bmap = detail::as_map(b);
-#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1)
-#endif
-    for (Eigen::Index bi = 0; bi < nblocks; ++bi) {
+    detail::parallel_for(nblocks, threads, [&](std::ptrdiff_t item) {
+        const Eigen::Index bi = Eigen::Index(item);
         const Eigen::Index i0 = bi * block;
         const Eigen::Index nr = std::min(block, a.rows - i0);
         const detail::SetView<Scalar> ab{a.row(i0), nr, a.cols, a.stride};
@@ -399,7 +416,7 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
                 break;
         }
         detail::rescore_unsafe(t, metric, a, b, i0, nr, an.data() + i0, b_unsafe, rows);
-    }
+    });
     return out;
 }
 

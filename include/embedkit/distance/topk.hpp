@@ -1,6 +1,7 @@
 // Exact k-nearest-neighbour search: for every query, the k best rows of a set under a metric.
 #pragma once
 
+#include "../core/detail/parallel.hpp"
 #include "../core/error.hpp"
 #include "../core/types.hpp"
 #include "batch.hpp"
@@ -234,6 +235,137 @@ inline constexpr Eigen::Index topk_set_block = 1536;
 inline constexpr Eigen::Index topk_query_block = 128;
 // From this many queries on, the inner products come from one GEMM per block.
 inline constexpr Eigen::Index topk_gemm_min_queries = 8;
+// With few queries the set is split into chunks of this many rows (more for sets above
+// topk_max_chunks chunks), each with its own bounded lists, merged at the end: the work items
+// threads share. A multiple of topk_set_block, so chunk edges are block edges and every
+// candidate gets the same key as in one pass over the whole set; the split depends on the
+// sizes only, never on the thread count. 24,576 rows are 12 MiB of floats at d = 128.
+inline constexpr Eigen::Index topk_chunk_rows = 16 * topk_set_block;
+// From this many queries (16 query blocks) on, the query blocks alone are work items enough:
+// the set is not split.
+inline constexpr Eigen::Index topk_split_max_queries = 16 * topk_query_block;
+// At most this many chunks, and at most this many kept candidates over all chunks' lists
+// (nq * k per chunk): the split costs memory, so it stays bounded.
+inline constexpr Eigen::Index topk_max_chunks = 64;
+inline constexpr Eigen::Index topk_max_chunk_candidates = Eigen::Index(1) << 20;
+
+// Rows per chunk of the set for nq queries keeping kk each, from the sizes only; `n` (one
+// chunk) when the set is not split.
+inline Eigen::Index topk_chunk_size(Eigen::Index nq, Eigen::Index kk, Eigen::Index n) noexcept {
+    if (n <= topk_chunk_rows || nq >= topk_split_max_queries) return n;
+    const Eigen::Index chunks = (n + topk_chunk_rows - 1) / topk_chunk_rows;
+    const Eigen::Index most = std::min(
+        topk_max_chunks, std::max<Eigen::Index>(1, topk_max_chunk_candidates / (nq * kk)));
+    if (chunks <= most) return topk_chunk_rows;
+    if (most <= 1) return n;
+    // Too many chunks: fewer, larger ones, still whole set blocks.
+    const Eigen::Index rows = (n + most - 1) / most;
+    return (rows + topk_set_block - 1) / topk_set_block * topk_set_block;
+}
+
+// What every work item of one top_k call shares.
+template <class Scalar>
+struct TopKScan {
+    const simd::KernelTable<Scalar>& t;
+    Metric metric;
+    SetView<Scalar> q;
+    SetView<Scalar> s;
+    bool gemm;
+    bool exclude_self;
+    Eigen::Index self_offset;
+};
+
+// One work item: offers set rows [c0, c1) to queries q0 .. q0 + qn - 1, whose lists are
+// best[0 .. qn). c0 is a multiple of topk_set_block (or 0), so the blocks are those of one
+// pass over the whole set.
+template <class Scalar>
+inline void topk_scan(const TopKScan<Scalar>& a, Eigen::Index q0, Eigen::Index qn,
+                      Eigen::Index c0, Eigen::Index c1, KBest<Scalar>* best) {
+    using Index = Eigen::Index;
+    const simd::KernelTable<Scalar>& t = a.t;
+    const Metric metric = a.metric;
+    const SetView<Scalar>& q = a.q;
+    const SetView<Scalar>& s = a.s;
+    const auto dim = static_cast<std::size_t>(q.cols);
+    if (a.gemm) {
+        const SetView<Scalar> qv{q.row(q0), qn, q.cols, q.stride};
+        const auto qmap = as_map(qv);
+        const Vector<Scalar> q_sq = row_squared_norms(t, qv);
+        // Every product has `width` columns. A set smaller than one block is one product,
+        // padded only to a multiple of 48 rows (the tallest panel), not to a full block.
+        const Index width = s.rows >= topk_set_block ? topk_set_block : (s.rows + 47) / 48 * 48;
+        RowMatrix<Scalar> ip(qn, width);
+        Vector<Scalar> s_sq(width);
+        Vector<Scalar> keys(width);
+        std::vector<unsigned char> flag(static_cast<std::size_t>(width));
+        std::vector<Index> unsafe;  // rows of the set block the matrix product cannot score
+        const bool squared = metric == Metric::l2 || metric == Metric::l2_squared;
+        const Scalar frac = cancellation_fraction<Scalar>(dim);
+        RowMatrix<Scalar> padded;  // the last, partial block of the set, zero-padded
+        for (Index j0 = c0; j0 < c1; j0 += width) {
+            const Index nb = std::min(width, c1 - j0);
+            const SetView<Scalar> sv{s.row(j0), nb, s.cols, s.stride};
+            if (nb == width) {
+                ip.noalias() = qmap * as_map(sv).transpose();
+            } else {
+                padded.setZero(width, s.cols);
+                padded.topRows(nb) = as_map(sv);
+                ip.noalias() = qmap * padded.transpose();
+            }
+            row_squared_norms(t, sv, s_sq.data());
+            unsafe.clear();
+            for (Index j = 0; j < nb; ++j)
+                if (!gemm_safe_norm(s_sq[j])) unsafe.push_back(j);
+            for (Index i = 0; i < qn; ++i) {
+                const Index self = a.exclude_self ? a.self_offset + q0 + i - j0 : Index(-1);
+                KBest<Scalar>& b = best[i];
+                const Scalar* qi = q.row(q0 + i);
+                if (!gemm_safe_norm(q_sq[i])) {
+                    // A query the matrix product cannot score: the pair kernels.
+                    many(t, metric, qi, s, j0, nb, keys.data());
+                    for (Index j = 0; j < nb; ++j) keys[j] = to_key(metric, keys[j]);
+                    offer_keys(b, keys.data(), nb, j0, self);
+                    continue;
+                }
+                const Scalar* ipi = ip.data() + i * ip.cols();
+                bool flagged = false;
+                if (metric == Metric::l2)
+                    flagged = squared_keys_from_products<Metric::l2>(
+                        ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
+                else if (metric == Metric::l2_squared)
+                    flagged = squared_keys_from_products<Metric::l2_squared>(
+                        ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
+                else
+                    keys_from_products(metric, ipi, nb, q_sq[i], s_sq.data(), keys.data());
+                if (!unsafe.empty()) {
+                    if (!flagged && !squared) flag.assign(flag.size(), 0);
+                    for (const Index j : unsafe) {
+                        flag[std::size_t(j)] = 1;
+                        keys[j] = -std::numeric_limits<Scalar>::infinity();
+                    }
+                    flagged = true;
+                }
+                if (flagged)
+                    offer_checked(b, keys.data(), flag.data(), nb, j0, self, t, metric, qi, s);
+                else
+                    offer_keys(b, keys.data(), nb, j0, self);
+            }
+        }
+    } else {
+        Vector<Scalar> vals(std::min(topk_set_block, c1 - c0));
+        const bool negate = larger_is_closer(metric);
+        for (Index j0 = c0; j0 < c1; j0 += topk_set_block) {
+            const Index nb = std::min(topk_set_block, c1 - j0);
+            for (Index i = 0; i < qn; ++i) {
+                many(t, metric, q.row(q0 + i), s, j0, nb, vals.data());
+                if (negate)  // the keys of similarities (to_key), in place
+                    for (Index j = 0; j < nb; ++j) vals[j] = -vals[j];
+                const Index self = a.exclude_self ? a.self_offset + q0 + i - j0 : Index(-1);
+                offer_keys(best[i], vals.data(), nb, j0, self);
+            }
+        }
+    }
+}
 
 // The set row of query 0 for exclude_self (TopKOptions::self_offset).
 template <class Scalar>
@@ -311,7 +443,13 @@ inline SetView<typename DQ::Scalar> view_queries(const Eigen::MatrixBase<DQ>& qu
 /// remaining rounding (dot: about eps * sum |q_i s_i|; l2: relative 1e-4) can only swap
 /// candidates whose exact scores are that close at the k-th place.
 ///
-/// Memory: O(nq * k) plus one block of scores; the set is streamed, never copied.
+/// Threads: up to num_threads() (core/threads.hpp). The work items are fixed by the sizes:
+/// query blocks of 128, and with fewer than 2048 queries the set is also split into chunks
+/// (24,576 rows or more), each with its own lists, merged in the same order; so indices and
+/// scores, ties included, are bit-identical for every thread count.
+/// Memory: O(nq * k) (with a split set, one list per query and chunk: at most 2^20 kept
+/// candidates over all chunks, or nq * k if more) plus one block of scores per thread; the
+/// set is streamed, never copied.
 /// Throws ArgumentError if k <= 0, queries or set are empty, exclude_self leaves no candidate
 /// or cannot tell the queries' set rows (TopKOptions::self_offset), self_offset is out of
 /// range, or `metric` is not a Metric value; DimensionError if the dimensions differ.
@@ -342,127 +480,76 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     const auto dim = static_cast<std::size_t>(q.cols);
     const simd::KernelTable<Scalar>& t = simd::detail::active_table<Scalar>();
 
-    std::vector<detail::Candidate<Scalar>> storage(static_cast<std::size_t>(nq * kk));
-    std::vector<detail::KBest<Scalar>> best(static_cast<std::size_t>(nq));
-    for (Index i = 0; i < nq; ++i) best[std::size_t(i)].reset(storage.data() + i * kk, kk);
-
     const bool gemm = metric != Metric::l1 && nq >= detail::topk_gemm_min_queries && dim > 0;
     const Index nblocks_q = (nq + detail::topk_query_block - 1) / detail::topk_query_block;
+    const Index chunk = detail::topk_chunk_size(nq, kk, s.rows);
+    const Index nchunks = (s.rows + chunk - 1) / chunk;
+    const int threads = detail::threads_for_work(double(nq) * double(s.rows) *
+                                                 double(std::max<std::size_t>(dim, 1)));
 
-#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1)
-#endif
-    for (Index bq = 0; bq < nblocks_q; ++bq) {
+    // One bounded list per query and chunk: list (c, i) is best[c * nq + i], its storage
+    // kk candidates at storage[(c * nq + i) * kk].
+    const auto lists = static_cast<std::size_t>(nchunks * nq);
+    std::vector<detail::Candidate<Scalar>> storage(lists * static_cast<std::size_t>(kk));
+    std::vector<detail::KBest<Scalar>> best(lists);
+    for (std::size_t l = 0; l < lists; ++l)
+        best[l].reset(storage.data() + Index(l) * kk, kk);
+
+    // Work items: (query block, chunk) pairs, query block major.
+    const detail::TopKScan<Scalar> scan{t, metric, q, s, gemm, options.exclude_self, self_offset};
+    detail::parallel_for(nblocks_q * nchunks, threads, [&](std::ptrdiff_t item) {
+        const Index bq = Index(item) / nchunks;
+        const Index c = Index(item) % nchunks;
         const Index q0 = bq * detail::topk_query_block;
         const Index qn = std::min(detail::topk_query_block, nq - q0);
-        if (gemm) {
-            const detail::SetView<Scalar> qv{q.row(q0), qn, q.cols, q.stride};
-            const auto qmap = detail::as_map(qv);
-            const Vector<Scalar> q_sq = detail::row_squared_norms(t, qv);
-            // Every product has `width` columns. A set smaller than one block is one product,
-            // padded only to a multiple of 48 rows (the tallest panel), not to a full block.
-            const Index width = s.rows >= detail::topk_set_block
-                                    ? detail::topk_set_block
-                                    : (s.rows + 47) / 48 * 48;
-            RowMatrix<Scalar> ip(qn, width);
-            Vector<Scalar> s_sq(width);
-            Vector<Scalar> keys(width);
-            std::vector<unsigned char> flag(static_cast<std::size_t>(width));
-            std::vector<Index> unsafe;  // rows of the set block the matrix product cannot score
-            const bool squared = metric == Metric::l2 || metric == Metric::l2_squared;
-            const Scalar frac = detail::cancellation_fraction<Scalar>(dim);
-            RowMatrix<Scalar> padded;  // the last, partial block of the set, zero-padded
-            for (Index j0 = 0; j0 < s.rows; j0 += width) {
-                const Index nb = std::min(width, s.rows - j0);
-                const detail::SetView<Scalar> sv{s.row(j0), nb, s.cols, s.stride};
-                if (nb == width) {
-                    ip.noalias() = qmap * detail::as_map(sv).transpose();
-                } else {
-                    padded.setZero(width, s.cols);
-                    padded.topRows(nb) = detail::as_map(sv);
-                    ip.noalias() = qmap * padded.transpose();
-                }
-                detail::row_squared_norms(t, sv, s_sq.data());
-                unsafe.clear();
-                for (Index j = 0; j < nb; ++j)
-                    if (!detail::gemm_safe_norm(s_sq[j])) unsafe.push_back(j);
-                for (Index i = 0; i < qn; ++i) {
-                    const Index self =
-                        options.exclude_self ? self_offset + q0 + i - j0 : Index(-1);
-                    detail::KBest<Scalar>& b = best[std::size_t(q0 + i)];
-                    const Scalar* qi = q.row(q0 + i);
-                    if (!detail::gemm_safe_norm(q_sq[i])) {
-                        // A query the matrix product cannot score: the pair kernels.
-                        detail::many(t, metric, qi, s, j0, nb, keys.data());
-                        for (Index j = 0; j < nb; ++j) keys[j] = detail::to_key(metric, keys[j]);
-                        detail::offer_keys(b, keys.data(), nb, j0, self);
-                        continue;
-                    }
-                    const Scalar* ipi = ip.data() + i * ip.cols();
-                    bool flagged = false;
-                    if (metric == Metric::l2)
-                        flagged = detail::squared_keys_from_products<Metric::l2>(
-                            ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
-                    else if (metric == Metric::l2_squared)
-                        flagged = detail::squared_keys_from_products<Metric::l2_squared>(
-                            ipi, nb, q_sq[i], s_sq.data(), frac, keys.data(), flag.data());
-                    else
-                        detail::keys_from_products(metric, ipi, nb, q_sq[i], s_sq.data(),
-                                                   keys.data());
-                    if (!unsafe.empty()) {
-                        if (!flagged && !squared) flag.assign(flag.size(), 0);
-                        for (const Index j : unsafe) {
-                            flag[std::size_t(j)] = 1;
-                            keys[j] = -std::numeric_limits<Scalar>::infinity();
-                        }
-                        flagged = true;
-                    }
-                    if (flagged)
-                        detail::offer_checked(b, keys.data(), flag.data(), nb, j0, self, t,
-                                              metric, qi, s);
-                    else
-                        detail::offer_keys(b, keys.data(), nb, j0, self);
-                }
-            }
-        } else {
-            Vector<Scalar> vals(std::min(detail::topk_set_block, s.rows));
-            const bool negate = larger_is_closer(metric);
-            for (Index j0 = 0; j0 < s.rows; j0 += detail::topk_set_block) {
-                const Index nb = std::min(detail::topk_set_block, s.rows - j0);
-                for (Index i = 0; i < qn; ++i) {
-                    detail::many(t, metric, q.row(q0 + i), s, j0, nb, vals.data());
-                    if (negate)  // the keys of similarities (to_key), in place
-                        for (Index j = 0; j < nb; ++j) vals[j] = -vals[j];
-                    const Index self =
-                        options.exclude_self ? self_offset + q0 + i - j0 : Index(-1);
-                    detail::offer_keys(best[std::size_t(q0 + i)], vals.data(), nb, j0, self);
-                }
-            }
-        }
-    }
+        const Index c0 = c * chunk;
+        detail::topk_scan(scan, q0, qn, c0, std::min(s.rows, c0 + chunk),
+                          best.data() + c * nq + q0);
+    });
 
+    // Each query's result: its chunks' lists merged (the same order, so the kk best of the
+    // union are the kk best of one pass), then, on the matrix-product path, the pair
+    // functions' exact values, ordered by them. Per query block, on the same threads.
     TopK<Scalar> out;
     out.indices.resize(nq, kk);
     out.scores.resize(nq, kk);
-    for (Index i = 0; i < nq; ++i) {
-        detail::KBest<Scalar>& b = best[std::size_t(i)];
-        detail::Candidate<Scalar>* c = storage.data() + i * kk;
-        const Index got = b.finish();
-        if (gemm) {
-            // Report the pair functions' exact values and order by them.
-            for (Index r = 0; r < got; ++r)
-                c[r].key = detail::to_key(metric, detail::exact_value(t, metric, q.row(i),
-                                                                      s.row(c[r].index), dim));
-            std::sort(c, c + got, [](const detail::Candidate<Scalar>& x,
-                                     const detail::Candidate<Scalar>& y) {
-                return detail::better(x.key, x.index, y.key, y.index);
-            });
+    const auto order = [](const detail::Candidate<Scalar>& x, const detail::Candidate<Scalar>& y) {
+        return detail::better(x.key, x.index, y.key, y.index);
+    };
+    detail::parallel_for(nblocks_q, (nchunks > 1 || gemm) ? threads : 1, [&](std::ptrdiff_t bq) {
+        std::vector<detail::Candidate<Scalar>> merged;
+        const Index q0 = Index(bq) * detail::topk_query_block;
+        const Index q1 = std::min(nq, q0 + detail::topk_query_block);
+        for (Index i = q0; i < q1; ++i) {
+            detail::Candidate<Scalar>* c = storage.data() + i * kk;
+            Index got = 0;
+            if (nchunks == 1) {
+                got = best[std::size_t(i)].finish();
+            } else {
+                merged.clear();
+                for (Index ch = 0; ch < nchunks; ++ch) {
+                    const std::size_t l = std::size_t(ch * nq + i);
+                    const Index n_l = best[l].finish();
+                    const detail::Candidate<Scalar>* first = storage.data() + Index(l) * kk;
+                    merged.insert(merged.end(), first, first + n_l);
+                }
+                got = std::min<Index>(kk, Index(merged.size()));
+                std::partial_sort(merged.begin(), merged.begin() + got, merged.end(), order);
+                c = merged.data();
+            }
+            if (gemm) {
+                // Report the pair functions' exact values and order by them.
+                for (Index r = 0; r < got; ++r)
+                    c[r].key = detail::to_key(metric, detail::exact_value(t, metric, q.row(i),
+                                                                          s.row(c[r].index), dim));
+                std::sort(c, c + got, order);
+            }
+            for (Index r = 0; r < got; ++r) {
+                out.indices(i, r) = c[r].index;
+                out.scores(i, r) = detail::to_key(metric, c[r].key);
+            }
         }
-        for (Index r = 0; r < got; ++r) {
-            out.indices(i, r) = c[r].index;
-            out.scores(i, r) = detail::to_key(metric, c[r].key);
-        }
-    }
+    });
     return out;
 }
 
