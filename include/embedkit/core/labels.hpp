@@ -27,6 +27,16 @@ std::string label_to_string(L label) {
         return std::to_string(static_cast<unsigned long long>(label));
 }
 
+/// True when 0 <= label < bound, for a label of any integer type (no sign-compare warning,
+/// no narrowing).
+template <class L>
+constexpr bool label_in_range(L label, unsigned long long bound) noexcept {
+    if constexpr (std::is_signed_v<L>) {
+        if (label < 0) return false;
+    }
+    return static_cast<unsigned long long>(label) < bound;
+}
+
 /// The distinct labels of a label vector, ascending, and the class of every sample: class
 /// c is values[c], and samples i has class classes[i] in 0..values.size()-1. Sorting by
 /// value keeps the classes of uint8_t labels in the order 0..255, so code that used to index
