@@ -6,6 +6,7 @@
 #include "core/config.hpp"
 #include "core/denormals.hpp"
 #include "core/error.hpp"
+#include "core/labels.hpp"
 #include "core/profile.hpp"
 #include "core/progress.hpp"
 #include "core/random.hpp"

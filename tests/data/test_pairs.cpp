@@ -105,6 +105,46 @@ TEST_CASE("pairs: deterministic for a seed and one uniform_index draw per partne
     CHECK(d.second != a.second);
 }
 
+TEST_CASE("pairs: labels of any integer type give the pairs of the same classes relabelled 0..k") {
+    // Four classes whose labels do not fit a byte (300 would have become 44, 70000 112,
+    // -5 251 and 2^40 0, merging nothing here but 300 and 44 in the second set below).
+    const std::vector<std::int64_t> wide{300, 70000, -5, std::int64_t(1) << 40, 300, -5, 70000, std::int64_t(1) << 40,
+                                         300, -5};
+    // The same classes in the same order of value: -5 < 300 < 70000 < 2^40.
+    const Labels dense{1, 2, 0, 3, 1, 0, 2, 3, 1, 0};
+    const ek::data::PairOptions opt{2, 3};
+    ek::Rng r1(11), r2(11), r3(11);
+    const auto pw = ek::data::make_pairs(wide, r1, opt);
+    const auto pd = ek::data::make_pairs(dense, r2, opt);
+    CHECK(pw.first == pd.first);
+    CHECK(pw.second == pd.second);
+    CHECK(pw.similar == pd.similar);
+    CHECK(r1.next_u64() == r2.next_u64());
+    const std::vector<std::uint64_t> wide_u(wide.begin(), wide.end());  // -5 becomes 2^64 - 5: largest
+    const auto pu = ek::data::make_pairs(wide_u, r3, opt);
+    CHECK(pu.similar == pd.similar);
+    CHECK(pu.second.size() == pd.second.size());
+    // 300 and 44 are different classes: as bytes they would be one, and pairs (300, 44) "similar".
+    const std::vector<std::int32_t> clash{300, 44, 300, 44};
+    ek::Rng r4(3);
+    const auto pc = ek::data::make_pairs(clash, r4);
+    for (std::size_t k = 0; k < pc.size(); ++k)
+        CHECK(pc.similar[k] == (clash[pc.first[k]] == clash[pc.second[k]] ? 1 : 0));
+    // Each sample's one positive is the other sample with its label.
+    CHECK(pc.second[0] == 2);
+    CHECK(pc.second[2] == 3);
+    CHECK(pc.second[4] == 0);
+    CHECK(pc.second[6] == 1);
+    // Errors name the label in full.
+    const std::vector<std::int64_t> single{70000, -5, -5};
+    ek::Rng r5(1);
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs(single, r5), doctest::Contains("label 70000 has a single sample"),
+                         ek::ArgumentError);
+    const std::vector<std::int64_t> one{-5, -5};
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs(one, r5), doctest::Contains("every sample has label -5"),
+                         ek::ArgumentError);
+}
+
 TEST_CASE("pairs: partners are uniform over the candidates") {
     // Sample 0 has label 0 like samples 4, 6 and 9; the others have labels 1 and 2, so its
     // negatives should be spread evenly over the six other samples, whatever their label.

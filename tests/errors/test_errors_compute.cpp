@@ -423,6 +423,14 @@ TEST_CASE("errors compute: losses") {
     EMBEDKIT_ERROR_ROW("LOSS-15", embedkit::ArgumentError,
                        "embedkit::nn::triplet_batch_hard_loss: margin must be positive and finite, got inf",
                        (void)ek::nn::triplet_batch_hard_loss(tall, {0, 1, 1}, std::numeric_limits<double>::infinity(), g));
+    EMBEDKIT_ERROR_ROW("LOSS-16", embedkit::DimensionError,
+                       "embedkit::nn::multiple_negatives_ranking_loss: anchors is 2x3 but positives is 2x4",
+                       (void)ek::nn::multiple_negatives_ranking_loss(a, wide, 20.0, g, g2));
+    EMBEDKIT_ERROR_ROW("LOSS-17", embedkit::ArgumentError, "embedkit::nn::multiple_negatives_ranking_loss: empty batch",
+                       (void)ek::nn::multiple_negatives_ranking_loss(e, e, 20.0, g, g2));
+    EMBEDKIT_ERROR_ROW("LOSS-18", embedkit::ArgumentError,
+                       "embedkit::nn::multiple_negatives_ranking_loss: scale must be positive and finite, got 0",
+                       (void)ek::nn::multiple_negatives_ranking_loss(a, b, 0.0, g, g2));
     // The other empty inputs and margins take the same checks.
     CHECK_THROWS_AS((void)ek::nn::kl_standard_normal(e, e, g, g2), ek::ArgumentError);
     CHECK_THROWS_AS((void)ek::nn::pair_distances(e, e), ek::ArgumentError);
@@ -792,6 +800,48 @@ TEST_CASE("errors compute: Siamese") {
     EMBEDKIT_ERROR_ROW("SIAM-20", embedkit::DimensionError,
                        "embedkit::models::Siamese::contrastive_step: the batch must hold 2 x 3 rows (first members, then second members), got 5",
                        (void)model.contrastive_step(x.topRows(5), 3, Labels{1, 0, 1}, 1.0f));
+    // The caller's own pairs (fit(data, pairs, ...) and fit(first, second, similar, ...)) and the
+    // multiple negatives ranking loss.
+    ek::models::SiameseTraining mnrl;
+    mnrl.loss = ek::models::SiameseLoss::multiple_negatives;
+    ek::models::SiameseTraining triplet;
+    triplet.loss = ek::models::SiameseLoss::triplet;
+    EMBEDKIT_ERROR_ROW("SIAM-21", embedkit::ArgumentError,
+                       "embedkit::models::Siamese::fit: the multiple_negatives loss trains on (anchor, positive) pairs, not class labels",
+                       model.fit(x, labels, x, none, f, mnrl, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-22", embedkit::DimensionError,
+                       "embedkit::models::Siamese::fit: training pairs have lists of different lengths (first 2, second 2, similar 1)",
+                       model.fit(x, short_similar, x, none, f, t, adam, rng));
+    ek::data::Pairs train_past = two;
+    train_past.first[1] = 10;
+    EMBEDKIT_ERROR_ROW("SIAM-23", embedkit::ArgumentError,
+                       "embedkit::models::Siamese::fit: training pair 1 refers past the 10 rows of the training data",
+                       model.fit(x, train_past, x, none, f, t, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-24", embedkit::ArgumentError,
+                       "embedkit::models::Siamese::fit: training pair 0 has similar = 2, expected 0 or 1",
+                       model.fit(x, not_binary, x, none, f, t, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-25", embedkit::ArgumentError,
+                       "embedkit::models::Siamese::fit: training pair 1 has similar = 0, but the multiple_negatives loss takes (anchor, positive) pairs only",
+                       model.fit(x, two, x, none, f, mnrl, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-26", embedkit::ArgumentError,
+                       "embedkit::models::Siamese::fit: the triplet loss needs class labels (fit(train, labels, ...)), not pairs",
+                       model.fit(x, two, x, none, f, triplet, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-27", embedkit::ArgumentError, "embedkit::models::Siamese::fit: no training pairs",
+                       model.fit(x, none, x, none, f, t, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-28", embedkit::DimensionError,
+                       "embedkit::models::Siamese::fit: first is 10x6 but second is 9x6 (row p of each make pair p)",
+                       model.fit(x, x.topRows(9), Labels(10, 1), x, none, f, t, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-29", embedkit::DimensionError,
+                       "embedkit::models::Siamese::fit: similar has 9 entries but there are 10 pairs",
+                       model.fit(x, x, Labels(9, 1), x, none, f, t, adam, rng));
+    ek::models::SiameseTraining bad_scale = mnrl;
+    bad_scale.scale = -1;
+    EMBEDKIT_ERROR_ROW("SIAM-30", embedkit::ArgumentError,
+                       "embedkit::models::Siamese::fit: scale must be positive and finite, got -1",
+                       model.fit(x, x, Labels{}, x, none, f, bad_scale, adam, rng));
+    EMBEDKIT_ERROR_ROW("SIAM-31", embedkit::DimensionError,
+                       "embedkit::models::Siamese::multiple_negatives_step: the batch must hold 2 x 3 rows (anchors, then positives), got 5",
+                       (void)model.multiple_negatives_step(x.topRows(5), 3, 20.0f));
     CHECK(model.pair_distances(x, two).size() == 2);
 }
 

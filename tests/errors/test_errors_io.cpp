@@ -1101,8 +1101,10 @@ TEST_CASE("errors io: pictures") {
     ek::RowMatrixF nan = pts;
     nan(1, 0) = std::numeric_limits<float>::quiet_NaN();
     EMBEDKIT_ERROR_ROW("VIZ-04", embedkit::ArgumentError, "points must be finite, row 1", ek::viz::save_scatter(svg, nan, labels));
-    EMBEDKIT_ERROR_ROW("VIZ-05", embedkit::ArgumentError, "labels must be in 0..9 (there are 10 distinct colours), got 12 in row 2",
-                       ek::viz::save_scatter(svg, pts, std::vector<std::uint8_t>{0, 1, 12}));
+    ek::viz::ScatterOptions named;
+    named.class_names = {"zero", "one", "two"};
+    EMBEDKIT_ERROR_ROW("VIZ-05", embedkit::ArgumentError, "class_names has 3 names but row 2 has label -1",
+                       ek::viz::save_scatter(svg, pts, std::vector<std::int64_t>{0, 1, -1}, named));
     EMBEDKIT_ERROR_ROW("VIZ-06", embedkit::IoError, "cannot create a temporary file beside",
                        ek::viz::save_scatter(dir.file("no_such_folder/plot.svg"), pts, labels));
     ek::RowMatrixF images(2, 6);

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <limits>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 namespace ek = embedkit;
@@ -168,6 +169,45 @@ TEST_CASE("knn: agrees with a brute-force vote on random clusters") {
         // The clusters overlap but are learnable: well above chance (0.25).
         CHECK(r.accuracy_at_1 > 0.5);
     }
+}
+
+TEST_CASE("knn: labels of any integer type give the result of the same classes relabelled 0..k") {
+    ek::Rng rng(9);
+    const Eigen::Index n = 200, m = 50, dim = 4;
+    ek::RowMatrixD centres(4, dim), train(n, dim), test(m, dim);
+    for (Eigen::Index i = 0; i < centres.size(); ++i) centres.data()[i] = rng.uniform(-1, 1);
+    Labels train_labels, test_labels;
+    auto fill = [&](ek::RowMatrixD& x, Labels& labels) {
+        for (Eigen::Index r = 0; r < x.rows(); ++r) {
+            const auto c = static_cast<std::uint8_t>(rng.uniform_index(4));
+            labels.push_back(c);
+            for (Eigen::Index j = 0; j < dim; ++j) x(r, j) = centres(c, j) + 0.7 * rng.normal();
+        }
+    };
+    fill(train, train_labels);
+    fill(test, test_labels);
+    const auto dense = ek::models::knn_accuracy(train, train_labels, test, test_labels, 5);
+    auto check_mapped = [&](const auto& to) {
+        using L = typename std::decay_t<decltype(to)>::value_type;
+        auto map = [&](const Labels& ls) {
+            std::vector<L> out;
+            for (std::uint8_t l : ls) out.push_back(to[l]);
+            return out;
+        };
+        const auto r = ek::models::knn_accuracy(train, map(train_labels), test, map(test_labels), 5);
+        static_assert(std::is_same_v<decltype(r.predicted_1), std::vector<L>>);
+        CHECK(r.accuracy_at_1 == dense.accuracy_at_1);
+        CHECK(r.accuracy_at_k == dense.accuracy_at_k);
+        CHECK(r.predicted_1 == map(dense.predicted_1));
+        CHECK(r.predicted_k == map(dense.predicted_k));
+    };
+    // Labels that a byte would fold together (300 -> 44, 70000 -> 112), negative, beyond 2^32.
+    check_mapped(std::vector<std::int64_t>{300, -5, 70000, std::int64_t(1) << 40});
+    check_mapped(std::vector<std::int32_t>{300, 44, 70000, 112});
+    check_mapped(std::vector<std::uint64_t>{std::uint64_t(1) << 63, 3, 2, 1});
+    check_mapped(std::vector<std::int16_t>{-300, 300, 0, -1});
+    // The uint8_t result type keeps its name.
+    static_assert(std::is_same_v<decltype(dense), const ek::models::KnnResult>);
 }
 
 TEST_CASE("knn: errors") {

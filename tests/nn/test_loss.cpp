@@ -7,7 +7,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <limits>
+#include <sstream>
+#include <string>
 #include <vector>
 
 namespace ek = embedkit;
@@ -389,4 +392,195 @@ TEST_CASE("loss: triplet_batch_hard_loss rejects bad arguments") {
     CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1, 1}, 0.0, g),
                          doctest::Contains("margin must be positive"), ek::ArgumentError);
     CHECK_THROWS_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1, 1}, -1.0, g), ek::ArgumentError);
+}
+
+TEST_CASE("loss: triplet_batch_hard_loss with wide labels equals the same classes relabelled 0..k") {
+    // As bytes, 300 and 44 would be one class (300 mod 256 = 44), and so would 70000 and 112.
+    ek::Rng rng(24);
+    const MatD e = nntest::random_matrix(8, 3, rng);
+    const std::vector<std::int64_t> wide{300, 44, 70000, 112, -5, std::int64_t(1) << 40, 300, 44};
+    const std::vector<std::uint8_t> dense{3, 1, 4, 2, 0, 5, 3, 1};
+    const std::vector<std::int32_t> narrow{300, 44, 70000, 112, -5, 7, 300, 44};
+    const std::vector<std::uint64_t> unsigned_wide(wide.begin(), wide.end());
+    MatD gw, gd, gn, gu;
+    const double lw = ek::nn::triplet_batch_hard_loss(e, wide, 0.5, gw);
+    const double ld = ek::nn::triplet_batch_hard_loss(e, dense, 0.5, gd);
+    CHECK(lw == ld);
+    CHECK(gw == gd);
+    CHECK(ek::nn::triplet_batch_hard_loss(e, narrow, 0.5, gn) == ld);
+    CHECK(gn == gd);
+    CHECK(ek::nn::triplet_batch_hard_loss(e, unsigned_wide, 0.5, gu) == ld);
+    CHECK(gu == gd);
+    // The byte-narrowed labels merge classes and give another loss: what the old API computed.
+    std::vector<std::uint8_t> narrowed(wide.size());
+    for (std::size_t i = 0; i < wide.size(); ++i) narrowed[i] = static_cast<std::uint8_t>(wide[i] & 0xFF);
+    MatD gb;
+    CHECK(ek::nn::triplet_batch_hard_loss(e, narrowed, 0.5, gb) != ld);
+}
+
+// ---- Multiple negatives ranking loss (InfoNCE with in-batch negatives) ----
+
+namespace {
+
+// The loss in long double, straight from the definition.
+long double mnrl_ld(const MatD& a, const MatD& p, long double scale) {
+    const Eigen::Index n = a.rows();
+    long double total = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        std::vector<long double> s(static_cast<std::size_t>(n));
+        for (Eigen::Index j = 0; j < n; ++j) {
+            long double dot = 0, na = 0, np = 0;
+            for (Eigen::Index c = 0; c < a.cols(); ++c) {
+                dot += static_cast<long double>(a(i, c)) * p(j, c);
+                na += static_cast<long double>(a(i, c)) * a(i, c);
+                np += static_cast<long double>(p(j, c)) * p(j, c);
+            }
+            s[static_cast<std::size_t>(j)] = (na == 0 || np == 0) ? 0 : scale * dot / std::sqrt(na * np);
+        }
+        long double sum = 0;
+        for (long double v : s) sum += std::exp(v);
+        total += std::log(sum) - s[static_cast<std::size_t>(i)];
+    }
+    return total / static_cast<long double>(n);
+}
+
+}  // namespace
+
+TEST_CASE("loss: multiple_negatives_ranking_loss equals the definition and passes the gradient check") {
+    ek::Rng rng(31);
+    for (double scale : {1.0, ek::nn::default_ranking_scale, 50.0}) {
+        CAPTURE(scale);
+        MatD a = nntest::random_matrix(6, 4, rng), p = nntest::random_matrix(6, 4, rng);
+        p += 0.5 * a;  // partly aligned pairs, so the softmax is neither uniform nor one-hot
+        MatD ga, gp;
+        const double got = ek::nn::multiple_negatives_ranking_loss(a, p, scale, ga, gp);
+        CHECK(got == doctest::Approx(static_cast<double>(mnrl_ld(a, p, scale))).epsilon(1e-13));
+        // Cosine ignores length: every gradient row is orthogonal to its row.
+        for (Eigen::Index i = 0; i < a.rows(); ++i) {
+            CHECK(std::abs(ga.row(i).dot(a.row(i))) < 1e-13 * (1 + ga.row(i).norm() * a.row(i).norm()));
+            CHECK(std::abs(gp.row(i).dot(p.row(i))) < 1e-13 * (1 + gp.row(i).norm() * p.row(i).norm()));
+        }
+        std::vector<ek::nn::Parameter<double>> params{nntest::view(a, ga, "anchors"), nntest::view(p, gp, "positives")};
+        auto loss = [&] { return ek::nn::multiple_negatives_ranking_loss(a, p, scale, ga, gp); };
+        NN_CHECK_GRADIENTS(ek::nn::check_gradients(params, loss), 1e-6);
+    }
+    // float agrees with double
+    const MatD a = nntest::random_matrix(5, 3, rng), p = nntest::random_matrix(5, 3, rng);
+    MatD ga, gp;
+    ek::RowMatrixF gaf, gpf;
+    const double d = ek::nn::multiple_negatives_ranking_loss(a, p, 20.0, ga, gp);
+    const ek::RowMatrixF af = a.cast<float>(), pf = p.cast<float>();
+    CHECK(ek::nn::multiple_negatives_ranking_loss(af, pf, 20.0, gaf, gpf) == doctest::Approx(d).epsilon(1e-5));
+    CHECK(gaf.cast<double>().isApprox(ga, 1e-4));
+    CHECK(gpf.cast<double>().isApprox(gp, 1e-4));
+}
+
+TEST_CASE("loss: multiple_negatives_ranking_loss matches PyTorch (scripts/mnrl_reference.py)") {
+    const std::string path = std::string(EMBEDKIT_SOURCE_DIR) + "/tests/nn/data/mnrl_reference.txt";
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot open " << path);
+    std::string line;
+    int cases = 0;
+    auto read_values = [&](const char* key, std::size_t count) {
+        REQUIRE(std::getline(in, line));
+        std::istringstream ls(line);
+        std::string word;
+        ls >> word;
+        REQUIRE(word == key);
+        std::vector<double> v;
+        double x;
+        while (ls >> x) v.push_back(x);
+        REQUIRE(v.size() == count);
+        return v;
+    };
+    auto as_matrix = [](const std::vector<double>& v, Eigen::Index n, Eigen::Index d) {
+        return MatD(Eigen::Map<const MatD>(v.data(), n, d));
+    };
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream head(line);
+        std::string word, name;
+        Eigen::Index n = 0, d = 0;
+        double scale = 0;
+        head >> word >> name >> n >> d >> scale;
+        REQUIRE(word == "case");
+        CAPTURE(name);
+        const auto count = static_cast<std::size_t>(n * d);
+        const MatD a = as_matrix(read_values("anchors", count), n, d);
+        const MatD p = as_matrix(read_values("positives", count), n, d);
+        const double loss = read_values("loss", 1)[0];
+        const MatD want_ga = as_matrix(read_values("grad_anchors", count), n, d);
+        const MatD want_gp = as_matrix(read_values("grad_positives", count), n, d);
+        MatD ga, gp;
+        CHECK(ek::nn::multiple_negatives_ranking_loss(a, p, scale, ga, gp) == doctest::Approx(loss).epsilon(1e-12));
+        // Relative to the largest gradient entry: some entries are ~1e-10 of it (nearly one-hot rows).
+        const double gscale = std::max(want_ga.cwiseAbs().maxCoeff(), want_gp.cwiseAbs().maxCoeff());
+        CHECK((ga - want_ga).cwiseAbs().maxCoeff() < 1e-12 * gscale);
+        CHECK((gp - want_gp).cwiseAbs().maxCoeff() < 1e-12 * gscale);
+        ++cases;
+    }
+    CHECK(cases == 2);
+}
+
+TEST_CASE("loss: multiple_negatives_ranking_loss with zero rows, one pair, large scales and NaN") {
+    ek::Rng rng(32);
+    MatD a = nntest::random_matrix(4, 3, rng), p = nntest::random_matrix(4, 3, rng);
+    a.row(1).setZero();                 // a zero anchor: cosine 0 with every positive
+    p.row(2).setConstant(1e-200);       // below sqrt(smallest normal): no direction either
+    MatD ga, gp;
+    const double v = ek::nn::multiple_negatives_ranking_loss(a, p, 20.0, ga, gp);
+    REQUIRE(std::isfinite(v));
+    CHECK(ga.allFinite());
+    CHECK(gp.allFinite());
+    CHECK(ga.row(1).isZero(0));
+    CHECK(gp.row(2).isZero(0));
+    MatD p_zero = p;
+    p_zero.row(2).setZero();
+    CHECK(v == doctest::Approx(static_cast<double>(mnrl_ld(a, p_zero, 20.0L))).epsilon(1e-13));
+    // With a zero anchor in the batch, the positives' gradients are still exact.
+    {
+        MatD pp = nntest::random_matrix(4, 3, rng);
+        std::vector<ek::nn::Parameter<double>> params{nntest::view(pp, gp, "positives")};
+        auto loss = [&] { return ek::nn::multiple_negatives_ranking_loss(a, pp, 20.0, ga, gp); };
+        NN_CHECK_GRADIENTS(ek::nn::check_gradients(params, loss), 1e-6);
+    }
+    // Scale invariance of each row.
+    MatD a2 = nntest::random_matrix(4, 3, rng), p2 = nntest::random_matrix(4, 3, rng), ga2, gp2;
+    const double base = ek::nn::multiple_negatives_ranking_loss(a2, p2, 20.0, ga2, gp2);
+    MatD a3 = a2;
+    a3.row(0) *= 1e6;
+    a3.row(3) *= 1e-6;
+    CHECK(ek::nn::multiple_negatives_ranking_loss(a3, p2, 20.0, ga, gp) == doctest::Approx(base).epsilon(1e-12));
+    // One pair: the only candidate is the positive, loss 0, gradient 0.
+    const MatD one_a = nntest::random_matrix(1, 3, rng), one_p = nntest::random_matrix(1, 3, rng);
+    CHECK(ek::nn::multiple_negatives_ranking_loss(one_a, one_p, 20.0, ga, gp) == doctest::Approx(0.0));
+    CHECK(ga.isZero(1e-15));
+    // A scale whose exp() would overflow without the max shift; float too.
+    const ek::RowMatrixF af = a2.cast<float>(), pf = p2.cast<float>();
+    ek::RowMatrixF gaf, gpf;
+    const double huge = ek::nn::multiple_negatives_ranking_loss(af, pf, 1e4, gaf, gpf);
+    CHECK(std::isfinite(huge));
+    CHECK(gaf.allFinite());
+    // Entries above 1e19 would overflow a float's squared norm; the cosine is still right.
+    ek::RowMatrixF big = af;
+    big.row(0) *= 1e25f;
+    CHECK(ek::nn::multiple_negatives_ranking_loss(big, pf, 20.0, gaf, gpf) ==
+          doctest::Approx(ek::nn::multiple_negatives_ranking_loss(af, pf, 20.0, gaf, gpf)).epsilon(1e-4));
+    // NaN propagates.
+    MatD an = a2;
+    an(2, 0) = std::numeric_limits<double>::quiet_NaN();
+    CHECK(std::isnan(ek::nn::multiple_negatives_ranking_loss(an, p2, 20.0, ga, gp)));
+}
+
+TEST_CASE("loss: multiple_negatives_ranking_loss errors") {
+    MatD a(2, 3), b(2, 4), e(0, 3), ga, gp;
+    a.setOnes();
+    b.setOnes();
+    CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(a, b, 20.0, ga, gp),
+                         doctest::Contains("anchors is 2x3 but positives is 2x4"), ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(e, e, 20.0, ga, gp), doctest::Contains("empty batch"),
+                         ek::ArgumentError);
+    for (double bad : {0.0, -1.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()})
+        CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(a, a, bad, ga, gp),
+                             doctest::Contains("scale must be positive and finite"), ek::ArgumentError);
 }

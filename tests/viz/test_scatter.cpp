@@ -302,6 +302,77 @@ TEST_CASE("scatter: options for size and names and aspect and legend") {
     CHECK(root->by_id("legend") == nullptr);
 }
 
+TEST_CASE("scatter: labels of any integer type, and more than ten of them") {
+    TempDir dir;
+    const Clusters c = make_clusters(400);
+    // The legend (names and colours) of an SVG scatter.
+    const auto legend_of = [](const viztest::XmlNode& root) {
+        std::vector<std::pair<std::string, std::string>> out;
+        const viztest::XmlNode* legend = root.by_id("legend");
+        REQUIRE(legend != nullptr);
+        const auto swatches = legend->all("circle");
+        const auto names = legend->all("text");
+        REQUIRE(swatches.size() == names.size());
+        for (std::size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i]->text, swatches[i]->attr("fill"));
+        return out;
+    };
+
+    // Labels 0..9 of any type draw exactly as uint8_t (colour = label).
+    viz::save_scatter(dir.file("u8.svg"), c.points, c.labels);
+    const std::vector<std::int64_t> as64(c.labels.begin(), c.labels.end());
+    viz::save_scatter(dir.file("i64.svg"), c.points, as64);
+    CHECK(read_file(dir.file("i64.svg")) == read_file(dir.file("u8.svg")));
+
+    // Four labels beyond a byte (300 would have been 44) draw like 0..3 in the same order,
+    // and the legend names the labels themselves.
+    const std::int64_t wide[4] = {-5, 300, 70000, std::int64_t(1) << 40};
+    std::vector<std::int64_t> w;
+    std::vector<std::uint8_t> dense;
+    for (std::uint8_t l : c.labels) {
+        w.push_back(wide[l % 4]);
+        dense.push_back(static_cast<std::uint8_t>(l % 4));
+    }
+    viz::ScatterOptions no_legend;  // the legend's width (its names) moves the frame
+    no_legend.legend = false;
+    viz::save_scatter(dir.file("wide_points.svg"), c.points, w, no_legend);
+    viz::save_scatter(dir.file("dense_points.svg"), c.points, dense, no_legend);
+    CHECK(read_file(dir.file("wide_points.svg")) == read_file(dir.file("dense_points.svg")));
+    viz::save_scatter(dir.file("wide.svg"), c.points, w);
+    const auto lw = legend_of(*checked_svg(dir.file("wide.svg")));
+    REQUIRE(lw.size() == 4);
+    CHECK(lw[0].first == "-5");
+    CHECK(lw[1].first == "300");
+    CHECK(lw[2].first == "70000");
+    CHECK(lw[3].first == "1099511627776");
+    for (std::size_t k = 0; k < 4; ++k) CHECK(lw[k].second == vd::hex_color(vd::palette_color(k)));
+
+    // 25 labels: the 9 most frequent keep colours, the other 16 share the tenth as "other".
+    std::vector<std::uint32_t> many(c.labels.size());
+    for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<std::uint32_t>(100 + i % 25);
+    // Make labels 110..118 the most frequent by turning some of the others into them.
+    for (std::size_t i = 0; i < many.size(); i += 7) many[i] = 110 + static_cast<std::uint32_t>(i % 9);
+    viz::save_scatter(dir.file("many.svg"), c.points, many);
+    const auto root = checked_svg(dir.file("many.svg"));
+    const auto lm = legend_of(*root);
+    REQUIRE(lm.size() == 10);
+    for (std::size_t k = 0; k < 9; ++k) {
+        CHECK(lm[k].first == std::to_string(110 + k));
+        CHECK(lm[k].second == vd::hex_color(vd::palette_color(k)));
+    }
+    CHECK(lm[9].first == "other (16 labels)");
+    CHECK(lm[9].second == vd::hex_color(vd::palette_color(9)));
+    std::size_t other = 0;
+    for (std::uint32_t l : many) other += (l < 110 || l > 118);
+    CHECK(label_circles(*root, 9).size() == other);
+    CHECK(root->by_id("points")->all("circle").size() == many.size());
+    // class_names name the labels when they are in range.
+    viz::ScatterOptions o;
+    o.class_names.assign(130, "x");
+    o.class_names[110] = "hundred-ten";
+    viz::save_scatter(dir.file("named.svg"), c.points, many, o);
+    CHECK(legend_of(*checked_svg(dir.file("named.svg")))[0].first == "hundred-ten");
+}
+
 TEST_CASE("scatter: arbitrary text in titles and labels is escaped into valid XML") {
     TempDir dir;
     const Clusters c = make_clusters(20);
@@ -354,12 +425,14 @@ TEST_CASE("scatter: bad inputs throw the documented errors and leave no file") {
     bad = c;
     bad.points(3, 0) = -std::numeric_limits<float>::infinity();
     check_throws<ArgumentError>([&] { viz::save_scatter(svg, bad.points, bad.labels); }, {"finite", "row 3"});
-    bad = c;
-    bad.labels[11] = 10;
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, bad.points, bad.labels); }, {"0..9", "got 10", "row 11"});
     viz::ScatterOptions o;
     o.class_names = {"a", "b"};
     check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"class_names has 2", "label 2"});
+    std::vector<int> negative(c.labels.begin(), c.labels.end());
+    negative[4] = -1;
+    o.class_names.assign(10, "n");
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, negative, o); },
+                                {"class_names has 10", "row 4 has label -1"});
     o = {};
     o.width = 100;
     check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"200..16384", "100 x 800"});
@@ -420,7 +493,7 @@ TEST_CASE("scatter: PNG has valid chunks and decodes to the expected colours") {
         xs.push_back(c.points(i, 0));
         ys.push_back(c.points(i, 1));
     }
-    const vd::ScatterLayout L = vd::scatter_layout(xs, ys, c.labels, o, "test");
+    const vd::ScatterLayout L = vd::scatter_layout(xs, ys, c.labels, vd::scatter_colours(c.labels, o, "test").names, o, "test");
     REQUIRE(L.legend);
     REQUIRE(L.present.size() == 10);
     const int s = L.s;
@@ -462,7 +535,7 @@ TEST_CASE("scatter: an isolated PNG point is its colour blended over white at th
     int w = 0, h = 0;
     const std::vector<std::uint8_t> rgb = viztest::png_decode(read_file(path), 3, w, h);
     const std::vector<double> xs = {0.13, 0.87, 0.55}, ys = {0.17, 0.83, 0.33};
-    const vd::ScatterLayout L = vd::scatter_layout(xs, ys, labels, o, "test");
+    const vd::ScatterLayout L = vd::scatter_layout(xs, ys, labels, vd::scatter_colours(labels, o, "test").names, o, "test");
     for (int i = 0; i < 3; ++i) {
         const int x = static_cast<int>(L.px(xs[static_cast<std::size_t>(i)]));
         const int y = static_cast<int>(L.py(ys[static_cast<std::size_t>(i)]));

@@ -2,9 +2,9 @@
 #pragma once
 
 #include "../core/error.hpp"
+#include "../core/labels.hpp"
 #include "../core/random.hpp"
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -29,7 +29,10 @@ struct Pairs {
     std::size_t size() const noexcept { return first.size(); }
 };
 
-/// Pairs for every sample of a labelled set: labels[i] is the label of sample i.
+/// Pairs for every sample of a labelled set: labels[i] is the label of sample i, of any
+/// integer type (uint8_t, int32_t, int64_t, uint64_t, ...; negative values allowed). Labels
+/// are only compared, never narrowed: relabelling the classes (e.g. 300, 70000, -5, 2^40 to
+/// 0..3, keeping their order) gives the same pairs.
 ///
 /// For every sample i = 0, 1, ..., n-1 in order, first `positives_per_sample` pairs
 /// (i, j) with j != i drawn uniformly from the other samples with i's label, then
@@ -41,12 +44,17 @@ struct Pairs {
 /// Pair i * (positives + negatives) + t is sample i's t-th pair; the pairs are not shuffled.
 ///
 /// With the defaults, n samples give 2n pairs, exactly half similar (MNIST's 60,000 training
-/// labels: 120,000 pairs). Memory: the pairs plus one index list of n entries.
+/// labels: 120,000 pairs). Memory: the pairs plus three lists of n entries; time: one sort
+/// of the labels plus the pairs.
 ///
 /// Throws ArgumentError when `labels` is empty or has more than 2^32 - 1 entries, when
 /// positives are requested and some label has a single sample (named in the message), when
 /// negatives are requested and all samples share one label, or when the pair count overflows.
-inline Pairs make_pairs(const std::vector<std::uint8_t>& labels, Rng& rng, const PairOptions& options = {}) {
+template <class L = std::uint8_t>  // the default serves braced lists: make_pairs({0, 1, 1, 0}, rng)
+Pairs make_pairs(const std::vector<L>& labels, Rng& rng, const PairOptions& options = {}) {
+    static_assert(is_label_type_v<L>,
+                  "embedkit::data::make_pairs: labels must be a std::vector of an integer type "
+                  "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     const std::string fn = "embedkit::data::make_pairs: ";
     const std::size_t n = labels.size();
     if (n == 0) throw ArgumentError(fn + "labels are empty");
@@ -60,29 +68,29 @@ inline Pairs make_pairs(const std::vector<std::uint8_t>& labels, Rng& rng, const
         throw ArgumentError(fn + "the number of pairs overflows: " + std::to_string(n) + " samples x (" +
                             std::to_string(pos) + " + " + std::to_string(neg) + ") partners");
 
-    // Counting sort of the sample indices by label: the samples with label L are
-    // by_label[offset[L] .. offset[L] + count[L]), in increasing index order.
-    std::array<std::size_t, 256> count{};
-    for (std::uint8_t l : labels) ++count[l];
-    std::size_t distinct = 0;
-    for (std::size_t l = 0; l < 256; ++l) {
-        if (count[l] == 0) continue;
-        ++distinct;
-        if (pos > 0 && count[l] == 1)
-            throw ArgumentError(fn + "label " + std::to_string(l) +
+    // Dense classes 0..k-1 in ascending label order (for uint8_t labels the order of the
+    // byte values, so the pairs are those of a table indexed by the byte).
+    const auto cls = embedkit::detail::label_classes(labels);
+    const std::size_t k = cls.count();
+    // Counting sort of the sample indices by class: the samples of class c are
+    // by_label[offset[c] .. offset[c] + count[c]), in increasing index order.
+    std::vector<std::size_t> count(k, 0);
+    for (std::size_t c : cls.classes) ++count[c];
+    for (std::size_t c = 0; c < k; ++c)
+        if (pos > 0 && count[c] == 1)
+            throw ArgumentError(fn + "label " + embedkit::detail::label_to_string(cls.values[c]) +
                                 " has a single sample, so it has no positive partner (positives_per_sample = " +
                                 std::to_string(pos) + ")");
-    }
-    if (neg > 0 && distinct < 2)
-        throw ArgumentError(fn + "every sample has label " + std::to_string(labels[0]) +
+    if (neg > 0 && k < 2)
+        throw ArgumentError(fn + "every sample has label " + embedkit::detail::label_to_string(labels[0]) +
                             ", so there is no negative partner (negatives_per_sample = " + std::to_string(neg) + ")");
 
-    std::array<std::size_t, 256> offset{};
-    for (std::size_t l = 1; l < 256; ++l) offset[l] = offset[l - 1] + count[l - 1];
+    std::vector<std::size_t> offset(k, 0);
+    for (std::size_t c = 1; c < k; ++c) offset[c] = offset[c - 1] + count[c - 1];
     std::vector<std::uint32_t> by_label(n);
     {
-        std::array<std::size_t, 256> next = offset;
-        for (std::size_t i = 0; i < n; ++i) by_label[next[labels[i]]++] = static_cast<std::uint32_t>(i);
+        std::vector<std::size_t> next = offset;
+        for (std::size_t i = 0; i < n; ++i) by_label[next[cls.classes[i]]++] = static_cast<std::uint32_t>(i);
     }
 
     Pairs out;
@@ -90,11 +98,11 @@ inline Pairs make_pairs(const std::vector<std::uint8_t>& labels, Rng& rng, const
     out.first.reserve(total);
     out.second.reserve(total);
     out.similar.reserve(total);
-    // seen[L]: how many samples with label L precede the current one, i.e. the current
-    // sample's position in its label's list (samples are visited in index order).
-    std::array<std::size_t, 256> seen{};
+    // seen[c]: how many samples of class c precede the current one, i.e. the current
+    // sample's position in its class's list (samples are visited in index order).
+    std::vector<std::size_t> seen(k, 0);
     for (std::size_t i = 0; i < n; ++i) {
-        const std::uint8_t l = labels[i];
+        const std::size_t l = cls.classes[i];
         const std::size_t c = count[l];
         const std::size_t self = seen[l]++;
         const std::uint32_t* same = by_label.data() + offset[l];
@@ -107,7 +115,7 @@ inline Pairs make_pairs(const std::vector<std::uint8_t>& labels, Rng& rng, const
             out.similar.push_back(1);
         }
         for (std::size_t t = 0; t < neg; ++t) {
-            // A uniform position among the n - c samples outside the label's block of by_label.
+            // A uniform position among the n - c samples outside the class's block of by_label.
             std::size_t r = static_cast<std::size_t>(rng.uniform_index(n - c));
             if (r >= offset[l]) r += c;
             out.first.push_back(static_cast<std::uint32_t>(i));

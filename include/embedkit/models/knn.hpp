@@ -2,13 +2,13 @@
 #pragma once
 
 #include "../core/error.hpp"
+#include "../core/labels.hpp"
 #include "../core/types.hpp"
 #include "../core/detail/set_view.hpp"
 #include "../distance/metric.hpp"
 #include "../distance/topk.hpp"
 
 #include <Eigen/Core>
-#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -18,13 +18,19 @@
 
 namespace embedkit::models {
 
-/// Result of knn_accuracy: accuracies in [0, 1] and the predicted label of every test row.
-struct KnnResult {
+/// Result of knn_accuracy: accuracies in [0, 1] and the predicted label of every test row, in
+/// the caller's label type L (any integer type, see core/labels.hpp).
+template <class L>
+struct BasicKnnResult {
+    static_assert(is_label_type_v<L>, "embedkit::models::BasicKnnResult: labels must be of an integer type");
     double accuracy_at_1 = 0;  ///< the nearest training row's label is right
     double accuracy_at_k = 0;  ///< the majority label of the k nearest is right
     Eigen::Index k = 0;        ///< neighbours that voted: min(k requested, training rows)
-    std::vector<std::uint8_t> predicted_1, predicted_k;  ///< per test row
+    std::vector<L> predicted_1, predicted_k;  ///< per test row
 };
+
+/// The result for uint8_t labels (MNIST's).
+using KnnResult = BasicKnnResult<std::uint8_t>;
 
 namespace detail {
 
@@ -44,7 +50,8 @@ inline void check_label_count(const char* fn, const char* what, std::size_t labe
 /// Classifies every test embedding by its nearest training embeddings and measures accuracy.
 ///
 /// train_embeddings: n x d with labels train_labels (n); test_embeddings: m x d with labels
-/// test_labels (m); both row-major sets (RowMatrix, Map or row block, as for top_k; a
+/// test_labels (m), of one integer type L (uint8_t, int32_t, int64_t, ...: labels are
+/// compared, never narrowed; predictions come back as L); both row-major sets (RowMatrix, Map or row block, as for top_k; a
 /// column-major matrix is a compile-time error). The k nearest training rows of every test
 /// row come from embedkit::top_k under `metric` (best first, equal scores by lower index).
 /// predicted_1 is the label of the nearest one; predicted_k the label held by most of the
@@ -53,10 +60,13 @@ inline void check_label_count(const char* fn, const char* what, std::size_t labe
 ///
 /// Throws DimensionError when a label count differs from its set's rows or the dimensions
 /// differ; ArgumentError when k <= 0 or either set is empty.
-template <class DTrain, class DTest>
-KnnResult knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings, const std::vector<std::uint8_t>& train_labels,
-                       const Eigen::MatrixBase<DTest>& test_embeddings, const std::vector<std::uint8_t>& test_labels,
-                       Eigen::Index k = 5, Metric metric = Metric::l2) {
+template <class DTrain, class DTest, class L>
+BasicKnnResult<L> knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings, const std::vector<L>& train_labels,
+                               const Eigen::MatrixBase<DTest>& test_embeddings, const std::vector<L>& test_labels,
+                               Eigen::Index k = 5, Metric metric = Metric::l2) {
+    static_assert(is_label_type_v<L>,
+                  "embedkit::models::knn_accuracy: labels must be std::vectors of one integer type "
+                  "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     static_assert(std::is_same_v<typename DTrain::Scalar, typename DTest::Scalar>,
                   "embedkit::models::knn_accuracy: training and test embeddings must have the same scalar type");
     const auto train = embedkit::detail::view_set("models::knn_accuracy", "the training embeddings", train_embeddings);
@@ -72,30 +82,32 @@ KnnResult knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings, const 
 
     const auto nearest = top_k(test_embeddings, train_embeddings, k, metric);
     const Eigen::Index kk = nearest.indices.cols();
-    KnnResult out;
+    // Votes are counted per dense class of the training labels (whatever their range).
+    const auto cls = embedkit::detail::label_classes(train_labels);
+    BasicKnnResult<L> out;
     out.k = kk;
     out.predicted_1.resize(test_labels.size());
     out.predicted_k.resize(test_labels.size());
     std::size_t right_1 = 0, right_k = 0;
-    std::array<Eigen::Index, 256> votes{};
-    std::vector<std::uint8_t> seen;  // labels in order of first appearance, i.e. of their best rank
+    std::vector<Eigen::Index> votes(cls.count(), 0);
+    std::vector<std::size_t> seen;  // classes in order of first appearance, i.e. of their best rank
     seen.reserve(static_cast<std::size_t>(kk));
     for (Eigen::Index i = 0; i < test.rows; ++i) {
         seen.clear();
         for (Eigen::Index r = 0; r < kk; ++r) {
-            const std::uint8_t label = train_labels[static_cast<std::size_t>(nearest.indices(i, r))];
-            if (votes[label]++ == 0) seen.push_back(label);
+            const std::size_t c = cls.classes[static_cast<std::size_t>(nearest.indices(i, r))];
+            if (votes[c]++ == 0) seen.push_back(c);
         }
-        // Strictly more votes wins; among equal counts the earlier-seen (nearer) label stays.
-        std::uint8_t winner = seen.front();
-        for (std::uint8_t label : seen)
-            if (votes[label] > votes[winner]) winner = label;
-        for (std::uint8_t label : seen) votes[label] = 0;
+        // Strictly more votes wins; among equal counts the earlier-seen (nearer) class stays.
+        std::size_t winner = seen.front();
+        for (std::size_t c : seen)
+            if (votes[c] > votes[winner]) winner = c;
+        for (std::size_t c : seen) votes[c] = 0;
         const auto iu = static_cast<std::size_t>(i);
-        out.predicted_1[iu] = seen.front();
-        out.predicted_k[iu] = winner;
-        right_1 += seen.front() == test_labels[iu];
-        right_k += winner == test_labels[iu];
+        out.predicted_1[iu] = cls.values[seen.front()];
+        out.predicted_k[iu] = cls.values[winner];
+        right_1 += out.predicted_1[iu] == test_labels[iu];
+        right_k += out.predicted_k[iu] == test_labels[iu];
     }
     out.accuracy_at_1 = static_cast<double>(right_1) / static_cast<double>(test.rows);
     out.accuracy_at_k = static_cast<double>(right_k) / static_cast<double>(test.rows);

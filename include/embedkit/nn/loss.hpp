@@ -1,9 +1,10 @@
 // Losses with their gradients: binary cross-entropy from logits, mean squared error, the
-// KL divergence of a diagonal Gaussian from N(0, I), and the contrastive and batch-hard
-// triplet losses of metric learning.
+// KL divergence of a diagonal Gaussian from N(0, I), and the contrastive, batch-hard triplet
+// and in-batch-negatives (multiple negatives ranking, InfoNCE) losses of metric learning.
 #pragma once
 
 #include "../core/error.hpp"
+#include "../core/labels.hpp"
 #include "../core/types.hpp"
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace embedkit::nn {
@@ -213,7 +215,8 @@ double contrastive_loss(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b, 
 /// Batch-hard triplet loss of Hermans, Beyer & Leibe (2017), "In Defense of the Triplet
 /// Loss for Person Re-Identification".
 ///
-/// embeddings: n x d, one sample per row; labels: n class labels. For every anchor i, the
+/// embeddings: n x d, one sample per row; labels: n class labels of any integer type (only
+/// compared for equality, never converted: see core/labels.hpp). For every anchor i, the
 /// hardest positive p(i) is the farthest other sample with i's label and the hardest
 /// negative q(i) the nearest sample with another label (Euclidean distance; equal distances
 /// go to the lower index). Anchors with no positive or no negative are skipped; over the m
@@ -235,10 +238,13 @@ double contrastive_loss(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b, 
 ///
 /// Throws DimensionError when labels.size() != n; ArgumentError when n = 0 or margin is not
 /// positive and finite.
-template <class Scalar>
-double triplet_batch_hard_loss(const RowMatrix<Scalar>& embeddings, const std::vector<std::uint8_t>& labels,
+template <class Scalar, class L = std::uint8_t>  // the default serves braced label lists
+double triplet_batch_hard_loss(const RowMatrix<Scalar>& embeddings, const std::vector<L>& labels,
                                detail::non_deduced_t<Scalar> margin, RowMatrix<Scalar>& grad) {
     static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::triplet_batch_hard_loss supports float and double");
+    static_assert(is_label_type_v<L>,
+                  "embedkit::nn::triplet_batch_hard_loss: labels must be a std::vector of an integer type "
+                  "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     using Index = Eigen::Index;
     const Index n = embeddings.rows();
     detail::check_label_count("triplet_batch_hard_loss", "labels", labels.size(), n);
@@ -252,7 +258,7 @@ double triplet_batch_hard_loss(const RowMatrix<Scalar>& embeddings, const std::v
     double total = 0;
     Index anchors = 0;
     for (Index i = 0; i < n; ++i) {
-        const std::uint8_t li = labels[static_cast<std::size_t>(i)];
+        const L li = labels[static_cast<std::size_t>(i)];
         const Scalar sq_i = gram(i, i);
         Index pos = -1, neg = -1;
         Scalar far_d2 = 0, near_d2 = 0;
@@ -292,6 +298,108 @@ double triplet_batch_hard_loss(const RowMatrix<Scalar>& embeddings, const std::v
     if (anchors == 0) return 0.0;
     grad *= Scalar(1) / static_cast<Scalar>(anchors);
     return total / static_cast<double>(anchors);
+}
+
+/// The scale of multiple_negatives_ranking_loss that sentence-transformers uses by default
+/// (MultipleNegativesRankingLoss(scale=20.0)): cosine similarities times 20 as logits.
+inline constexpr double default_ranking_scale = 20.0;
+
+/// Multiple negatives ranking loss (sentence-transformers' MultipleNegativesRankingLoss; the
+/// InfoNCE loss of van den Oord et al. 2018 with in-batch negatives, as in Henderson et al.
+/// 2017, "Efficient Natural Language Response Suggestion for Smart Reply"), for n pairs
+/// (anchor_i, positive_i): every other positive in the batch is a negative of anchor i.
+///
+///   s_ij = scale * cos(anchor_i, positive_j),   L = (1/n) sum_i [ log sum_j exp(s_ij) - s_ii ]
+///
+/// i.e. the mean over the anchors of the cross-entropy of softmax_j(s_ij) against target i.
+/// anchors, positives: n x d, one embedding per row. Returns L and writes dL/d anchors into
+/// `grad_anchors` and dL/d positives into `grad_positives` (both resized to n x d): with
+/// u_i = a_i / |a_i|, v_j = p_j / |p_j| and G_ij = (softmax_j(s_ij) - [i = j]) / n,
+///
+///   dL/du_i = scale sum_j G_ij v_j,   dL/dv_j = scale sum_i G_ij u_i,
+///   dL/da_i = (dL/du_i - u_i (u_i . dL/du_i)) / |a_i|   (likewise for p_j),
+///
+/// so a gradient is orthogonal to its row (cosine ignores length). The logits are shifted by
+/// their row maximum before exp(), so no scale overflows. n = 1 gives L = 0.
+///
+/// Zero rows: a row whose norm is at most sqrt(smallest normal) has no direction; its cosine
+/// with every row is taken as 0 (as torch's F.normalize makes a zero row zero) and its
+/// gradient is 0, so nothing is divided by 0 and no NaN appears. NaN or Inf inputs give a
+/// NaN loss (the fit loop reports it).
+///
+/// Caveat: a positive that appears twice in a batch (two anchors sharing a positive, or two
+/// pairs of one class) is a "negative" of the other anchor too, which pushes apart what
+/// should be close; batches should hold distinct positives.
+///
+/// Cost: one n x n matrix of scores (allocated per call) and three n x n x d products.
+/// Throws DimensionError when the shapes differ; ArgumentError when n = 0 or scale is not
+/// positive and finite.
+template <class Scalar>
+double multiple_negatives_ranking_loss(const RowMatrix<Scalar>& anchors, const RowMatrix<Scalar>& positives,
+                                       detail::non_deduced_t<Scalar> scale, RowMatrix<Scalar>& grad_anchors,
+                                       RowMatrix<Scalar>& grad_positives) {
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::nn::multiple_negatives_ranking_loss supports float and double");
+    const char* fn = "multiple_negatives_ranking_loss";
+    detail::check_same_shape(fn, anchors, "anchors", positives, "positives");
+    if (!(scale > Scalar(0)) || !std::isfinite(scale)) {
+        std::ostringstream got;
+        got << static_cast<double>(scale);
+        throw ArgumentError(std::string("embedkit::nn::") + fn + ": scale must be positive and finite, got " +
+                            got.str());
+    }
+    using Index = Eigen::Index;
+    const Index n = anchors.rows();
+    const Scalar tiny = detail::direction_floor<Scalar>();
+    // Unit rows; 1/|row| is kept for the gradient and is 0 for a zero row, whose unit row is 0.
+    // stableNorm: the plain norm squares first and overflows float for entries above ~1e19.
+    // A NaN norm fails `<= tiny` and is divided through, so NaN propagates.
+    const auto unit = [tiny](const RowMatrix<Scalar>& x, RowMatrix<Scalar>& u, Vector<Scalar>& inv) {
+        u = x;
+        inv.resize(x.rows());
+        for (Index i = 0; i < x.rows(); ++i) {
+            const Scalar norm = x.row(i).stableNorm();
+            if (norm <= tiny) {
+                inv[i] = Scalar(0);
+                u.row(i).setZero();
+            } else {
+                inv[i] = Scalar(1) / norm;
+                u.row(i) *= inv[i];
+            }
+        }
+    };
+    RowMatrix<Scalar> u, v;
+    Vector<Scalar> inv_a, inv_p;
+    unit(anchors, u, inv_a);
+    unit(positives, v, inv_p);
+    RowMatrix<Scalar> g(n, n);  // the scores, then softmax, then G
+    g.noalias() = u * v.transpose();
+    g *= scale;
+    double total = 0;
+    const Scalar inv_n = Scalar(1) / static_cast<Scalar>(n);
+    for (Index i = 0; i < n; ++i) {
+        auto row = g.row(i);
+        const Scalar top = row.maxCoeff();
+        const Scalar diag = row(i);
+        row.array() = (row.array() - top).exp();
+        const Scalar sum = row.sum();  // >= 1: the maximum contributes exp(0)
+        total += static_cast<double>(top) + std::log(static_cast<double>(sum)) - static_cast<double>(diag);
+        row *= inv_n / sum;
+        row(i) -= inv_n;
+    }
+    // dL/du = scale G v and dL/dv = scale G^T u, then projected off each row's direction.
+    grad_anchors.noalias() = g * v;
+    grad_positives.noalias() = g.transpose() * u;
+    const auto project = [scale](RowMatrix<Scalar>& grad, const RowMatrix<Scalar>& w, const Vector<Scalar>& inv) {
+        for (Index i = 0; i < grad.rows(); ++i) {
+            auto gi = grad.row(i);
+            gi -= w.row(i) * w.row(i).dot(gi);
+            gi *= scale * inv[i];
+        }
+    };
+    project(grad_anchors, u, inv_a);
+    project(grad_positives, v, inv_p);
+    return total / static_cast<double>(n);
 }
 
 }  // namespace embedkit::nn

@@ -4,6 +4,7 @@
 
 #include "../core/config.hpp"
 #include "../core/error.hpp"
+#include "../core/labels.hpp"
 #include "../core/types.hpp"
 #include "detail/bitmap_font.hpp"
 #include "detail/palette.hpp"
@@ -20,6 +21,8 @@
 #include <cstdio>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace embedkit::viz {
@@ -31,9 +34,10 @@ struct ScatterOptions {
     int height = 800;                      ///< picture height, 200..16384
     double point_radius = 0;               ///< 0: automatic (smaller for more points), else 0 < r <= 100
     double opacity = 0.6;                  ///< of each point, in (0, 1]: dense clusters read darker
-    bool legend = true;                    ///< a swatch and name per label present
+    bool legend = true;                    ///< a swatch and name per colour present
     std::string legend_title;              ///< e.g. "digit"; empty: none
-    std::vector<std::string> class_names;  ///< legend name of label i; empty: the number i
+    /// Legend name of label i (so labels must then be in 0..size-1); empty: the label's number.
+    std::vector<std::string> class_names;
     std::string x_label;                   ///< under the x axis; empty: none
     std::string y_label;                   ///< beside the y axis; empty: none
     bool equal_aspect = false;             ///< one unit is as long on both axes
@@ -50,8 +54,8 @@ struct ScatterLayout {
     double x0 = 0, x1 = 1, y0 = 0, y1 = 1;            // data range shown
     Ticks xt, yt;
     double radius = 2;
-    std::vector<std::uint8_t> present;  // labels that occur, ascending
-    std::vector<std::string> names;     // legend names, by label
+    std::vector<std::uint8_t> present;  // colours that occur, ascending
+    std::vector<std::string> names;     // legend names, by colour
     double legend_x = 0;
     int legend_row = 0;  // pixels between legend rows
     bool legend = false;
@@ -90,9 +94,10 @@ inline Ticks axis_ticks(double lo, double hi, double pixels, int s, bool horizon
     }
 }
 
+// `labels` here and below are colour indices (< palette_size), made by scatter_colours.
 inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::vector<double>& ys,
-                                    const std::vector<std::uint8_t>& labels, const ScatterOptions& o,
-                                    const std::string& where) {
+                                    const std::vector<std::uint8_t>& labels, const std::vector<std::string>& names,
+                                    const ScatterOptions& o, const std::string& where) {
     ScatterLayout L;
     const int W = o.width, H = o.height;
     L.s = std::max(1, static_cast<int>(std::lround(std::min(W, H) / 400.0)));
@@ -122,9 +127,8 @@ inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::ve
     if (labels.empty() && !xs.empty()) seen[0] = true;
     for (std::size_t l = 0; l < palette_size; ++l)
         if (seen[l]) L.present.push_back(static_cast<std::uint8_t>(l));
+    L.names = names;
     L.names.resize(palette_size);
-    for (std::size_t l = 0; l < palette_size; ++l)
-        L.names[l] = l < o.class_names.size() ? o.class_names[l] : std::to_string(l);
     L.legend = o.legend && !labels.empty() && !L.present.empty();
 
     // Vertical layout: title, plot, tick labels, x label.
@@ -373,10 +377,10 @@ inline Raster scatter_raster(const std::vector<double>& xs, const std::vector<do
 
 inline void save_scatter_xy(const std::string& path, PictureFormat format, const std::vector<double>& xs,
                             const std::vector<double>& ys, const std::vector<std::uint8_t>& labels,
-                            const ScatterOptions& o) {
+                            const std::vector<std::string>& names, const ScatterOptions& o) {
     const std::string fn = "embedkit::viz::save_scatter";
     const std::string where = fn + ": '" + path + "': ";
-    const ScatterLayout L = scatter_layout(xs, ys, labels, o, where);
+    const ScatterLayout L = scatter_layout(xs, ys, labels, names, o, where);
     if (format == PictureFormat::svg) {
         const std::string svg = scatter_svg(xs, ys, labels, o, L);
         write_file_atomically(path, svg.data(), svg.size());
@@ -385,25 +389,91 @@ inline void save_scatter_xy(const std::string& path, PictureFormat format, const
     }
 }
 
+
+/// The colour of every point and the legend name of every colour (see save_scatter).
+struct ScatterColours {
+    std::vector<std::uint8_t> colour;  // per point, < palette_size
+    std::vector<std::string> names;    // per colour
+};
+
+/// Colour policy of save_scatter: labels 0..9 keep their own colour; otherwise at most 10
+/// distinct labels take the colours in ascending label order; beyond 10, the 9 most frequent
+/// labels (equal counts: the smaller label) take colours 0..8 in ascending label order and
+/// all the others share colour 9 and one legend entry "other (N labels)".
+template <class L>
+ScatterColours scatter_colours(const std::vector<L>& labels, const ScatterOptions& o, const std::string& where) {
+    ScatterColours out;
+    out.names.resize(palette_size);
+    out.colour.resize(labels.size());
+    if (labels.empty()) return out;
+    if (!o.class_names.empty())
+        for (std::size_t i = 0; i < labels.size(); ++i)
+            if (!embedkit::detail::label_in_range(labels[i], o.class_names.size()))
+                throw ArgumentError(where + "class_names has " + std::to_string(o.class_names.size()) +
+                                    " names but row " + std::to_string(i) + " has label " +
+                                    embedkit::detail::label_to_string(labels[i]));
+    const auto name = [&o](L v) {
+        return o.class_names.empty() ? embedkit::detail::label_to_string(v) : o.class_names[static_cast<std::size_t>(v)];
+    };
+    const auto cls = embedkit::detail::label_classes(labels);
+    const std::size_t k = cls.count();
+    std::vector<std::size_t> colour_of(k);  // by class
+    if (embedkit::detail::label_in_range(cls.values.front(), palette_size) &&
+        embedkit::detail::label_in_range(cls.values.back(), palette_size)) {
+        // 0..9: a label's colour does not depend on which other labels are present.
+        for (std::size_t c = 0; c < k; ++c) colour_of[c] = static_cast<std::size_t>(cls.values[c]);
+    } else if (k <= palette_size) {
+        for (std::size_t c = 0; c < k; ++c) colour_of[c] = c;
+    } else {
+        std::vector<std::size_t> count(k, 0), by_count(k);
+        for (std::size_t c : cls.classes) ++count[c];
+        for (std::size_t c = 0; c < k; ++c) by_count[c] = c;
+        std::stable_sort(by_count.begin(), by_count.end(),
+                         [&count](std::size_t a, std::size_t b) { return count[a] > count[b]; });
+        std::vector<bool> kept(k, false);
+        for (std::size_t r = 0; r + 1 < palette_size; ++r) kept[by_count[r]] = true;
+        std::size_t next = 0;
+        for (std::size_t c = 0; c < k; ++c) colour_of[c] = kept[c] ? next++ : palette_size - 1;
+        out.names[palette_size - 1] = "other (" + std::to_string(k - (palette_size - 1)) + " labels)";
+    }
+    for (std::size_t c = 0; c < k; ++c)
+        if (out.names[colour_of[c]].empty()) out.names[colour_of[c]] = name(cls.values[c]);
+    for (std::size_t i = 0; i < labels.size(); ++i) out.colour[i] = static_cast<std::uint8_t>(colour_of[cls.classes[i]]);
+    return out;
+}
+
 }  // namespace detail
 
 /// Draws the 2-D points `points` (n x 2, float or double, one point per row, any storage
-/// order or expression) coloured by `labels` (n entries in 0..9, or empty for one colour and
-/// no legend) into `path`: axes with ticks at round numbers, translucent points (so dense
-/// clusters read darker), a legend of the labels present. Points are drawn in 10 rounds, each
-/// holding a tenth of every label's points, so where clusters overlap none hides the others.
+/// order or expression) coloured by `labels` (n labels of any integer type, or empty for one
+/// colour and no legend) into `path`: axes with ticks at round numbers, translucent points (so
+/// dense clusters read darker), a legend of the colours present. Points are drawn in 10
+/// rounds, each holding a tenth of every colour's points, so where clusters overlap none hides
+/// the others.
+///
+/// Colours (ten stay distinguishable, more would not): labels all in 0..9 keep colour = label
+/// (MNIST digits look alike in every plot); other label sets of at most 10 distinct values
+/// (e.g. 300, 70000, -5) take the colours in ascending label order; with more than 10 distinct
+/// labels the 9 most frequent (equal counts: the smaller label) get their own colours, in
+/// ascending label order, and all the others share the tenth colour (dark grey) and one legend
+/// entry "other (N labels)". The legend names a colour by class_names[label] when class_names
+/// is given, else by the label's number.
+///
 /// The format follows the extension (case-insensitive): .svg (always; one
-/// <g class="label-k"> per label and round with the style set once, one <circle> per point,
+/// <g class="label-k"> per colour k and round with the style set once, one <circle> per point,
 /// about 40 bytes a point), .png (needs EMBEDKIT_HAS_PNG, i.e. libpng found by CMake). The
 /// file is replaced atomically (temporary file + rename).
 /// Throws ArgumentError for another extension, .png without libpng, NaN or Inf coordinates
-/// (naming the row), a label above 9 (naming the row; ten colours stay distinguishable, more
-/// would not), class_names too short for a label, or bad options; DimensionError if points is
-/// not n x 2 or labels has neither n nor 0 entries; IoError if the file cannot be written.
-template <class Derived>
-void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& points,
-                  const std::vector<std::uint8_t>& labels, const ScatterOptions& options = {}) {
+/// (naming the row), a label with no entry in a non-empty class_names (negative or past its
+/// end; naming the row), or bad options; DimensionError if points is not n x 2 or labels has
+/// neither n nor 0 entries; IoError if the file cannot be written.
+template <class Derived, class L = std::uint8_t>  // the default serves braced lists, e.g. {}
+void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& points, const std::vector<L>& labels,
+                  const ScatterOptions& options = {}) {
     using Scalar = typename Derived::Scalar;
+    static_assert(is_label_type_v<L>,
+                  "embedkit::viz::save_scatter: labels must be a std::vector of an integer type "
+                  "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     static_assert(is_supported_scalar_v<Scalar>,
                   "embedkit::viz::save_scatter: points must hold float or double (e.g. RowMatrixF)");
     const std::string where = "embedkit::viz::save_scatter: '" + path + "': ";
@@ -423,14 +493,7 @@ void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& poi
                             std::to_string(options.point_radius));
     if (!(options.opacity > 0 && options.opacity <= 1))
         throw ArgumentError(where + "opacity must be in (0, 1], got " + std::to_string(options.opacity));
-    for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (labels[i] >= detail::palette_size)
-            throw ArgumentError(where + "labels must be in 0..9 (there are 10 distinct colours), got " +
-                                std::to_string(labels[i]) + " in row " + std::to_string(i));
-        if (!options.class_names.empty() && labels[i] >= options.class_names.size())
-            throw ArgumentError(where + "class_names has " + std::to_string(options.class_names.size()) +
-                                " names but row " + std::to_string(i) + " has label " + std::to_string(labels[i]));
-    }
+    const detail::ScatterColours colours = detail::scatter_colours(labels, options, where);
     const auto& m = points.derived().eval();  // a reference for plain matrices, else one evaluation
     std::vector<double> xs(n), ys(n);
     for (std::size_t i = 0; i < n; ++i) {
@@ -441,7 +504,7 @@ void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& poi
             throw ArgumentError(where + "points must be finite, row " + std::to_string(i) + " is (" +
                                 std::to_string(xs[i]) + ", " + std::to_string(ys[i]) + ")");
     }
-    detail::save_scatter_xy(path, format, xs, ys, labels, options);
+    detail::save_scatter_xy(path, format, xs, ys, colours.colour, colours.names, options);
 }
 
 }  // namespace embedkit::viz
