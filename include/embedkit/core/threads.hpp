@@ -30,7 +30,7 @@ inline std::atomic<int>& thread_setting() noexcept {
 }  // namespace detail
 
 /// Sets how many threads top_k, distances and pairwise may use from now on, in every thread
-/// of the program: n >= 1 uses at most n, 0 restores the default (hardware_threads()).
+/// of the program: n >= 1 uses at most n, 0 restores the default (see num_threads()).
 /// Results are bit-identical for every thread count. Throws ArgumentError outside
 /// [0, max_num_threads].
 inline void set_num_threads(int n) {
@@ -53,10 +53,18 @@ inline int hardware_threads() noexcept {
 }
 
 /// The most threads the next call of top_k, distances or pairwise will use: the count given to
-/// set_num_threads, or hardware_threads() while it is 0 (the default).
+/// set_num_threads; while it is 0 (the default), hardware_threads() in a program built with
+/// EMBEDKIT_USE_OPENMP and OpenMP (the user opted into threads), and 1 otherwise: the library
+/// starts no threads of its own unless asked (set_num_threads(hardware_threads()) uses every
+/// core).
 inline int num_threads() noexcept {
     const int n = detail::thread_setting().load(std::memory_order_relaxed);
-    return n > 0 ? n : hardware_threads();
+    if (n > 0) return n;
+#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
+    return hardware_threads();
+#else
+    return 1;
+#endif
 }
 
 }  // namespace embedkit
