@@ -163,7 +163,7 @@ void bm_siamese_epoch(benchmark::State& state) {
         return;
     // Outside the timed region: test pair accuracy at distance < 0.5, so a reader sees it learns.
     const auto d = s.model->pair_distances(s.test.images, s.test_pairs);
-    state.counters["pair_accuracy"] = ek::models::pair_accuracy(d, s.test_pairs.similar, 0.5f);
+    state.counters["pair_accuracy"] = ek::eval::pair_accuracy(d, s.test_pairs.similar, 0.5f);
 }
 
 double thread_cpu_seconds() {

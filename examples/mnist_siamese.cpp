@@ -3,7 +3,7 @@
 #include "common/example_support.hpp"
 
 #include <embedkit/data/pairs.hpp>
-#include <embedkit/models/knn.hpp>
+#include <embedkit/eval/knn.hpp>
 #include <embedkit/models/siamese.hpp>
 #include <embedkit/viz/scatter.hpp>
 
@@ -16,7 +16,7 @@ namespace {
 
 std::string metrics_json(const ek::nn::History& h, const ek::models::SiameseOptions& model, const std::string& loss,
                          double margin, long long batch, long long seed, double lr, long long lr_drop,
-                         const ek::models::KnnResult* knn) {
+                         const ek::eval::KnnResult* knn) {
     using example::Json;
     std::ostringstream j;
     j << "{\n  \"model\": \"siamese\",\n  \"tower\": {\"input\": " << model.input << ", \"layers\": ["
@@ -117,7 +117,7 @@ int run(int argc, char** argv) {
 
     const ek::RowMatrixF train_emb = model.embed(train.images);
     const ek::RowMatrixF test_emb = model.embed(test.images);
-    const ek::models::KnnResult knn = ek::models::knn_accuracy(train_emb, train.labels, test_emb, test.labels, 5);
+    const ek::eval::KnnResult knn = ek::eval::knn_accuracy(train_emb, train.labels, test_emb, test.labels, 5);
     char line[160];
     std::snprintf(line, sizeof line, "kNN accuracy on the test set (train embeddings as the index, L2): k=1 %.2f%%, k=5 %.2f%%",
                   100.0 * knn.accuracy_at_1, 100.0 * knn.accuracy_at_k);

@@ -13,10 +13,10 @@
 #include "core/threads.hpp"
 #include "core/types.hpp"
 
-#include "distance/batch.hpp"
 #include "distance/cpu.hpp"
 #include "distance/dispatch.hpp"
 #include "distance/metric.hpp"
+#include "distance/pair.hpp"
 #include "distance/pairwise.hpp"
 #include "distance/topk.hpp"
 
@@ -37,8 +37,9 @@
 #include "nn/sequential.hpp"
 #include "nn/trainer.hpp"
 
+#include "eval/knn.hpp"
+
 #include "models/autoencoder.hpp"
-#include "models/knn.hpp"
 #include "models/networks.hpp"
 #include "models/persistence.hpp"
 #include "models/siamese.hpp"

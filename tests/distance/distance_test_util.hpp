@@ -4,7 +4,7 @@
 
 #include <embedkit/distance/dispatch.hpp>
 #include <embedkit/distance/metric.hpp>
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 #include <doctest/doctest.h>
 

@@ -9,7 +9,7 @@
 #include <embedkit/core/error.hpp>
 #include <embedkit/core/types.hpp>
 #include <embedkit/distance/metric.hpp>
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 #include <Eigen/Core>
 #include <doctest/doctest.h>

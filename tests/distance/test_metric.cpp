@@ -3,7 +3,7 @@
 #include "distance_test_util.hpp"
 
 #include <embedkit/distance/metric.hpp>
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 #include <doctest/doctest.h>
 

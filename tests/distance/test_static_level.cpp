@@ -2,7 +2,7 @@
 // functions take their compile-time path (EMBEDKIT_STATIC_LEVEL) whenever the active level is
 // the one the flags guarantee. Its other cases are the kernel, pairwise and property suites.
 #include <embedkit/distance/dispatch.hpp>
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 #include <doctest/doctest.h>
 

@@ -8,7 +8,7 @@
 #include <embedkit/core/error.hpp>
 #include <embedkit/core/types.hpp>
 #include <embedkit/distance/metric.hpp>
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 #include <embedkit/distance/topk.hpp>
 
 #include <Eigen/Core>

@@ -7,12 +7,12 @@
 #include <embedkit/core/random.hpp>
 #include <embedkit/core/threads.hpp>
 #include <embedkit/data/pairs.hpp>
-#include <embedkit/distance/batch.hpp>
-#include <embedkit/distance/dispatch.hpp>
 #include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/dispatch.hpp>
+#include <embedkit/distance/pair.hpp>
 #include <embedkit/distance/topk.hpp>
 #include <embedkit/models/autoencoder.hpp>
-#include <embedkit/models/knn.hpp>
+#include <embedkit/eval/knn.hpp>
 #include <embedkit/models/siamese.hpp>
 #include <embedkit/models/vae.hpp>
 #include <embedkit/nn/activation.hpp>
@@ -851,36 +851,36 @@ TEST_CASE("errors compute: kNN and pair accuracy") {
     const RM test = unit_data(2, 4, 14);
     const Labels tl{0, 1, 0};
     const Labels ql{1, 0};
-    using ek::models::knn_accuracy;
+    using ek::eval::knn_accuracy;
     EMBEDKIT_ERROR_ROW("KNN-01", embedkit::DimensionError,
-                       "embedkit::models::knn_accuracy: train_labels has 2 labels but 3 rows",
+                       "embedkit::eval::knn_accuracy: train_labels has 2 labels but 3 rows",
                        (void)knn_accuracy(train, Labels{0, 1}, test, ql));
     EMBEDKIT_ERROR_ROW("KNN-02", embedkit::DimensionError,
-                       "embedkit::models::knn_accuracy: test_labels has 3 labels but 2 rows",
+                       "embedkit::eval::knn_accuracy: test_labels has 3 labels but 2 rows",
                        (void)knn_accuracy(train, tl, test, Labels{1, 0, 0}));
-    EMBEDKIT_ERROR_ROW("KNN-03", embedkit::ArgumentError, "embedkit::models::knn_accuracy: k must be positive, got 0",
+    EMBEDKIT_ERROR_ROW("KNN-03", embedkit::ArgumentError, "embedkit::eval::knn_accuracy: k must be positive, got 0",
                        (void)knn_accuracy(train, tl, test, ql, 0));
     EMBEDKIT_ERROR_ROW("KNN-04", embedkit::ArgumentError,
-                       "embedkit::models::knn_accuracy: the training embeddings are empty",
+                       "embedkit::eval::knn_accuracy: the training embeddings are empty",
                        (void)knn_accuracy(RM(0, 4), Labels{}, test, ql));
-    EMBEDKIT_ERROR_ROW("KNN-05", embedkit::ArgumentError, "embedkit::models::knn_accuracy: the test embeddings are empty",
+    EMBEDKIT_ERROR_ROW("KNN-05", embedkit::ArgumentError, "embedkit::eval::knn_accuracy: the test embeddings are empty",
                        (void)knn_accuracy(train, tl, RM(0, 4), Labels{}));
     EMBEDKIT_ERROR_ROW("KNN-06", embedkit::DimensionError,
-                       "embedkit::models::knn_accuracy: training embeddings have 4 columns but test embeddings have 5",
+                       "embedkit::eval::knn_accuracy: training embeddings have 4 columns but test embeddings have 5",
                        (void)knn_accuracy(train, tl, unit_data(2, 5, 1), ql));
     EMBEDKIT_ERROR_ROW("KNN-07", embedkit::ArgumentError, "embedkit::top_k: unknown metric (enum value 9",
                        (void)knn_accuracy(train, tl, test, ql, 1, bad_metric));
     const ek::VectorD d = ek::VectorD::Constant(2, 0.25);
-    using ek::models::pair_accuracy;
+    using ek::eval::pair_accuracy;
     EMBEDKIT_ERROR_ROW("KNN-08", embedkit::DimensionError,
-                       "embedkit::models::pair_accuracy: 2 distances but 1 similar flags",
+                       "embedkit::eval::pair_accuracy: 2 distances but 1 similar flags",
                        (void)pair_accuracy(d, Labels{1}));
-    EMBEDKIT_ERROR_ROW("KNN-09", embedkit::ArgumentError, "embedkit::models::pair_accuracy: no pairs",
+    EMBEDKIT_ERROR_ROW("KNN-09", embedkit::ArgumentError, "embedkit::eval::pair_accuracy: no pairs",
                        (void)pair_accuracy(ek::VectorD(), Labels{}));
-    EMBEDKIT_ERROR_ROW("KNN-10", embedkit::ArgumentError, "embedkit::models::pair_accuracy: the threshold is NaN",
+    EMBEDKIT_ERROR_ROW("KNN-10", embedkit::ArgumentError, "embedkit::eval::pair_accuracy: the threshold is NaN",
                        (void)pair_accuracy(d, Labels{1, 0}, nan_d));
     EMBEDKIT_ERROR_ROW("KNN-11", embedkit::ArgumentError,
-                       "embedkit::models::pair_accuracy: similar[1] must be 0 or 1, got 3",
+                       "embedkit::eval::pair_accuracy: similar[1] must be 0 or 1, got 3",
                        (void)pair_accuracy(d, Labels{1, 3}));
     // A NaN distance is not an error: it counts as "dissimilar".
     ek::VectorD with_nan = d;

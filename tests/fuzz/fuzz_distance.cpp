@@ -11,10 +11,10 @@
 // invariants checked below. A violation aborts.
 #include "fuzz_util.hpp"
 
-#include <embedkit/distance/batch.hpp>
+#include <embedkit/distance/pairwise.hpp>
 #include <embedkit/distance/dispatch.hpp>
 #include <embedkit/distance/metric.hpp>
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 #include <embedkit/distance/topk.hpp>
 
 #include <Eigen/Core>

@@ -5,7 +5,7 @@
 #include <embedkit/data/pairs.hpp>
 #include <embedkit/distance/topk.hpp>
 #include <embedkit/io/mnist.hpp>
-#include <embedkit/models/knn.hpp>
+#include <embedkit/eval/knn.hpp>
 #include <embedkit/models/siamese.hpp>
 #include <embedkit/nn/gradcheck.hpp>
 
@@ -85,7 +85,7 @@ TEST_CASE("siamese: training on clustered data separates the clusters with both 
         CHECK(h.back().loss < h.front().loss);
         CHECK(h.back().val_accuracy > 0.95);
         const ek::RowMatrixF te = model.embed(test), tr = model.embed(train);
-        const auto knn = ek::models::knn_accuracy(tr, train_labels, te, test_labels, 5);
+        const auto knn = ek::eval::knn_accuracy(tr, train_labels, te, test_labels, 5);
         CHECK(knn.accuracy_at_1 > 0.95);
     }
 }

@@ -212,7 +212,7 @@ void check_templates(const std::string& dir, const std::string& tag) {
     ek::nn::SGD<Scalar> sgd(0.01);
     siamese.fit(x, labels, x, test_pairs, fit, ek::models::SiameseTraining{}, sgd, rng);
     const Matrix embedded = siamese.embed(x);
-    const auto knn = ek::models::knn_accuracy(embedded, labels, embedded, labels, 3);
+    const auto knn = ek::eval::knn_accuracy(embedded, labels, embedded, labels, 3);
     check(embedded.cols() == 4 && knn.accuracy_at_1 >= 0 && knn.accuracy_at_1 <= 1,
           tag + ": Siamese embed and knn_accuracy");
 

@@ -150,7 +150,7 @@ TEST_CASE("threads: distances pairwise top_k and knn_accuracy on shared sets") {
             r.indices.push_back(within.indices);
             r.scores.push_back(within.scores);
         }
-        const auto knn = embedkit::models::knn_accuracy(set, labels, queries, query_labels);
+        const auto knn = embedkit::eval::knn_accuracy(set, labels, queries, query_labels);
         r.knn1 = knn.accuracy_at_1;
         r.knn5 = knn.accuracy_at_k;
         r.normalized = set;  // normalize_rows on each thread's own copy

@@ -4,7 +4,7 @@
 #include "../core/detail/parallel.hpp"
 #include "../core/error.hpp"
 #include "../core/types.hpp"
-#include "batch.hpp"
+#include "pairwise.hpp"
 #include "../core/detail/set_view.hpp"
 #include "dispatch.hpp"
 #include "metric.hpp"

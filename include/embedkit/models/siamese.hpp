@@ -7,14 +7,14 @@
 #include "../core/profile.hpp"
 #include "../core/random.hpp"
 #include "../data/pairs.hpp"
-#include "../distance/pairwise.hpp"
+#include "../distance/pair.hpp"
 #include "../nn/loss.hpp"
 #include "../nn/optim.hpp"
 #include "../nn/trainer.hpp"
 #include "detail/model_support.hpp"
 #include "networks.hpp"
 #include "persistence.hpp"
-#include "knn.hpp"
+#include "../eval/knn.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -460,7 +460,7 @@ private:
         if (training.loss == SiameseLoss::multiple_negatives)
             for (Eigen::Index p = 0; p < d.size(); ++p)
                 d[p] = embedkit::cosine_distance(a.row(p).data(), bm.row(p).data(), static_cast<std::size_t>(a.cols()));
-        stats.val_accuracy = pair_accuracy(d, test_pairs.similar, static_cast<Scalar>(training.threshold));
+        stats.val_accuracy = eval::pair_accuracy(d, test_pairs.similar, static_cast<Scalar>(training.threshold));
     }
 
     // The three lists of a Pairs must have one entry per pair.

@@ -1,5 +1,5 @@
 // Must not compile: the distance functions support float and double only.
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 int main() {
     const Eigen::VectorXi a = Eigen::VectorXi::Ones(3);

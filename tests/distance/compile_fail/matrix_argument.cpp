@@ -1,5 +1,5 @@
 // Must not compile: the pair functions take vectors, not matrices.
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 int main() {
     const Eigen::MatrixXf a = Eigen::MatrixXf::Ones(3, 3);

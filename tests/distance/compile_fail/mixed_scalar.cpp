@@ -1,5 +1,5 @@
 // Must not compile: the Eigen forms take the same scalar type on both sides.
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 int main() {
     const Eigen::VectorXf a = Eigen::VectorXf::Ones(3);

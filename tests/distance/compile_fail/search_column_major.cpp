@@ -3,7 +3,7 @@
 // EK_BAD=1 EK_CASE=n: case n passes the wrong kind of argument and must fail with the library's
 // static_assert text. EK_BAD=0 EK_CASE=0: the positive control, every case's call on a
 // RowMatrix, must compile -- so each failure comes from the argument, nothing else.
-#include <embedkit/distance/batch.hpp>
+#include <embedkit/distance/pairwise.hpp>
 #include <embedkit/distance/topk.hpp>
 
 #include <Eigen/Core>

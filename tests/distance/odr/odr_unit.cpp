@@ -3,7 +3,7 @@
 // copy only on a CPU that can run that copy's flags.
 #include "odr_unit.hpp"
 
-#include <embedkit/distance/pairwise.hpp>
+#include <embedkit/distance/pair.hpp>
 
 #include <Eigen/Core>
 

@@ -16,13 +16,13 @@
 #include <type_traits>
 #include <vector>
 
-namespace embedkit::models {
+namespace embedkit::eval {
 
 /// Result of knn_accuracy: accuracies in [0, 1] and the predicted label of every test row, in
 /// the caller's label type L (any integer type, see core/labels.hpp).
 template <class L>
 struct BasicKnnResult {
-    static_assert(is_label_type_v<L>, "embedkit::models::BasicKnnResult: labels must be of an integer type");
+    static_assert(is_label_type_v<L>, "embedkit::eval::BasicKnnResult: labels must be of an integer type");
     double accuracy_at_1 = 0;  ///< the nearest training row's label is right
     double accuracy_at_k = 0;  ///< the majority label of the k nearest is right
     Eigen::Index k = 0;        ///< neighbours that voted: min(k requested, training rows)
@@ -41,7 +41,7 @@ struct non_deduced {
 
 inline void check_label_count(const char* fn, const char* what, std::size_t labels, Eigen::Index rows) {
     if (labels != static_cast<std::size_t>(rows))
-        throw DimensionError(std::string("embedkit::models::") + fn + ": " + what + " has " +
+        throw DimensionError(std::string("embedkit::eval::") + fn + ": " + what + " has " +
                              std::to_string(labels) + " labels but " + std::to_string(rows) + " rows");
 }
 
@@ -65,19 +65,19 @@ BasicKnnResult<L> knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings
                                const Eigen::MatrixBase<DTest>& test_embeddings, const std::vector<L>& test_labels,
                                Eigen::Index k = 5, Metric metric = Metric::l2) {
     static_assert(is_label_type_v<L>,
-                  "embedkit::models::knn_accuracy: labels must be std::vectors of one integer type "
+                  "embedkit::eval::knn_accuracy: labels must be std::vectors of one integer type "
                   "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     static_assert(std::is_same_v<typename DTrain::Scalar, typename DTest::Scalar>,
-                  "embedkit::models::knn_accuracy: training and test embeddings must have the same scalar type");
-    const auto train = embedkit::detail::view_set("models::knn_accuracy", "the training embeddings", train_embeddings);
-    const auto test = embedkit::detail::view_set("models::knn_accuracy", "the test embeddings", test_embeddings);
+                  "embedkit::eval::knn_accuracy: training and test embeddings must have the same scalar type");
+    const auto train = embedkit::detail::view_set("eval::knn_accuracy", "the training embeddings", train_embeddings);
+    const auto test = embedkit::detail::view_set("eval::knn_accuracy", "the test embeddings", test_embeddings);
     detail::check_label_count("knn_accuracy", "train_labels", train_labels.size(), train.rows);
     detail::check_label_count("knn_accuracy", "test_labels", test_labels.size(), test.rows);
-    if (k <= 0) throw ArgumentError("embedkit::models::knn_accuracy: k must be positive, got " + std::to_string(k));
-    if (train.rows == 0) throw ArgumentError("embedkit::models::knn_accuracy: the training embeddings are empty");
-    if (test.rows == 0) throw ArgumentError("embedkit::models::knn_accuracy: the test embeddings are empty");
+    if (k <= 0) throw ArgumentError("embedkit::eval::knn_accuracy: k must be positive, got " + std::to_string(k));
+    if (train.rows == 0) throw ArgumentError("embedkit::eval::knn_accuracy: the training embeddings are empty");
+    if (test.rows == 0) throw ArgumentError("embedkit::eval::knn_accuracy: the test embeddings are empty");
     if (train.cols != test.cols)
-        throw DimensionError("embedkit::models::knn_accuracy: training embeddings have " + std::to_string(train.cols) +
+        throw DimensionError("embedkit::eval::knn_accuracy: training embeddings have " + std::to_string(train.cols) +
                              " columns but test embeddings have " + std::to_string(test.cols));
 
     const auto nearest = top_k(test_embeddings, train_embeddings, k, metric);
@@ -123,16 +123,16 @@ BasicKnnResult<L> knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings
 template <class Scalar>
 double pair_accuracy(const Vector<Scalar>& distances, const std::vector<std::uint8_t>& similar,
                      typename detail::non_deduced<Scalar>::type threshold = Scalar(0.5)) {
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::models::pair_accuracy supports float and double");
+    static_assert(is_supported_scalar_v<Scalar>, "embedkit::eval::pair_accuracy supports float and double");
     if (similar.size() != static_cast<std::size_t>(distances.size()))
-        throw DimensionError("embedkit::models::pair_accuracy: " + std::to_string(distances.size()) +
+        throw DimensionError("embedkit::eval::pair_accuracy: " + std::to_string(distances.size()) +
                              " distances but " + std::to_string(similar.size()) + " similar flags");
-    if (similar.empty()) throw ArgumentError("embedkit::models::pair_accuracy: no pairs");
-    if (std::isnan(threshold)) throw ArgumentError("embedkit::models::pair_accuracy: the threshold is NaN");
+    if (similar.empty()) throw ArgumentError("embedkit::eval::pair_accuracy: no pairs");
+    if (std::isnan(threshold)) throw ArgumentError("embedkit::eval::pair_accuracy: the threshold is NaN");
     std::size_t right = 0;
     for (std::size_t i = 0; i < similar.size(); ++i) {
         if (similar[i] > 1)
-            throw ArgumentError("embedkit::models::pair_accuracy: similar[" + std::to_string(i) +
+            throw ArgumentError("embedkit::eval::pair_accuracy: similar[" + std::to_string(i) +
                                 "] must be 0 or 1, got " + std::to_string(similar[i]));
         const bool predicted = distances[static_cast<Eigen::Index>(i)] < threshold;
         right += predicted == (similar[i] == 1);
@@ -140,4 +140,4 @@ double pair_accuracy(const Vector<Scalar>& distances, const std::vector<std::uin
     return static_cast<double>(right) / static_cast<double>(similar.size());
 }
 
-}  // namespace embedkit::models
+}  // namespace embedkit::eval
