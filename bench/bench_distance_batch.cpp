@@ -206,8 +206,9 @@ void register_scan() {
                 const ek::RowMatrixF& query = scan_query();
                 faiss::IndexFlat& index = peer_slot().get<faiss::IndexFlat>(
                     l2 ? "scan/faiss_l2" : "scan/faiss_ip", [&set, l2] {
-                        auto* idx = l2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kScanDim))
-                                       : static_cast<faiss::IndexFlat*>(new faiss::IndexFlatIP(kScanDim));
+                        auto* idx =
+                            l2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kScanDim))
+                               : static_cast<faiss::IndexFlat*>(new faiss::IndexFlatIP(kScanDim));
                         idx->add(set.rows(), set.data());
                         return idx;
                     });
@@ -326,7 +327,8 @@ void register_scan_2threads() {
             for (int part = 0; part < 2; ++part) {
                 const auto t0 = clock::now();
                 if ((part == 0) == read_first) {
-                    float total = read_sum64_2threads(set.data(), static_cast<std::size_t>(set.size()));
+                    float total =
+                        read_sum64_2threads(set.data(), static_cast<std::size_t>(set.size()));
                     benchmark::DoNotOptimize(total);
                     read_s.push_back(std::chrono::duration<double>(clock::now() - t0).count());
                 } else {
@@ -396,7 +398,8 @@ void register_allpairs() {
                     const ek::RowMatrixF& b = pairs_b(dim);
                     ek::RowMatrixF out(a.rows(), b.rows());
                     for (auto _ : state) {
-                        faiss::pairwise_L2sqr(dim, a.rows(), a.data(), b.rows(), b.data(), out.data());
+                        faiss::pairwise_L2sqr(dim, a.rows(), a.data(), b.rows(), b.data(),
+                                              out.data());
                         benchmark::DoNotOptimize(out.data());
                         benchmark::ClobberMemory();
                     }
@@ -470,8 +473,9 @@ void register_topk() {
                 const ek::RowMatrixF& queries = topk_queries();
                 faiss::IndexFlat& index = peer_slot().get<faiss::IndexFlat>(
                     l2 ? "topk/faiss_l2" : "topk/faiss_ip", [&set, l2] {
-                        auto* idx = l2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kTopkDim))
-                                       : static_cast<faiss::IndexFlat*>(new faiss::IndexFlatIP(kTopkDim));
+                        auto* idx =
+                            l2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kTopkDim))
+                               : static_cast<faiss::IndexFlat*>(new faiss::IndexFlatIP(kTopkDim));
                         idx->add(set.rows(), set.data());
                         return idx;
                     });
@@ -518,13 +522,16 @@ void add_context(const std::string& command) {
                                                      std::to_string(EIGEN_MINOR_VERSION));
     benchmark::AddCustomContext("eigen_simd", Eigen::SimdInstructionSetsInUse());
     benchmark::AddCustomContext("eigen_threads", std::to_string(Eigen::nbThreads()));
-    benchmark::AddCustomContext("embedkit_threads", std::to_string(ek::num_threads()) +
-                                                        " (scan_2threads rows: 2)");
-    benchmark::AddCustomContext("embedkit_parallel_backend", std::string(ek::detail::parallel_backend()));
+    benchmark::AddCustomContext("embedkit_threads",
+                                std::to_string(ek::num_threads()) + " (scan_2threads rows: 2)");
+    benchmark::AddCustomContext("embedkit_parallel_backend",
+                                std::string(ek::detail::parallel_backend()));
     benchmark::AddCustomContext("openblas", embedkit_bench::openblas_status());
     benchmark::AddCustomContext("blas_libraries_loaded", embedkit_bench::loaded_libraries());
-    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
-    benchmark::AddCustomContext("env_OMP_NUM_THREADS", embedkit_bench::env_or("OMP_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS",
+                                embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OMP_NUM_THREADS",
+                                embedkit_bench::env_or("OMP_NUM_THREADS", "unset"));
 #if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
     benchmark::AddCustomContext("omp_max_threads", std::to_string(omp_get_max_threads()));
 #else
@@ -541,9 +548,9 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 
-    // One thread everywhere: FAISS's OpenMP loops, Eigen (threads only under OpenMP) and
-    // OpenBLAS (also forced in embedkit_bench::openblas_status(); set OPENBLAS_NUM_THREADS=1 as well, which
-    // OpenBLAS reads when it is loaded, before main).
+        // One thread everywhere: FAISS's OpenMP loops, Eigen (threads only under OpenMP) and
+        // OpenBLAS (also forced in embedkit_bench::openblas_status(); set OPENBLAS_NUM_THREADS=1 as
+        // well, which OpenBLAS reads when it is loaded, before main).
 #if defined(EMBEDKIT_BENCH_HAVE_OPENMP)
     omp_set_num_threads(1);
 #endif

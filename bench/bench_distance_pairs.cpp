@@ -156,10 +156,9 @@ const char* scalar_suffix() {
 
 template <class Scalar, class Distance>
 void add_row(const std::string& name, const PairPool<Scalar>* pool, Distance distance) {
-    benchmark::RegisterBenchmark(name.c_str(),
-                                 [pool, distance](benchmark::State& state) {
-                                     walk_pairs(state, *pool, distance);
-                                 });
+    benchmark::RegisterBenchmark(name.c_str(), [pool, distance](benchmark::State& state) {
+        walk_pairs(state, *pool, distance);
+    });
 }
 
 // embedkit at every level this CPU supports (forced for the whole run of the row) and at the
@@ -188,17 +187,15 @@ void add_embedkit_and_eigen(const PairPool<Scalar>* pool) {
 // with the dimension passed by pointer. The inner-product space returns 1 - a.b, the same work.
 template <class Space>
 void add_hnswlib(const char* metric, const PairPool<float>* pool) {
-    benchmark::RegisterBenchmark(row_name(metric, "hnswlib", pool->dim(), "").c_str(),
-                                 [pool](benchmark::State& state) {
-                                     Space space(pool->dim());
-                                     const hnswlib::DISTFUNC<float> fn = space.get_dist_func();
-                                     const void* param = space.get_dist_func_param();
-                                     walk_pairs(state, *pool,
-                                                [fn, param](const float* a, const float* b,
-                                                            std::size_t) {
-                                                    return fn(a, b, param);
-                                                });
-                                 });
+    benchmark::RegisterBenchmark(
+        row_name(metric, "hnswlib", pool->dim(), "").c_str(), [pool](benchmark::State& state) {
+            Space space(pool->dim());
+            const hnswlib::DISTFUNC<float> fn = space.get_dist_func();
+            const void* param = space.get_dist_func_param();
+            walk_pairs(state, *pool, [fn, param](const float* a, const float* b, std::size_t) {
+                return fn(a, b, param);
+            });
+        });
 }
 #endif
 

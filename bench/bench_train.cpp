@@ -76,7 +76,9 @@ ek::models::FitOptions silent_fit(int epochs, Eigen::Index batch_size) {
     return f;
 }
 
-ek::nn::History run_epoch(Session& s) { return s.vae->fit(s.images, silent_fit(1, 100), *s.adam, s.rng); }
+ek::nn::History run_epoch(Session& s) {
+    return s.vae->fit(s.images, silent_fit(1, 100), *s.adam, s.rng);
+}
 
 // The timed part both training rows share: skip when the data is missing, one untimed warm-up
 // epoch per process (page faults, first-touch buffers, caches), then one epoch per iteration
@@ -84,7 +86,8 @@ ek::nn::History run_epoch(Session& s) { return s.vae->fit(s.images, silent_fit(1
 // core/profile.hpp) as counters. `run()` trains one epoch and returns its history. Returns
 // false when the row was skipped.
 template <class Run>
-bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed, double flops, Run&& run) {
+bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed, double flops,
+                 Run&& run) {
     if (!error.empty()) {
         state.SkipWithError(("MNIST not loaded (set EMBEDKIT_MNIST_DIR): " + error).c_str());
         return false;
@@ -104,8 +107,8 @@ bool time_epochs(benchmark::State& state, const std::string& error, bool& warmed
         loss = h.back().loss;
     }
     state.counters["seconds"] = seconds;
-    state.counters["GFLOPs"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) * 1e-9,
-                                                  benchmark::Counter::kIsRate);
+    state.counters["GFLOPs"] = benchmark::Counter(
+        flops * static_cast<double>(state.iterations()) * 1e-9, benchmark::Counter::kIsRate);
     state.counters["loss"] = loss;
     state.counters["t_gemm"] = t.gemm;
     state.counters["t_activation"] = t.activation;
@@ -138,7 +141,8 @@ SiameseSession& siamese_session() {
             out.test = ek::io::load_mnist(mnist_dir(), ek::io::MnistSplit::test);
             ek::Rng pair_rng(42);
             out.test_pairs = ek::data::make_pairs(out.test.labels, pair_rng);
-            out.model = std::make_unique<ek::models::Siamese<float>>(ek::models::SiameseOptions{}, out.rng);
+            out.model =
+                std::make_unique<ek::models::Siamese<float>>(ek::models::SiameseOptions{}, out.rng);
             out.adam = std::make_unique<ek::nn::Adam<float>>();
         } catch (const std::exception& e) {
             out.error = e.what();
@@ -151,8 +155,8 @@ SiameseSession& siamese_session() {
 ek::nn::History run_siamese_epoch(SiameseSession& s) {
     const ek::models::FitOptions f = silent_fit(1, 128);
     // No test pairs inside fit: evaluation stays out of the timed epoch.
-    return s.model->fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
-                        ek::models::SiameseTraining{}, *s.adam, s.rng);
+    return s.model->fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{},
+                        f, ek::models::SiameseTraining{}, *s.adam, s.rng);
 }
 
 void bm_siamese_epoch(benchmark::State& state) {
@@ -219,8 +223,8 @@ void bm_siamese_drift(benchmark::State& state) {
         ek::nn::Adam<float> adam;
         ek::models::FitOptions f = silent_fit(5, 128);
         f.on_epoch_end = std::move(on_epoch_end);
-        return model.fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{}, f,
-                         ek::models::SiameseTraining{}, adam, rng);
+        return model.fit(s.train.images, s.train.labels, ek::RowMatrixF(0, 784), ek::data::Pairs{},
+                         f, ek::models::SiameseTraining{}, adam, rng);
     });
 }
 
@@ -237,8 +241,9 @@ void bm_sgemm(benchmark::State& state) {
         benchmark::DoNotOptimize(c.data());
         benchmark::ClobberMemory();
     }
-    state.counters["GFLOPs"] = benchmark::Counter(2.0 * static_cast<double>(n * n * n) * static_cast<double>(state.iterations()) * 1e-9,
-                                                  benchmark::Counter::kIsRate);
+    state.counters["GFLOPs"] = benchmark::Counter(
+        2.0 * static_cast<double>(n * n * n) * static_cast<double>(state.iterations()) * 1e-9,
+        benchmark::Counter::kIsRate);
 }
 
 }  // namespace
@@ -257,19 +262,38 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("embedkit_version", ek::version());
     benchmark::AddCustomContext("openblas", embedkit_bench::openblas_status());
     benchmark::AddCustomContext("blas_libraries_loaded", embedkit_bench::loaded_libraries());
-    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
-    benchmark::AddCustomContext("env_OPENBLAS_CORETYPE", embedkit_bench::env_or("OPENBLAS_CORETYPE", "unset"));
+    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS",
+                                embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OPENBLAS_CORETYPE",
+                                embedkit_bench::env_or("OPENBLAS_CORETYPE", "unset"));
     const std::string name = std::string("vae_epoch/") + backend;
-    benchmark::RegisterBenchmark(name.c_str(), bm_vae_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
+    benchmark::RegisterBenchmark(name.c_str(), bm_vae_epoch)
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Repetitions(6)
+        ->Unit(benchmark::kSecond);
     const std::string siamese = std::string("siamese_epoch/") + backend;
-    benchmark::RegisterBenchmark(siamese.c_str(), bm_siamese_epoch)->UseManualTime()->Iterations(1)->Repetitions(6)->Unit(benchmark::kSecond);
+    benchmark::RegisterBenchmark(siamese.c_str(), bm_siamese_epoch)
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Repetitions(6)
+        ->Unit(benchmark::kSecond);
     // Not in the default run (scripts/bench_train): select with --benchmark_filter=drift.
     const std::string vae_drift = std::string("vae_drift/") + backend;
-    benchmark::RegisterBenchmark(vae_drift.c_str(), bm_vae_drift)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+    benchmark::RegisterBenchmark(vae_drift.c_str(), bm_vae_drift)
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kSecond);
     const std::string siamese_drift = std::string("siamese_drift/") + backend;
-    benchmark::RegisterBenchmark(siamese_drift.c_str(), bm_siamese_drift)->UseManualTime()->Iterations(1)->Unit(benchmark::kSecond);
+    benchmark::RegisterBenchmark(siamese_drift.c_str(), bm_siamese_drift)
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kSecond);
     const std::string gemm = std::string("sgemm/") + backend + "/1024";
-    benchmark::RegisterBenchmark(gemm.c_str(), bm_sgemm)->Arg(1024)->Unit(benchmark::kMillisecond)->MinTime(1.0);
+    benchmark::RegisterBenchmark(gemm.c_str(), bm_sgemm)
+        ->Arg(1024)
+        ->Unit(benchmark::kMillisecond)
+        ->MinTime(1.0);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -100,8 +100,8 @@ constexpr std::int64_t kTower2 = 256;
 constexpr std::int64_t kEmbedding = 128;
 constexpr std::int64_t kPairBatch = 128;
 constexpr double kMargin = 1.0;
-constexpr double kThreshold = 0.5;              // d < threshold: the pair is called "same digit"
-constexpr double kMinSquaredDistance = 1e-12;   // keeps sqrt's derivative finite at d = 0
+constexpr double kThreshold = 0.5;             // d < threshold: the pair is called "same digit"
+constexpr double kMinSquaredDistance = 1e-12;  // keeps sqrt's derivative finite at d = 0
 // 240,000 images x (2 x 565,248 forward + 2 x 565,248 weight gradients + 2 x 163,840 input
 // gradients of the layers after the first) = 621.3e9, rounded as issue 6 states it.
 constexpr double kSiameseEpochFlop = 621e9;
@@ -115,7 +115,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
 
 std::string mnist_dir() { return embedkit_bench::env_or("EMBEDKIT_MNIST_DIR", kDefaultMnistDir); }
 
@@ -150,9 +149,8 @@ public:
     explicit VaeTrainer(torch::Tensor images)
         : images_(std::move(images)),
           model_(make_model()),
-          adam_(model_->parameters(), torch::optim::AdamOptions(1e-3)
-                                          .betas(std::make_tuple(0.9, 0.999))
-                                          .eps(1e-7)),
+          adam_(model_->parameters(),
+                torch::optim::AdamOptions(1e-3).betas(std::make_tuple(0.9, 0.999)).eps(1e-7)),
           shuffle_gen_(at::make_generator<at::CPUGeneratorImpl>(kShuffleSeed)),
           noise_gen_(at::make_generator<at::CPUGeneratorImpl>(kNoiseSeed)) {}
 
@@ -253,14 +251,14 @@ const MnistTensors* mnist(embedkit::io::MnistSplit split, std::string* error) {
                 auto t = std::make_unique<MnistTensors>();
                 t->images =
                     torch::from_blob(data.images.data(), {rows, cols}, torch::kFloat).clone();
-                t->labels = torch::from_blob(data.labels.data(), {rows}, torch::kUInt8)
-                                .to(torch::kLong);
+                t->labels =
+                    torch::from_blob(data.labels.data(), {rows}, torch::kUInt8).to(torch::kLong);
                 c.tensors = std::move(t);
             }
         } catch (const std::exception& e) {
             c.failure = "bench_train_torch: no MNIST " + what + " set in " + dir +
-                        " (the folder comes from EMBEDKIT_MNIST_DIR, default " +
-                        kDefaultMnistDir + "): " + e.what();
+                        " (the folder comes from EMBEDKIT_MNIST_DIR, default " + kDefaultMnistDir +
+                        "): " + e.what();
         }
     }
     if (!c.tensors && error) *error = c.failure;
@@ -371,9 +369,8 @@ public:
         : train_(train),
           test_(test),
           tower_(make_tower()),
-          adam_(tower_->parameters(), torch::optim::AdamOptions(1e-3)
-                                          .betas(std::make_tuple(0.9, 0.999))
-                                          .eps(1e-7)),
+          adam_(tower_->parameters(),
+                torch::optim::AdamOptions(1e-3).betas(std::make_tuple(0.9, 0.999)).eps(1e-7)),
           pair_gen_(at::make_generator<at::CPUGeneratorImpl>(kPairSeed)) {
         check_pair_labels(train_.labels, "training");
         check_pair_labels(test_.labels, "test");
@@ -444,7 +441,8 @@ SiameseTrainer* siamese_trainer(std::string* error) {
     if (!tried) {
         tried = true;
         const MnistTensors* train = mnist(embedkit::io::MnistSplit::train, &failure);
-        const MnistTensors* test = train ? mnist(embedkit::io::MnistSplit::test, &failure) : nullptr;
+        const MnistTensors* test =
+            train ? mnist(embedkit::io::MnistSplit::test, &failure) : nullptr;
         if (train && test) {
             try {
                 instance = std::make_unique<SiameseTrainer>(*train, *test);
@@ -564,9 +562,8 @@ std::string torch_build() {
     const std::string marker = "Build settings: ";
     const std::size_t at_settings = config.find(marker);
     if (at_settings == std::string::npos) return out;
-    std::istringstream settings(
-        config.substr(at_settings + marker.size(),
-                      config.find('\n', at_settings) - at_settings - marker.size()));
+    std::istringstream settings(config.substr(
+        at_settings + marker.size(), config.find('\n', at_settings) - at_settings - marker.size()));
     std::string item;
     while (std::getline(settings, item, ',')) {
         const std::size_t first = item.find_first_not_of(' ');
@@ -593,9 +590,12 @@ void add_context(const std::string& command) {
     benchmark::AddCustomContext("gemm_backend", "libtorch");
     benchmark::AddCustomContext("openblas", embedkit_bench::openblas_status());
     benchmark::AddCustomContext("blas_libraries_loaded", embedkit_bench::loaded_libraries());
-    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS", embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
-    benchmark::AddCustomContext("env_OMP_NUM_THREADS", embedkit_bench::env_or("OMP_NUM_THREADS", "unset"));
-    benchmark::AddCustomContext("env_OPENBLAS_CORETYPE", embedkit_bench::env_or("OPENBLAS_CORETYPE", "unset"));
+    benchmark::AddCustomContext("env_OPENBLAS_NUM_THREADS",
+                                embedkit_bench::env_or("OPENBLAS_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OMP_NUM_THREADS",
+                                embedkit_bench::env_or("OMP_NUM_THREADS", "unset"));
+    benchmark::AddCustomContext("env_OPENBLAS_CORETYPE",
+                                embedkit_bench::env_or("OPENBLAS_CORETYPE", "unset"));
     benchmark::AddCustomContext("mnist_dir", mnist_dir());
 }
 

@@ -115,8 +115,10 @@ inline std::string openblas_status() {
     using set_threads_fn = void (*)(int);
     using get_threads_fn = int (*)();
     using get_config_fn = char* (*)();
-    auto set_threads = reinterpret_cast<set_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-    auto get_threads = reinterpret_cast<get_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+    auto set_threads =
+        reinterpret_cast<set_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    auto get_threads =
+        reinterpret_cast<get_threads_fn>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
     auto get_config = reinterpret_cast<get_config_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
     if (!set_threads || !get_threads) return "not loaded";
     set_threads(1);

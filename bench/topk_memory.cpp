@@ -24,12 +24,14 @@ long status_kib(const char* field) {
     std::string line;
     const std::string key = std::string(field) + ":";
     while (std::getline(f, line))
-        if (line.compare(0, key.size(), key) == 0) return std::strtol(line.c_str() + key.size(), nullptr, 10);
+        if (line.compare(0, key.size(), key) == 0)
+            return std::strtol(line.c_str() + key.size(), nullptr, 10);
     return -1;
 }
 
 int make(const std::string& path, long rows, long dim) {
-    ek::io::NpyWriter<float> w(path, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(dim)});
+    ek::io::NpyWriter<float> w(path,
+                               {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(dim)});
     std::mt19937 gen(7);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     const long chunk_rows = 4096;
@@ -53,14 +55,15 @@ int measure(const std::string& path, long nq, long k) {
     for (long i = 0; i < queries.size(); ++i) queries.data()[i] = u(gen);
     const auto t0 = std::chrono::steady_clock::now();
     const ek::TopK<float> result = ek::top_k(queries, set.matrix(), k, ek::Metric::l2_squared);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const long hwm = status_kib("VmHWM");
     const double file_mb = static_cast<double>(set.file_size()) / 1e6;
     const double hwm_mb = static_cast<double>(hwm) * 1024.0 / 1e6;
-    std::printf("set %s: %ld x %ld float32, file %.1f MB\n", path.c_str(), static_cast<long>(set.rows()),
-                static_cast<long>(set.cols()), file_mb);
-    std::printf("top_k: %ld queries, k=%ld, l2_squared, level %s, %.3f s, first hit %ld (%.4f)\n", nq, k,
-                std::string(ek::simd::level_name(ek::simd::active())).c_str(), seconds,
+    std::printf("set %s: %ld x %ld float32, file %.1f MB\n", path.c_str(),
+                static_cast<long>(set.rows()), static_cast<long>(set.cols()), file_mb);
+    std::printf("top_k: %ld queries, k=%ld, l2_squared, level %s, %.3f s, first hit %ld (%.4f)\n",
+                nq, k, std::string(ek::simd::level_name(ek::simd::active())).c_str(), seconds,
                 static_cast<long>(result.indices(0, 0)), static_cast<double>(result.scores(0, 0)));
     std::printf("VmHWM before %.1f MB, after %.1f MB; after minus file size: %.1f MB\n",
                 static_cast<double>(before) * 1024.0 / 1e6, hwm_mb, hwm_mb - file_mb);
@@ -73,10 +76,13 @@ int main(int argc, char** argv) {
     try {
         const std::string mode = argc > 1 ? argv[1] : "";
         if (mode == "make" && argc >= 3)
-            return make(argv[2], argc > 3 ? std::atol(argv[3]) : 1000000, argc > 4 ? std::atol(argv[4]) : 128);
+            return make(argv[2], argc > 3 ? std::atol(argv[3]) : 1000000,
+                        argc > 4 ? std::atol(argv[4]) : 128);
         if (mode == "measure" && argc >= 3)
-            return measure(argv[2], argc > 3 ? std::atol(argv[3]) : 100, argc > 4 ? std::atol(argv[4]) : 10);
-        std::fprintf(stderr, "usage: topk_memory make FILE [ROWS] [DIM] | measure FILE [QUERIES] [K]\n");
+            return measure(argv[2], argc > 3 ? std::atol(argv[3]) : 100,
+                           argc > 4 ? std::atol(argv[4]) : 10);
+        std::fprintf(stderr,
+                     "usage: topk_memory make FILE [ROWS] [DIM] | measure FILE [QUERIES] [K]\n");
         return 2;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "topk_memory: %s\n", e.what());

@@ -93,21 +93,20 @@ int main(int argc, char** argv) {
     std::printf("query vs (dim %ld)     %10s %10s %10s %10s %8s %8s\n", dim, "l2", "l2_sq", "l1",
                 "dot", "cos_sim", "cos_dist");
     for (const Candidate& c : candidates) {
-        std::printf("  %-20s %10.4f %10.4f %10.4f %10.4f %8.4f %8.4f\n", c.name,
-                    ek::l2(query, c.v), ek::l2_squared(query, c.v), ek::l1(query, c.v),
-                    ek::dot(query, c.v), ek::cosine_similarity(query, c.v),
-                    ek::cosine_distance(query, c.v));
+        std::printf("  %-20s %10.4f %10.4f %10.4f %10.4f %8.4f %8.4f\n", c.name, ek::l2(query, c.v),
+                    ek::l2_squared(query, c.v), ek::l1(query, c.v), ek::dot(query, c.v),
+                    ek::cosine_similarity(query, c.v), ek::cosine_distance(query, c.v));
     }
 
     std::printf("\nThe same l2_squared and cosine similarity at every level (pointer API):\n");
     const ek::VectorF& near = candidates[0].v;
     for (ek::simd::Level l : ek::simd::supported()) {
         ek::simd::Scoped forced(l);
-        std::printf("  %-7s l2_squared %.7g   cosine_similarity %.7g\n",
-                    std::string(ek::simd::level_name(l)).c_str(),
-                    static_cast<double>(ek::l2_squared(query.data(), near.data(), query.size())),
-                    static_cast<double>(
-                        ek::cosine_similarity(query.data(), near.data(), query.size())));
+        std::printf(
+            "  %-7s l2_squared %.7g   cosine_similarity %.7g\n",
+            std::string(ek::simd::level_name(l)).c_str(),
+            static_cast<double>(ek::l2_squared(query.data(), near.data(), query.size())),
+            static_cast<double>(ek::cosine_similarity(query.data(), near.data(), query.size())));
     }
 
     try {

@@ -14,22 +14,30 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string metrics_json(const ek::nn::History& h, const ek::models::VAEOptions& model, long long batch,
-                         long long seed, long long epochs) {
+std::string metrics_json(const ek::nn::History& h, const ek::models::VAEOptions& model,
+                         long long batch, long long seed, long long epochs) {
     using example::Json;
     std::ostringstream j;
-    j << "{\n  \"model\": \"vae\",\n  \"architecture\": {\"input\": " << model.input << ", \"hidden\": ["
-      << Json::sizes(model.hidden) << "], \"latent\": " << model.latent << "},\n"
-      << "  \"batch\": " << batch << ",\n  \"seed\": " << seed << ",\n  \"epochs_planned\": " << epochs << ",\n"
-      << "  \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.001, \"beta1\": 0.9, \"beta2\": 0.999, \"epsilon\": 1e-7},\n"
-      << "  \"simd\": " << Json::string(std::string(ek::simd::level_name(ek::simd::active()))) << ",\n"
+    j << "{\n  \"model\": \"vae\",\n  \"architecture\": {\"input\": " << model.input
+      << ", \"hidden\": [" << Json::sizes(model.hidden) << "], \"latent\": " << model.latent
+      << "},\n"
+      << "  \"batch\": " << batch << ",\n  \"seed\": " << seed
+      << ",\n  \"epochs_planned\": " << epochs << ",\n"
+      << "  \"optimizer\": {\"name\": \"adam\", \"learning_rate\": 0.001, \"beta1\": 0.9, "
+         "\"beta2\": 0.999, \"epsilon\": 1e-7},\n"
+      << "  \"simd\": " << Json::string(std::string(ek::simd::level_name(ek::simd::active())))
+      << ",\n"
       << "  \"eigen_simd\": " << Json::string(Eigen::SimdInstructionSetsInUse()) << ",\n"
-      << "  \"embedkit_version\": " << Json::string(std::string(ek::version())) << ",\n  \"epochs\": [";
+      << "  \"embedkit_version\": " << Json::string(std::string(ek::version()))
+      << ",\n  \"epochs\": [";
     for (std::size_t i = 0; i < h.size(); ++i)
-        j << (i ? "," : "") << "\n    {\"epoch\": " << h[i].epoch << ", \"loss\": " << Json::number(h[i].loss)
-          << ", \"val_loss\": " << Json::number(h[i].val_loss) << ", \"seconds\": " << Json::number(h[i].seconds)
+        j << (i ? "," : "") << "\n    {\"epoch\": " << h[i].epoch
+          << ", \"loss\": " << Json::number(h[i].loss)
+          << ", \"val_loss\": " << Json::number(h[i].val_loss)
+          << ", \"seconds\": " << Json::number(h[i].seconds)
           << ", \"val_seconds\": " << Json::number(h[i].val_seconds) << "}";
-    j << "\n  ],\n  \"final_val_loss\": " << (h.empty() ? "null" : Json::number(h.back().val_loss)) << "\n}\n";
+    j << "\n  ],\n  \"final_val_loss\": " << (h.empty() ? "null" : Json::number(h.back().val_loss))
+      << "\n}\n";
     return j.str();
 }
 
@@ -44,9 +52,10 @@ std::string both_formats(const fs::path& stem, Write&& write) {
 }
 
 int run(int argc, char** argv) {
-    example::Flags flags("mnist_vae",
-                         "Trains a variational autoencoder on MNIST (the classic Keras example, with correct\n"
-                         "sampling) and writes the 2-D latent space of the test set as pictures.");
+    example::Flags flags(
+        "mnist_vae",
+        "Trains a variational autoencoder on MNIST (the classic Keras example, with correct\n"
+        "sampling) and writes the 2-D latent space of the test set as pictures.");
     example::add_data_flags(flags);
     flags.add("--out", "out/mnist_vae", "output folder");
     flags.add("--epochs", "50", "training epochs");
@@ -66,10 +75,11 @@ int run(int argc, char** argv) {
     const auto train = ek::io::load_mnist(dir, ek::io::MnistSplit::train);
     const auto test = ek::io::load_mnist(dir, ek::io::MnistSplit::test);
     fs::create_directories(out);
-    std::cout << "embedkit " << ek::version() << " | kernels: " << ek::simd::level_name(ek::simd::active())
+    std::cout << "embedkit " << ek::version()
+              << " | kernels: " << ek::simd::level_name(ek::simd::active())
               << " | Eigen: " << Eigen::SimdInstructionSetsInUse() << "\n"
-              << "MNIST from " << dir << ": " << train.images.rows() << " training, " << test.images.rows()
-              << " test images\n";
+              << "MNIST from " << dir << ": " << train.images.rows() << " training, "
+              << test.images.rows() << " test images\n";
 
     ek::models::VAEOptions options;
     options.latent = static_cast<Eigen::Index>(latent);
@@ -85,11 +95,13 @@ int run(int argc, char** argv) {
     ek::nn::History so_far;
     fit.on_epoch_end = [&](const ek::nn::EpochStats& e) {
         so_far.push_back(e);
-        example::write_text_atomic(metrics_path, metrics_json(so_far, options, batch, seed, epochs));
+        example::write_text_atomic(metrics_path,
+                                   metrics_json(so_far, options, batch, seed, epochs));
     };
-    if (fit.resume && fs::exists(fit.checkpoint_path)) std::cout << "resuming from " << fit.checkpoint_path << "\n";
-    std::cout << "training " << epochs << " epochs, batch " << batch << ", latent " << latent << ", seed " << seed
-              << "\n";
+    if (fit.resume && fs::exists(fit.checkpoint_path))
+        std::cout << "resuming from " << fit.checkpoint_path << "\n";
+    std::cout << "training " << epochs << " epochs, batch " << batch << ", latent " << latent
+              << ", seed " << seed << "\n";
     const ek::nn::History history = vae.fit(train.images, test.images, fit, adam, rng);
     example::write_text_atomic(metrics_path, metrics_json(history, options, batch, seed, epochs));
     vae.save((out / "vae.ekm").string());
@@ -100,7 +112,8 @@ int run(int argc, char** argv) {
     ek::io::write_npy((out / "labels.npy").string(), test.labels);
 
     ek::viz::ScatterOptions scatter;
-    scatter.title = latent == 2 ? "MNIST test set in the VAE latent space" : "MNIST test set, VAE latent (PCA)";
+    scatter.title =
+        latent == 2 ? "MNIST test set in the VAE latent space" : "MNIST test set, VAE latent (PCA)";
     scatter.legend_title = "digit";
     scatter.x_label = latent == 2 ? "z[0]" : "PC 1";
     scatter.y_label = latent == 2 ? "z[1]" : "PC 2";
@@ -141,13 +154,14 @@ int run(int argc, char** argv) {
 
     example::print_seed_comparison(z, test.labels);
     if (!history.empty())
-        std::cout << "\nfinal epoch " << history.back().epoch << ": loss " << history.back().loss << ", val_loss "
-                  << history.back().val_loss << "\n";
+        std::cout << "\nfinal epoch " << history.back().epoch << ": loss " << history.back().loss
+                  << ", val_loss " << history.back().val_loss << "\n";
     std::cout << "\nwrote to " << out.string() << "/:\n"
               << "  " << latent_files << "    test-set latent space by digit\n"
               << "  " << rec_files << "    originals and reconstructions\n"
               << "  " << grid_files << "    decoder over the latent plane\n"
-              << "  embeddings.npy, labels.npy    " << z.rows() << " x " << z.cols() << " float32, uint8\n"
+              << "  embeddings.npy, labels.npy    " << z.rows() << " x " << z.cols()
+              << " float32, uint8\n"
               << "  vae.ekm                       the model (docs/FORMAT.md)\n"
               << "  checkpoint.ekc                resume with --resume\n"
               << "  metrics.json                  loss, val_loss and seconds per epoch\n";

@@ -51,7 +51,9 @@ inline std::string md5_hex(const unsigned char* data, std::size_t n) {
 /// cannot be opened or read, or is a folder.
 inline std::string md5_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw embedkit::IoError("example::md5_file: cannot open '" + path + "': " + std::strerror(errno));
+    if (fd < 0)
+        throw embedkit::IoError("example::md5_file: cannot open '" + path +
+                                "': " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
         ::close(fd);
@@ -65,7 +67,8 @@ inline std::string md5_file(const std::string& path) {
         if (got < 0) {
             const int e = errno;
             ::close(fd);
-            throw embedkit::IoError("example::md5_file: cannot read '" + path + "': " + std::strerror(e));
+            throw embedkit::IoError("example::md5_file: cannot read '" + path +
+                                    "': " + std::strerror(e));
         }
         if (got == 0) break;
         md5.update(buf.data(), static_cast<std::size_t>(got));
@@ -119,11 +122,13 @@ inline std::string find_on_path(const std::string& name) {
     std::size_t start = 0;
     for (;;) {
         const std::size_t end = path.find(':', start);
-        std::string dir = path.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        std::string dir =
+            path.substr(start, end == std::string::npos ? std::string::npos : end - start);
         if (dir.empty()) dir = ".";  // an empty PATH entry means the current folder
         const std::string candidate = dir + "/" + name;
         struct stat st {};
-        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(candidate.c_str(), X_OK) == 0)
+        if (::stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+            ::access(candidate.c_str(), X_OK) == 0)
             return candidate;
         if (end == std::string::npos) return "";
         start = end + 1;
@@ -145,7 +150,8 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
     argv.push_back(nullptr);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw embedkit::IoError("example::download_mnist: cannot create a pipe: " + std::string(std::strerror(errno)));
+        throw embedkit::IoError("example::download_mnist: cannot create a pipe: " +
+                                std::string(std::strerror(errno)));
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
@@ -157,7 +163,8 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
     ::close(fds[1]);
     if (rc != 0) {
         ::close(fds[0]);
-        throw embedkit::IoError("example::download_mnist: cannot run '" + args[0] + "': " + std::strerror(rc));
+        throw embedkit::IoError("example::download_mnist: cannot run '" + args[0] +
+                                "': " + std::strerror(rc));
     }
     ProcessResult result;
     char buf[4096];
@@ -172,7 +179,8 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
     int status = 0;
     while (::waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR)
-            throw embedkit::IoError("example::download_mnist: cannot wait for '" + args[0] + "': " + std::strerror(errno));
+            throw embedkit::IoError("example::download_mnist: cannot wait for '" + args[0] +
+                                    "': " + std::strerror(errno));
     }
     if (result.output.size() > 4096) result.output.erase(0, result.output.size() - 4096);
     result.exited = WIFEXITED(status);
@@ -181,13 +189,27 @@ inline ProcessResult run_process(const std::vector<std::string>& args) {
 }
 
 /// The command line that fetches `url` into `out` with curl or wget (`tool` is its path).
-inline std::vector<std::string> fetch_command(const std::string& tool, bool is_curl, const std::string& url,
-                                              const std::string& out) {
+inline std::vector<std::string> fetch_command(const std::string& tool, bool is_curl,
+                                              const std::string& url, const std::string& out) {
     if (is_curl)
         // --fail: an HTTP error is an exit status, not an HTML page saved as the file.
         // --speed-limit/--speed-time: give up on a transfer stalled below 1 kB/s for a minute.
-        return {tool, "--fail", "--location", "--silent", "--show-error", "--connect-timeout", "30",
-                "--retry", "2", "--speed-limit", "1000", "--speed-time", "60", "--output", out, url};
+        return {tool,
+                "--fail",
+                "--location",
+                "--silent",
+                "--show-error",
+                "--connect-timeout",
+                "30",
+                "--retry",
+                "2",
+                "--speed-limit",
+                "1000",
+                "--speed-time",
+                "60",
+                "--output",
+                out,
+                url};
     return {tool, "--no-verbose", "--tries=2", "--timeout=60", "--output-document=" + out, url};
 }
 
@@ -196,7 +218,8 @@ inline std::string last_line(const std::string& text) {
     std::size_t end = text.find_last_not_of(" \r\n\t");
     if (end == std::string::npos) return "";
     const std::size_t start = text.find_last_of('\n', end);
-    std::string line = text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+    std::string line = text.substr(start == std::string::npos ? 0 : start + 1,
+                                   end + 1 - (start == std::string::npos ? 0 : start + 1));
     if (line.size() > 300) line = line.substr(0, 300) + "...";
     return line;
 }
@@ -240,13 +263,16 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
         is_curl = false;
     }
     if (tool.empty())
-        throw embedkit::IoError(func + ": neither curl nor wget was found on PATH; install curl "
-                             "(Debian: apt-get install curl) or download the files by hand");
+        throw embedkit::IoError(func +
+                                ": neither curl nor wget was found on PATH; install curl "
+                                "(Debian: apt-get install curl) or download the files by hand");
     if (options.mirrors.empty()) throw embedkit::ArgumentError(func + ": no mirrors given");
     const std::string folder = dir.empty() ? "." : dir;
     std::error_code ec;
     std::filesystem::create_directories(folder, ec);
-    if (ec) throw embedkit::IoError(func + ": cannot create the folder '" + folder + "': " + ec.message());
+    if (ec)
+        throw embedkit::IoError(func + ": cannot create the folder '" + folder +
+                                "': " + ec.message());
 
     for (const MnistFile& file : options.files) {
         const std::string name = file.name;
@@ -256,12 +282,15 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
         if (::stat(target.c_str(), &st) == 0) {
             const std::string have = md5_file(target);
             if (have == want) {
-                if (!options.quiet) std::fprintf(stderr, "embedkit: %s is present (MD5 ok)\n", target.c_str());
+                if (!options.quiet)
+                    std::fprintf(stderr, "embedkit: %s is present (MD5 ok)\n", target.c_str());
                 continue;
             }
             if (!options.quiet)
-                std::fprintf(stderr, "embedkit: %s is present but its MD5 is %s, not %s; downloading it again\n",
-                             target.c_str(), have.c_str(), want.c_str());
+                std::fprintf(
+                    stderr,
+                    "embedkit: %s is present but its MD5 is %s, not %s; downloading it again\n",
+                    target.c_str(), have.c_str(), want.c_str());
         }
         std::vector<std::string> failures;
         std::string md5_failure;
@@ -273,7 +302,8 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
             std::string tmp;
             const int fd = d::create_unique_file(target + ".part.", tmp);
             if (fd < 0)
-                throw embedkit::IoError(func + ": cannot create a temporary file in '" + folder + "': " + std::strerror(errno));
+                throw embedkit::IoError(func + ": cannot create a temporary file in '" + folder +
+                                        "': " + std::strerror(errno));
             ::close(fd);
             d::UnlinkGuard guard{tmp};
             if (!options.quiet) std::fprintf(stderr, "embedkit: downloading %s\n", url.c_str());
@@ -290,18 +320,22 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
             }
             const std::string got = md5_file(tmp);
             if (got != want) {
-                const std::string why = "MD5 mismatch for '" + name + "': expected " + want + ", got " + got;
+                const std::string why =
+                    "MD5 mismatch for '" + name + "': expected " + want + ", got " + got;
                 failures.push_back(url + ": " + why);
                 if (md5_failure.empty()) md5_failure = why + " (downloaded from " + url + ")";
-                if (!options.quiet) std::fprintf(stderr, "embedkit:   %s; discarded\n", why.c_str());
+                if (!options.quiet)
+                    std::fprintf(stderr, "embedkit:   %s; discarded\n", why.c_str());
                 continue;
             }
             d::fsync_path(tmp, O_RDONLY);
             if (::rename(tmp.c_str(), target.c_str()) != 0)
-                throw embedkit::IoError(func + ": cannot rename '" + tmp + "' to '" + target + "': " + std::strerror(errno));
+                throw embedkit::IoError(func + ": cannot rename '" + tmp + "' to '" + target +
+                                        "': " + std::strerror(errno));
             guard.path.clear();
             d::fsync_path(folder, O_RDONLY | O_DIRECTORY);
-            if (!options.quiet) std::fprintf(stderr, "embedkit:   saved %s (MD5 ok)\n", target.c_str());
+            if (!options.quiet)
+                std::fprintf(stderr, "embedkit:   saved %s (MD5 ok)\n", target.c_str());
             done = true;
             break;
         }
@@ -309,9 +343,10 @@ inline void download_mnist(const std::string& dir, const DownloadOptions& option
         std::string tried;
         for (const std::string& f : failures) tried += (tried.empty() ? "" : "; ") + f;
         if (!md5_failure.empty())
-            throw embedkit::FormatError(func + ": " + md5_failure + "; nothing was saved as '" + target +
-                              "'. Attempts: " + tried);
-        throw embedkit::IoError(func + ": could not download '" + name + "' into '" + folder + "' from any mirror: " + tried);
+            throw embedkit::FormatError(func + ": " + md5_failure + "; nothing was saved as '" +
+                                        target + "'. Attempts: " + tried);
+        throw embedkit::IoError(func + ": could not download '" + name + "' into '" + folder +
+                                "' from any mirror: " + tried);
     }
 }
 

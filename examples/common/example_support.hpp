@@ -35,12 +35,15 @@ struct Flag {
 /// missing values are errors (a typo must not silently train the wrong thing).
 class Flags {
 public:
-    Flags(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+    Flags(std::string program, std::string summary)
+        : program_(std::move(program)), summary_(std::move(summary)) {}
 
     void add(const std::string& name, const std::string& def, const std::string& help) {
         flags_.push_back({name, true, def, help});
     }
-    void add_switch(const std::string& name, const std::string& help) { flags_.push_back({name, false, "", help}); }
+    void add_switch(const std::string& name, const std::string& help) {
+        flags_.push_back({name, false, "", help});
+    }
 
     /// Parses argv; returns false after printing --help.
     bool parse(int argc, char** argv) {
@@ -61,7 +64,8 @@ public:
             if (f == nullptr) throw ek::ArgumentError("unknown flag '" + arg + "' (see --help)");
             if (f->takes_value) {
                 if (!inline_value) {
-                    if (i + 1 >= argc) throw ek::ArgumentError("flag " + name + " needs a value (see --help)");
+                    if (i + 1 >= argc)
+                        throw ek::ArgumentError("flag " + name + " needs a value (see --help)");
                     value = argv[++i];
                 }
                 f->value = value;
@@ -84,8 +88,9 @@ public:
         errno = 0;
         const long long x = std::strtoll(v.c_str(), &end, 10);
         if (v.empty() || *end != 0 || errno != 0 || x < lo || x > hi)
-            throw ek::ArgumentError("flag " + name + " must be an integer in [" + std::to_string(lo) + ", " +
-                                    std::to_string(hi) + "], got '" + v + "'");
+            throw ek::ArgumentError("flag " + name + " must be an integer in [" +
+                                    std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
+                                    v + "'");
         return x;
     }
 
@@ -95,8 +100,8 @@ public:
         char* end = nullptr;
         const double x = std::strtod(v.c_str(), &end);
         if (v.empty() || *end != 0 || !(x >= lo && x <= hi))
-            throw ek::ArgumentError("flag " + name + " must be a number in [" + std::to_string(lo) + ", " +
-                                    std::to_string(hi) + "], got '" + v + "'");
+            throw ek::ArgumentError("flag " + name + " must be a number in [" + std::to_string(lo) +
+                                    ", " + std::to_string(hi) + "], got '" + v + "'");
         return x;
     }
 
@@ -129,7 +134,8 @@ private:
 
 /// Adds the data flags both MNIST examples share.
 inline void add_data_flags(Flags& flags) {
-    flags.add("--data", "", "folder with the four MNIST files (default: $EMBEDKIT_MNIST_DIR, else ./data/mnist)");
+    flags.add("--data", "",
+              "folder with the four MNIST files (default: $EMBEDKIT_MNIST_DIR, else ./data/mnist)");
     flags.add_switch("--download", "fetch missing MNIST files into the data folder (MD5-checked)");
     flags.add("--mirror", "", "base URL to download from instead of the official mirrors");
 }
@@ -153,8 +159,10 @@ inline std::string find_mnist(const Flags& flags, const std::string& program) {
         for (const std::string& name : {names.first, names.second}) {
             const fs::path p = fs::path(dir) / name;
             if (!fs::exists(p) && !fs::exists(p.string() + ".gz"))
-                throw ek::IoError("MNIST file " + p.string() + "[.gz] not found.\n  Get the data with:  " + program +
-                                  " --download" + (flags.str("--data").empty() ? "" : " --data " + dir) +
+                throw ek::IoError("MNIST file " + p.string() +
+                                  "[.gz] not found.\n  Get the data with:  " + program +
+                                  " --download" +
+                                  (flags.str("--data").empty() ? "" : " --data " + dir) +
                                   "\n  or point --data / EMBEDKIT_MNIST_DIR at a folder holding "
                                   "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
                                   "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz.");
@@ -180,7 +188,8 @@ public:
                 out += c;
             } else if (static_cast<unsigned char>(c) < 0x20) {
                 char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+                std::snprintf(buf, sizeof buf, "\\u%04x",
+                              static_cast<unsigned>(static_cast<unsigned char>(c)));
                 out += buf;
             } else {
                 out += c;
@@ -214,7 +223,8 @@ inline ek::RowMatrixF project_2d(const ek::RowMatrixF& z) {
         return out;
     }
     const Eigen::MatrixXd centred = z.cast<double>().rowwise() - z.cast<double>().colwise().mean();
-    const Eigen::MatrixXd cov = centred.transpose() * centred / std::max<double>(1.0, static_cast<double>(z.rows() - 1));
+    const Eigen::MatrixXd cov =
+        centred.transpose() * centred / std::max<double>(1.0, static_cast<double>(z.rows() - 1));
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(cov);
     const Eigen::Index d = z.cols();
     Eigen::MatrixXd basis(d, 2);
@@ -225,11 +235,13 @@ inline ek::RowMatrixF project_2d(const ek::RowMatrixF& z) {
 
 /// Prints the embeddings of test images 10 and 13 (two zeros) and 2 (a one) and the L2, L1,
 /// dot and cosine between each pair, computed with embedkit's kernels.
-inline void print_seed_comparison(const ek::RowMatrixF& z, const std::vector<std::uint8_t>& labels) {
+inline void print_seed_comparison(const ek::RowMatrixF& z,
+                                  const std::vector<std::uint8_t>& labels) {
     const int ids[3] = {10, 13, 2};
     std::cout << "\nseed comparison (test images; embeddings computed by the model):\n";
     for (int id : ids) {
-        std::cout << "  image " << id << " (digit " << int(labels.at(static_cast<std::size_t>(id))) << "): [";
+        std::cout << "  image " << id << " (digit " << int(labels.at(static_cast<std::size_t>(id)))
+                  << "): [";
         const Eigen::Index shown = std::min<Eigen::Index>(z.cols(), 8);
         for (Eigen::Index j = 0; j < shown; ++j) {
             char buf[32];
@@ -244,13 +256,16 @@ inline void print_seed_comparison(const ek::RowMatrixF& z, const std::vector<std
         const auto a = z.row(p[0]).transpose().eval();
         const auto b = z.row(p[1]).transpose().eval();
         char name[64];
-        std::snprintf(name, sizeof name, "%d (%d) vs %d (%d)", p[0], int(labels.at(static_cast<std::size_t>(p[0]))), p[1],
+        std::snprintf(name, sizeof name, "%d (%d) vs %d (%d)", p[0],
+                      int(labels.at(static_cast<std::size_t>(p[0]))), p[1],
                       int(labels.at(static_cast<std::size_t>(p[1]))));
-        std::printf("  %-22s %10.4f %10.4f %10.4f %10.4f\n", name, static_cast<double>(ek::l2(a, b)),
-                    static_cast<double>(ek::l1(a, b)), static_cast<double>(ek::dot(a, b)),
+        std::printf("  %-22s %10.4f %10.4f %10.4f %10.4f\n", name,
+                    static_cast<double>(ek::l2(a, b)), static_cast<double>(ek::l1(a, b)),
+                    static_cast<double>(ek::dot(a, b)),
                     static_cast<double>(ek::cosine_similarity(a, b)));
     }
-    std::cout << "  (cosine = cosine similarity; the two zeros should be closer than either is to the one)\n";
+    std::cout << "  (cosine = cosine similarity; the two zeros should be closer than either is to "
+                 "the one)\n";
 }
 
 }  // namespace example

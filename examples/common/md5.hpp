@@ -49,8 +49,9 @@ public:
         update(len_bytes, 8);
         std::array<unsigned char, 16> out{};
         for (int w = 0; w < 4; ++w)
-            for (int b = 0; b < 4; ++b) out[static_cast<std::size_t>(4 * w + b)] =
-                static_cast<unsigned char>(state_[static_cast<std::size_t>(w)] >> (8 * b));
+            for (int b = 0; b < 4; ++b)
+                out[static_cast<std::size_t>(4 * w + b)] =
+                    static_cast<unsigned char>(state_[static_cast<std::size_t>(w)] >> (8 * b));
         return out;
     }
 
@@ -76,21 +77,16 @@ private:
     void transform(const unsigned char* p) noexcept {
         // K[i] = floor(|sin(i + 1)| * 2^32), the table T of RFC 1321.
         static constexpr std::uint32_t k[64] = {
-            0xd76aa478u, 0xe8c7b756u, 0x242070dbu, 0xc1bdceeeu,
-            0xf57c0fafu, 0x4787c62au, 0xa8304613u, 0xfd469501u,
-            0x698098d8u, 0x8b44f7afu, 0xffff5bb1u, 0x895cd7beu,
-            0x6b901122u, 0xfd987193u, 0xa679438eu, 0x49b40821u,
-            0xf61e2562u, 0xc040b340u, 0x265e5a51u, 0xe9b6c7aau,
-            0xd62f105du, 0x02441453u, 0xd8a1e681u, 0xe7d3fbc8u,
-            0x21e1cde6u, 0xc33707d6u, 0xf4d50d87u, 0x455a14edu,
-            0xa9e3e905u, 0xfcefa3f8u, 0x676f02d9u, 0x8d2a4c8au,
-            0xfffa3942u, 0x8771f681u, 0x6d9d6122u, 0xfde5380cu,
-            0xa4beea44u, 0x4bdecfa9u, 0xf6bb4b60u, 0xbebfbc70u,
-            0x289b7ec6u, 0xeaa127fau, 0xd4ef3085u, 0x04881d05u,
-            0xd9d4d039u, 0xe6db99e5u, 0x1fa27cf8u, 0xc4ac5665u,
-            0xf4292244u, 0x432aff97u, 0xab9423a7u, 0xfc93a039u,
-            0x655b59c3u, 0x8f0ccc92u, 0xffeff47du, 0x85845dd1u,
-            0x6fa87e4fu, 0xfe2ce6e0u, 0xa3014314u, 0x4e0811a1u,
+            0xd76aa478u, 0xe8c7b756u, 0x242070dbu, 0xc1bdceeeu, 0xf57c0fafu, 0x4787c62au,
+            0xa8304613u, 0xfd469501u, 0x698098d8u, 0x8b44f7afu, 0xffff5bb1u, 0x895cd7beu,
+            0x6b901122u, 0xfd987193u, 0xa679438eu, 0x49b40821u, 0xf61e2562u, 0xc040b340u,
+            0x265e5a51u, 0xe9b6c7aau, 0xd62f105du, 0x02441453u, 0xd8a1e681u, 0xe7d3fbc8u,
+            0x21e1cde6u, 0xc33707d6u, 0xf4d50d87u, 0x455a14edu, 0xa9e3e905u, 0xfcefa3f8u,
+            0x676f02d9u, 0x8d2a4c8au, 0xfffa3942u, 0x8771f681u, 0x6d9d6122u, 0xfde5380cu,
+            0xa4beea44u, 0x4bdecfa9u, 0xf6bb4b60u, 0xbebfbc70u, 0x289b7ec6u, 0xeaa127fau,
+            0xd4ef3085u, 0x04881d05u, 0xd9d4d039u, 0xe6db99e5u, 0x1fa27cf8u, 0xc4ac5665u,
+            0xf4292244u, 0x432aff97u, 0xab9423a7u, 0xfc93a039u, 0x655b59c3u, 0x8f0ccc92u,
+            0xffeff47du, 0x85845dd1u, 0x6fa87e4fu, 0xfe2ce6e0u, 0xa3014314u, 0x4e0811a1u,
             0xf7537e82u, 0xbd3af235u, 0x2ad7d2bbu, 0xeb86d391u,
         };
         static constexpr unsigned shift[4][4] = {
@@ -105,10 +101,22 @@ private:
             std::uint32_t f;
             unsigned g;
             switch (round) {
-                case 0: f = (b & c) | (~b & d); g = i; break;
-                case 1: f = (b & d) | (c & ~d); g = (5 * i + 1) % 16; break;
-                case 2: f = b ^ c ^ d; g = (3 * i + 5) % 16; break;
-                default: f = c ^ (b | ~d); g = (7 * i) % 16; break;
+                case 0:
+                    f = (b & c) | (~b & d);
+                    g = i;
+                    break;
+                case 1:
+                    f = (b & d) | (c & ~d);
+                    g = (5 * i + 1) % 16;
+                    break;
+                case 2:
+                    f = b ^ c ^ d;
+                    g = (3 * i + 5) % 16;
+                    break;
+                default:
+                    f = c ^ (b | ~d);
+                    g = (7 * i) % 16;
+                    break;
             }
             const std::uint32_t next = b + rotl(a + f + k[i] + m[g], shift[round][i % 4]);
             a = d;

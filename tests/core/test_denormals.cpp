@@ -38,7 +38,6 @@ TEST_CASE("denormals: the guard flushes while alive and restores, also when unwi
     try {
         const ek::ScopedFlushDenormals guard;
         throw std::runtime_error("unwind");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     CHECK_FALSE(ek::denormals_flushed());
 }

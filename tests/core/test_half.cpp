@@ -27,9 +27,13 @@ double half_reference(std::uint16_t h) {
     const int e = (h >> 10) & 0x1F;
     const int f = h & 0x3FF;
     double v = 0;
-    if (e == 31) v = f == 0 ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
-    else if (e == 0) v = std::ldexp(double(f), -24);
-    else v = std::ldexp(double(1024 + f), e - 25);
+    if (e == 31)
+        v = f == 0 ? std::numeric_limits<double>::infinity()
+                   : std::numeric_limits<double>::quiet_NaN();
+    else if (e == 0)
+        v = std::ldexp(double(f), -24);
+    else
+        v = std::ldexp(double(1024 + f), e - 25);
     return negative ? -v : v;
 }
 
@@ -66,12 +70,12 @@ TEST_CASE("half: landmarks") {
     using embedkit::detail::half_bits_to_float;
     CHECK(half_bits_to_float(0x3C00) == 1.0f);
     CHECK(half_bits_to_float(0xC000) == -2.0f);
-    CHECK(half_bits_to_float(0x7BFF) == 65504.0f);                       // largest finite
-    CHECK(half_bits_to_float(0x0400) == std::ldexp(1.0f, -14));          // smallest normal
-    CHECK(half_bits_to_float(0x0001) == std::ldexp(1.0f, -24));          // smallest subnormal
-    CHECK(half_bits_to_float(0x03FF) == std::ldexp(1023.0f, -24));       // largest subnormal
-    CHECK(half_bits_to_float(0x3555) == std::ldexp(1365.0f, -12));       // 0.333251953125
-    CHECK(float_bits(half_bits_to_float(0x8000)) == 0x80000000u);        // -0
+    CHECK(half_bits_to_float(0x7BFF) == 65504.0f);                  // largest finite
+    CHECK(half_bits_to_float(0x0400) == std::ldexp(1.0f, -14));     // smallest normal
+    CHECK(half_bits_to_float(0x0001) == std::ldexp(1.0f, -24));     // smallest subnormal
+    CHECK(half_bits_to_float(0x03FF) == std::ldexp(1023.0f, -24));  // largest subnormal
+    CHECK(half_bits_to_float(0x3555) == std::ldexp(1365.0f, -12));  // 0.333251953125
+    CHECK(float_bits(half_bits_to_float(0x8000)) == 0x80000000u);   // -0
     CHECK(half_bits_to_float(0xFC00) == -std::numeric_limits<float>::infinity());
-    CHECK(float_bits(half_bits_to_float(0x7E00)) == 0x7FC00000u);        // numpy's default NaN
+    CHECK(float_bits(half_bits_to_float(0x7E00)) == 0x7FC00000u);  // numpy's default NaN
 }

@@ -14,8 +14,7 @@ namespace {
 
 void busy(std::chrono::microseconds d) {
     const auto end = std::chrono::steady_clock::now() + d;
-    while (std::chrono::steady_clock::now() < end) {
-    }
+    while (std::chrono::steady_clock::now() < end) {}
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ void advance(double seconds) {
     fake_now += std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
-ProgressOptions options(std::ostringstream& out, Style style, int min_interval_ms = 0, int width = 80) {
+ProgressOptions options(std::ostringstream& out, Style style, int min_interval_ms = 0,
+                        int width = 80) {
     ProgressOptions o;
     o.stream = &out;
     o.style = style;
@@ -42,7 +43,8 @@ std::vector<std::string> redraws(const std::string& s) {
     std::size_t at = s.find('\r');
     while (at != std::string::npos) {
         const std::size_t next = s.find('\r', at + 1);
-        parts.push_back(s.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1));
+        parts.push_back(
+            s.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1));
         at = next;
     }
     return parts;
@@ -81,12 +83,15 @@ TEST_CASE("progress: bar style redraws title and bar and counts and status and t
     CHECK(bar.style() == Style::bar);
     advance(1.0);
     bar.update(3, "loss 1.50");
-    const std::string first = "epoch 1/3 [=========>                    ] 3/10  loss 1.50  1.0s ETA 2.3s";
+    const std::string first =
+        "epoch 1/3 [=========>                    ] 3/10  loss 1.50  1.0s ETA 2.3s";
     CHECK(out.str() == "\r" + first);
     advance(1.0);
     bar.update(10, "ok");
-    const std::string second = "epoch 1/3 [==============================] 10/10  ok  2.0s ETA 0.0s";
-    const std::string clear(first.size() - second.size(), ' ');  // blanks over the longer first line
+    const std::string second =
+        "epoch 1/3 [==============================] 10/10  ok  2.0s ETA 0.0s";
+    const std::string clear(first.size() - second.size(),
+                            ' ');  // blanks over the longer first line
     CHECK(out.str() == "\r" + first + "\r" + second + clear);
     advance(0.5);
     CHECK(bar.finish("epoch 1/3: loss 1.20") == doctest::Approx(2.5).epsilon(1e-6));
@@ -95,7 +100,8 @@ TEST_CASE("progress: bar style redraws title and bar and counts and status and t
                            std::string(second.size() - done.size(), ' ') + "\n");
 }
 
-TEST_CASE("progress: redraws are throttled to min_interval and the status is built only when drawn") {
+TEST_CASE(
+    "progress: redraws are throttled to min_interval and the status is built only when drawn") {
     std::ostringstream out;
     int built = 0;
     const auto status = [&built] {
@@ -125,16 +131,19 @@ TEST_CASE("progress: redraws are throttled to min_interval and the status is bui
 
 TEST_CASE("progress: lines never exceed the width and a shorter redraw clears the longer one") {
     std::ostringstream out;
-    ProgressBar bar("a rather long title for a narrow terminal", 50, options(out, Style::bar, 0, 30));
+    ProgressBar bar("a rather long title for a narrow terminal", 50,
+                    options(out, Style::bar, 0, 30));
     advance(1);
     bar.update(10, "loss 123456.789 val 123456.789");
     bar.update(11, "x");
     for (const std::string& r : redraws(out.str())) CHECK(r.size() <= 29);
 
     std::ostringstream utf8;
-    ProgressBar u("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
-                  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
-                  5, options(utf8, Style::bar, 0, 30));
+    ProgressBar u(
+        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+        "\xc3\xa9"
+        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+        5, options(utf8, Style::bar, 0, 30));
     u.update(1);
     const std::vector<std::string> r = redraws(utf8.str());
     REQUIRE(r.size() == 1);

@@ -20,7 +20,8 @@ using Labels = std::vector<std::uint8_t>;
 namespace {
 
 // Checks every structural promise of make_pairs for `labels` and `opt`.
-void check_structure(const Labels& labels, const ek::data::Pairs& p, const ek::data::PairOptions& opt) {
+void check_structure(const Labels& labels, const ek::data::Pairs& p,
+                     const ek::data::PairOptions& opt) {
     const std::size_t n = labels.size();
     const std::size_t per = opt.positives_per_sample + opt.negatives_per_sample;
     REQUIRE(p.size() == n * per);
@@ -67,8 +68,9 @@ TEST_CASE("pairs: default options give one positive and one negative per sample"
 
 TEST_CASE("pairs: configurable counts keep every sample first exactly pos + neg times") {
     const Labels labels{3, 3, 7, 7, 7, 3, 9, 9, 3, 7, 9};
-    for (const ek::data::PairOptions opt : {ek::data::PairOptions{3, 2}, ek::data::PairOptions{0, 4},
-                                            ek::data::PairOptions{5, 0}, ek::data::PairOptions{1, 1}}) {
+    for (const ek::data::PairOptions opt :
+         {ek::data::PairOptions{3, 2}, ek::data::PairOptions{0, 4}, ek::data::PairOptions{5, 0},
+          ek::data::PairOptions{1, 1}}) {
         CAPTURE(opt.positives_per_sample);
         CAPTURE(opt.negatives_per_sample);
         ek::Rng rng(17);
@@ -96,8 +98,10 @@ TEST_CASE("pairs: deterministic for a seed and one uniform_index draw per partne
     for (auto l : labels) ++count[l];
     ek::Rng replay(99);
     for (auto l : labels) {
-        for (std::size_t t = 0; t < opt.positives_per_sample; ++t) replay.uniform_index(count[l] - 1);
-        for (std::size_t t = 0; t < opt.negatives_per_sample; ++t) replay.uniform_index(labels.size() - count[l]);
+        for (std::size_t t = 0; t < opt.positives_per_sample; ++t)
+            replay.uniform_index(count[l] - 1);
+        for (std::size_t t = 0; t < opt.negatives_per_sample; ++t)
+            replay.uniform_index(labels.size() - count[l]);
     }
     CHECK(replay == r1);
     // A second call continues the stream and so gives other pairs.
@@ -108,8 +112,8 @@ TEST_CASE("pairs: deterministic for a seed and one uniform_index draw per partne
 TEST_CASE("pairs: labels of any integer type give the pairs of the same classes relabelled 0..k") {
     // Four classes whose labels do not fit a byte (300 would have become 44, 70000 112,
     // -5 251 and 2^40 0, merging nothing here but 300 and 44 in the second set below).
-    const std::vector<std::int64_t> wide{300, 70000, -5, std::int64_t(1) << 40, 300, -5, 70000, std::int64_t(1) << 40,
-                                         300, -5};
+    const std::vector<std::int64_t> wide{
+        300, 70000, -5, std::int64_t(1) << 40, 300, -5, 70000, std::int64_t(1) << 40, 300, -5};
     // The same classes in the same order of value: -5 < 300 < 70000 < 2^40.
     const Labels dense{1, 2, 0, 3, 1, 0, 2, 3, 1, 0};
     const ek::data::PairOptions opt{2, 3};
@@ -120,7 +124,8 @@ TEST_CASE("pairs: labels of any integer type give the pairs of the same classes 
     CHECK(pw.second == pd.second);
     CHECK(pw.similar == pd.similar);
     CHECK(r1.next_u64() == r2.next_u64());
-    const std::vector<std::uint64_t> wide_u(wide.begin(), wide.end());  // -5 becomes 2^64 - 5: largest
+    const std::vector<std::uint64_t> wide_u(wide.begin(),
+                                            wide.end());  // -5 becomes 2^64 - 5: largest
     const auto pu = ek::data::make_pairs(wide_u, r3, opt);
     CHECK(pu.similar == pd.similar);
     CHECK(pu.second.size() == pd.second.size());
@@ -138,11 +143,11 @@ TEST_CASE("pairs: labels of any integer type give the pairs of the same classes 
     // Errors name the label in full.
     const std::vector<std::int64_t> single{70000, -5, -5};
     ek::Rng r5(1);
-    CHECK_THROWS_WITH_AS(ek::data::make_pairs(single, r5), doctest::Contains("label 70000 has a single sample"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs(single, r5),
+                         doctest::Contains("label 70000 has a single sample"), ek::ArgumentError);
     const std::vector<std::int64_t> one{-5, -5};
-    CHECK_THROWS_WITH_AS(ek::data::make_pairs(one, r5), doctest::Contains("every sample has label -5"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs(one, r5),
+                         doctest::Contains("every sample has label -5"), ek::ArgumentError);
 }
 
 TEST_CASE("pairs: partners are uniform over the candidates") {
@@ -186,21 +191,22 @@ TEST_CASE("pairs: partners are uniform over the candidates") {
 
 TEST_CASE("pairs: errors name the problem") {
     ek::Rng rng(1);
-    CHECK_THROWS_WITH_AS(ek::data::make_pairs({}, rng), doctest::Contains("make_pairs: labels are empty"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs({}, rng),
+                         doctest::Contains("make_pairs: labels are empty"), ek::ArgumentError);
     CHECK_THROWS_WITH_AS(ek::data::make_pairs({1, 1, 7, 2, 2}, rng),
                          doctest::Contains("label 7 has a single sample"), ek::ArgumentError);
     // Without positives a single-sample label is fine.
     CHECK(ek::data::make_pairs({1, 1, 7, 2, 2}, rng, {0, 2}).size() == 10);
-    CHECK_THROWS_WITH_AS(ek::data::make_pairs({4, 4, 4}, rng),
-                         doctest::Contains("every sample has label 4, so there is no negative partner"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        ek::data::make_pairs({4, 4, 4}, rng),
+        doctest::Contains("every sample has label 4, so there is no negative partner"),
+        ek::ArgumentError);
     CHECK(ek::data::make_pairs({4, 4, 4}, rng, {2, 0}).size() == 6);
     const std::size_t huge = std::numeric_limits<std::size_t>::max();
-    CHECK_THROWS_WITH_AS(ek::data::make_pairs({0, 0, 1, 1}, rng, {huge, 1}), doctest::Contains("overflows"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(ek::data::make_pairs({0, 0, 1, 1}, rng, {huge / 2, 1}), doctest::Contains("overflows"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs({0, 0, 1, 1}, rng, {huge, 1}),
+                         doctest::Contains("overflows"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::data::make_pairs({0, 0, 1, 1}, rng, {huge / 2, 1}),
+                         doctest::Contains("overflows"), ek::ArgumentError);
     // A failed call draws nothing.
     ek::Rng fresh(1), probe(1);
     CHECK_THROWS_AS(ek::data::make_pairs({3}, probe), ek::ArgumentError);
@@ -212,7 +218,8 @@ TEST_CASE("pairs: MNIST labels give 120000 training and 20000 test pairs, half s
     if (dir.empty()) return;
     for (const bool train : {true, false}) {
         CAPTURE(train);
-        const auto names = ek::io::mnist_file_names(train ? ek::io::MnistSplit::train : ek::io::MnistSplit::test);
+        const auto names =
+            ek::io::mnist_file_names(train ? ek::io::MnistSplit::train : ek::io::MnistSplit::test);
         std::string path = (std::filesystem::path(dir) / names.second).string();
         if (!std::filesystem::exists(path)) path += ".gz";
         const Labels labels = ek::io::read_idx_labels(path);

@@ -106,11 +106,16 @@ enum class Family { uniform, wide, near_duplicate, common_offset, orthogonal_pai
 
 inline const char* family_name(Family f) {
     switch (f) {
-        case Family::uniform: return "uniform";
-        case Family::wide: return "wide";
-        case Family::near_duplicate: return "near-duplicate";
-        case Family::common_offset: return "common-offset";
-        case Family::orthogonal_pairs: return "orthogonal-pairs";
+        case Family::uniform:
+            return "uniform";
+        case Family::wide:
+            return "wide";
+        case Family::near_duplicate:
+            return "near-duplicate";
+        case Family::common_offset:
+            return "common-offset";
+        case Family::orthogonal_pairs:
+            return "orthogonal-pairs";
     }
     return "?";
 }
@@ -153,7 +158,8 @@ void make_family(Family f, Random& rng, std::size_t n, std::vector<Scalar>& a,
                 if (kind < 0.2) {
                     b[i] = a[i];
                 } else if (kind < 0.4) {  // one ulp away
-                    b[i] = std::nextafter(a[i], static_cast<Scalar>(rng.sign()) * std::numeric_limits<Scalar>::infinity());
+                    b[i] = std::nextafter(a[i], static_cast<Scalar>(rng.sign()) *
+                                                    std::numeric_limits<Scalar>::infinity());
                 } else {
                     const double noise = 0x1p-12 * rng.uniform(-1, 1);
                     b[i] = static_cast<Scalar>(static_cast<double>(a[i]) * (1 + noise));
@@ -346,8 +352,8 @@ long double cosine_similarity_tolerance(const Reference& r, std::size_t n) {
     const long double u = unit_roundoff<Scalar>();
     const long double root = std::sqrt(r.aa) * std::sqrt(r.bb);
     const long double s = std::fabs(r.dot) / root;
-    return 1.01L * (g * (r.dot_abs / root + s) + 4 * u * s +
-                    underflow_allowance<Scalar>(n) / root) +
+    return 1.01L *
+               (g * (r.dot_abs / root + s) + 4 * u * s + underflow_allowance<Scalar>(n) / root) +
            8 * std::numeric_limits<long double>::epsilon();
 }
 
@@ -367,9 +373,12 @@ struct Results {
 
 template <class Scalar>
 Results<Scalar> all_metrics(const Scalar* a, const Scalar* b, std::size_t n) {
-    return {embedkit::dot(a, b, n),         embedkit::l2_squared(a, b, n),
-            embedkit::l2(a, b, n),          embedkit::l1(a, b, n),
-            embedkit::cosine_similarity(a, b, n), embedkit::cosine_distance(a, b, n)};
+    return {embedkit::dot(a, b, n),
+            embedkit::l2_squared(a, b, n),
+            embedkit::l2(a, b, n),
+            embedkit::l1(a, b, n),
+            embedkit::cosine_similarity(a, b, n),
+            embedkit::cosine_distance(a, b, n)};
 }
 
 template <class Scalar>

@@ -32,19 +32,24 @@ template <class S>
 S pair_value(embedkit::Metric m, const S* a, const S* b, std::size_t n) {
     using embedkit::Metric;
     switch (m) {
-        case Metric::l1: return embedkit::l1(a, b, n);
-        case Metric::l2: return embedkit::l2(a, b, n);
-        case Metric::l2_squared: return embedkit::l2_squared(a, b, n);
-        case Metric::dot: return embedkit::dot(a, b, n);
-        case Metric::cosine: return embedkit::cosine_similarity(a, b, n);
+        case Metric::l1:
+            return embedkit::l1(a, b, n);
+        case Metric::l2:
+            return embedkit::l2(a, b, n);
+        case Metric::l2_squared:
+            return embedkit::l2_squared(a, b, n);
+        case Metric::dot:
+            return embedkit::dot(a, b, n);
+        case Metric::cosine:
+            return embedkit::cosine_similarity(a, b, n);
     }
     return S(0);
 }
 
 // rows x cols, every element uniform in [lo, hi).
 template <class S>
-embedkit::RowMatrix<S> random_set(Random& rng, Eigen::Index rows, Eigen::Index cols,
-                                  double lo = -1, double hi = 1) {
+embedkit::RowMatrix<S> random_set(Random& rng, Eigen::Index rows, Eigen::Index cols, double lo = -1,
+                                  double hi = 1) {
     embedkit::RowMatrix<S> m(rows, cols);
     for (Eigen::Index i = 0; i < rows; ++i)
         for (Eigen::Index j = 0; j < cols; ++j) m(i, j) = static_cast<S>(rng.uniform(lo, hi));
@@ -58,11 +63,16 @@ template <class S>
 long double reference_value(embedkit::Metric m, const Reference& r) {
     using embedkit::Metric;
     switch (m) {
-        case Metric::l1: return r.l1;
-        case Metric::l2: return std::sqrt(r.l2_squared);
-        case Metric::l2_squared: return r.l2_squared;
-        case Metric::dot: return r.dot;
-        case Metric::cosine: return cosine_similarity_ref(r);
+        case Metric::l1:
+            return r.l1;
+        case Metric::l2:
+            return std::sqrt(r.l2_squared);
+        case Metric::l2_squared:
+            return r.l2_squared;
+        case Metric::dot:
+            return r.dot;
+        case Metric::cosine:
+            return cosine_similarity_ref(r);
     }
     return 0;
 }
@@ -71,14 +81,17 @@ template <class S>
 long double kernel_tolerance(embedkit::Metric m, const Reference& r, std::size_t n) {
     using embedkit::Metric;
     switch (m) {
-        case Metric::l1: return sum_tolerance<S>(n, r.l1);
-        case Metric::l2_squared: return sum_tolerance<S>(n, r.l2_squared);
+        case Metric::l1:
+            return sum_tolerance<S>(n, r.l1);
+        case Metric::l2_squared:
+            return sum_tolerance<S>(n, r.l2_squared);
         case Metric::l2: {
             const long double t = sum_tolerance<S>(n, r.l2_squared);
             return l2_tolerance_from_squared(r.l2_squared, t) +
                    1.01L * unit_roundoff<S>() * std::sqrt(r.l2_squared + t);
         }
-        case Metric::dot: return sum_tolerance<S>(n, r.dot_abs);
+        case Metric::dot:
+            return sum_tolerance<S>(n, r.dot_abs);
         case Metric::cosine:
             if (r.aa == 0 || r.bb == 0) return 0;  // the zero-vector rules are exact
             return cosine_similarity_tolerance<S>(r, n);
@@ -138,8 +151,10 @@ long double gemm_tolerance(embedkit::Metric m, const Reference& r, std::size_t d
     const long double tiny = underflow_allowance<S>(d) * 4;
     const long double sq = 1.01L * (k + g + 4 * u) * (r.aa + r.bb) + tiny;
     switch (m) {
-        case Metric::dot: return 1.01L * g * r.dot_abs + tiny;
-        case Metric::l2_squared: return sq;
+        case Metric::dot:
+            return 1.01L * g * r.dot_abs + tiny;
+        case Metric::l2_squared:
+            return sq;
         case Metric::l2:
             return l2_tolerance_from_squared(r.l2_squared, sq) +
                    1.01L * u * std::sqrt(r.l2_squared + sq);
@@ -150,7 +165,8 @@ long double gemm_tolerance(embedkit::Metric m, const Reference& r, std::size_t d
             return 1.01L * (g * r.dot_abs / root + s * (k + 4 * u)) +
                    8 * std::numeric_limits<long double>::epsilon();
         }
-        case Metric::l1: return l1 == GemmL1::exact ? 0 : kernel_tolerance<S>(m, r, d);
+        case Metric::l1:
+            return l1 == GemmL1::exact ? 0 : kernel_tolerance<S>(m, r, d);
     }
     return 0;
 }
@@ -284,7 +300,7 @@ void for_each_set_view(const embedkit::RowMatrix<S>& set, const SetViews& views,
     wide.leftCols(cols) = set;
     f(wide.leftCols(cols), "leftCols");
     const Eigen::Map<const RM, 0, Eigen::OuterStride<>> strided(wide.data(), rows, cols,
-                                                              Eigen::OuterStride<>(cols + 3));
+                                                                Eigen::OuterStride<>(cols + 3));
     f(strided, "Map+OuterStride");
     RM shifted = RM::Constant(rows, cols + 2, nan);
     shifted.block(0, 1, rows, cols) = set;

@@ -183,8 +183,10 @@ Level expected_start_level(const char* env) {
     const std::optional<Level> cap = simd::parse_level(env);
     if (!cap) return simd::best();
     switch (*cap) {
-        case Level::scalar: return Level::scalar;
-        case Level::neon: return simd::cpu_supports(Level::neon) ? Level::neon : simd::best();
+        case Level::scalar:
+            return Level::scalar;
+        case Level::neon:
+            return simd::cpu_supports(Level::neon) ? Level::neon : simd::best();
         case Level::avx2:
         case Level::avx512: {
 #if EMBEDKIT_ARCH_X86
@@ -277,7 +279,8 @@ std::string capture_stderr(Fn&& fn) {
     std::rewind(file);
     std::string text;
     char buffer[256];
-    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file)) > 0;) text.append(buffer, got);
+    for (std::size_t got; (got = std::fread(buffer, 1, sizeof buffer, file)) > 0;)
+        text.append(buffer, got);
     std::fclose(file);
     return text;
 }
@@ -310,7 +313,8 @@ TEST_CASE("dispatch: an unusable EMBEDKIT_SIMD prints one warning to stderr") {
         if (simd::best() == Level::scalar)
             CHECK(err.empty());
         else
-            CHECK(err == "embedkit: ignoring EMBEDKIT_SIMD=" + name + " (not a level of this CPU; using " +
+            CHECK(err == "embedkit: ignoring EMBEDKIT_SIMD=" + name +
+                             " (not a level of this CPU; using " +
                              std::string(simd::level_name(simd::best())) + ")\n");
     }
     // Usable values, and no value at all, print nothing.

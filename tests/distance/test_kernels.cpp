@@ -36,8 +36,7 @@ std::string context(Level level, const char* metric, std::size_t n, Offsets off)
 
 template <class Scalar>
 std::string context(Level level, const char* metric, std::size_t n, const std::string& what) {
-    return cat(level_str(level), " ", scalar_str<Scalar>(), " ", metric, " n=", n, " ", what,
-               ": ");
+    return cat(level_str(level), " ", scalar_str<Scalar>(), " ", metric, " n=", n, " ", what, ": ");
 }
 
 template <class Scalar>
@@ -57,9 +56,8 @@ void expect_exact(Log& log, const std::string& where, const Scalar* a, const Sca
     const Scalar cs = embedkit::detail::finish_cosine_similarity(parts);
     const Scalar cd = embedkit::detail::finish_cosine_distance(parts);
     auto eq = [&](const char* metric, Scalar got, Scalar want) {
-        log.expect(same_value(got, want), [&] {
-            return cat(where, metric, ": got ", got, ", expected exactly ", want);
-        });
+        log.expect(same_value(got, want),
+                   [&] { return cat(where, metric, ": got ", got, ", expected exactly ", want); });
     };
     eq("table dot", t.dot(a, b, n), dot);
     eq("table l2_squared", t.l2_squared(a, b, n), l2_squared);
@@ -153,8 +151,8 @@ TEST_CASE_TEMPLATE("kernels: no level reads past the last element (tight heap bl
                          static_cast<Scalar>(r.dot), static_cast<Scalar>(r.l2_squared),
                          static_cast<Scalar>(r.l1), parts);
             // The other way round: a at the start of its block, b with the offset.
-            expect_exact(log, context<Scalar>(level, "(swapped)", n, off), tb.data(), ta.data(),
-                         n, static_cast<Scalar>(r.dot), static_cast<Scalar>(r.l2_squared),
+            expect_exact(log, context<Scalar>(level, "(swapped)", n, off), tb.data(), ta.data(), n,
+                         static_cast<Scalar>(r.dot), static_cast<Scalar>(r.l2_squared),
                          static_cast<Scalar>(r.l1),
                          CosineParts<Scalar>{parts.ab, parts.bb, parts.aa});
         }
@@ -173,8 +171,8 @@ void expect_within_bounds(Log& log, const std::string& where, const Scalar* a, c
     const auto& t = table<Scalar>();
     auto near = [&](const char* metric, long double got, long double want, long double tol) {
         log.expect(std::fabs(got - want) <= tol, [&] {
-            return cat(where, metric, ": got ", got, ", expected ", want, " +- ", tol,
-                       " (error ", std::fabs(got - want), ")");
+            return cat(where, metric, ": got ", got, ", expected ", want, " +- ", tol, " (error ",
+                       std::fabs(got - want), ")");
         });
     };
     const long double t_dot = sum_tolerance<Scalar>(n, r.dot_abs);
@@ -204,8 +202,10 @@ void expect_within_bounds(Log& log, const std::string& where, const Scalar* a, c
         near("cosine_similarity (zero vector)", res.cosine_similarity, s, 0);
         near("cosine_distance (zero vector)", res.cosine_distance, 1 - s, 0);
     } else {
-        near("cosine_similarity", res.cosine_similarity, s, cosine_similarity_tolerance<Scalar>(r, n));
-        near("cosine_distance", res.cosine_distance, 1 - s, cosine_distance_tolerance<Scalar>(r, n));
+        near("cosine_similarity", res.cosine_similarity, s,
+             cosine_similarity_tolerance<Scalar>(r, n));
+        near("cosine_distance", res.cosine_distance, 1 - s,
+             cosine_distance_tolerance<Scalar>(r, n));
     }
     log.expect(res.cosine_similarity >= -1 && res.cosine_similarity <= 1 &&
                    res.cosine_distance >= 0 && res.cosine_distance <= 2 &&
@@ -237,9 +237,8 @@ TEST_CASE_TEMPLATE("kernels: real-valued data meets the rounding-error bound at 
             ++sets;
             for (Level level : levels) {
                 simd::Scoped scoped(level);
-                expect_within_bounds(log,
-                                     context<Scalar>(level, family_name(f), n, off),
-                                     ga.data(), gb.data(), n, r);
+                expect_within_bounds(log, context<Scalar>(level, family_name(f), n, off), ga.data(),
+                                     gb.data(), n, r);
             }
         }
     }
@@ -289,8 +288,8 @@ TEST_CASE_TEMPLATE("kernels: accuracy holds at the edges of the accurate range",
             const char* names[] = {"top/top", "bottom/bottom", "top/bottom"};
             for (Level level : levels) {
                 simd::Scoped scoped(level);
-                expect_within_bounds(log, context<Scalar>(level, names[shape], n, off),
-                                     ga.data(), gb.data(), n, r);
+                expect_within_bounds(log, context<Scalar>(level, names[shape], n, off), ga.data(),
+                                     gb.data(), n, r);
             }
         }
     }
@@ -324,14 +323,17 @@ TEST_CASE_TEMPLATE("kernels: results do not depend on the address of the data", 
                 const CosineParts<Scalar> p = t.cosine(ga.data(), gb.data(), n);
                 const Scalar got[6] = {t.dot(ga.data(), gb.data(), n),
                                        t.l2_squared(ga.data(), gb.data(), n),
-                                       t.l1(ga.data(), gb.data(), n), p.ab, p.aa, p.bb};
+                                       t.l1(ga.data(), gb.data(), n),
+                                       p.ab,
+                                       p.aa,
+                                       p.bb};
                 if (k == 0) {
                     std::copy(got, got + 6, first);
                     continue;
                 }
                 ++sets;
-                static const char* names[6] = {"dot", "l2_squared", "l1", "cosine a.b",
-                                               "cosine a.a", "cosine b.b"};
+                static const char* names[6] = {"dot",        "l2_squared", "l1",
+                                               "cosine a.b", "cosine a.a", "cosine b.b"};
                 for (int m = 0; m < 6; ++m)
                     log.expect(got[m] == first[m], [&] {
                         return cat(context<Scalar>(level, names[m], n, off), "got ", got[m],
@@ -347,8 +349,8 @@ TEST_CASE_TEMPLATE("kernels: results do not depend on the address of the data", 
 // (c) Special values.
 
 std::vector<std::size_t> special_lengths() {
-    return {1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49,
-            63, 64, 65, 100, 255, 256, 257, 1023, 1024, 1025, 4097};
+    return {1,  2,  3,  4,  5,  6,  7,   8,   9,   15,  16,   17,   31,   32,  33,
+            47, 48, 49, 63, 64, 65, 100, 255, 256, 257, 1023, 1024, 1025, 4097};
 }
 
 // First, middle and each of the last 17 positions: the tail of every level (scalar remainder,
@@ -369,9 +371,8 @@ void expect_results(Log& log, const std::string& where, const Scalar* a, const S
                     std::size_t n, const Expected<Scalar>& e) {
     const Results<Scalar> r = all_metrics(a, b, n);
     auto eq = [&](const char* metric, Scalar got, Scalar want) {
-        log.expect(same_value(got, want), [&] {
-            return cat(where, metric, ": got ", got, ", expected ", want);
-        });
+        log.expect(same_value(got, want),
+                   [&] { return cat(where, metric, ": got ", got, ", expected ", want); });
     };
     eq("dot", r.dot, e.dot);
     eq("l2_squared", r.l2_squared, e.l2_squared);
@@ -404,12 +405,15 @@ TEST_CASE_TEMPLATE("kernels: NaN in either input at any position gives NaN for e
                     expect_results(log,
                                    context<Scalar>(level, "", n,
                                                    cat("NaN (", variant % 2 ? "-" : "+", ") in ",
-                                                       where == 0 ? "a" : where == 1 ? "b" : "a and b",
+                                                       where == 0   ? "a"
+                                                       : where == 1 ? "b"
+                                                                    : "a and b",
                                                        " at ", pos)),
                                    ga.data(), gb.data(), n, all_nan);
                     const CosineParts<Scalar> p = table<Scalar>().cosine(ga.data(), gb.data(), n);
                     log.expect(std::isnan(p.ab), [&] {
-                        return cat(context<Scalar>(level, "table cosine a.b", n, "NaN"), "got ", p.ab);
+                        return cat(context<Scalar>(level, "table cosine a.b", n, "NaN"), "got ",
+                                   p.ab);
                     });
                 }
                 ga.data()[pos] = va[pos];
@@ -503,11 +507,27 @@ TEST_CASE_TEMPLATE("kernels: overflowing sums of squares", Scalar, float, double
                 std::vector<Scalar> a = va, b = vb;
                 std::string what;
                 switch (variant) {
-                    case 0: a[pos] = huge; what = "a has one huge element"; break;
-                    case 1: a[pos] = a[q] = big; what = "a has two big elements"; break;
-                    case 2: b[pos] = b[q] = -big; what = "b has two big elements"; break;
-                    case 3: a[pos] = a[q] = big; b[pos] = huge; what = "both overflow"; break;
-                    case 4: b[pos] = -huge; what = "b has one huge element"; break;
+                    case 0:
+                        a[pos] = huge;
+                        what = "a has one huge element";
+                        break;
+                    case 1:
+                        a[pos] = a[q] = big;
+                        what = "a has two big elements";
+                        break;
+                    case 2:
+                        b[pos] = b[q] = -big;
+                        what = "b has two big elements";
+                        break;
+                    case 3:
+                        a[pos] = a[q] = big;
+                        b[pos] = huge;
+                        what = "both overflow";
+                        break;
+                    case 4:
+                        b[pos] = -huge;
+                        what = "b has one huge element";
+                        break;
                 }
                 const GuardedVector<Scalar> ga(a, pos % 16), gb(b, (pos + 7) % 16);
                 const Reference r = reference(ga.data(), gb.data(), n);
@@ -515,26 +535,28 @@ TEST_CASE_TEMPLATE("kernels: overflowing sums of squares", Scalar, float, double
                     simd::Scoped scoped(level);
                     const std::string where = context<Scalar>(level, "", n, cat(what, " at ", pos));
                     const Results<Scalar> res = all_metrics(ga.data(), gb.data(), n);
-                    log.expect(std::isnan(res.cosine_similarity) && std::isnan(res.cosine_distance), [&] {
-                        return cat(where, "cosine: got ", res.cosine_similarity, " / ",
-                                   res.cosine_distance, ", expected NaN / NaN");
-                    });
+                    log.expect(std::isnan(res.cosine_similarity) && std::isnan(res.cosine_distance),
+                               [&] {
+                                   return cat(where, "cosine: got ", res.cosine_similarity, " / ",
+                                              res.cosine_distance, ", expected NaN / NaN");
+                               });
                     log.expect(res.l2_squared == inf && res.l2 == inf, [&] {
                         return cat(where, "l2_squared / l2: got ", res.l2_squared, " / ", res.l2,
                                    ", expected +Inf");
                     });
                     // l1 and, but for a huge * huge product, dot stay finite and accurate.
-                    log.expect(std::isfinite(res.l1) && std::fabs(res.l1 - r.l1) <= sum_tolerance<Scalar>(n, r.l1), [&] {
-                        return cat(where, "l1: got ", res.l1, ", expected ", r.l1);
-                    });
+                    log.expect(std::isfinite(res.l1) &&
+                                   std::fabs(res.l1 - r.l1) <= sum_tolerance<Scalar>(n, r.l1),
+                               [&] { return cat(where, "l1: got ", res.l1, ", expected ", r.l1); });
                     if (variant == 3) {
                         log.expect(res.dot == inf, [&] {
                             return cat(where, "dot: got ", res.dot, ", expected +Inf (big * huge)");
                         });
                     } else {
-                        log.expect(std::isfinite(res.dot) && std::fabs(res.dot - r.dot) <= sum_tolerance<Scalar>(n, r.dot_abs), [&] {
-                            return cat(where, "dot: got ", res.dot, ", expected ", r.dot);
-                        });
+                        log.expect(
+                            std::isfinite(res.dot) &&
+                                std::fabs(res.dot - r.dot) <= sum_tolerance<Scalar>(n, r.dot_abs),
+                            [&] { return cat(where, "dot: got ", res.dot, ", expected ", r.dot); });
                     }
                 }
             }
@@ -545,8 +567,9 @@ TEST_CASE_TEMPLATE("kernels: overflowing sums of squares", Scalar, float, double
 
 // Underflow: a non-zero vector whose squares all underflow to 0 is a zero vector for cosine
 // (metric.hpp); one whose sum of squares is subnormal keeps the similarity in [-1, 1].
-TEST_CASE_TEMPLATE("kernels: underflowing squares make a zero vector, subnormal norms stay in range",
-                   Scalar, float, double) {
+TEST_CASE_TEMPLATE(
+    "kernels: underflowing squares make a zero vector, subnormal norms stay in range", Scalar,
+    float, double) {
     using limits = std::numeric_limits<Scalar>;
     Random rng(0x5eed0009);
     Log log;
@@ -581,9 +604,11 @@ TEST_CASE_TEMPLATE("kernels: underflowing squares make a zero vector, subnormal 
                 return cat(where, "tiny a vs b: cosine ", r1.cosine_similarity, " / ",
                            r1.cosine_distance, ", expected 0 / 1");
             });
-            log.expect(std::fabs(r1.dot - r_tiny_b.dot) <= sum_tolerance<Scalar>(n, r_tiny_b.dot_abs), [&] {
-                return cat(where, "tiny a vs b: dot ", r1.dot, ", expected ", r_tiny_b.dot);
-            });
+            log.expect(
+                std::fabs(r1.dot - r_tiny_b.dot) <= sum_tolerance<Scalar>(n, r_tiny_b.dot_abs),
+                [&] {
+                    return cat(where, "tiny a vs b: dot ", r1.dot, ", expected ", r_tiny_b.dot);
+                });
             const Results<Scalar> r2 = all_metrics(g_ta.data(), g_tb.data(), n);
             log.expect(r2.cosine_similarity == 1 && r2.cosine_distance == 0, [&] {
                 return cat(where, "tiny a vs tiny b: cosine ", r2.cosine_similarity, " / ",
@@ -594,9 +619,11 @@ TEST_CASE_TEMPLATE("kernels: underflowing squares make a zero vector, subnormal 
                 return cat(where, "tiny a vs tiny b: l2_squared ", r2.l2_squared, ", l2 ", r2.l2,
                            ", dot ", r2.dot, ", expected 0");
             });
-            log.expect(std::fabs(r2.l1 - r_tiny_tiny.l1) <= sum_tolerance<Scalar>(n, r_tiny_tiny.l1), [&] {
-                return cat(where, "tiny a vs tiny b: l1 ", r2.l1, ", expected ", r_tiny_tiny.l1);
-            });
+            log.expect(
+                std::fabs(r2.l1 - r_tiny_tiny.l1) <= sum_tolerance<Scalar>(n, r_tiny_tiny.l1), [&] {
+                    return cat(where, "tiny a vs tiny b: l1 ", r2.l1, ", expected ",
+                               r_tiny_tiny.l1);
+                });
             // Subnormal sums of squares: defined, in range, never NaN.
             const Results<Scalar> r3 = all_metrics(g_sa.data(), g_sb.data(), n);
             log.expect(r3.cosine_similarity >= -1 && r3.cosine_similarity <= 1 &&
@@ -648,10 +675,10 @@ TEST_CASE_TEMPLATE("kernels: subnormal inputs are handled exactly where IEEE ari
             simd::Scoped scoped(level);
             const std::string where = context<Scalar>(level, "", n, off);
             // subnormal a vs subnormal b: products underflow to 0, differences exact.
-            expect_results(log, where + "subnormal vs subnormal: ", g_sa.data(), g_sb.data(), n,
-                           Expected<Scalar>{Scalar(0), Scalar(0), Scalar(0),
-                                            static_cast<Scalar>(k_l1) * dmin,
-                                            Scalar(1), Scalar(0)});  // both norms underflow
+            expect_results(
+                log, where + "subnormal vs subnormal: ", g_sa.data(), g_sb.data(), n,
+                Expected<Scalar>{Scalar(0), Scalar(0), Scalar(0), static_cast<Scalar>(k_l1) * dmin,
+                                 Scalar(1), Scalar(0)});  // both norms underflow
             // subnormal a vs integer b: exact subnormal products; |k dmin - m| rounds to |m|.
             // a.a underflows, b is non-zero: cosine as for one zero vector. n == 0 is handled
             // by the both-zero rule.
@@ -665,8 +692,8 @@ TEST_CASE_TEMPLATE("kernels: subnormal inputs are handled exactly where IEEE ari
             });
             const Scalar cs = n == 0 ? Scalar(1) : Scalar(0);
             log.expect(r.cosine_similarity == cs && r.cosine_distance == 1 - cs, [&] {
-                return cat(where, "subnormal vs integer cosine: got ", r.cosine_similarity,
-                           " / ", r.cosine_distance, ", expected ", cs, " / ", 1 - cs);
+                return cat(where, "subnormal vs integer cosine: got ", r.cosine_similarity, " / ",
+                           r.cosine_distance, ", expected ", cs, " / ", 1 - cs);
             });
         }
     }
@@ -675,8 +702,8 @@ TEST_CASE_TEMPLATE("kernels: subnormal inputs are handled exactly where IEEE ari
 
 // Zero vectors (metric.hpp): one zero -> similarity 0, distance 1; both -> 1, 0; never NaN,
 // for +0, -0 and mixed signs of zero. The other metrics are exact on integers.
-TEST_CASE_TEMPLATE("kernels: zero vectors of either sign follow the cosine rules exactly",
-                   Scalar, float, double) {
+TEST_CASE_TEMPLATE("kernels: zero vectors of either sign follow the cosine rules exactly", Scalar,
+                   float, double) {
     Random rng(0x5eed000b);
     Log log;
     const std::vector<Level> levels = simd::supported();

@@ -61,8 +61,8 @@ TEST_CASE_TEMPLATE("metric: l2 = sqrt(max(l2_squared, 0)), NaN kept", Scalar, fl
     CHECK(finish_l2(limits::max()) == std::sqrt(limits::max()));
 }
 
-TEST_CASE_TEMPLATE("metric: cosine of zero vectors is 1/0 (both) or 0/1 (one), never NaN",
-                   Scalar, float, double) {
+TEST_CASE_TEMPLATE("metric: cosine of zero vectors is 1/0 (both) or 0/1 (one), never NaN", Scalar,
+                   float, double) {
     using P = CosineParts<Scalar>;
     // Both zero (a.b is then 0 too, of either sign).
     for (Scalar ab : {Scalar(0), -Scalar(0)}) {
@@ -71,8 +71,9 @@ TEST_CASE_TEMPLATE("metric: cosine of zero vectors is 1/0 (both) or 0/1 (one), n
         CHECK(finish_cosine_similarity(P{ab, -Scalar(0), 0}) == 1);
     }
     // Exactly one zero, whatever the other norm (tiny, ordinary, huge).
-    for (Scalar other : {std::numeric_limits<Scalar>::denorm_min(), std::numeric_limits<Scalar>::min(),
-                         Scalar(1), Scalar(12345), std::numeric_limits<Scalar>::max()}) {
+    for (Scalar other :
+         {std::numeric_limits<Scalar>::denorm_min(), std::numeric_limits<Scalar>::min(), Scalar(1),
+          Scalar(12345), std::numeric_limits<Scalar>::max()}) {
         CAPTURE(other);
         CHECK(finish_cosine_similarity(P{0, 0, other}) == 0);
         CHECK(finish_cosine_similarity(P{0, other, 0}) == 0);
@@ -111,19 +112,22 @@ TEST_CASE_TEMPLATE("metric: cosine never forms a.a * b.b (accurate over the whol
     using limits = std::numeric_limits<Scalar>;
     // a.a * b.b would overflow: max/4 each, a.b = max/4 (parallel).
     const Scalar big = limits::max() / 4;
-    CHECK(finish_cosine_similarity(P{big, big, big}) == doctest::Approx(1.0).epsilon(4 * limits::epsilon()));
+    CHECK(finish_cosine_similarity(P{big, big, big}) ==
+          doctest::Approx(1.0).epsilon(4 * limits::epsilon()));
     CHECK(finish_cosine_similarity(P{big / 2, big, big}) ==
           doctest::Approx(0.5).epsilon(4 * limits::epsilon()));
     // a.a * b.b would underflow to 0: the smallest normals.
     const Scalar small = limits::min() * 4;
-    CHECK(finish_cosine_similarity(P{small, small, small}) == doctest::Approx(1.0).epsilon(4 * limits::epsilon()));
+    CHECK(finish_cosine_similarity(P{small, small, small}) ==
+          doctest::Approx(1.0).epsilon(4 * limits::epsilon()));
     CHECK(finish_cosine_similarity(P{-small / 2, small, small}) ==
           doctest::Approx(-0.5).epsilon(4 * limits::epsilon()));
     // Norms at opposite ends of the range: a.a near the largest, b.b near the smallest normal.
     const Scalar aa = std::ldexp(Scalar(1), limits::max_exponent - 2);
     const Scalar bb = std::ldexp(Scalar(1), limits::min_exponent + 1);
     const Scalar ab = std::sqrt(aa) * std::sqrt(bb) / 4;
-    CHECK(finish_cosine_similarity(P{ab, aa, bb}) == doctest::Approx(0.25).epsilon(4 * limits::epsilon()));
+    CHECK(finish_cosine_similarity(P{ab, aa, bb}) ==
+          doctest::Approx(0.25).epsilon(4 * limits::epsilon()));
 }
 
 TEST_CASE_TEMPLATE("metric: non-finite sums give NaN for cosine", Scalar, float, double) {
@@ -132,9 +136,9 @@ TEST_CASE_TEMPLATE("metric: non-finite sums give NaN for cosine", Scalar, float,
     const Scalar nan = limits::quiet_NaN();
     const Scalar inf = limits::infinity();
     const P cases[] = {
-        {nan, 1, 1},   {1, nan, 1},   {1, 1, nan},   {nan, 0, 0},  {0, nan, 0},
-        {0, 0, nan},   {1, inf, 1},   {1, 1, inf},   {inf, inf, 1}, {inf, inf, inf},
-        {0, inf, 0},   {0, 0, inf},   {-inf, 1, inf}, {nan, inf, inf}, {-nan, 1, 1},
+        {nan, 1, 1}, {1, nan, 1}, {1, 1, nan},    {nan, 0, 0},     {0, nan, 0},
+        {0, 0, nan}, {1, inf, 1}, {1, 1, inf},    {inf, inf, 1},   {inf, inf, inf},
+        {0, inf, 0}, {0, 0, inf}, {-inf, 1, inf}, {nan, inf, inf}, {-nan, 1, 1},
     };
     for (const P& p : cases) {
         CAPTURE(p.ab);
@@ -151,8 +155,8 @@ TEST_CASE_TEMPLATE("metric: subnormal norms keep cosine within [-1, 1] and [0, 2
     using limits = std::numeric_limits<Scalar>;
     ektest::Random rng(0x5eed0101);
     const Scalar dmin = limits::denorm_min();
-    const Scalar values[] = {dmin, 2 * dmin, 3 * dmin, 1000 * dmin, limits::min() / 2,
-                             limits::min() - dmin};
+    const Scalar values[] = {dmin,        2 * dmin,          3 * dmin,
+                             1000 * dmin, limits::min() / 2, limits::min() - dmin};
     for (Scalar aa : values) {
         for (Scalar bb : values) {
             // |a.b| <= |a| |b| up to the rounding of subnormal sums; also beyond it.
@@ -172,11 +176,14 @@ TEST_CASE_TEMPLATE("metric: subnormal norms keep cosine within [-1, 1] and [0, 2
     }
     // Random sums over the whole range, consistent or not: always within range or NaN-free.
     for (int k = 0; k < 2000; ++k) {
-        const Scalar aa = std::ldexp(static_cast<Scalar>(rng.uniform(1, 2)),
-                                     rng.integer(limits::min_exponent - limits::digits, limits::max_exponent - 2));
-        const Scalar bb = std::ldexp(static_cast<Scalar>(rng.uniform(1, 2)),
-                                     rng.integer(limits::min_exponent - limits::digits, limits::max_exponent - 2));
-        const Scalar ab = static_cast<Scalar>(rng.uniform(-1.5, 1.5)) * std::sqrt(aa) * std::sqrt(bb);
+        const Scalar aa = std::ldexp(
+            static_cast<Scalar>(rng.uniform(1, 2)),
+            rng.integer(limits::min_exponent - limits::digits, limits::max_exponent - 2));
+        const Scalar bb = std::ldexp(
+            static_cast<Scalar>(rng.uniform(1, 2)),
+            rng.integer(limits::min_exponent - limits::digits, limits::max_exponent - 2));
+        const Scalar ab =
+            static_cast<Scalar>(rng.uniform(-1.5, 1.5)) * std::sqrt(aa) * std::sqrt(bb);
         const Scalar s = finish_cosine_similarity(P{ab, aa, bb});
         const Scalar d = finish_cosine_distance(P{ab, aa, bb});
         CAPTURE(aa);
@@ -190,7 +197,8 @@ TEST_CASE_TEMPLATE("metric: subnormal norms keep cosine within [-1, 1] and [0, 2
     }
 }
 
-TEST_CASE_TEMPLATE("metric: the public pointer functions apply these rules", Scalar, float, double) {
+TEST_CASE_TEMPLATE("metric: the public pointer functions apply these rules", Scalar, float,
+                   double) {
     const Scalar zero[3] = {0, 0, 0};
     const Scalar a[3] = {1, 2, 2};   // |a| = 3
     const Scalar b[3] = {0, 4, -3};  // |b| = 5, a.b = 2

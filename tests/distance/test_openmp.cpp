@@ -24,8 +24,7 @@ TEST_CASE("backend: the work items run on OpenMP threads") {
     embedkit::detail::parallel_for(12, embedkit::num_threads(), [&](std::ptrdiff_t) {
         int seen = largest_team.load();
         const int team = omp_get_num_threads();
-        while (team > seen && !largest_team.compare_exchange_weak(seen, team)) {
-        }
+        while (team > seen && !largest_team.compare_exchange_weak(seen, team)) {}
     });
     CHECK(largest_team.load() == 3);
     // The caller's own OpenMP setting survives the call (parallel_for makes Eigen's products

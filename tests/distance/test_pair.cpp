@@ -21,11 +21,20 @@ using namespace ektest;
 namespace simd = embedkit::simd;
 
 // The pointer forms are noexcept and return the scalar type; the Eigen forms deduce it.
-static_assert(noexcept(embedkit::dot(static_cast<const float*>(nullptr), static_cast<const float*>(nullptr), 0)));
-static_assert(noexcept(embedkit::cosine_distance(static_cast<const double*>(nullptr), static_cast<const double*>(nullptr), 0)));
-static_assert(std::is_same_v<decltype(embedkit::l2(std::declval<Eigen::VectorXf>(), std::declval<Eigen::VectorXf>())), float>);
-static_assert(std::is_same_v<decltype(embedkit::l2(std::declval<Eigen::VectorXd>(), std::declval<Eigen::VectorXd>())), double>);
-static_assert(std::is_same_v<decltype(embedkit::cosine_similarity(std::declval<Eigen::Vector4f>(), std::declval<Eigen::RowVector4f>())), float>);
+static_assert(noexcept(embedkit::dot(static_cast<const float*>(nullptr),
+                                     static_cast<const float*>(nullptr), 0)));
+static_assert(noexcept(embedkit::cosine_distance(static_cast<const double*>(nullptr),
+                                                 static_cast<const double*>(nullptr), 0)));
+static_assert(std::is_same_v<decltype(embedkit::l2(std::declval<Eigen::VectorXf>(),
+                                                   std::declval<Eigen::VectorXf>())),
+                             float>);
+static_assert(std::is_same_v<decltype(embedkit::l2(std::declval<Eigen::VectorXd>(),
+                                                   std::declval<Eigen::VectorXd>())),
+                             double>);
+static_assert(
+    std::is_same_v<decltype(embedkit::cosine_similarity(std::declval<Eigen::Vector4f>(),
+                                                        std::declval<Eigen::RowVector4f>())),
+                   float>);
 
 // The six Eigen forms on (a, b) equal the six pointer forms on (pa, pb, n), bit for bit: the
 // same kernel on the same values (kernel results do not depend on addresses, see
@@ -61,8 +70,8 @@ Vector<Scalar> random_vector(Random& rng, Eigen::Index n) {
     return v;
 }
 
-TEST_CASE_TEMPLATE("pairwise: dynamic vectors equal the pointer form at every level", Scalar,
-                   float, double) {
+TEST_CASE_TEMPLATE("pairwise: dynamic vectors equal the pointer form at every level", Scalar, float,
+                   double) {
     Random rng(0x5eed0201);
     for (Eigen::Index n : {0, 1, 3, 16, 17, 100, 768, 1025}) {
         const Vector<Scalar> a = random_vector<Scalar>(rng, n);
@@ -130,8 +139,8 @@ TEST_CASE_TEMPLATE("pairwise: Map, segment, column of a column-major matrix, fix
             CHECK(viewed_in_place(ma, buffer.data() + off));
         }
         // Segments, head and tail of a vector.
-        check_same_as_pointer_form(v.segment(3, 50), v.segment(61, 50), v.data() + 3,
-                                   v.data() + 61, 50);
+        check_same_as_pointer_form(v.segment(3, 50), v.segment(61, 50), v.data() + 3, v.data() + 61,
+                                   50);
         check_same_as_pointer_form(v.head(40), v.tail(40), v.data(), v.data() + 80, 40);
         CHECK(viewed_in_place(v.segment(3, 50), v.data() + 3));
         // Columns of a column-major matrix are contiguous.
@@ -146,11 +155,12 @@ TEST_CASE_TEMPLATE("pairwise: Map, segment, column of a column-major matrix, fix
     }
 }
 
-TEST_CASE_TEMPLATE("pairwise: strided views and expressions are evaluated first, correctly",
-                   Scalar, float, double) {
+TEST_CASE_TEMPLATE("pairwise: strided views and expressions are evaluated first, correctly", Scalar,
+                   float, double) {
     Random rng(0x5eed0204);
     embedkit::RowMatrix<Scalar> rm(29, 6);  // its columns have stride 6
-    for (Eigen::Index i = 0; i < rm.rows(); ++i) rm.row(i) = random_vector<Scalar>(rng, 6).transpose();
+    for (Eigen::Index i = 0; i < rm.rows(); ++i)
+        rm.row(i) = random_vector<Scalar>(rng, 6).transpose();
     Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic> cm(6, 29);  // its rows have stride 6
     cm = rm.transpose();
     const Vector<Scalar> a = random_vector<Scalar>(rng, 29);
@@ -201,12 +211,18 @@ TEST_CASE_TEMPLATE("pairwise: different sizes throw DimensionError naming both s
             CHECK(what.find(size_b) != std::string::npos);
         }
     };
-    expect_dimension_error("dot", [&] { return embedkit::dot(a, b); }, "5", "7");
-    expect_dimension_error("l2_squared", [&] { return embedkit::l2_squared(a, b); }, "5", "7");
-    expect_dimension_error("l2", [&] { return embedkit::l2(b, a); }, "7", "5");
-    expect_dimension_error("l1", [&] { return embedkit::l1(a, b); }, "5", "7");
-    expect_dimension_error("cosine_similarity", [&] { return embedkit::cosine_similarity(a, b); }, "5", "7");
-    expect_dimension_error("cosine_distance", [&] { return embedkit::cosine_distance(f, b); }, "4", "7");
+    expect_dimension_error(
+        "dot", [&] { return embedkit::dot(a, b); }, "5", "7");
+    expect_dimension_error(
+        "l2_squared", [&] { return embedkit::l2_squared(a, b); }, "5", "7");
+    expect_dimension_error(
+        "l2", [&] { return embedkit::l2(b, a); }, "7", "5");
+    expect_dimension_error(
+        "l1", [&] { return embedkit::l1(a, b); }, "5", "7");
+    expect_dimension_error(
+        "cosine_similarity", [&] { return embedkit::cosine_similarity(a, b); }, "5", "7");
+    expect_dimension_error(
+        "cosine_distance", [&] { return embedkit::cosine_distance(f, b); }, "4", "7");
     // Empty against non-empty is a mismatch too, not two zero vectors.
     const Vector<Scalar> empty;
     CHECK_THROWS_AS(embedkit::cosine_similarity(empty, a), embedkit::DimensionError);

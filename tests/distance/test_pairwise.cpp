@@ -28,7 +28,6 @@
 
 namespace {
 
-using embedkit::Metric;
 using ektest::cat;
 using ektest::check_throws;
 using ektest::for_each_set_view;
@@ -45,6 +44,7 @@ using ektest::random_set;
 using ektest::reference_value;
 using ektest::same_value;
 using ektest::scalar_str;
+using embedkit::Metric;
 using Index = Eigen::Index;
 namespace simd = embedkit::simd;
 
@@ -65,8 +65,8 @@ constexpr ektest::SetViews set_views{true, 2, 3};
 // ---------------------------------------------------------------------------------------------
 // distances
 
-TEST_CASE_TEMPLATE("batch: distances equals the pair functions bit for bit at every level",
-                   S, float, double) {
+TEST_CASE_TEMPLATE("batch: distances equals the pair functions bit for bit at every level", S,
+                   float, double) {
     Random rng(0xba7c0001);
     Log log;
     for (const Index dim : {1, 3, 17, 129}) {
@@ -99,16 +99,16 @@ TEST_CASE_TEMPLATE("batch: distances equals the pair functions bit for bit at ev
                             for (Index r = 0; r < rows; ++r) {
                                 const S want = expected[std::size_t(r)];
                                 log.expect(same_value(got[r], want), [&] {
-                                    return cat(level_str(level), " ", scalar_str<S>(), " ",
-                                               name(m), " dim ", dim, " set ", view_name,
-                                               " query ", query_name, " row ", r, ": got ",
-                                               got[r], ", pair function ", want);
+                                    return cat(level_str(level), " ", scalar_str<S>(), " ", name(m),
+                                               " dim ", dim, " set ", view_name, " query ",
+                                               query_name, " row ", r, ": got ", got[r],
+                                               ", pair function ", want);
                                 });
-                                log.expect(kernel_value_ok(m, got[r], q.data(),
-                                                           set.row(r).data(), std::size_t(dim)),
+                                log.expect(kernel_value_ok(m, got[r], q.data(), set.row(r).data(),
+                                                           std::size_t(dim)),
                                            [&] {
-                                               return cat(level_str(level), " ", name(m),
-                                                          " dim ", dim, " row ", r, ": ", got[r],
+                                               return cat(level_str(level), " ", name(m), " dim ",
+                                                          dim, " row ", r, ": ", got[r],
                                                           " too far from the reference");
                                            });
                             }
@@ -128,8 +128,8 @@ TEST_CASE_TEMPLATE("batch: distances equals the pair functions bit for bit at ev
     log.report(std::size_t(4 * 40 * 5 * 6 * 6 * 2) * simd::supported().size());
 }
 
-TEST_CASE_TEMPLATE("batch: distances gives NaN for a NaN row and leaves the other rows alone",
-                   S, float, double) {
+TEST_CASE_TEMPLATE("batch: distances gives NaN for a NaN row and leaves the other rows alone", S,
+                   float, double) {
     Random rng(0xba7c0002);
     const Index dim = 17;
     RM<S> set = random_set<S>(rng, 9, dim);
@@ -156,23 +156,23 @@ TEST_CASE_TEMPLATE("batch: distances gives NaN for a NaN row and leaves the othe
 TEST_CASE("batch: distances rejects an empty set and a dimension mismatch") {
     const RM<float> empty(0, 13);
     const Vec<float> q13 = Vec<float>::Ones(13);
-    check_throws<embedkit::ArgumentError>([&] { (void)embedkit::distances(q13, empty, Metric::l2); },
-                                          {"distances", "empty"});
+    check_throws<embedkit::ArgumentError>(
+        [&] { (void)embedkit::distances(q13, empty, Metric::l2); }, {"distances", "empty"});
     const RM<float> set21 = RM<float>::Ones(4, 21);
     for (const Metric m : all_metrics)
-        check_throws<embedkit::DimensionError>(
-            [&] { (void)embedkit::distances(q13, set21, m); }, {"distances", "13", "21"});
+        check_throws<embedkit::DimensionError>([&] { (void)embedkit::distances(q13, set21, m); },
+                                               {"distances", "13", "21"});
     const RM<double> set_d = RM<double>::Ones(3, 5);
     const Vec<double> q4 = Vec<double>::Ones(4);
-    check_throws<embedkit::DimensionError>([&] { (void)embedkit::distances(q4, set_d, Metric::dot); },
-                                           {"distances", "4", "5"});
+    check_throws<embedkit::DimensionError>(
+        [&] { (void)embedkit::distances(q4, set_d, Metric::dot); }, {"distances", "4", "5"});
 }
 
 // ---------------------------------------------------------------------------------------------
 // pairwise
 
-TEST_CASE_TEMPLATE("batch: pairwise l1 equals the pair function exactly across cache blocks",
-                   S, float, double) {
+TEST_CASE_TEMPLATE("batch: pairwise l1 equals the pair function exactly across cache blocks", S,
+                   float, double) {
     // l1 runs the kernels over slices of B of about 256 KiB: 1100 rows of 129 elements span
     // three slices for float (508 rows each) and five for double (254 rows).
     Random rng(0xba7c0003);
@@ -184,16 +184,16 @@ TEST_CASE_TEMPLATE("batch: pairwise l1 equals the pair function exactly across c
         simd::Scoped scoped(level);
         for_each_set_view(b, set_views, [&](const auto& bv, const char* b_name) {
             const RM<S> got = embedkit::pairwise(a.middleRows(1, 4), bv, Metric::l1);
-            log.expect(got.rows() == 4 && got.cols() == 1100, [&] {
-                return cat("shape ", got.rows(), " x ", got.cols());
-            });
+            log.expect(got.rows() == 4 && got.cols() == 1100,
+                       [&] { return cat("shape ", got.rows(), " x ", got.cols()); });
             if (got.rows() != 4 || got.cols() != 1100) return;
             for (Index i = 0; i < 4; ++i)
                 for (Index j = 0; j < 1100; ++j) {
-                    const S want = embedkit::l1(a.row(i + 1).data(), b.row(j).data(), std::size_t(dim));
+                    const S want =
+                        embedkit::l1(a.row(i + 1).data(), b.row(j).data(), std::size_t(dim));
                     log.expect(got(i, j) == want, [&] {
-                        return cat(level_str(level), " ", scalar_str<S>(), " B as ", b_name,
-                                   " (", i, ", ", j, "): got ", got(i, j), ", l1 ", want);
+                        return cat(level_str(level), " ", scalar_str<S>(), " B as ", b_name, " (",
+                                   i, ", ", j, "): got ", got(i, j), ", l1 ", want);
                     });
                 }
         });
@@ -201,8 +201,8 @@ TEST_CASE_TEMPLATE("batch: pairwise l1 equals the pair function exactly across c
     log.report(std::size_t(6 * 4 * 1100) * simd::supported().size());
 }
 
-TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated bound", S,
-                   float, double) {
+TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated bound", S, float,
+                   double) {
     Random rng(0xba7c0004);
     Log log;
     std::size_t beyond_eps = 0;  // values that differ from the pair function at all
@@ -210,8 +210,10 @@ TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated
         RM<S> a = random_set<S>(rng, 23, dim);
         RM<S> b = random_set<S>(rng, 41, dim);
         // Rows of very different lengths: the bound must scale with |a|^2 + |b|^2.
-        for (Index i = 0; i < a.rows(); ++i) a.row(i) *= static_cast<S>(std::ldexp(1.0, int(i % 7) * 3 - 9));
-        for (Index j = 0; j < b.rows(); ++j) b.row(j) *= static_cast<S>(std::ldexp(1.0, int(j % 5) * 4 - 8));
+        for (Index i = 0; i < a.rows(); ++i)
+            a.row(i) *= static_cast<S>(std::ldexp(1.0, int(i % 7) * 3 - 9));
+        for (Index j = 0; j < b.rows(); ++j)
+            b.row(j) *= static_cast<S>(std::ldexp(1.0, int(j % 5) * 4 - 8));
         a.row(3).setZero();  // zero vectors follow the cosine rules
         b.row(7).setZero();
         for (const Level level : simd::supported()) {
@@ -219,9 +221,8 @@ TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated
             for (const Metric m : all_metrics) {
                 for_each_set_view(b, set_views, [&](const auto& bv, const char* b_name) {
                     const RM<S> got = embedkit::pairwise(a, bv, m);
-                    log.expect(got.rows() == a.rows() && got.cols() == b.rows(), [&] {
-                        return cat("shape ", got.rows(), " x ", got.cols());
-                    });
+                    log.expect(got.rows() == a.rows() && got.cols() == b.rows(),
+                               [&] { return cat("shape ", got.rows(), " x ", got.cols()); });
                     if (got.rows() != a.rows() || got.cols() != b.rows()) return;
                     for (Index i = 0; i < a.rows(); ++i)
                         for (Index j = 0; j < b.rows(); ++j) {
@@ -241,16 +242,16 @@ TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated
                                                     (m == Metric::dot || m == Metric::cosine));
                             bool ok = exact_needed ? v == pair : std::fabs(v - ref) <= tol;
                             // Against the pair function: this bound plus the pair function's.
-                            ok = ok && (exact_needed ||
-                                        (kernel_value_ok(m, pair, pa, pb, n) &&
-                                         std::fabs(v - pair) <= tol + kernel_tolerance<S>(m, r, n)));
+                            ok = ok && (exact_needed || (kernel_value_ok(m, pair, pa, pb, n) &&
+                                                         std::fabs(v - pair) <=
+                                                             tol + kernel_tolerance<S>(m, r, n)));
                             if (m == Metric::l2_squared || m == Metric::l2) ok = ok && v >= 0;
                             if (m == Metric::cosine) ok = ok && v >= -1 && v <= 1;
                             log.expect(ok, [&] {
                                 return cat(level_str(level), " ", scalar_str<S>(), " ", name(m),
                                            " dim ", dim, " B as ", b_name, " (", i, ", ", j,
-                                           "): got ", v, ", pair function ", pair,
-                                           ", reference ", ref, ", tolerance ", tol);
+                                           "): got ", v, ", pair function ", pair, ", reference ",
+                                           ref, ", tolerance ", tol);
                             });
                         }
                 });
@@ -262,8 +263,8 @@ TEST_CASE_TEMPLATE("batch: pairwise matrix-product metrics are within the stated
     CHECK(beyond_eps > 0);
 }
 
-TEST_CASE_TEMPLATE("batch: pairwise of nearly identical rows never gives a negative square",
-                   S, float, double) {
+TEST_CASE_TEMPLATE("batch: pairwise of nearly identical rows never gives a negative square", S,
+                   float, double) {
     Random rng(0xba7c0005);
     const Index dim = 129, rows = 64;
     const RM<S> a = random_set<S>(rng, rows, dim, 0.5, 2.0);
@@ -290,11 +291,13 @@ TEST_CASE_TEMPLATE("batch: pairwise of nearly identical rows never gives a negat
                     for (Index j = 0; j < rows; ++j) {
                         const long double v = got(i, j);
                         bool ok = !std::isnan(got(i, j));
-                        if (m != Metric::cosine) ok = ok && v >= 0;
-                        else ok = ok && v <= 1 && v >= -1;
+                        if (m != Metric::cosine)
+                            ok = ok && v >= 0;
+                        else
+                            ok = ok && v <= 1 && v >= -1;
                         if (i == j) {
-                            const ektest::Reference r =
-                                ektest::reference(a.row(i).data(), b->row(j).data(), std::size_t(dim));
+                            const ektest::Reference r = ektest::reference(
+                                a.row(i).data(), b->row(j).data(), std::size_t(dim));
                             ok = ok && std::fabs(v - reference_value<S>(m, r)) <=
                                            gemm_tolerance<S>(m, r, std::size_t(dim), GemmL1::exact);
                         }
@@ -311,8 +314,10 @@ TEST_CASE_TEMPLATE("batch: pairwise of nearly identical rows never gives a negat
                   "the unclamped form never went negative: the data does not test the clamp");
 }
 
-TEST_CASE_TEMPLATE("batch: pairwise gives the pair functions' values for Inf, NaN, huge and "
-                   "tiny rows", S, float, double) {
+TEST_CASE_TEMPLATE(
+    "batch: pairwise gives the pair functions' values for Inf, NaN, huge and "
+    "tiny rows",
+    S, float, double) {
     // Rows whose squared norms are not finite, overflow (or overflow when two are added) or
     // underflow cannot go through |a|^2 + |b|^2 - 2 a.b; every other pair here holds small
     // integers, where that form is exact. So every value must be the pair function's, bit for
@@ -324,8 +329,8 @@ TEST_CASE_TEMPLATE("batch: pairwise gives the pair functions' values for Inf, Na
     Log log;
     for (const Level level : simd::supported()) {
         simd::Scoped scoped(level);
-        for (const Metric m : {Metric::l1, Metric::l2, Metric::l2_squared, Metric::dot,
-                               Metric::cosine}) {
+        for (const Metric m :
+             {Metric::l1, Metric::l2, Metric::l2_squared, Metric::dot, Metric::cosine}) {
             for (const bool swap : {false, true}) {
                 const RM<S>& a = swap ? data.set : data.queries;
                 const RM<S>& b = swap ? data.queries : data.set;
@@ -335,9 +340,8 @@ TEST_CASE_TEMPLATE("batch: pairwise gives the pair functions' values for Inf, Na
                         const S want = pair_value(m, a.row(i).data(), b.row(j).data(), d);
                         log.expect(same_value(got(i, j), want), [&] {
                             return cat(level_str(level), " ", scalar_str<S>(), " ",
-                                       embedkit::metric_name(m), " swap ", swap, " (", i, ", ",
-                                       j, "): got ", got(i, j), ", the pair function gives ",
-                                       want);
+                                       embedkit::metric_name(m), " swap ", swap, " (", i, ", ", j,
+                                       "): got ", got(i, j), ", the pair function gives ", want);
                         });
                     }
             }
@@ -346,8 +350,8 @@ TEST_CASE_TEMPLATE("batch: pairwise gives the pair functions' values for Inf, Na
     log.report(2 * 5 * 12 * 40);
 }
 
-TEST_CASE_TEMPLATE("batch: pairwise l2 of exact and near duplicates is accurate at every scale",
-                   S, float, double) {
+TEST_CASE_TEMPLATE("batch: pairwise l2 of exact and near duplicates is accurate at every scale", S,
+                   float, double) {
     // The matrix-product form loses every digit of a near duplicate's distance (its error is
     // about eps (|a|^2 + |b|^2)); such pairs must be recomputed. Every pair, planted or random,
     // meets |d - d*| <= max(1e-4 d*, 1e-6 max(|a|, |b|)).
@@ -368,9 +372,9 @@ TEST_CASE_TEMPLATE("batch: pairwise l2 of exact and near duplicates is accurate 
                                 data.queries.row(i).data(), data.set.row(j).data(), d);
                             log.expect(ektest::near_duplicate_ok(m, got(i, j), r), [&] {
                                 return cat(level_str(level), " ", scalar_str<S>(), " ",
-                                           embedkit::metric_name(m), " scale ", scale, " dim ",
-                                           dim, " (", i, ", ", j, "): got ", got(i, j),
-                                           ", exact l2 ", std::sqrt(r.l2_squared));
+                                           embedkit::metric_name(m), " scale ", scale, " dim ", dim,
+                                           " (", i, ", ", j, "): got ", got(i, j), ", exact l2 ",
+                                           std::sqrt(r.l2_squared));
                             });
                         }
                 }
@@ -430,8 +434,8 @@ bool unit_row_ok(const S* got, const S* orig, Index n, std::string& why) {
             }
         return true;
     }
-    const long double rel = ektest::sum_error_bound<S>(std::size_t(n)) +
-                            8 * ektest::unit_roundoff<S>();
+    const long double rel =
+        ektest::sum_error_bound<S>(std::size_t(n)) + 8 * ektest::unit_roundoff<S>();
     long double norm2 = 0;
     bool all_zero = true;
     for (Index j = 0; j < n; ++j) {
@@ -460,9 +464,10 @@ bool unit_row_ok(const S* got, const S* orig, Index n, std::string& why) {
     return true;
 }
 
-TEST_CASE_TEMPLATE("batch: normalize_rows gives unit rows over the whole range and NaN for "
-                   "non-finite rows",
-                   S, float, double) {
+TEST_CASE_TEMPLATE(
+    "batch: normalize_rows gives unit rows over the whole range and NaN for "
+    "non-finite rows",
+    S, float, double) {
     using lim = std::numeric_limits<S>;
     Random rng(0xba7c0006);
     // Huge: squares overflow (float 1e30^2, double 1e200^2); tiny: squares underflow to 0.
@@ -510,15 +515,14 @@ TEST_CASE_TEMPLATE("batch: normalize_rows gives unit rows over the whole range a
             for (Index i = 0; i < rows; ++i) {
                 RM<S> one = orig.row(i);
                 embedkit::normalize_rows(one);
-                for (Index j = 0; j < dim; ++j)
-                    CHECK(same_value(one(0, j), m(i, j)));
+                for (Index j = 0; j < dim; ++j) CHECK(same_value(one(0, j), m(i, j)));
             }
         }
     }
 }
 
-TEST_CASE_TEMPLATE("batch: normalize_rows on maps and row blocks touches only those rows", S,
-                   float, double) {
+TEST_CASE_TEMPLATE("batch: normalize_rows on maps and row blocks touches only those rows", S, float,
+                   double) {
     Random rng(0xba7c0007);
     const Index dim = 17;
     const RM<S> orig = random_set<S>(rng, 10, dim, 1.0, 3.0);
@@ -595,8 +599,11 @@ TEST_CASE_TEMPLATE("batch: after normalize_rows dot search equals cosine search"
                                         by_cos.scores(i, r)) <= tol);
                         CHECK(std::fabs(exact[std::size_t(by_dot.indices(i, r))] -
                                         sorted[std::size_t(r)]) <= tol);
-                        const bool clear = (r == 0 || sorted[std::size_t(r - 1)] - sorted[std::size_t(r)] > 2 * tol) &&
-                                           (r + 1 == n || sorted[std::size_t(r)] - sorted[std::size_t(r + 1)] > 2 * tol);
+                        const bool clear =
+                            (r == 0 ||
+                             sorted[std::size_t(r - 1)] - sorted[std::size_t(r)] > 2 * tol) &&
+                            (r + 1 == n ||
+                             sorted[std::size_t(r)] - sorted[std::size_t(r + 1)] > 2 * tol);
                         if (clear) {
                             ++compared;
                             CHECK_MESSAGE(by_dot.indices(i, r) == by_cos.indices(i, r),

@@ -22,8 +22,8 @@ namespace simd = embedkit::simd;
 using embedkit::CosineParts;
 
 std::vector<std::size_t> property_lengths() {
-    return {0, 1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65,
-            100, 127, 128, 129, 255, 256, 257, 300, 513, 1025, 4097};
+    return {0,  1,  2,  3,   5,   7,   8,   9,   15,  16,  17,  31,  32,   33,  47,
+            63, 64, 65, 100, 127, 128, 129, 255, 256, 257, 300, 513, 1025, 4097};
 }
 
 // Families whose values are far from overflow and underflow, so that scaling by the powers of
@@ -60,8 +60,10 @@ TEST_CASE_TEMPLATE("properties: every metric is symmetric, bit for bit", Scalar,
                 simd::Scoped scoped(level);
                 const Results<Scalar> ab = all_metrics(va.data(), vb.data(), n);
                 const Results<Scalar> ba = all_metrics(vb.data(), va.data(), n);
-                const CosineParts<Scalar> pab = simd::detail::active_table<Scalar>().cosine(va.data(), vb.data(), n);
-                const CosineParts<Scalar> pba = simd::detail::active_table<Scalar>().cosine(vb.data(), va.data(), n);
+                const CosineParts<Scalar> pab =
+                    simd::detail::active_table<Scalar>().cosine(va.data(), vb.data(), n);
+                const CosineParts<Scalar> pba =
+                    simd::detail::active_table<Scalar>().cosine(vb.data(), va.data(), n);
                 auto eq = [&](const char* metric, Scalar x, Scalar y) {
                     log.expect(same_value(x, y), [&] {
                         return cat(where<Scalar>(level, f, n, metric), "d(a, b) = ", x,
@@ -108,9 +110,9 @@ TEST_CASE_TEMPLATE("properties: d(a, a) = 0", Scalar, float, double) {
                 log.expect(aa.cosine_distance >= 0 && aa.cosine_distance <= tol &&
                                aa.cosine_similarity <= 1 && 1 - aa.cosine_similarity <= tol,
                            [&] {
-                               return cat(where<Scalar>(level, f, n, "cosine(a, a)"),
-                                          "similarity ", aa.cosine_similarity, ", distance ",
-                                          aa.cosine_distance, ", allowed ", tol);
+                               return cat(where<Scalar>(level, f, n, "cosine(a, a)"), "similarity ",
+                                          aa.cosine_similarity, ", distance ", aa.cosine_distance,
+                                          ", allowed ", tol);
                            });
             }
         }
@@ -180,7 +182,8 @@ TEST_CASE_TEMPLATE("properties: triangle inequality for l1 and l2", Scalar, floa
                                 const Pair<Scalar>& xz = d[x * count + z];
                                 const Pair<Scalar>& xy = d[x * count + y];
                                 const Pair<Scalar>& yz = d[y * count + z];
-                                const long double slack = xz.allowance + xy.allowance + yz.allowance;
+                                const long double slack =
+                                    xz.allowance + xy.allowance + yz.allowance;
                                 log.expect(xz.value <= xy.value + yz.value + slack, [&] {
                                     return cat(where<Scalar>(level, f, n, metric), "points ", x,
                                                ",", y, ",", z, ": d(x,z) = ", xz.value,
@@ -227,8 +230,10 @@ TEST_CASE_TEMPLATE("properties: cosine is invariant under positive scaling, odd 
                     const Scalar s1 = embedkit::cosine_similarity(sa.data(), vb.data(), n);
                     const Scalar s2 = embedkit::cosine_similarity(sa.data(), sb.data(), n);
                     const Scalar d1 = embedkit::cosine_distance(va.data(), sb.data(), n);
-                    const Scalar neg = embedkit::cosine_similarity(scaled(va, -p).data(), vb.data(), n);
-                    const Scalar negd = embedkit::cosine_distance(vb.data(), scaled(va, -p).data(), n);
+                    const Scalar neg =
+                        embedkit::cosine_similarity(scaled(va, -p).data(), vb.data(), n);
+                    const Scalar negd =
+                        embedkit::cosine_distance(vb.data(), scaled(va, -p).data(), n);
                     log.expect(s1 == s && s2 == s && d1 == d && neg == -s &&
                                    negd == std::min(Scalar(2), std::max(Scalar(0), Scalar(1) + s)),
                                [&] {
@@ -259,8 +264,8 @@ TEST_CASE_TEMPLATE("properties: cosine is invariant under positive scaling, odd 
 
 // l1, l2, l2_squared and dot are homogeneous: with a power-of-two factor every difference,
 // product and partial sum scales exactly, so the results scale exactly.
-TEST_CASE_TEMPLATE("properties: distances and dot scale exactly with powers of two", Scalar,
-                   float, double) {
+TEST_CASE_TEMPLATE("properties: distances and dot scale exactly with powers of two", Scalar, float,
+                   double) {
     Random rng(0x5eed0305);
     Log log;
     std::vector<Scalar> va, vb;
@@ -282,11 +287,10 @@ TEST_CASE_TEMPLATE("properties: distances and dot scale exactly with powers of t
                                    r.dot == p * p * base.dot && dot_ab == p * base.dot,
                                [&] {
                                    return cat(where<Scalar>(level, f, n, "2^k homogeneity"),
-                                              "k=", k, ": l1 ", r.l1, " vs ", p * base.l1,
-                                              ", l2 ", r.l2, " vs ", p * base.l2,
-                                              ", l2_squared ", r.l2_squared, " vs ",
-                                              p * p * base.l2_squared, ", dot ", r.dot, " vs ",
-                                              p * p * base.dot);
+                                              "k=", k, ": l1 ", r.l1, " vs ", p * base.l1, ", l2 ",
+                                              r.l2, " vs ", p * base.l2, ", l2_squared ",
+                                              r.l2_squared, " vs ", p * p * base.l2_squared,
+                                              ", dot ", r.dot, " vs ", p * p * base.dot);
                                });
                 }
             }

@@ -62,7 +62,8 @@ std::vector<std::vector<Scalar>> check_forced_levels() {
     const std::size_t n = 1003;  // a remainder for every vector width
     const std::vector<Scalar> a = order_sensitive_values<Scalar>(n, 7);
     const std::vector<Scalar> b = order_sensitive_values<Scalar>(n, 11);
-    const Map va(a.data(), static_cast<Eigen::Index>(n)), vb(b.data(), static_cast<Eigen::Index>(n));
+    const Map va(a.data(), static_cast<Eigen::Index>(n)),
+        vb(b.data(), static_cast<Eigen::Index>(n));
     std::vector<std::vector<Scalar>> per_level;
     for (const simd::Level level : simd::supported()) {
         simd::Scoped forced(level);

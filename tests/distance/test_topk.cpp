@@ -33,9 +33,6 @@
 // have the same names.
 namespace topk_test {
 
-using embedkit::Metric;
-using embedkit::TopK;
-using embedkit::TopKOptions;
 using ektest::cat;
 using ektest::check_throws;
 using ektest::for_each_set_view;
@@ -51,6 +48,9 @@ using ektest::random_set;
 using ektest::reference_value;
 using ektest::same_value;
 using ektest::scalar_str;
+using embedkit::Metric;
+using embedkit::TopK;
+using embedkit::TopKOptions;
 using Index = Eigen::Index;
 namespace simd = embedkit::simd;
 
@@ -75,10 +75,10 @@ constexpr ektest::SetViews set_views{false, 4, 5};
 
 static_assert(std::is_same_v<decltype(TopK<float>::indices), embedkit::RowMatrix<Eigen::Index>>);
 static_assert(std::is_same_v<decltype(TopK<double>::scores), embedkit::RowMatrix<double>>);
-static_assert(std::is_same_v<decltype(embedkit::top_k(std::declval<const RM<float>&>(),
-                                                      std::declval<const RM<float>&>(), 1,
-                                                      Metric::l2)),
-                             TopK<float>>);
+static_assert(
+    std::is_same_v<decltype(embedkit::top_k(std::declval<const RM<float>&>(),
+                                            std::declval<const RM<float>&>(), 1, Metric::l2)),
+                   TopK<float>>);
 
 // Small integers: every product and every partial sum of this file's sizes is an integer far
 // below 2^24, so the kernels, the matrix product and the long-double reference all give the
@@ -107,16 +107,16 @@ bool ranks_before(Metric m, S va, Index ia, S vb, Index ib) {
 template <class S>
 struct Expected {
     Metric metric;
-    Index candidates;                      // per query
-    std::vector<std::vector<S>> values;    // [query][set row]: the pair function's value
-    std::vector<std::vector<Index>> order; // [query]: best first, the first `depth` sorted
+    Index candidates;                       // per query
+    std::vector<std::vector<S>> values;     // [query][set row]: the pair function's value
+    std::vector<std::vector<Index>> order;  // [query]: best first, the first `depth` sorted
 };
 
 // `depth` is the largest k the result will be compared at (sorting only that far keeps the
 // large cases fast).
 template <class S>
-Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclude_self,
-                   Index depth, Index self_offset = 0) {
+Expected<S> expect(const RM<S>& queries, const RM<S>& set, Metric m, bool exclude_self, Index depth,
+                   Index self_offset = 0) {
     Expected<S> e;
     e.metric = m;
     const Index n = set.rows();
@@ -151,9 +151,9 @@ void check_exact(const TopK<S>& got, const Expected<S>& e, Index k, Log& log,
     const bool shape_ok = got.indices.rows() == nq && got.indices.cols() == kk &&
                           got.scores.rows() == nq && got.scores.cols() == kk;
     log.expect(shape_ok, [&] {
-        return cat(describe(), " k ", k, ": shape ", got.indices.rows(), " x ",
-                   got.indices.cols(), " / ", got.scores.rows(), " x ", got.scores.cols(),
-                   ", expected ", nq, " x ", kk);
+        return cat(describe(), " k ", k, ": shape ", got.indices.rows(), " x ", got.indices.cols(),
+                   " / ", got.scores.rows(), " x ", got.scores.cols(), ", expected ", nq, " x ",
+                   kk);
     });
     if (!shape_ok) return;
     for (Index i = 0; i < nq; ++i)
@@ -180,13 +180,12 @@ void check_reference(const TopK<S>& got, const RM<S>& queries, const RM<S>& set,
                 log.expect(false, [&] { return cat(describe(), " index ", j, " out of range"); });
                 continue;
             }
-            log.expect(kernel_value_ok(m, got.scores(i, r), queries.row(i).data(),
-                                       set.row(j).data(), d),
-                       [&] {
-                           return cat(describe(), " ", name(m), " query ", i, " rank ", r,
-                                      ": score ", got.scores(i, r),
-                                      " is too far from the long-double reference");
-                       });
+            log.expect(
+                kernel_value_ok(m, got.scores(i, r), queries.row(i).data(), set.row(j).data(), d),
+                [&] {
+                    return cat(describe(), " ", name(m), " query ", i, " rank ", r, ": score ",
+                               got.scores(i, r), " is too far from the long-double reference");
+                });
         }
 }
 
@@ -201,7 +200,8 @@ std::vector<Index> ks_for(Index n) {
 // The number docs/*.md states right after `before` (digits, thousands separated by commas)
 // and followed by `after`, with the text's line breaks and runs of spaces read as one space;
 // -1 if the phrase is not there.
-Index documented_number(const std::string& doc, const std::string& before, const std::string& after) {
+Index documented_number(const std::string& doc, const std::string& before,
+                        const std::string& after) {
     const std::string path = std::string(EMBEDKIT_SOURCE_DIR) + "/docs/" + doc;
     std::ifstream in(path);
     REQUIRE_MESSAGE(in.good(), "cannot read " << path);
@@ -213,12 +213,16 @@ Index documented_number(const std::string& doc, const std::string& before, const
         if (d == ' ' && !text.empty() && text.back() == ' ') continue;
         text += d;
     }
-    for (std::size_t at = text.find(before); at != std::string::npos; at = text.find(before, at + 1)) {
+    for (std::size_t at = text.find(before); at != std::string::npos;
+         at = text.find(before, at + 1)) {
         std::size_t end = at + before.size();
         std::string digits;
-        for (; end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == ','); ++end)
+        for (; end < text.size() &&
+               (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == ',');
+             ++end)
             if (text[end] != ',') digits += text[end];
-        if (!digits.empty() && text.compare(end, after.size(), after) == 0) return std::stol(digits);
+        if (!digits.empty() && text.compare(end, after.size(), after) == 0)
+            return std::stol(digits);
     }
     return -1;
 }
@@ -232,13 +236,16 @@ TEST_CASE("topk: the block constants the cases are built around, as the docs sta
     // The figures docs/API.md and docs/ARCHITECTURE.md give must be the code's (API.md once
     // said 1024-row blocks while the code used 1536).
     CHECK(documented_number("API.md", "streamed in blocks of ", " rows") == set_block);
-    CHECK(documented_number("ARCHITECTURE.md", "streams the set in blocks of ", " rows") == set_block);
+    CHECK(documented_number("ARCHITECTURE.md", "streams the set in blocks of ", " rows") ==
+          set_block);
     CHECK(documented_number("API.md", "With fewer than ", " queries, or `l1`") == gemm_min);
     CHECK(documented_number("API.md", "blocks of ", " queries, and") == query_block);
     CHECK(documented_number("API.md", "with fewer than ", " queries and a set") ==
           embedkit::detail::topk_split_max_queries);
-    CHECK(documented_number("API.md", "chunks of the set of ", " rows") == embedkit::detail::topk_chunk_rows);
-    CHECK(documented_number("API.md", "would need over ", " chunks") == embedkit::detail::topk_max_chunks);
+    CHECK(documented_number("API.md", "chunks of the set of ", " rows") ==
+          embedkit::detail::topk_chunk_rows);
+    CHECK(documented_number("API.md", "would need over ", " chunks") ==
+          embedkit::detail::topk_max_chunks);
     CHECK(documented_number("ARCHITECTURE.md", "cut into chunks of ", " rows") ==
           embedkit::detail::topk_chunk_rows);
     CHECK(documented_number("ARCHITECTURE.md", "(fewer than ", " queries)") ==
@@ -248,9 +255,10 @@ TEST_CASE("topk: the block constants the cases are built around, as the docs sta
 
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE_TEMPLATE("topk: direct path (fewer than 8 queries) equals a full sort of the pair "
-                   "values",
-                   S, float, double) {
+TEST_CASE_TEMPLATE(
+    "topk: direct path (fewer than 8 queries) equals a full sort of the pair "
+    "values",
+    S, float, double) {
     Random rng(0x70bc0001);
     Log log;
     for (const Index dim : {1, 3, 17, 129}) {
@@ -265,13 +273,14 @@ TEST_CASE_TEMPLATE("topk: direct path (fewer than 8 queries) equals a full sort 
                     for (const Metric m : all_metrics) {
                         const Expected<S> e = expect(queries, set, m, false, n);
                         const auto describe = [&] {
-                            return cat(level_str(level), " ", scalar_str<S>(), " dim ", dim,
-                                       " n ", n, " nq ", nq);
+                            return cat(level_str(level), " ", scalar_str<S>(), " dim ", dim, " n ",
+                                       n, " nq ", nq);
                         };
                         for (const Index k : ks) {
                             const TopK<S> got = embedkit::top_k(queries, set, k, m);
                             check_exact(got, e, k, log, describe);
-                            if (k == ks.back()) check_reference(got, queries, set, m, n, log, describe);
+                            if (k == ks.back())
+                                check_reference(got, queries, set, m, n, log, describe);
                         }
                         // Queries that are rows of the set, with and without exclude_self.
                         const Index own = std::min(nq, n);
@@ -282,9 +291,9 @@ TEST_CASE_TEMPLATE("topk: direct path (fewer than 8 queries) equals a full sort 
                         if (n >= 2) {
                             const Expected<S> e_ex = expect(own_rows, set, m, true, n);
                             for (const Index k : ks)
-                                check_exact(embedkit::top_k(set.topRows(own), set, k, m,
-                                                            TopKOptions{true}),
-                                            e_ex, k, log, describe);
+                                check_exact(
+                                    embedkit::top_k(set.topRows(own), set, k, m, TopKOptions{true}),
+                                    e_ex, k, log, describe);
                         }
                     }
                 }
@@ -294,8 +303,8 @@ TEST_CASE_TEMPLATE("topk: direct path (fewer than 8 queries) equals a full sort 
     log.report(10000);
 }
 
-TEST_CASE_TEMPLATE("topk: matrix-product path is exact on small-integer data with ties", S,
-                   float, double) {
+TEST_CASE_TEMPLATE("topk: matrix-product path is exact on small-integer data with ties", S, float,
+                   double) {
     Random rng(0x70bc0002);
     Log log;
     for (const Index dim : {1, 3, 17, 129}) {
@@ -311,14 +320,15 @@ TEST_CASE_TEMPLATE("topk: matrix-product path is exact on small-integer data wit
                     simd::Scoped scoped(level);
                     for (const Metric m : all_metrics) {
                         const auto describe = [&] {
-                            return cat(level_str(level), " ", scalar_str<S>(), " dim ", dim,
-                                       " n ", n, " nq ", nq);
+                            return cat(level_str(level), " ", scalar_str<S>(), " dim ", dim, " n ",
+                                       n, " nq ", nq);
                         };
                         const Expected<S> e = expect(queries, set, m, false, n);
                         for (const Index k : ks) {
                             const TopK<S> got = embedkit::top_k(queries, set, k, m);
                             check_exact(got, e, k, log, describe);
-                            if (k == ks.front()) check_reference(got, queries, set, m, 1, log, describe);
+                            if (k == ks.front())
+                                check_reference(got, queries, set, m, 1, log, describe);
                         }
                         if (n >= gemm_min) {  // the set's own rows as queries, still >= 8
                             const RM<S> own = set.topRows(std::min(nq, n));
@@ -354,21 +364,25 @@ TEST_CASE_TEMPLATE("topk: results cross set and query blocks unchanged", S, floa
         for (const Metric m : all_metrics) {
             for (const bool exclude : {false, true}) {
                 const auto describe = [&] {
-                    return cat(level_str(level), " ", scalar_str<S>(), exclude ? " exclude_self" : "");
+                    return cat(level_str(level), " ", scalar_str<S>(),
+                               exclude ? " exclude_self" : "");
                 };
                 const Expected<S> e = expect(many_queries, set, m, exclude, 10);
                 for (const Index k : {1, 10})
                     check_exact(embedkit::top_k(set.topRows(many_queries.rows()), set, k, m,
                                                 TopKOptions{exclude}),
                                 e, k, log, describe);
-                const Expected<S> e_big = expect(RM<S>(set.topRows(gemm_min)), set, m, exclude, big_k);
-                check_exact(embedkit::top_k(set.topRows(gemm_min), set, big_k, m, TopKOptions{exclude}),
-                            e_big, big_k, log, describe);
+                const Expected<S> e_big =
+                    expect(RM<S>(set.topRows(gemm_min)), set, m, exclude, big_k);
+                check_exact(
+                    embedkit::top_k(set.topRows(gemm_min), set, big_k, m, TopKOptions{exclude}),
+                    e_big, big_k, log, describe);
             }
             const Expected<S> e_few = expect(few_queries, set, m, false, n);
             for (const Index k : {Index(1), Index(10), big_k, n})
-                check_exact(embedkit::top_k(few_queries, set, k, m), e_few, k, log,
-                            [&] { return cat(level_str(level), " ", scalar_str<S>(), " few queries"); });
+                check_exact(embedkit::top_k(few_queries, set, k, m), e_few, k, log, [&] {
+                    return cat(level_str(level), " ", scalar_str<S>(), " few queries");
+                });
         }
     }
     // About 283,000 comparisons per SIMD level.
@@ -388,7 +402,8 @@ TEST_CASE_TEMPLATE("topk: exclude_self skips the query's own row in every set bl
             const Expected<S> e = expect(set, set, m, true, 7);
             for (const Index k : {1, 7}) {
                 const TopK<S> got = embedkit::top_k(set, set, k, m, TopKOptions{true});
-                check_exact(got, e, k, log, [&] { return cat(level_str(level), " ", scalar_str<S>()); });
+                check_exact(got, e, k, log,
+                            [&] { return cat(level_str(level), " ", scalar_str<S>()); });
                 for (Index i = 0; i < got.indices.rows(); ++i)
                     for (Index r = 0; r < got.indices.cols(); ++r)
                         log.expect(got.indices(i, r) != i, [&] {
@@ -416,10 +431,10 @@ TEST_CASE_TEMPLATE("topk: exclude_self caps k at n - 1 and never returns row i f
                 const RM<S>& set = nq < gemm_min ? real : ints;
                 const Expected<S> e = expect(RM<S>(set.topRows(nq)), set, m, true, n);
                 for (const Index k : {Index(1), Index(5), n - 1, n, Index(100)}) {
-                    const TopK<S> got = embedkit::top_k(set.topRows(nq), set, k, m, TopKOptions{true});
-                    log.expect(got.indices.cols() == std::min(k, n - 1), [&] {
-                        return cat("k ", k, ": ", got.indices.cols(), " columns");
-                    });
+                    const TopK<S> got =
+                        embedkit::top_k(set.topRows(nq), set, k, m, TopKOptions{true});
+                    log.expect(got.indices.cols() == std::min(k, n - 1),
+                               [&] { return cat("k ", k, ": ", got.indices.cols(), " columns"); });
                     check_exact(got, e, k, log, [&] {
                         return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq);
                     });
@@ -432,7 +447,8 @@ TEST_CASE_TEMPLATE("topk: exclude_self caps k at n - 1 and never returns row i f
                 }
             }
             // Two rows: each query gets the other one.
-            const TopK<S> two = embedkit::top_k(real.topRows(2), real.topRows(2), 5, m, TopKOptions{true});
+            const TopK<S> two =
+                embedkit::top_k(real.topRows(2), real.topRows(2), 5, m, TopKOptions{true});
             log.expect(two.indices.rows() == 2 && two.indices.cols() == 1 &&
                            two.indices(0, 0) == 1 && two.indices(1, 0) == 0,
                        [&] { return cat(name(m), ": two-row exclude_self"); });
@@ -445,9 +461,10 @@ TEST_CASE_TEMPLATE("topk: exclude_self caps k at n - 1 and never returns row i f
 // near-ties at the k-th place may swap; what holds exactly is that the scores are the pair
 // functions' values, in exact (score, index) order, and the selection is right up to the
 // stated rounding bound.
-TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to the stated "
-                   "rounding bound",
-                   S, float, double) {
+TEST_CASE_TEMPLATE(
+    "topk: matrix-product path on real-valued data is exact up to the stated "
+    "rounding bound",
+    S, float, double) {
     Random rng(0x70bc0006);
     Log log;
     std::size_t determined = 0, lists = 0;
@@ -479,38 +496,48 @@ TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to
                             for (Index i = 0; i < nq; ++i) {
                                 ++lists;
                                 const auto where = [&] {
-                                    return cat(level_str(level), " ", scalar_str<S>(), " ",
-                                               name(m), " dim ", dim, " n ", n, " nq ", nq,
-                                               " k ", k, " query ", i);
+                                    return cat(level_str(level), " ", scalar_str<S>(), " ", name(m),
+                                               " dim ", dim, " n ", n, " nq ", nq, " k ", k,
+                                               " query ", i);
                                 };
                                 std::vector<char> chosen(std::size_t(n), 0);
-                                long double worst_chosen = -std::numeric_limits<long double>::infinity();
+                                long double worst_chosen =
+                                    -std::numeric_limits<long double>::infinity();
                                 for (Index r = 0; r < kk; ++r) {
                                     const Index j = got.indices(i, r);
-                                    const bool in_range = j >= 0 && j < n && !chosen[std::size_t(j)];
-                                    log.expect(in_range, [&] { return cat(where(), ": bad or repeated index ", j); });
+                                    const bool in_range =
+                                        j >= 0 && j < n && !chosen[std::size_t(j)];
+                                    log.expect(in_range, [&] {
+                                        return cat(where(), ": bad or repeated index ", j);
+                                    });
                                     if (!in_range) continue;
                                     chosen[std::size_t(j)] = 1;
                                     // The score is the pair function's value, bit for bit.
                                     const S pv = e.values[std::size_t(i)][std::size_t(j)];
                                     log.expect(same_value(got.scores(i, r), pv), [&] {
-                                        return cat(where(), " rank ", r, ": score ", got.scores(i, r),
-                                                   " != pair function ", pv);
+                                        return cat(where(), " rank ", r, ": score ",
+                                                   got.scores(i, r), " != pair function ", pv);
                                     });
                                     // In exact (score, index) order.
                                     if (r > 0)
-                                        log.expect(ranks_before(m, got.scores(i, r - 1), got.indices(i, r - 1),
+                                        log.expect(ranks_before(m, got.scores(i, r - 1),
+                                                                got.indices(i, r - 1),
                                                                 got.scores(i, r), j),
-                                                   [&] { return cat(where(), " rank ", r, ": out of order"); });
+                                                   [&] {
+                                                       return cat(where(), " rank ", r,
+                                                                  ": out of order");
+                                                   });
                                     const ektest::Reference& ref = refs[std::size_t(i * n + j)];
-                                    worst_chosen = std::max(
-                                        worst_chosen, sign * reference_value<S>(m, ref) -
-                                                          gemm_tolerance<S>(m, ref, std::size_t(dim),
-                                                                            GemmL1::kernel));
+                                    worst_chosen =
+                                        std::max(worst_chosen,
+                                                 sign * reference_value<S>(m, ref) -
+                                                     gemm_tolerance<S>(m, ref, std::size_t(dim),
+                                                                       GemmL1::kernel));
                                 }
                                 // No row left out is better than a chosen one by more than
                                 // the two selection errors.
-                                long double best_left = std::numeric_limits<long double>::infinity();
+                                long double best_left =
+                                    std::numeric_limits<long double>::infinity();
                                 for (Index j = 0; j < n; ++j) {
                                     if (chosen[std::size_t(j)]) continue;
                                     const ektest::Reference& ref = refs[std::size_t(i * n + j)];
@@ -520,7 +547,8 @@ TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to
                                                                          GemmL1::kernel));
                                 }
                                 log.expect(worst_chosen <= best_left, [&] {
-                                    return cat(where(), ": a chosen row is worse than a left-out "
+                                    return cat(where(),
+                                               ": a chosen row is worse than a left-out "
                                                "one beyond the rounding bound (",
                                                worst_chosen, " > ", best_left, ")");
                                 });
@@ -528,12 +556,19 @@ TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to
                                 // equals the reference.
                                 bool same_set = true;
                                 for (Index r = 0; r < kk; ++r)
-                                    same_set = same_set && chosen[std::size_t(e.order[std::size_t(i)][std::size_t(r)])];
+                                    same_set =
+                                        same_set && chosen[std::size_t(
+                                                        e.order[std::size_t(i)][std::size_t(r)])];
                                 if (same_set) {
                                     ++determined;
                                     for (Index r = 0; r < kk; ++r)
-                                        log.expect(got.indices(i, r) == e.order[std::size_t(i)][std::size_t(r)],
-                                                   [&] { return cat(where(), " rank ", r, ": index differs from the full sort"); });
+                                        log.expect(got.indices(i, r) ==
+                                                       e.order[std::size_t(i)][std::size_t(r)],
+                                                   [&] {
+                                                       return cat(
+                                                           where(), " rank ", r,
+                                                           ": index differs from the full sort");
+                                                   });
                                 }
                             }
                         }
@@ -548,13 +583,13 @@ TEST_CASE_TEMPLATE("topk: matrix-product path on real-valued data is exact up to
 }
 
 // Exact duplicates have exactly equal scores: ties, which go to the lower index.
-TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (integer data, both paths)",
-                   S, float, double) {
+TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (integer data, both paths)", S,
+                   float, double) {
     Random rng(0x70bc0007);
     const Index n = set_block + 476, dim = 17;
     RM<S> set = integer_set<S>(rng, n, dim, -5, 5);
-    const std::vector<Index> copies = {3,   7,   100, set_block - 3, set_block - 2, set_block - 1,
-                                       set_block, set_block + 1, n - 1};
+    const std::vector<Index> copies = {
+        3, 7, 100, set_block - 3, set_block - 2, set_block - 1, set_block, set_block + 1, n - 1};
     for (const Index c : copies) set.row(c) = set.row(3);
     RM<S> queries = integer_set<S>(rng, gemm_min + 2, dim, -5, 5);
     queries.row(0) = set.row(3);
@@ -572,11 +607,15 @@ TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (integer data, 
                     });
                     if (m == Metric::l1 || m == Metric::l2 || m == Metric::l2_squared)
                         for (Index r = 0; r < std::min<Index>(k, Index(copies.size())); ++r)
-                            log.expect(got.indices(0, r) == copies[std::size_t(r)] && got.scores(0, r) == 0, [&] {
-                                return cat(level_str(level), " ", name(m), " nq ", nq, " k ", k,
-                                           " rank ", r, ": index ", got.indices(0, r), " score ",
-                                           got.scores(0, r), ", expected copy ", copies[std::size_t(r)]);
-                            });
+                            log.expect(got.indices(0, r) == copies[std::size_t(r)] &&
+                                           got.scores(0, r) == 0,
+                                       [&] {
+                                           return cat(level_str(level), " ", name(m), " nq ", nq,
+                                                      " k ", k, " rank ", r, ": index ",
+                                                      got.indices(0, r), " score ",
+                                                      got.scores(0, r), ", expected copy ",
+                                                      copies[std::size_t(r)]);
+                                       });
                 }
             }
         }
@@ -588,15 +627,17 @@ TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (integer data, 
 // The same with real-valued data on the matrix-product path: the copies have bit-identical
 // exact scores, so ties must still go to the lower index even though their rounded inner
 // products (taken in different GEMM blocks and panels) may differ.
-TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (real-valued data, "
-                   "matrix-product path)",
-                   S, float, double) {
+TEST_CASE_TEMPLATE(
+    "topk: duplicate rows come out in index order (real-valued data, "
+    "matrix-product path)",
+    S, float, double) {
     Random rng(0x70bc0008);
     const Index n = set_block + 476, dim = 129;
-    const std::vector<Index> copies = {3,   7,   100, set_block - 3, set_block - 2, set_block - 1,
-                                       set_block, set_block + 1, n - 1};
+    const std::vector<Index> copies = {
+        3, 7, 100, set_block - 3, set_block - 2, set_block - 1, set_block, set_block + 1, n - 1};
     Log log;
-    for (int trial = 0; trial < 4; ++trial) {  // whether rounding splits the copies depends on the data
+    for (int trial = 0; trial < 4;
+         ++trial) {  // whether rounding splits the copies depends on the data
         RM<S> set = random_set<S>(rng, n, dim);
         for (const Index c : copies) set.row(c) = set.row(3);
         RM<S> queries = random_set<S>(rng, gemm_min + 8, dim);
@@ -612,7 +653,8 @@ TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (real-valued da
                         // and before it.
                         std::size_t seen = 0;
                         for (Index r = 0; r < got.indices.cols(); ++r) {
-                            const auto it = std::find(copies.begin(), copies.end(), got.indices(i, r));
+                            const auto it =
+                                std::find(copies.begin(), copies.end(), got.indices(i, r));
                             if (it == copies.end()) continue;
                             const auto pos = static_cast<std::size_t>(it - copies.begin());
                             log.expect(pos == seen, [&] {
@@ -643,8 +685,7 @@ TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (real-valued da
 
 // ---------------------------------------------------------------------------------------------
 
-TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order", S, float,
-                   double) {
+TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order", S, float, double) {
     Random rng(0x70bc0009);
     const Index n = 40, dim = 17;
     const Index nan_rows[] = {5, 22};
@@ -652,7 +693,8 @@ TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order",
         // The direct path takes real-valued data; the matrix-product path integers (exact).
         RM<S> set = gemm ? integer_set<S>(rng, n, dim, -4, 4) : random_set<S>(rng, n, dim);
         const Index nq = gemm ? gemm_min + 4 : 3;
-        const RM<S> queries = gemm ? integer_set<S>(rng, nq, dim, -4, 4) : random_set<S>(rng, nq, dim);
+        const RM<S> queries =
+            gemm ? integer_set<S>(rng, nq, dim, -4, 4) : random_set<S>(rng, nq, dim);
         RM<S> clean(n - 2, dim);  // the set without its NaN rows
         std::vector<Index> clean_to_set;
         for (Index j = 0, c = 0; j < n; ++j)
@@ -675,7 +717,8 @@ TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order",
                     check_exact(got, e, k, log, describe);
                     const TopK<S> without = embedkit::top_k(queries, clean, k, m);
                     const Index kk = std::min(k, n);
-                    if (got.indices.cols() != kk || without.indices.cols() != std::min(k, n - 2)) continue;
+                    if (got.indices.cols() != kk || without.indices.cols() != std::min(k, n - 2))
+                        continue;
                     for (Index i = 0; i < nq; ++i)
                         for (Index r = 0; r < kk; ++r) {
                             if (r < n - 2) {
@@ -691,11 +734,12 @@ TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order",
                             } else {
                                 // Then the NaN rows, by index.
                                 const Index want = nan_rows[r - (n - 2)];
-                                log.expect(got.indices(i, r) == want && std::isnan(got.scores(i, r)), [&] {
-                                    return cat(describe(), " ", name(m), " k ", k, " query ", i,
-                                               " rank ", r, ": ", got.indices(i, r), " score ",
-                                               got.scores(i, r), ", expected NaN row ", want);
-                                });
+                                log.expect(
+                                    got.indices(i, r) == want && std::isnan(got.scores(i, r)), [&] {
+                                        return cat(describe(), " ", name(m), " k ", k, " query ", i,
+                                                   " rank ", r, ": ", got.indices(i, r), " score ",
+                                                   got.scores(i, r), ", expected NaN row ", want);
+                                    });
                             }
                         }
                 }
@@ -705,9 +749,10 @@ TEST_CASE_TEMPLATE("topk: NaN rows come last and leave the other rows in order",
     }
 }
 
-TEST_CASE_TEMPLATE("topk: a NaN query gets NaN scores in index order and disturbs no other "
-                   "query",
-                   S, float, double) {
+TEST_CASE_TEMPLATE(
+    "topk: a NaN query gets NaN scores in index order and disturbs no other "
+    "query",
+    S, float, double) {
     Random rng(0x70bc000a);
     const Index n = 30, dim = 17;
     for (const bool gemm : {false, true}) {
@@ -751,7 +796,8 @@ TEST_CASE_TEMPLATE("topk: a NaN query gets NaN scores in index order and disturb
                     if (i == 1) continue;
                     for (Index r = 0; r < k; ++r) {
                         CHECK(got.indices(i, r) == e.order[std::size_t(o)][std::size_t(r)]);
-                        CHECK(got.scores(i, r) == e.values[std::size_t(o)][std::size_t(got.indices(i, r))]);
+                        CHECK(got.scores(i, r) ==
+                              e.values[std::size_t(o)][std::size_t(got.indices(i, r))]);
                     }
                     ++o;
                 }
@@ -792,9 +838,9 @@ TEST_CASE_TEMPLATE("topk: maps and row blocks as set or queries give the RowMatr
                 for_each_set_view(set, set_views, [&](const auto& sv, const char* set_name) {
                     for_each_set_view(q, set_views, [&](const auto& qv, const char* q_name) {
                         CHECK_MESSAGE(same_result(embedkit::top_k(qv, sv, 9, m), want),
-                                      level_str(level) << " " << name(m) << " nq " << nq
-                                                       << " set as " << set_name
-                                                       << ", queries as " << q_name);
+                                      level_str(level)
+                                          << " " << name(m) << " nq " << nq << " set as "
+                                          << set_name << ", queries as " << q_name);
                     });
                 });
                 // A single row of the set as the query, and the queries as rows of the set.
@@ -806,8 +852,9 @@ TEST_CASE_TEMPLATE("topk: maps and row blocks as set or queries give the RowMatr
             const RM<S> sub_copy = set.middleRows(10, 30);
             CHECK(same_result(sub, embedkit::top_k(RM<S>(set.topRows(4)), sub_copy, 6, m)));
             const RM<S> own = set.topRows(gemm_min + 1);
-            CHECK(same_result(embedkit::top_k(set.topRows(gemm_min + 1), set, 6, m, TopKOptions{true}),
-                              embedkit::top_k(own, set, 6, m, TopKOptions{true})));
+            CHECK(same_result(
+                embedkit::top_k(set.topRows(gemm_min + 1), set, 6, m, TopKOptions{true}),
+                embedkit::top_k(own, set, 6, m, TopKOptions{true})));
         }
     }
 }
@@ -831,8 +878,10 @@ TEST_CASE_TEMPLATE("topk: dimension 0 gives equal scores in index order", S, flo
     }
 }
 
-TEST_CASE_TEMPLATE("topk: Inf, NaN, huge and tiny rows get the pair functions' scores and "
-                   "order on both paths", S, float, double) {
+TEST_CASE_TEMPLATE(
+    "topk: Inf, NaN, huge and tiny rows get the pair functions' scores and "
+    "order on both paths",
+    S, float, double) {
     // Small-integer rows (exact on every path) with special rows among them: an exact match
     // of a huge row is at distance 0 and comes first, Inf rows are at inf, NaN comes after
     // every number. The result must equal the full sort of the pair functions' values.
@@ -852,8 +901,8 @@ TEST_CASE_TEMPLATE("topk: Inf, NaN, huge and tiny rows get the pair functions' s
                     for (const Index k : {Index(1), Index(3), n}) {
                         const TopK<S> got = embedkit::top_k(queries, data.set, k, m);
                         check_exact(got, e, k, log, [&] {
-                            return cat(level_str(level), " ", scalar_str<S>(), " queries ",
-                                       first, "..", first + nq - 1);
+                            return cat(level_str(level), " ", scalar_str<S>(), " queries ", first,
+                                       "..", first + nq - 1);
                         });
                     }
                 }
@@ -863,8 +912,10 @@ TEST_CASE_TEMPLATE("topk: Inf, NaN, huge and tiny rows get the pair functions' s
     log.report(2000);
 }
 
-TEST_CASE_TEMPLATE("topk: exact and near duplicates come out in the right order at every "
-                   "scale on both paths", S, float, double) {
+TEST_CASE_TEMPLATE(
+    "topk: exact and near duplicates come out in the right order at every "
+    "scale on both paths",
+    S, float, double) {
     // Per query one exact copy and 12 near duplicates whose squared distances the matrix
     // product cannot resolve (near_duplicates). The top k must be the k closest by the exact
     // (long-double) distance, in that order, with scores within the l2 accuracy promise.
@@ -899,20 +950,19 @@ TEST_CASE_TEMPLATE("topk: exact and near duplicates come out in the right order 
                                 for (Index r = 0; r < k; ++r) {
                                     const Index want = order[std::size_t(r)];
                                     const Index j = got.indices(i, r);
-                                    log.expect(j == want && ektest::near_duplicate_ok(
-                                                                m, got.scores(i, r),
-                                                                refs[std::size_t(want)]),
-                                               [&] {
-                                                   return cat(level_str(level), " ",
-                                                              scalar_str<S>(), " ", name(m),
-                                                              " scale ", scale, " dim ", dim,
-                                                              " nq ", nq, " k ", k, " query ", i,
-                                                              " rank ", r, ": got row ", j,
-                                                              " score ", got.scores(i, r),
-                                                              ", expected row ", want, " at ",
-                                                              std::sqrt(refs[std::size_t(want)]
-                                                                            .l2_squared));
-                                               });
+                                    log.expect(
+                                        j == want &&
+                                            ektest::near_duplicate_ok(m, got.scores(i, r),
+                                                                      refs[std::size_t(want)]),
+                                        [&] {
+                                            return cat(
+                                                level_str(level), " ", scalar_str<S>(), " ",
+                                                name(m), " scale ", scale, " dim ", dim, " nq ", nq,
+                                                " k ", k, " query ", i, " rank ", r, ": got row ",
+                                                j, " score ", got.scores(i, r), ", expected row ",
+                                                want, " at ",
+                                                std::sqrt(refs[std::size_t(want)].l2_squared));
+                                        });
                                 }
                             }
                         }
@@ -940,8 +990,8 @@ TEST_CASE_TEMPLATE("topk: exclude_self with queries from the middle or the end o
                     const RM<S> copy = set.middleRows(first, nq);
                     const Expected<S> e = expect(copy, set, m, true, 4, first);
                     const auto describe = [&] {
-                        return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq,
-                                   " first ", first);
+                        return cat(level_str(level), " ", scalar_str<S>(), " nq ", nq, " first ",
+                                   first);
                     };
                     const TopK<S> got =
                         embedkit::top_k(set.middleRows(first, nq), set, 4, m, TopKOptions{true});
@@ -979,10 +1029,9 @@ TEST_CASE_TEMPLATE("topk: a vector is one query, like a one-row set", S, float, 
             const TopK<S> want = embedkit::top_k(q_row, set, 4, m);
             const Eigen::Map<const embedkit::Vector<S>> q_map(q.data(), q.size());
             const Eigen::Matrix<S, 1, Eigen::Dynamic> q_rowvec = q.transpose();
-            const TopK<S> results[] = {embedkit::top_k(q, set, 4, m),
-                                       embedkit::top_k(q_map, set, 4, m),
-                                       embedkit::top_k(q_rowvec, set, 4, m),
-                                       embedkit::top_k(q * S(1), set, 4, m)};
+            const TopK<S> results[] = {
+                embedkit::top_k(q, set, 4, m), embedkit::top_k(q_map, set, 4, m),
+                embedkit::top_k(q_rowvec, set, 4, m), embedkit::top_k(q * S(1), set, 4, m)};
             for (std::size_t r = 0; r < 4; ++r) {
                 CHECK(results[r].indices == want.indices);
                 CHECK(results[r].scores == want.scores);
@@ -1038,13 +1087,19 @@ TEST_CASE("topk: invalid arguments throw ArgumentError or DimensionError with a 
                 [&] { (void)embedkit::top_k(queries, set, k, m); },
                 {"top_k", "k must be positive", "got " + std::to_string(k)});
         check_throws<embedkit::ArgumentError>(
-            [&] { (void)embedkit::top_k(RM<float>(0, 13), set, 3, m); }, {"top_k", "queries", "empty"});
+            [&] { (void)embedkit::top_k(RM<float>(0, 13), set, 3, m); },
+            {"top_k", "queries", "empty"});
         check_throws<embedkit::ArgumentError>(
-            [&] { (void)embedkit::top_k(queries, RM<float>(0, 13), 3, m); }, {"top_k", "set", "empty"});
+            [&] { (void)embedkit::top_k(queries, RM<float>(0, 13), 3, m); },
+            {"top_k", "set", "empty"});
         check_throws<embedkit::DimensionError>(
-            [&] { (void)embedkit::top_k(RM<float>(RM<float>::Ones(2, 21)), set, 3, m); }, {"top_k", "21", "13"});
+            [&] { (void)embedkit::top_k(RM<float>(RM<float>::Ones(2, 21)), set, 3, m); },
+            {"top_k", "21", "13"});
         check_throws<embedkit::DimensionError>(
-            [&] { (void)embedkit::top_k(RM<double>(RM<double>::Ones(9, 4)), RM<double>(RM<double>::Ones(3, 7)), 1, m); },
+            [&] {
+                (void)embedkit::top_k(RM<double>(RM<double>::Ones(9, 4)),
+                                      RM<double>(RM<double>::Ones(3, 7)), 1, m);
+            },
             {"top_k", "4", "7"});
         check_throws<embedkit::ArgumentError>(
             [&] { (void)embedkit::top_k(set.topRows(1), set.topRows(1), 1, m, TopKOptions{true}); },

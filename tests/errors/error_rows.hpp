@@ -18,22 +18,23 @@ namespace embedkit_test {
 
 template <class Expected, class F>
 void check_error_row(const char* id, const char* fragment, F&& f) {
-  INFO("bad-input row ", std::string(id));  // a const char* would be logged as a pointer
-  bool threw = false;
-  try {
-    f();
-  } catch (const std::exception& e) {
-    threw = true;
-    const std::string what = e.what();
-    INFO("what(): ", what);
-    CHECK_MESSAGE(typeid(e) == typeid(Expected), "threw ", typeid(e).name(), ", expected ",
-                  typeid(Expected).name());
-    CHECK_MESSAGE(what.find(fragment) != std::string::npos, "message lacks \"", std::string(fragment), "\"");
-  }
-  CHECK_MESSAGE(threw, "no exception thrown");
+    INFO("bad-input row ", std::string(id));  // a const char* would be logged as a pointer
+    bool threw = false;
+    try {
+        f();
+    } catch (const std::exception& e) {
+        threw = true;
+        const std::string what = e.what();
+        INFO("what(): ", what);
+        CHECK_MESSAGE(typeid(e) == typeid(Expected), "threw ", typeid(e).name(), ", expected ",
+                      typeid(Expected).name());
+        CHECK_MESSAGE(what.find(fragment) != std::string::npos, "message lacks \"",
+                      std::string(fragment), "\"");
+    }
+    CHECK_MESSAGE(threw, "no exception thrown");
 }
 
 }  // namespace embedkit_test
 
 #define EMBEDKIT_ERROR_ROW(id, Type, fragment, ...) \
-  ::embedkit_test::check_error_row<Type>(id, fragment, [&]() { __VA_ARGS__; })
+    ::embedkit_test::check_error_row<Type>(id, fragment, [&]() { __VA_ARGS__; })

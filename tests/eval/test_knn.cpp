@@ -27,8 +27,10 @@ ek::RowMatrixD points(const std::vector<double>& x) {
 }
 
 // Brute force: sort by (long double distance, index), vote among the first min(k, n).
-std::pair<std::uint8_t, std::uint8_t> brute_force(const ek::RowMatrixD& train, const Labels& train_labels,
-                                                   const ek::RowMatrixD& test, Eigen::Index row, Eigen::Index k) {
+std::pair<std::uint8_t, std::uint8_t> brute_force(const ek::RowMatrixD& train,
+                                                  const Labels& train_labels,
+                                                  const ek::RowMatrixD& test, Eigen::Index row,
+                                                  Eigen::Index k) {
     std::vector<std::pair<long double, Eigen::Index>> order;
     for (Eigen::Index j = 0; j < train.rows(); ++j) {
         long double s = 0;
@@ -52,10 +54,12 @@ std::pair<std::uint8_t, std::uint8_t> brute_force(const ek::RowMatrixD& train, c
     for (int l = 0; l < 256; ++l) {
         if (votes[std::size_t(l)] == 0) continue;
         if (winner < 0 || votes[std::size_t(l)] > votes[std::size_t(winner)] ||
-            (votes[std::size_t(l)] == votes[std::size_t(winner)] && first_rank[std::size_t(l)] < first_rank[std::size_t(winner)]))
+            (votes[std::size_t(l)] == votes[std::size_t(winner)] &&
+             first_rank[std::size_t(l)] < first_rank[std::size_t(winner)]))
             winner = l;
     }
-    return {train_labels[static_cast<std::size_t>(order[0].second)], static_cast<std::uint8_t>(winner)};
+    return {train_labels[static_cast<std::size_t>(order[0].second)],
+            static_cast<std::uint8_t>(winner)};
 }
 
 }  // namespace
@@ -120,21 +124,25 @@ TEST_CASE("knn: other metrics, float, and row-major views") {
     ek::RowMatrixF test(2, 2);
     test << 0.9, 0.1, 0.1, 0.9;
     // (0.9, 0.1): dots 0.9, 0.1, 8.9; (0.1, 0.9): dots 0.1, 0.9, 0.1.
-    const auto dot = ek::eval::knn_accuracy(train, train_labels, test, Labels{2, 1}, 1, ek::Metric::dot);
+    const auto dot =
+        ek::eval::knn_accuracy(train, train_labels, test, Labels{2, 1}, 1, ek::Metric::dot);
     CHECK(dot.predicted_1 == Labels{2, 1});
     CHECK(dot.accuracy_at_1 == 1.0);
     const auto l2 = ek::eval::knn_accuracy(train, train_labels, test, Labels{0, 1}, 1);
     CHECK(l2.predicted_1 == Labels{0, 1});
     CHECK(l2.accuracy_at_1 == 1.0);
-    const auto cosine = ek::eval::knn_accuracy(train, train_labels, test, Labels{0, 1}, 2, ek::Metric::cosine);
+    const auto cosine =
+        ek::eval::knn_accuracy(train, train_labels, test, Labels{0, 1}, 2, ek::Metric::cosine);
     CHECK(cosine.predicted_1 == Labels{0, 1});
     // Each query's two nearest by angle have different labels: 1-1 votes go to the nearest.
     CHECK(cosine.predicted_k == Labels{0, 1});
     // A block of rows and a Map are row-major views and work without copies.
-    const auto block = ek::eval::knn_accuracy(train.topRows(2), Labels{0, 1}, test.bottomRows(1), Labels{1}, 1);
+    const auto block =
+        ek::eval::knn_accuracy(train.topRows(2), Labels{0, 1}, test.bottomRows(1), Labels{1}, 1);
     CHECK(block.predicted_1 == Labels{1});
     const Eigen::Map<const ek::RowMatrixF> map(test.data(), 2, 2);
-    CHECK(ek::eval::knn_accuracy(train, train_labels, map, Labels{0, 1}).predicted_1 == Labels{0, 1});
+    CHECK(ek::eval::knn_accuracy(train, train_labels, map, Labels{0, 1}).predicted_1 ==
+          Labels{0, 1});
 }
 
 TEST_CASE("knn: agrees with a brute-force vote on random clusters") {
@@ -214,11 +222,13 @@ TEST_CASE("knn: errors") {
     const ek::RowMatrixD train = points({0, 1, 2}), test = points({0.5, 1.5});
     const Labels tl{0, 1, 1}, ql{0, 1};
     CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(train, Labels{0, 1}, test, ql),
-                         doctest::Contains("knn_accuracy: train_labels has 2 labels but 3 rows"), ek::DimensionError);
+                         doctest::Contains("knn_accuracy: train_labels has 2 labels but 3 rows"),
+                         ek::DimensionError);
     CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(train, tl, test, Labels{0}),
-                         doctest::Contains("test_labels has 1 labels but 2 rows"), ek::DimensionError);
-    CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(train, tl, test, ql, 0), doctest::Contains("k must be positive, got 0"),
-                         ek::ArgumentError);
+                         doctest::Contains("test_labels has 1 labels but 2 rows"),
+                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(train, tl, test, ql, 0),
+                         doctest::Contains("k must be positive, got 0"), ek::ArgumentError);
     CHECK_THROWS_AS(ek::eval::knn_accuracy(train, tl, test, ql, -3), ek::ArgumentError);
     const ek::RowMatrixD none(0, 1);
     CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(none, Labels{}, test, ql),
@@ -226,9 +236,10 @@ TEST_CASE("knn: errors") {
     CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(train, tl, none, Labels{}),
                          doctest::Contains("test embeddings are empty"), ek::ArgumentError);
     const ek::RowMatrixD wide = ek::RowMatrixD::Zero(2, 3);
-    CHECK_THROWS_WITH_AS(ek::eval::knn_accuracy(train, tl, wide, ql),
-                         doctest::Contains("training embeddings have 1 columns but test embeddings have 3"),
-                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(
+        ek::eval::knn_accuracy(train, tl, wide, ql),
+        doctest::Contains("training embeddings have 1 columns but test embeddings have 3"),
+        ek::DimensionError);
 }
 
 TEST_CASE("knn: pair_accuracy counts distances below the threshold as similar") {
@@ -238,7 +249,8 @@ TEST_CASE("knn: pair_accuracy counts distances below the threshold as similar") 
     // predicted similar: 1 0 1 0 0 (0.5 is not below 0.5) -> right: yes no no yes no
     CHECK(ek::eval::pair_accuracy(d, similar) == doctest::Approx(2.0 / 5));
     CHECK(ek::eval::pair_accuracy(d, similar, 0.55) == doctest::Approx(3.0 / 5));
-    CHECK(ek::eval::pair_accuracy(d, similar, 0.0) == doctest::Approx(2.0 / 5));  // all "dissimilar"
+    CHECK(ek::eval::pair_accuracy(d, similar, 0.0) ==
+          doctest::Approx(2.0 / 5));  // all "dissimilar"
     CHECK(ek::eval::pair_accuracy(d, similar, 1.0) == doctest::Approx(3.0 / 5));  // all "similar"
     const ek::VectorF df = d.cast<float>();
     CHECK(ek::eval::pair_accuracy(df, similar) == doctest::Approx(2.0 / 5));
@@ -252,12 +264,13 @@ TEST_CASE("knn: pair_accuracy counts distances below the threshold as similar") 
 TEST_CASE("knn: pair_accuracy errors") {
     ek::VectorD d(2);
     d << 0.1, 0.2;
-    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(d, Labels{1}), doctest::Contains("2 distances but 1 similar flags"),
-                         ek::DimensionError);
-    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(ek::VectorD(), Labels{}), doctest::Contains("no pairs"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(d, Labels{1, 0}, std::numeric_limits<double>::quiet_NaN()),
-                         doctest::Contains("threshold is NaN"), ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(d, Labels{1, 3}), doctest::Contains("similar[1] must be 0 or 1, got 3"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(d, Labels{1}),
+                         doctest::Contains("2 distances but 1 similar flags"), ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(ek::VectorD(), Labels{}),
+                         doctest::Contains("no pairs"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        ek::eval::pair_accuracy(d, Labels{1, 0}, std::numeric_limits<double>::quiet_NaN()),
+        doctest::Contains("threshold is NaN"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::eval::pair_accuracy(d, Labels{1, 3}),
+                         doctest::Contains("similar[1] must be 0 or 1, got 3"), ek::ArgumentError);
 }

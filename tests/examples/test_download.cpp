@@ -63,8 +63,10 @@ public:
         ::setenv(name, value.c_str(), 1);
     }
     ~ScopedEnv() {
-        if (had_) ::setenv(name_, old_.c_str(), 1);
-        else ::unsetenv(name_);
+        if (had_)
+            ::setenv(name_, old_.c_str(), 1);
+        else
+            ::unsetenv(name_);
     }
     ScopedEnv(const ScopedEnv&) = delete;
     ScopedEnv& operator=(const ScopedEnv&) = delete;
@@ -104,8 +106,8 @@ private:
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);  // request log
-        const std::vector<std::string> args = {"python3", "-u", "-m", "http.server", "0",
-                                               "--bind", "127.0.0.1", "--directory", root};
+        const std::vector<std::string> args = {
+            "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", root};
         std::vector<char*> argv;
         for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
         argv.push_back(nullptr);
@@ -129,7 +131,8 @@ private:
             at = text.find(" port ");
             if (at != std::string::npos && text.find(' ', at + 6) != std::string::npos) break;
         }
-        REQUIRE_MESSAGE(at != std::string::npos, "http.server did not report its port; it said: " << text);
+        REQUIRE_MESSAGE(at != std::string::npos,
+                        "http.server did not report its port; it said: " << text);
         port_ = std::atoi(text.c_str() + at + 6);
         REQUIRE(port_ > 0);
         // Wait until it accepts connections.
@@ -219,7 +222,8 @@ Served served_files() {
     Served s;
     const char* env = std::getenv("EMBEDKIT_MNIST_DIR");
     bool real = env != nullptr && *env != '\0';
-    for (const dl::MnistFile& f : dl::mnist_files) real = real && fs::exists(std::string(env) + "/" + f.name);
+    for (const dl::MnistFile& f : dl::mnist_files)
+        real = real && fs::exists(std::string(env) + "/" + f.name);
     s.real = real;
     for (const dl::MnistFile& f : dl::mnist_files) {
         s.names.push_back(f.name);
@@ -228,7 +232,8 @@ Served served_files() {
             s.md5s.push_back(f.md5);
         } else {
             std::string fake = std::string("stand-in for ") + f.name + "\n";
-            for (int i = 0; i < 5000; ++i) fake.push_back(static_cast<char>((i * 131 + fake.size()) % 251));
+            for (int i = 0; i < 5000; ++i)
+                fake.push_back(static_cast<char>((i * 131 + fake.size()) % 251));
             s.contents.push_back(fake);
             s.md5s.push_back(md5_of(fake));
         }
@@ -259,17 +264,18 @@ TEST_CASE("download: md5_hex matches the RFC 1321 test suite") {
     CHECK(md5_of("abcdefghijklmnopqrstuvwxyz") == "c3fcd3d76192e4007dfb496cca67e13b");
     CHECK(md5_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") ==
           "d174ab98d277d9f5a5611c2c9f419d9f");
-    CHECK(md5_of("12345678901234567890123456789012345678901234567890123456789012345678901234567890") ==
+    CHECK(md5_of(
+              "12345678901234567890123456789012345678901234567890123456789012345678901234567890") ==
           "57edf4a22be3c955ac49da2e2107b67a");
 }
 
 TEST_CASE("download: md5 padding edges and incremental updates agree") {
     // Lengths around the 56- and 64-byte padding boundaries (digests from Python's hashlib).
     const std::pair<std::size_t, const char*> as[] = {
-        {55, "ef1772b6dff9a122358552954ad0df65"},  {56, "3b0c8ac703f828b04c6c197006d17218"},
-        {57, "652b906d60af96844ebd21b674f35e93"},  {63, "b06521f39153d618550606be297466d5"},
-        {64, "014842d480b571495a4a0363793f7367"},  {65, "c743a45e0d2e6a95cb859adae0248435"},
-        {119, "8a7bd0732ed6a28ce75f6dabc90e1613"}, {120, "5f61c0ccad4cac44c75ff505e1f1e537"},
+        {55, "ef1772b6dff9a122358552954ad0df65"},   {56, "3b0c8ac703f828b04c6c197006d17218"},
+        {57, "652b906d60af96844ebd21b674f35e93"},   {63, "b06521f39153d618550606be297466d5"},
+        {64, "014842d480b571495a4a0363793f7367"},   {65, "c743a45e0d2e6a95cb859adae0248435"},
+        {119, "8a7bd0732ed6a28ce75f6dabc90e1613"},  {120, "5f61c0ccad4cac44c75ff505e1f1e537"},
         {1000, "cabe45dcc9ae5b66ba86600cca6b8ba8"},
     };
     for (const auto& a : as) {
@@ -301,12 +307,14 @@ TEST_CASE("download: md5_file agrees with md5sum and with the published MNIST su
     write_file(path, data);
     const std::string ours = dl::md5_file(path);
     CHECK(ours == md5_of(data));
-    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(("md5sum '" + path + "'").c_str(), "r"), ::pclose);
+    std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(("md5sum '" + path + "'").c_str(), "r"),
+                                               ::pclose);
     REQUIRE(pipe != nullptr);
     char line[128] = {};
     REQUIRE(std::fgets(line, sizeof line, pipe.get()) != nullptr);
     CHECK(std::string(line).substr(0, 32) == ours);
-    check_throws<IoError>([&] { (void)dl::md5_file(dir.file("absent")); }, {"md5_file", dir.file("absent")});
+    check_throws<IoError>([&] { (void)dl::md5_file(dir.file("absent")); },
+                          {"md5_file", dir.file("absent")});
 
     const char* env = std::getenv("EMBEDKIT_MNIST_DIR");
     if (env == nullptr || !fs::exists(std::string(env) + "/" + dl::mnist_files[0].name)) {
@@ -354,9 +362,10 @@ TEST_CASE("download: a corrupted file gives FormatError about its MD5 and leaves
     write_file(root.file(s.names[3]), bad);
     HttpServer server(root.path().string());
     const std::string dir = out.path().string();
-    check_throws<FormatError>([&] { dl::download_mnist(dir, options({server.url()}, s.files({3}))); },
-                              {"example::download_mnist", "MD5 mismatch", s.names[3], "expected " + s.md5s[3],
-                               "got " + md5_of(bad), server.url() + s.names[3]});
+    check_throws<FormatError>(
+        [&] { dl::download_mnist(dir, options({server.url()}, s.files({3}))); },
+        {"example::download_mnist", "MD5 mismatch", s.names[3], "expected " + s.md5s[3],
+         "got " + md5_of(bad), server.url() + s.names[3]});
     CHECK(out.entries().empty());  // neither the final name nor a temporary file
 }
 
@@ -396,9 +405,13 @@ TEST_CASE("download: when every mirror fails the IoError lists each URL tried") 
     TempDir root, out;  // the server has no files: 404
     HttpServer server(root.path().string());
     DeadPort dead;
-    check_throws<IoError>([&] { dl::download_mnist(out.path().string(), options({dead.url(), server.url()}, s.files({1}))); },
-                          {"example::download_mnist", s.names[1], dead.url() + s.names[1],
-                           server.url() + s.names[1], "404"});
+    check_throws<IoError>(
+        [&] {
+            dl::download_mnist(out.path().string(),
+                               options({dead.url(), server.url()}, s.files({1})));
+        },
+        {"example::download_mnist", s.names[1], dead.url() + s.names[1], server.url() + s.names[1],
+         "404"});
     CHECK(out.entries().empty());
 }
 
@@ -435,8 +448,9 @@ TEST_CASE("download: falls back to wget when there is no curl") {
         const std::string zeros(32, '0');
         wrong[0].md5 = zeros.c_str();
         TempDir out2;
-        check_throws<FormatError>([&] { dl::download_mnist(out2.path().string(), options({server.url()}, wrong)); },
-                                  {"MD5 mismatch", zeros});
+        check_throws<FormatError>(
+            [&] { dl::download_mnist(out2.path().string(), options({server.url()}, wrong)); },
+            {"MD5 mismatch", zeros});
         CHECK(out2.entries().empty());
     }
     CHECK(read_file(out.file(s.names[1])) == s.contents[1]);
@@ -446,8 +460,11 @@ TEST_CASE("download: without curl and wget the IoError says to install curl") {
     TempDir empty_bin, out;
     const std::string dir = out.file("never");
     ScopedEnv path("PATH", empty_bin.path().string());
-    check_throws<IoError>([&] { dl::download_mnist(dir, options({"http://127.0.0.1:9/"}, dl::DownloadOptions{}.files)); },
-                          {"example::download_mnist", "curl", "wget", "apt-get install curl"});
+    check_throws<IoError>(
+        [&] {
+            dl::download_mnist(dir, options({"http://127.0.0.1:9/"}, dl::DownloadOptions{}.files));
+        },
+        {"example::download_mnist", "curl", "wget", "apt-get install curl"});
     CHECK_FALSE(fs::exists(dir));
 }
 

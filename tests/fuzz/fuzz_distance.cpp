@@ -37,7 +37,8 @@ bool same(S a, S b) {
 }
 
 template <class S>
-void fill(embedkit::RowMatrix<S>& m, bool small, const std::uint8_t* pool, std::size_t pool_size, std::size_t& pos) {
+void fill(embedkit::RowMatrix<S>& m, bool small, const std::uint8_t* pool, std::size_t pool_size,
+          std::size_t& pos) {
     const auto next = [&]() -> std::uint8_t {
         if (pool_size == 0) return 0;
         const std::uint8_t b = pool[pos % pool_size];
@@ -63,11 +64,16 @@ void fill(embedkit::RowMatrix<S>& m, bool small, const std::uint8_t* pool, std::
 template <class S>
 S pair_value(Metric metric, const S* a, const S* b, std::size_t n) {
     switch (metric) {
-        case Metric::l1: return embedkit::l1(a, b, n);
-        case Metric::l2: return embedkit::l2(a, b, n);
-        case Metric::l2_squared: return embedkit::l2_squared(a, b, n);
-        case Metric::dot: return embedkit::dot(a, b, n);
-        case Metric::cosine: return embedkit::cosine_similarity(a, b, n);
+        case Metric::l1:
+            return embedkit::l1(a, b, n);
+        case Metric::l2:
+            return embedkit::l2(a, b, n);
+        case Metric::l2_squared:
+            return embedkit::l2_squared(a, b, n);
+        case Metric::dot:
+            return embedkit::dot(a, b, n);
+        case Metric::cosine:
+            return embedkit::cosine_similarity(a, b, n);
     }
     fuzz::violated(target, "unknown metric");
 }
@@ -140,7 +146,8 @@ void run(fuzz::Input& in, unsigned mode) {
         if (expect(ns == 0 || dq != ds, [&] { d = embedkit::distances(Q.row(0), X, metric); })) {
             FUZZ_CHECK(target, d.size() == ns);
             for (Index j = 0; j < ns; ++j)
-                FUZZ_CHECK(target, same(d[j], pair_value(metric, Q.row(0).data(), X.row(j).data(), std::size_t(dq))));
+                FUZZ_CHECK(target, same(d[j], pair_value(metric, Q.row(0).data(), X.row(j).data(),
+                                                         std::size_t(dq))));
         }
     }
 
@@ -163,7 +170,8 @@ void run(fuzz::Input& in, unsigned mode) {
         if (metric == Metric::l1)
             for (Index i = 0; i < nq; ++i)
                 for (Index j = 0; j < ns; ++j)
-                    FUZZ_CHECK(target, same(P(i, j), embedkit::l1(Q.row(i).data(), X.row(j).data(), std::size_t(dq))));
+                    FUZZ_CHECK(target, same(P(i, j), embedkit::l1(Q.row(i).data(), X.row(j).data(),
+                                                                  std::size_t(dq))));
     }
 
     // top_k: shape, indices, order, scores = pair values; exact selection on the kernel path.
@@ -181,7 +189,8 @@ void run(fuzz::Input& in, unsigned mode) {
         FUZZ_CHECK(target, r.scores.rows() == nq && r.scores.cols() == kk);
         const bool larger = embedkit::larger_is_closer(metric);
         const auto key = [larger](S v) { return larger ? -v : v; };
-        const bool exact = metric == Metric::l1 || nq < embedkit::detail::topk_gemm_min_queries || dq == 0;
+        const bool exact =
+            metric == Metric::l1 || nq < embedkit::detail::topk_gemm_min_queries || dq == 0;
         std::vector<char> taken(static_cast<std::size_t>(ns));
         for (Index i = 0; i < nq; ++i) {
             std::fill(taken.begin(), taken.end(), 0);
@@ -192,9 +201,11 @@ void run(fuzz::Input& in, unsigned mode) {
                 FUZZ_CHECK(target, !(exclude_self && j == i));
                 taken[std::size_t(j)] = 1;
                 const S s = r.scores(i, c);
-                FUZZ_CHECK(target, same(s, pair_value(metric, Q.row(i).data(), X.row(j).data(), std::size_t(dq))));
+                FUZZ_CHECK(target, same(s, pair_value(metric, Q.row(i).data(), X.row(j).data(),
+                                                      std::size_t(dq))));
                 if (c > 0)
-                    FUZZ_CHECK(target, embedkit::detail::better(key(r.scores(i, c - 1)), r.indices(i, c - 1), key(s), j));
+                    FUZZ_CHECK(target, embedkit::detail::better(key(r.scores(i, c - 1)),
+                                                                r.indices(i, c - 1), key(s), j));
             }
             if (!exact || kk == 0) continue;
             // Nothing left out beats the last one kept.
@@ -202,7 +213,8 @@ void run(fuzz::Input& in, unsigned mode) {
             const Index worst_index = r.indices(i, kk - 1);
             for (Index j = 0; j < ns; ++j) {
                 if (taken[std::size_t(j)] || (exclude_self && j == i)) continue;
-                const S v = key(pair_value(metric, Q.row(i).data(), X.row(j).data(), std::size_t(dq)));
+                const S v =
+                    key(pair_value(metric, Q.row(i).data(), X.row(j).data(), std::size_t(dq)));
                 FUZZ_CHECK(target, !embedkit::detail::better(v, j, worst, worst_index));
             }
         }

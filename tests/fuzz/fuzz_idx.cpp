@@ -19,7 +19,8 @@ constexpr const char* target = "fuzz_idx";
 void check_images(const embedkit::RowMatrixF& m, const unsigned char* file, std::size_t size) {
     FUZZ_CHECK(target, size >= 16);
     FUZZ_CHECK(target, static_cast<std::size_t>(m.size()) == size - 16);
-    FUZZ_CHECK(target, static_cast<std::uint64_t>(m.rows()) == embedkit::detail::read_be32(file + 4));
+    FUZZ_CHECK(target,
+               static_cast<std::uint64_t>(m.rows()) == embedkit::detail::read_be32(file + 4));
     for (Eigen::Index i = 0; i < m.size(); ++i)
         FUZZ_CHECK(target, m.data()[i] == static_cast<float>(file[16 + i]) / 255.0f);
 }
@@ -51,13 +52,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 #if EMBEDKIT_HAS_ZLIB
         using embedkit::detail::IdxKind;
         const std::string func = "fuzz_idx";
-        const std::vector<unsigned char> raw =
-            embedkit::detail::idx_inflate_buffer(file, n, images ? IdxKind::images : IdxKind::labels, func, name);
+        const std::vector<unsigned char> raw = embedkit::detail::idx_inflate_buffer(
+            file, n, images ? IdxKind::images : IdxKind::labels, func, name);
         if (images)
-            check_images(embedkit::detail::idx_images_from(raw.data(), raw.size(), func, name, "decompressed bytes"),
+            check_images(embedkit::detail::idx_images_from(raw.data(), raw.size(), func, name,
+                                                           "decompressed bytes"),
                          raw.data(), raw.size());
         else
-            check_labels(embedkit::detail::idx_labels_from(raw.data(), raw.size(), func, name, "decompressed bytes"),
+            check_labels(embedkit::detail::idx_labels_from(raw.data(), raw.size(), func, name,
+                                                           "decompressed bytes"),
                          raw.data(), raw.size());
 #endif
     } catch (const embedkit::Error&) {

@@ -37,8 +37,9 @@ constexpr const char* target = "fuzz_model_file";
 const std::string& scratch_path() {
     static const std::string* const path = [] {
         const char* dir = std::getenv("TMPDIR");
-        const auto* p = new std::string(std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
-                                        "/embedkit_fuzz_model_" + std::to_string(::getpid()) + ".ekm");
+        const auto* p =
+            new std::string(std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") +
+                            "/embedkit_fuzz_model_" + std::to_string(::getpid()) + ".ekm");
         std::atexit([] { std::remove(scratch_path().c_str()); });
         return p;
     }();
@@ -57,13 +58,11 @@ void read_as(const embedkit::io::ModelFile& m, const embedkit::io::Tensor& t) {
     try {
         const std::vector<T> v = m.read_vector<T>(t.name);
         FUZZ_CHECK(target, v.size() * sizeof(T) == t.bytes.size());
-    } catch (const embedkit::Error&) {
-    }
+    } catch (const embedkit::Error&) {}
     try {
         const embedkit::RowMatrix<T> x = m.read_matrix<T>(t.name);
         FUZZ_CHECK(target, static_cast<std::size_t>(x.size()) * sizeof(T) == t.bytes.size());
-    } catch (const embedkit::Error&) {
-    }
+    } catch (const embedkit::Error&) {}
 }
 
 template <class Scalar>
@@ -87,9 +86,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if ((mode & 2) != 0 && file.size() >= 4) {
         const std::size_t body = file.size() - 4;
         const std::uint32_t crc = embedkit::detail::crc32(0u, file.data(), body);
-        for (int b = 0; b < 4; ++b) file[body + std::size_t(b)] = static_cast<unsigned char>(crc >> (8 * b));
+        for (int b = 0; b < 4; ++b)
+            file[body + std::size_t(b)] = static_cast<unsigned char>(crc >> (8 * b));
     }
-    const auto check = (mode & 1) != 0 ? embedkit::io::ChecksumCheck::verify : embedkit::io::ChecksumCheck::skip;
+    const auto check =
+        (mode & 1) != 0 ? embedkit::io::ChecksumCheck::verify : embedkit::io::ChecksumCheck::skip;
     embedkit::io::ModelFile m;
     try {
         m = embedkit::io::parse_model_file(file.data(), file.size(), "fuzz.ekm", check);
@@ -102,7 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::vector<unsigned char> again = embedkit::io::serialize_model_file(m);
     FUZZ_CHECK(target, again.size() == file.size());
     FUZZ_CHECK(target, std::memcmp(again.data(), file.data(), file.size() - 4) == 0);
-    const bool crc_ok = std::memcmp(again.data() + file.size() - 4, file.data() + file.size() - 4, 4) == 0;
+    const bool crc_ok =
+        std::memcmp(again.data() + file.size() - 4, file.data() + file.size() - 4, 4) == 0;
     if (check == embedkit::io::ChecksumCheck::verify) FUZZ_CHECK(target, crc_ok);
     FUZZ_CHECK(target, embedkit::io::parse_model_file(again.data(), again.size(), "again") == m);
 
@@ -115,7 +117,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         read_as<std::uint64_t>(m, t);
     }
 
-    if (crc_ok && (m.kind == "embedkit.vae" || m.kind == "embedkit.autoencoder" || m.kind == "embedkit.siamese")) {
+    if (crc_ok && (m.kind == "embedkit.vae" || m.kind == "embedkit.autoencoder" ||
+                   m.kind == "embedkit.siamese")) {
         write_scratch(file.data(), file.size());
         try {
             if ((mode & 4) != 0)

@@ -30,7 +30,8 @@ void read_matrix(const unsigned char* file, std::size_t n, const std::string& na
     const embedkit::io::NpyHeader h = embedkit::io::detail::parse_npy_header(file, n, n, name);
     FUZZ_CHECK(target, static_cast<std::uint64_t>(m.size()) == h.count);
     FUZZ_CHECK(target, h.data_offset + h.count * sizeof(T) == n);
-    FUZZ_CHECK(target, m.size() == 0 || std::memcmp(m.data(), file + h.data_offset, n - h.data_offset) == 0);
+    FUZZ_CHECK(target, m.size() == 0 ||
+                           std::memcmp(m.data(), file + h.data_offset, n - h.data_offset) == 0);
 }
 
 // Element k of the file's data as long double (exact for binary16/32/64 and for integers of up
@@ -47,7 +48,8 @@ long double element_value(const unsigned char* data, const std::string& dtype, s
         const unsigned bits = unsigned(8 * size);
         const bool negative = ((u >> (bits - 1)) & 1u) != 0;
         if (!negative) return static_cast<long double>(u);
-        const std::uint64_t magnitude = (bits == 64 ? ~u : (~u & ((std::uint64_t(1) << bits) - 1))) + 1;
+        const std::uint64_t magnitude =
+            (bits == 64 ? ~u : (~u & ((std::uint64_t(1) << bits) - 1))) + 1;
         return -static_cast<long double>(magnitude);  // two's complement
     }
     if (size == 4) {
@@ -64,15 +66,17 @@ long double element_value(const unsigned char* data, const std::string& dtype, s
     const long double sign = (u & 0x8000u) != 0 ? -1.0L : 1.0L;
     const int e = static_cast<int>((u >> 10) & 0x1Fu);
     const int f = static_cast<int>(u & 0x3FFu);
-    if (e == 31) return f == 0 ? sign * std::numeric_limits<long double>::infinity()
-                               : std::numeric_limits<long double>::quiet_NaN();
+    if (e == 31)
+        return f == 0 ? sign * std::numeric_limits<long double>::infinity()
+                      : std::numeric_limits<long double>::quiet_NaN();
     if (e == 0) return sign * std::ldexp(static_cast<long double>(f), -24);
     return sign * std::ldexp(static_cast<long double>(1024 + f), e - 25);
 }
 
 template <class T>
 void read_converted(const unsigned char* file, std::size_t n, const std::string& name) {
-    const embedkit::RowMatrix<T> m = embedkit::io::parse_npy<T>(file, n, name, embedkit::io::NpyConvert::allow);
+    const embedkit::RowMatrix<T> m =
+        embedkit::io::parse_npy<T>(file, n, name, embedkit::io::NpyConvert::allow);
     const embedkit::io::NpyHeader h = embedkit::io::detail::parse_npy_header(file, n, n, name);
     FUZZ_CHECK(target, static_cast<std::uint64_t>(m.size()) == h.count);
     // Conversion stays within a kind: floating point from floating point, integers from integers.
@@ -84,7 +88,8 @@ void read_converted(const unsigned char* file, std::size_t n, const std::string&
             FUZZ_CHECK(target, std::isnan(static_cast<long double>(got)));
         } else if constexpr (std::is_floating_point_v<T>) {
             // Accepted only if it does not overflow: finite stays finite, rounded once.
-            FUZZ_CHECK(target, std::isinf(want) || std::fabs(want) <= std::numeric_limits<T>::max());
+            FUZZ_CHECK(target,
+                       std::isinf(want) || std::fabs(want) <= std::numeric_limits<T>::max());
             FUZZ_CHECK(target, got == static_cast<T>(want));
         } else {
             FUZZ_CHECK(target, static_cast<long double>(got) == want);  // exact, so it was in range
@@ -94,15 +99,18 @@ void read_converted(const unsigned char* file, std::size_t n, const std::string&
 
 template <class T>
 void map_layout(const unsigned char* file, std::size_t n, const std::string& name) {
-    const embedkit::io::detail::NpyMapLayout l = embedkit::io::detail::npy_map_layout<T>(file, n, name);
+    const embedkit::io::detail::NpyMapLayout l =
+        embedkit::io::detail::npy_map_layout<T>(file, n, name);
     FUZZ_CHECK(target, l.rows >= 0 && l.cols >= 0);
     FUZZ_CHECK(target, l.data_offset % alignof(T) == 0);
     // rows * cols elements of T fill the file after the header exactly (no overflow: a
     // non-empty array's element count is bounded by the file size).
     if (l.rows != 0 && l.cols != 0) {
-        FUZZ_CHECK(target, static_cast<std::uint64_t>(l.rows) <= n && static_cast<std::uint64_t>(l.cols) <= n);
-        FUZZ_CHECK(target, l.data_offset + static_cast<std::uint64_t>(l.rows) * static_cast<std::uint64_t>(l.cols) *
-                                               sizeof(T) == n);
+        FUZZ_CHECK(target, static_cast<std::uint64_t>(l.rows) <= n &&
+                               static_cast<std::uint64_t>(l.cols) <= n);
+        FUZZ_CHECK(target, l.data_offset + static_cast<std::uint64_t>(l.rows) *
+                                               static_cast<std::uint64_t>(l.cols) * sizeof(T) ==
+                               n);
     } else {
         FUZZ_CHECK(target, l.data_offset == n);
     }
@@ -118,17 +126,39 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const std::string name = "fuzz.npy";
     try {
         switch (mode % 11) {
-            case 0: read_matrix<float>(file, n, name); break;
-            case 1: read_matrix<double>(file, n, name); break;
-            case 2: read_matrix<std::int32_t>(file, n, name); break;
-            case 3: read_matrix<std::int64_t>(file, n, name); break;
-            case 4: read_matrix<std::uint8_t>(file, n, name); break;
-            case 5: map_layout<float>(file, n, name); break;
-            case 6: map_layout<double>(file, n, name); break;
-            case 7: read_converted<float>(file, n, name); break;
-            case 8: read_converted<double>(file, n, name); break;
-            case 9: read_converted<std::int32_t>(file, n, name); break;
-            default: read_converted<std::uint8_t>(file, n, name); break;
+            case 0:
+                read_matrix<float>(file, n, name);
+                break;
+            case 1:
+                read_matrix<double>(file, n, name);
+                break;
+            case 2:
+                read_matrix<std::int32_t>(file, n, name);
+                break;
+            case 3:
+                read_matrix<std::int64_t>(file, n, name);
+                break;
+            case 4:
+                read_matrix<std::uint8_t>(file, n, name);
+                break;
+            case 5:
+                map_layout<float>(file, n, name);
+                break;
+            case 6:
+                map_layout<double>(file, n, name);
+                break;
+            case 7:
+                read_converted<float>(file, n, name);
+                break;
+            case 8:
+                read_converted<double>(file, n, name);
+                break;
+            case 9:
+                read_converted<std::int32_t>(file, n, name);
+                break;
+            default:
+                read_converted<std::uint8_t>(file, n, name);
+                break;
         }
     } catch (const embedkit::Error&) {
         // A rejected file: the expected outcome for malformed input.

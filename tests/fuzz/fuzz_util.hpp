@@ -58,8 +58,8 @@ private:
     std::abort();
 }
 
-#define FUZZ_CHECK(target, cond) \
-    do {                         \
+#define FUZZ_CHECK(target, cond)                      \
+    do {                                              \
         if (!(cond)) ::fuzz::violated(target, #cond); \
     } while (0)
 

@@ -37,7 +37,8 @@ void put(const std::string& target, const std::string& name, unsigned mode, cons
     std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
     const char m = static_cast<char>(mode);
     out.write(&m, 1);
-    out.write(reinterpret_cast<const char*>(body.data()), static_cast<std::streamsize>(body.size()));
+    out.write(reinterpret_cast<const char*>(body.data()),
+              static_cast<std::streamsize>(body.size()));
     if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
 }
 
@@ -48,7 +49,8 @@ Bytes slurp(const std::string& path) {
 
 Bytes gzip(const Bytes& raw) {
     z_stream z{};
-    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) throw std::runtime_error("zlib");
+    if (deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        throw std::runtime_error("zlib");
     Bytes out(deflateBound(&z, static_cast<uLong>(raw.size())) + 64);
     z.next_in = const_cast<unsigned char*>(raw.data());
     z.avail_in = static_cast<uInt>(raw.size());
@@ -86,25 +88,47 @@ void idx_seeds() {
     put("idx", "labels_6.gz", 3, gzip(labels));
     put("idx", "images_truncated_payload.raw", 0, cut(images, 50));
     put("idx", "images_truncated_header.raw", 0, cut(images, 10));
-    put("idx", "images_trailing_byte.raw", 0, [&] { Bytes b = images; b.push_back(7); return b; }());
+    put("idx", "images_trailing_byte.raw", 0, [&] {
+        Bytes b = images;
+        b.push_back(7);
+        return b;
+    }());
     put("idx", "images_label_magic.raw", 0, labels);
     put("idx", "images_zero_rows.raw", 0, idx(0x803, {2, 0, 5}, 0));
     put("idx", "images_huge_count.raw", 0, idx(0x803, {0xFFFFFFFFu, 28, 28}, 16));
     put("idx", "images_huge_image.raw", 0, idx(0x803, {1, 0x10000u, 0x10000u}, 16));
     put("idx", "labels_gzip_announces_2g.gz", 3, gzip(idx(0x801, {0x7FFFFFFFu}, 4096)));
-    put("idx", "images_gz_truncated.gz", 2, [&] { Bytes g = gzip(images); g.resize(g.size() - 9); return g; }());
+    put("idx", "images_gz_truncated.gz", 2, [&] {
+        Bytes g = gzip(images);
+        g.resize(g.size() - 9);
+        return g;
+    }());
     put("idx", "images_gz_two_members.gz", 2, [&] {
         Bytes a = gzip(cut(images, 30)), b = gzip(Bytes(images.begin() + 30, images.end()));
         a.insert(a.end(), b.begin(), b.end());
         return a;
     }());
-    put("idx", "images_gz_garbage_after.gz", 2, [&] { Bytes g = gzip(images); g.push_back(0); g.push_back(1); return g; }());
-    put("idx", "images_gz_too_long.gz", 2, gzip([&] { Bytes b = images; b.resize(b.size() + 100, 0); return b; }()));
-    put("idx", "images_gz_corrupt.gz", 2, [&] { Bytes g = gzip(images); g[g.size() / 2] ^= 0x55; return g; }());
+    put("idx", "images_gz_garbage_after.gz", 2, [&] {
+        Bytes g = gzip(images);
+        g.push_back(0);
+        g.push_back(1);
+        return g;
+    }());
+    put("idx", "images_gz_too_long.gz", 2, gzip([&] {
+            Bytes b = images;
+            b.resize(b.size() + 100, 0);
+            return b;
+        }()));
+    put("idx", "images_gz_corrupt.gz", 2, [&] {
+        Bytes g = gzip(images);
+        g[g.size() / 2] ^= 0x55;
+        return g;
+    }());
 }
 
 template <class T>
-Bytes npy_of(const std::vector<std::uint64_t>& shape, const std::vector<T>& v, const fs::path& tmp) {
+Bytes npy_of(const std::vector<std::uint64_t>& shape, const std::vector<T>& v,
+             const fs::path& tmp) {
     embedkit::io::write_npy<T>(tmp.string(), v.data(), shape);
     return slurp(tmp.string());
 }
@@ -115,13 +139,16 @@ Bytes npy_raw(const std::string& dict, std::size_t data_bytes, unsigned major = 
     std::string h = dict;
     while ((pre + h.size() + 1) % 64 != 0) h.push_back(' ');
     h.push_back('\n');
-    for (std::size_t i = 0; i < pre - 8; ++i) b.push_back(static_cast<unsigned char>(h.size() >> (8 * i)));
+    for (std::size_t i = 0; i < pre - 8; ++i)
+        b.push_back(static_cast<unsigned char>(h.size() >> (8 * i)));
     b.insert(b.end(), h.begin(), h.end());
     for (std::size_t i = 0; i < data_bytes; ++i) b.push_back(static_cast<unsigned char>(i * 11));
     return b;
 }
 
-Bytes f4_2x2(const fs::path& tmp) { return npy_of<float>({2, 2}, {0.5f, -1e-40f, 3e38f, -0.0f}, tmp); }
+Bytes f4_2x2(const fs::path& tmp) {
+    return npy_of<float>({2, 2}, {0.5f, -1e-40f, 3e38f, -0.0f}, tmp);
+}
 
 void npy_seeds(const fs::path& tmp) {
     // mode % 11: 0 f4, 1 f8, 2 i4, 3 i8, 4 u1 as a matrix; 5 f4, 6 f8 as map_npy checks;
@@ -136,24 +163,36 @@ void npy_seeds(const fs::path& tmp) {
     put("npy", "f4_3x4_map.npy", 5, f4);
     put("npy", "f8_2x2_map.npy", 6, npy_of<double>({2, 2}, {1, 2, 3, 4}, tmp));
     put("npy", "f4_3d.npy", 0, npy_of<float>({1, 2, 2}, {1, 2, 3, 4}, tmp));
-    put("npy", "f4_v2_header.npy", 0, npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 16, 2));
-    put("npy", "f4_fortran.npy", 0, npy_raw("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16));
-    put("npy", "f4_big_endian.npy", 0, npy_raw("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8));
+    put("npy", "f4_v2_header.npy", 0,
+        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 16, 2));
+    put("npy", "f4_fortran.npy", 0,
+        npy_raw("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", 16));
+    put("npy", "f4_big_endian.npy", 0,
+        npy_raw("{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", 8));
     put("npy", "f4_huge_zero_shape_map.npy", 5,
-        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615, 0), }", 0));
+        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (18446744073709551615, 0), }",
+                0));
     put("npy", "f4_overflow_shape.npy", 0,
-        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }", 0));
+        npy_raw("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }",
+                0));
     put("npy", "f4_truncated_data.npy", 0, cut(f4, f4.size() - 3));
     put("npy", "f4_truncated_header.npy", 0, cut(f4, 40));
-    put("npy", "f4_trailing_bytes.npy", 0, [&] { Bytes b = f4; b.push_back(0); return b; }());
+    put("npy", "f4_trailing_bytes.npy", 0, [&] {
+        Bytes b = f4;
+        b.push_back(0);
+        return b;
+    }());
     put("npy", "f4_dtype_mismatch.npy", 1, f4);
-    put("npy", "f4_double_quotes_no_space.npy", 0, npy_raw("{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(1,1)}", 4));
+    put("npy", "f4_double_quotes_no_space.npy", 0,
+        npy_raw("{\"descr\":\"<f4\",\"fortran_order\":False,\"shape\":(1,1)}", 4));
     put("npy", "f4_repeated_key.npy", 0,
         npy_raw("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", 4));
     // mode 7..10: NpyConvert::allow into float, double, int32, uint8.
     std::vector<std::uint16_t> halves;  // zeros, subnormals, normals, max, inf, NaNs, both signs
-    for (const unsigned h : {0x0000u, 0x0001u, 0x03FFu, 0x0400u, 0x3C00u, 0x3555u, 0x7BFFu, 0x7C00u, 0x7C01u, 0x7E00u})
-        for (const unsigned sign : {0x0000u, 0x8000u}) halves.push_back(static_cast<std::uint16_t>(h | sign));
+    for (const unsigned h :
+         {0x0000u, 0x0001u, 0x03FFu, 0x0400u, 0x3C00u, 0x3555u, 0x7BFFu, 0x7C00u, 0x7C01u, 0x7E00u})
+        for (const unsigned sign : {0x0000u, 0x8000u})
+            halves.push_back(static_cast<std::uint16_t>(h | sign));
     Bytes f2 = npy_raw("{'descr': '<f2', 'fortran_order': False, 'shape': (4, 5), }", 0);
     for (const std::uint16_t h : halves) {
         f2.push_back(static_cast<unsigned char>(h & 0xFFu));
@@ -164,13 +203,17 @@ void npy_seeds(const fs::path& tmp) {
     put("npy", "f2_4x5_no_convert.npy", 0, f2);
     const double fmax = double(std::numeric_limits<float>::max());
     put("npy", "f8_2x3_as_float.npy", 7,
-        npy_of<double>({2, 3}, {1.0 / 3.0, -fmax, 1e-50, std::numeric_limits<double>::infinity(),
-                                std::numeric_limits<double>::quiet_NaN(), 16777217.0}, tmp));
+        npy_of<double>({2, 3},
+                       {1.0 / 3.0, -fmax, 1e-50, std::numeric_limits<double>::infinity(),
+                        std::numeric_limits<double>::quiet_NaN(), 16777217.0},
+                       tmp));
     put("npy", "f8_overflow_as_float.npy", 7, npy_of<double>({3}, {1.0, 1e39, 2.0}, tmp));
     put("npy", "f4_2x2_as_double.npy", 8, f4_2x2(tmp));
-    put("npy", "i8_as_i4.npy", 9, npy_of<std::int64_t>({2, 2}, {-1, 2147483647, -2147483648LL, 5}, tmp));
+    put("npy", "i8_as_i4.npy", 9,
+        npy_of<std::int64_t>({2, 2}, {-1, 2147483647, -2147483648LL, 5}, tmp));
     put("npy", "i8_overflow_as_i4.npy", 9, npy_of<std::int64_t>({2}, {1, 1LL << 40}, tmp));
-    put("npy", "u2_as_u1.npy", 10, npy_raw("{'descr': '<u2', 'fortran_order': False, 'shape': (3,), }", 6));
+    put("npy", "u2_as_u1.npy", 10,
+        npy_raw("{'descr': '<u2', 'fortran_order': False, 'shape': (3,), }", 6));
     put("npy", "i1_negative_as_u1.npy", 10, npy_of<std::int8_t>({2}, {3, -3}, tmp));
     put("npy", "i4_as_float_refused.npy", 7, npy_of<std::int32_t>({2}, {1, 2}, tmp));
 }
@@ -194,11 +237,23 @@ void model_seeds(const fs::path& tmp) {
     const Bytes file = io::serialize_model_file(m);
     put("model_file", "all_dtypes.ekm", 1, file);
     put("model_file", "all_dtypes_skip_crc.ekm", 0, file);
-    put("model_file", "all_dtypes_bad_crc.ekm", 1, [&] { Bytes b = file; b.back() ^= 1; return b; }());
+    put("model_file", "all_dtypes_bad_crc.ekm", 1, [&] {
+        Bytes b = file;
+        b.back() ^= 1;
+        return b;
+    }());
     put("model_file", "all_dtypes_truncated.ekm", 1, cut(file, file.size() - 70));
     put("model_file", "all_dtypes_header_only.ekm", 0, cut(file, 48));
-    put("model_file", "all_dtypes_version_2.ekm", 2, [&] { Bytes b = file; b[8] = 2; return b; }());
-    put("model_file", "all_dtypes_huge_tensor_count.ekm", 2, [&] { Bytes b = file; b[43] = 0x7F; return b; }());
+    put("model_file", "all_dtypes_version_2.ekm", 2, [&] {
+        Bytes b = file;
+        b[8] = 2;
+        return b;
+    }());
+    put("model_file", "all_dtypes_huge_tensor_count.ekm", 2, [&] {
+        Bytes b = file;
+        b[43] = 0x7F;
+        return b;
+    }());
     put("model_file", "all_dtypes_bad_dtype.ekm", 2, [&] {
         Bytes b = file;  // the first tensor's dtype byte follows its 4-byte length and name
         const std::string name = "f32";
@@ -276,16 +331,20 @@ void distance_seeds() {
     // mode bit 0: double, bit 1: small integers, bit 2: exclude_self, bit 3: other set dimension,
     // bit 4: dimension up to 300, bits 5 and 6: up to 64 rows.
     const char* names[5] = {"l1", "l2", "l2_squared", "dot", "cosine"};
-    const Bytes mixed = floats({1, -2, 0.5f, 3, 0, 0, -1, 4, 2.5f, 1e-3f, 7, -7, 0.125f, 9, -0.5f, 1});
-    const Bytes special = floats({std::numeric_limits<float>::quiet_NaN(), 1, std::numeric_limits<float>::infinity(), -0.0f,
-                                  1e-40f, 3e38f, -3e38f, 2, 0, 0, 0, 0, 1, 1, 1, 1});
+    const Bytes mixed =
+        floats({1, -2, 0.5f, 3, 0, 0, -1, 4, 2.5f, 1e-3f, 7, -7, 0.125f, 9, -0.5f, 1});
+    const Bytes special =
+        floats({std::numeric_limits<float>::quiet_NaN(), 1, std::numeric_limits<float>::infinity(),
+                -0.0f, 1e-40f, 3e38f, -3e38f, 2, 0, 0, 0, 0, 1, 1, 1, 1});
     Bytes small;
     for (int i = 0; i < 64; ++i) small.push_back(static_cast<unsigned char>((i * 53) % 97));
     for (unsigned m = 0; m < 5; ++m) {
         const std::string n = names[m];
         put("distance", n + "_float_5x8_d7_k3.bin", 0, distance(1, m, 7, 5, 8, 3, mixed));
-        put("distance", n + "_double_10x12_d17_k4_gemm.bin", 1, distance(2, m, 17, 10, 12, 4, mixed));
-        put("distance", n + "_ties_9x9_d3_exclude_self.bin", 2 | 4, distance(0, m, 3, 9, 9, 5, small));
+        put("distance", n + "_double_10x12_d17_k4_gemm.bin", 1,
+            distance(2, m, 17, 10, 12, 4, mixed));
+        put("distance", n + "_ties_9x9_d3_exclude_self.bin", 2 | 4,
+            distance(0, m, 3, 9, 9, 5, small));
         put("distance", n + "_nan_inf_4x6_d4.bin", 0, distance(1, m, 4, 4, 6, 10, special));
     }
     put("distance", "l2_k_zero.bin", 0, distance(0, 1, 4, 2, 3, 0, mixed));
@@ -294,7 +353,8 @@ void distance_seeds() {
     put("distance", "l2_dim_mismatch.bin", 8, distance(0, 1, 4, 2, 3, 1, mixed, 5));
     put("distance", "dot_exclude_self_one_row.bin", 4, distance(0, 3, 4, 1, 1, 1, mixed));
     put("distance", "cosine_dim_zero.bin", 0, distance(0, 4, 0, 3, 3, 2, mixed));
-    put("distance", "l2_squared_long_rows_d300.bin", 1 | 16 | 96, distance(2, 2, 300, 9, 20, 7, mixed));
+    put("distance", "l2_squared_long_rows_d300.bin", 1 | 16 | 96,
+        distance(2, 2, 300, 9, 20, 7, mixed));
     put("distance", "l1_64x64_d33_k80.bin", 2 | 16 | 96, distance(1, 0, 33, 64, 64, 80, small));
 }
 

@@ -35,7 +35,8 @@ int main(int argc, char** argv) {
     }
     std::sort(files.begin(), files.end());
     if (files.empty()) {
-        std::fprintf(stderr, "replay: no input files (usage: %s FILE_OR_FOLDER...)\n", argc > 0 ? argv[0] : "replay");
+        std::fprintf(stderr, "replay: no input files (usage: %s FILE_OR_FOLDER...)\n",
+                     argc > 0 ? argv[0] : "replay");
         return 1;
     }
     for (const fs::path& f : files) {
@@ -44,7 +45,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "replay: cannot read %s\n", f.string().c_str());
             return 1;
         }
-        const std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),
+                                      std::istreambuf_iterator<char>());
         // A heap copy of exactly the file's size, so ASan sees reads past the end.
         std::vector<std::uint8_t> data(bytes.begin(), bytes.end());
         std::fprintf(stderr, "replay: %s (%zu bytes)\n", f.string().c_str(), data.size());

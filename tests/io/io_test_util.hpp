@@ -39,7 +39,8 @@ public:
                             std::to_string(counter++) + "_" + std::to_string(ticks));
             std::error_code ec;
             if (fs::create_directory(path_, ec)) return;
-            if (attempt >= 100) throw std::runtime_error("cannot create a temporary folder in " + base.string());
+            if (attempt >= 100)
+                throw std::runtime_error("cannot create a temporary folder in " + base.string());
         }
     }
     ~TempDir() {
@@ -55,7 +56,8 @@ public:
     /// The names of the folder's entries, sorted.
     std::vector<std::string> entries() const {
         std::vector<std::string> out;
-        for (const auto& e : fs::directory_iterator(path_)) out.push_back(e.path().filename().string());
+        for (const auto& e : fs::directory_iterator(path_))
+            out.push_back(e.path().filename().string());
         std::sort(out.begin(), out.end());
         return out;
     }
@@ -87,7 +89,8 @@ void check_throws(F&& f, std::initializer_list<std::string> parts) {
     } catch (const embedkit::Error& e) {
         thrown = true;
         const std::string what = e.what();
-        CHECK_MESSAGE(typeid(e) == typeid(E), "wrong exception type (" << typeid(e).name() << ") for: " << what);
+        CHECK_MESSAGE(typeid(e) == typeid(E),
+                      "wrong exception type (" << typeid(e).name() << ") for: " << what);
         for (const std::string& p : parts)
             CHECK_MESSAGE(what.find(p) != std::string::npos,
                           "message '" << what << "' does not contain '" << p << "'");

@@ -45,7 +45,8 @@ int umask_from_proc() {
     std::ifstream in("/proc/self/status");
     std::string line;
     while (std::getline(in, line))
-        if (line.rfind("Umask:", 0) == 0) return static_cast<int>(std::stoul(line.substr(6), nullptr, 8));
+        if (line.rfind("Umask:", 0) == 0)
+            return static_cast<int>(std::stoul(line.substr(6), nullptr, 8));
     return -1;
 }
 
@@ -181,8 +182,9 @@ TEST_CASE("atomic_file: saves on several threads never touch the umask and get 0
     watcher.join();
     const mode_t after = ::umask(previous);
     CHECK(after == mask);
-    CHECK_MESSAGE(changed_to.load() == -1, "another thread saw the umask at " << changed_to.load()
-                                           << " (decimal) during the saves");
+    CHECK_MESSAGE(changed_to.load() == -1, "another thread saw the umask at "
+                                               << changed_to.load()
+                                               << " (decimal) during the saves");
     int wrong = 0;
     for (const std::string& name : dir.entries()) {
         struct stat st {};

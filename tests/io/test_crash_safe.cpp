@@ -59,11 +59,12 @@ struct Checkpoints {
         return h;
     }
     void write(const std::string& path, std::uint64_t g) const {
-        embedkit::models::save_checkpoint(path, models[g % 2], optimizer, rng, history(g), 100, 60000);
+        embedkit::models::save_checkpoint(path, models[g % 2], optimizer, rng, history(g), 100,
+                                          60000);
     }
     std::string bytes(std::uint64_t g) const {
-        const auto v = embedkit::io::serialize_model_file(
-            embedkit::models::checkpoint_file(models[g % 2], optimizer, rng, history(g), 100, 60000));
+        const auto v = embedkit::io::serialize_model_file(embedkit::models::checkpoint_file(
+            models[g % 2], optimizer, rng, history(g), 100, 60000));
         return std::string(v.begin(), v.end());
     }
 };
@@ -86,7 +87,8 @@ struct ChildGuard {
 
 }  // namespace
 
-TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corrupt or missing file") {
+TEST_CASE(
+    "crash-safe saves: SIGKILL during checkpoint saves never leaves a corrupt or missing file") {
     iotest::TempDir dir;
     const std::string path = dir.file("run.ekm.checkpoint");
     const Checkpoints cp;
@@ -97,7 +99,10 @@ TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corr
     const auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 3; ++i) cp.write(path, 0);
     const auto save_us = std::max<long long>(
-        1, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count() / 3);
+        1,
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+                .count() /
+            3);
 
     const int kills = kills_wanted();
     embedkit::Rng rng(20261124);
@@ -123,8 +128,7 @@ TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corr
                     const char byte = 1;
                     if (::write(done_pipe[1], &byte, 1) != 1) ::_exit(5);
                 }
-            } catch (...) {
-            }
+            } catch (...) {}
             ::_exit(3);
         }
         ChildGuard guard{child};
@@ -134,9 +138,11 @@ TEST_CASE("crash-safe saves: SIGKILL during checkpoint saves never leaves a corr
         const auto completed = static_cast<int>(rng.uniform_index(3));
         for (int c = 0; c < completed; ++c) {
             char byte = 0;
-            REQUIRE_MESSAGE(::read(done_pipe[0], &byte, 1) == 1, "the child stopped before save ", c + 1);
+            REQUIRE_MESSAGE(::read(done_pipe[0], &byte, 1) == 1, "the child stopped before save ",
+                            c + 1);
         }
-        const auto delay = static_cast<long long>(rng.uniform_index(static_cast<std::uint64_t>(save_us) + 1));
+        const auto delay =
+            static_cast<long long>(rng.uniform_index(static_cast<std::uint64_t>(save_us) + 1));
         std::this_thread::sleep_for(std::chrono::microseconds(delay));
         REQUIRE(::kill(child, SIGKILL) == 0);
         int status = 0;

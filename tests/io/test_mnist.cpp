@@ -40,7 +40,8 @@ using iotest::write_file;
 namespace io = embedkit::io;
 
 void put_be32(std::string& s, std::uint32_t v) {
-    for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((v >> shift) & 0xFF));
+    for (int shift = 24; shift >= 0; shift -= 8)
+        s.push_back(static_cast<char>((v >> shift) & 0xFF));
 }
 
 std::string idx_header(std::uint32_t magic, std::initializer_list<std::uint32_t> dims) {
@@ -65,7 +66,9 @@ std::string label_file(const std::vector<std::uint8_t>& labels) {
     return s;
 }
 
-const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* bytes(const std::string& s) {
+    return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 #if EMBEDKIT_HAS_ZLIB
 // gzip-compresses `raw` (RFC 1952 wrapper) with zlib.
@@ -95,13 +98,14 @@ std::string mnist_dir_or_skip() {
     if (env == nullptr || *env == '\0') {
         why = "EMBEDKIT_MNIST_DIR is not set";
     } else {
-        for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                                 "t10k-labels-idx1-ubyte"}) {
+        for (const char* name : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
             // Without zlib only the raw files can be read.
             const std::string p = std::string(env) + "/" + name;
             if (!iotest::fs::exists(p) && !(EMBEDKIT_HAS_ZLIB && iotest::fs::exists(p + ".gz")))
-                why += (why.empty() ? "" : ", ") + std::string(name) + (EMBEDKIT_HAS_ZLIB ? "[.gz]" : "") +
-                       " is missing in " + env + (EMBEDKIT_HAS_ZLIB ? "" : " (built without zlib: .gz unreadable)");
+                why += (why.empty() ? "" : ", ") + std::string(name) +
+                       (EMBEDKIT_HAS_ZLIB ? "[.gz]" : "") + " is missing in " + env +
+                       (EMBEDKIT_HAS_ZLIB ? "" : " (built without zlib: .gz unreadable)");
         }
     }
     if (why.empty()) return env;
@@ -117,7 +121,8 @@ TEST_CASE("mnist: parse_idx_images gives one row per image of bytes divided by 2
     REQUIRE(m.cols() == 10);
     for (Eigen::Index i = 0; i < 3; ++i)
         for (Eigen::Index j = 0; j < 10; ++j) {
-            const unsigned b = static_cast<unsigned char>(file[16 + static_cast<std::size_t>(i * 10 + j)]);
+            const unsigned b =
+                static_cast<unsigned char>(file[16 + static_cast<std::size_t>(i * 10 + j)]);
             CHECK(m(i, j) == static_cast<float>(b) / 255.0f);
         }
     // Extremes map exactly onto 0 and 1.
@@ -141,16 +146,19 @@ TEST_CASE("mnist: every truncation of an image file throws FormatError naming th
     for (std::size_t len = 0; len < file.size(); ++len) {
         CAPTURE(len);
         const std::string cut = file.substr(0, len);
-        check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(cut), cut.size(), "cut.idx"); },
-                                  {"embedkit::io::parse_idx_images", "'cut.idx'", len < 4 ? (len == 0 ? "empty" : "truncated") : "truncated"});
+        check_throws<FormatError>(
+            [&] { (void)io::parse_idx_images(bytes(cut), cut.size(), "cut.idx"); },
+            {"embedkit::io::parse_idx_images", "'cut.idx'",
+             len < 4 ? (len == 0 ? "empty" : "truncated") : "truncated"});
         write_file(path, cut);
         check_throws<FormatError>([&] { (void)io::read_idx_images(path); },
                                   {"embedkit::io::read_idx_images", path});
     }
     // The length message says what the header wants and what is there.
     const std::string short_file = file.substr(0, 20);
-    check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(short_file), short_file.size(), "s.idx"); },
-                              {"2 images of 3 x 2 pixels", "28 bytes", "only 20 bytes"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_images(bytes(short_file), short_file.size(), "s.idx"); },
+        {"2 images of 3 x 2 pixels", "28 bytes", "only 20 bytes"});
 }
 
 TEST_CASE("mnist: every truncation of a label file throws FormatError naming the file") {
@@ -160,29 +168,35 @@ TEST_CASE("mnist: every truncation of a label file throws FormatError naming the
     for (std::size_t len = 0; len < file.size(); ++len) {
         CAPTURE(len);
         const std::string cut = file.substr(0, len);
-        check_throws<FormatError>([&] { (void)io::parse_idx_labels(bytes(cut), cut.size(), "cut.idx"); },
-                                  {"embedkit::io::parse_idx_labels", "'cut.idx'"});
+        check_throws<FormatError>(
+            [&] { (void)io::parse_idx_labels(bytes(cut), cut.size(), "cut.idx"); },
+            {"embedkit::io::parse_idx_labels", "'cut.idx'"});
         write_file(path, cut);
-        check_throws<FormatError>([&] { (void)io::read_idx_labels(path); },
-                                  {"embedkit::io::read_idx_labels", path, len == 0 ? "empty" : "truncated"});
+        check_throws<FormatError>(
+            [&] { (void)io::read_idx_labels(path); },
+            {"embedkit::io::read_idx_labels", path, len == 0 ? "empty" : "truncated"});
     }
 }
 
 TEST_CASE("mnist: a wrong magic number is named in the FormatError") {
     const std::string labels = label_file({1, 2});
-    check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(labels), labels.size(), "l.idx"); },
-                              {"'l.idx'", "magic number is 0x00000801", "expected 0x00000803", "label file"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_images(bytes(labels), labels.size(), "l.idx"); },
+        {"'l.idx'", "magic number is 0x00000801", "expected 0x00000803", "label file"});
     const std::string images = image_file(1, 2, 2);
-    check_throws<FormatError>([&] { (void)io::parse_idx_labels(bytes(images), images.size(), "i.idx"); },
-                              {"'i.idx'", "magic number is 0x00000803", "expected 0x00000801", "image file"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_labels(bytes(images), images.size(), "i.idx"); },
+        {"'i.idx'", "magic number is 0x00000803", "expected 0x00000801", "image file"});
     // Another element type (0x0D = float) with 3 dimensions.
     std::string floats = images;
     floats[2] = '\x0d';
-    check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(floats), floats.size(), "f.idx"); },
-                              {"0x00000D03", "another element type"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_images(bytes(floats), floats.size(), "f.idx"); },
+        {"0x00000D03", "another element type"});
     const std::string text = "hello, world, this is text";
-    check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(text), text.size(), "t.txt"); },
-                              {"'t.txt'", "not an IDX image file", "0x68656C6C"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_images(bytes(text), text.size(), "t.txt"); },
+        {"'t.txt'", "not an IDX image file", "0x68656C6C"});
     const std::string gz = std::string("\x1f\x8b\x08\x00", 4) + std::string(30, 'x');
     check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(gz), gz.size(), "g.gz"); },
                               {"gzip-compressed", "decompress it first"});
@@ -193,7 +207,8 @@ TEST_CASE("mnist: zero and oversized dimensions are rejected before allocating")
         return idx_header(0x00000803, {n, r, c}) + std::string(64, '\0');
     };
     const auto expect = [](const std::string& f, std::initializer_list<std::string> parts) {
-        check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(f), f.size(), "dims.idx"); }, parts);
+        check_throws<FormatError>(
+            [&] { (void)io::parse_idx_images(bytes(f), f.size(), "dims.idx"); }, parts);
     };
     expect(images(0, 28, 28), {"'dims.idx'", "0 images"});
     expect(images(5, 0, 28), {"images of 0 x 28 pixels"});
@@ -203,25 +218,28 @@ TEST_CASE("mnist: zero and oversized dimensions are rejected before allocating")
     // a failed allocation.
     expect(images(0xFFFFFFFFu, 28, 28), {"4294967295 images of 28 x 28 pixels", "limit"});
     const std::string labels = idx_header(0x00000801, {0xFFFFFFFFu}) + "abc";
-    check_throws<FormatError>([&] { (void)io::parse_idx_labels(bytes(labels), labels.size(), "l.idx"); },
-                              {"4294967295 labels", "limit"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_labels(bytes(labels), labels.size(), "l.idx"); },
+        {"4294967295 labels", "limit"});
     const std::string none = idx_header(0x00000801, {0});
-    check_throws<FormatError>([&] { (void)io::parse_idx_labels(bytes(none), none.size(), "l.idx"); },
-                              {"0 labels"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_labels(bytes(none), none.size(), "l.idx"); }, {"0 labels"});
 }
 
 TEST_CASE("mnist: bytes after the announced data are an error") {
     TempDir dir;
     const std::string images = image_file(2, 2, 2) + "xyz";
-    check_throws<FormatError>([&] { (void)io::parse_idx_images(bytes(images), images.size(), "i.idx"); },
-                              {"'i.idx'", "3 unexpected bytes", "24"});
+    check_throws<FormatError>(
+        [&] { (void)io::parse_idx_images(bytes(images), images.size(), "i.idx"); },
+        {"'i.idx'", "3 unexpected bytes", "24"});
     const std::string labels = label_file({1}) + "z";
     write_file(dir.file("l.idx"), labels);
     check_throws<FormatError>([&] { (void)io::read_idx_labels(dir.file("l.idx")); },
                               {dir.file("l.idx"), "1 unexpected bytes"});
 }
 
-TEST_CASE("mnist: random corruption of a small file gives a matrix or FormatError and nothing else") {
+TEST_CASE(
+    "mnist: random corruption of a small file gives a matrix or FormatError and nothing else") {
     const std::string good = image_file(3, 4, 3);
     std::uint64_t state = 12345;
     const auto next = [&state] {
@@ -261,8 +279,8 @@ TEST_CASE("mnist: load_mnist names the folder and the files it looked for and ho
     const std::string d = dir.path().string();
     check_throws<IoError>([&] { (void)io::load_mnist(d, io::MnistSplit::train); },
                           {"embedkit::io::load_mnist", "'" + d + "'", "'train-images-idx3-ubyte'",
-                           "'train-images-idx3-ubyte.gz'", "'train-labels-idx1-ubyte'", "--download",
-                           "EMBEDKIT_MNIST_DIR"});
+                           "'train-images-idx3-ubyte.gz'", "'train-labels-idx1-ubyte'",
+                           "--download", "EMBEDKIT_MNIST_DIR"});
     // Only the missing file is listed.
     write_file(dir.file("t10k-images-idx3-ubyte"), image_file(2, 2, 2));
     bool thrown = false;
@@ -291,9 +309,9 @@ TEST_CASE("mnist: load_mnist reads a split and checks that image and label count
 
     write_file(dir.file("train-images-idx3-ubyte"), image_file(3, 2, 2));
     write_file(dir.file("train-labels-idx1-ubyte"), label_file({1, 2}));
-    check_throws<FormatError>([&] { (void)io::load_mnist(dir.path().string(), io::MnistSplit::train); },
-                              {"embedkit::io::load_mnist", "3 images", "2 labels",
-                               dir.file("train-labels-idx1-ubyte")});
+    check_throws<FormatError>(
+        [&] { (void)io::load_mnist(dir.path().string(), io::MnistSplit::train); },
+        {"embedkit::io::load_mnist", "3 images", "2 labels", dir.file("train-labels-idx1-ubyte")});
 }
 
 TEST_CASE("mnist: load_mnist prefers the raw file when both raw and gz exist") {
@@ -325,7 +343,8 @@ TEST_CASE("mnist: gz files round trip and are recognised by content") {
     write_file(dir.file("raw.gz"), labels);
     CHECK(io::read_idx_labels(dir.file("raw.gz")) == data.labels);
     // Several gzip members back to back decompress as their concatenation (as gunzip does).
-    write_file(dir.file("multi.gz"), gzip(images.substr(0, 10)) + gzip(images.substr(10, 30)) + gzip(images.substr(40)));
+    write_file(dir.file("multi.gz"),
+               gzip(images.substr(0, 10)) + gzip(images.substr(10, 30)) + gzip(images.substr(40)));
     CHECK(io::read_idx_images(dir.file("multi.gz")) == want);
     // In memory, the fuzzable path.
     const std::string gz = gzip(labels);
@@ -341,7 +360,8 @@ TEST_CASE("mnist: every truncation of a gz file throws FormatError naming the fi
     for (std::size_t len = 0; len < gz.size(); ++len) {
         CAPTURE(len);
         write_file(path, gz.substr(0, len));
-        check_throws<FormatError>([&] { (void)io::read_idx_images(path); }, {"embedkit::io::read_idx_images", path});
+        check_throws<FormatError>([&] { (void)io::read_idx_images(path); },
+                                  {"embedkit::io::read_idx_images", path});
     }
 }
 
@@ -351,26 +371,31 @@ TEST_CASE("mnist: a corrupt gz stream is a FormatError") {
     const std::string gz = gzip(labels);
     const std::string path = dir.file("bad.gz");
     std::string crc = gz;
-    crc[crc.size() - 6] = static_cast<char>(crc[crc.size() - 6] ^ 0x55);  // inside the CRC-32 trailer
+    crc[crc.size() - 6] =
+        static_cast<char>(crc[crc.size() - 6] ^ 0x55);  // inside the CRC-32 trailer
     write_file(path, crc);
-    check_throws<FormatError>([&] { (void)io::read_idx_labels(path); }, {path, "corrupt gzip stream"});
+    check_throws<FormatError>([&] { (void)io::read_idx_labels(path); },
+                              {path, "corrupt gzip stream"});
     std::string method = gz;
     method[2] = '\x07';  // compression method must be 8 (deflate)
     write_file(path, method);
-    check_throws<FormatError>([&] { (void)io::read_idx_labels(path); }, {path, "corrupt gzip stream"});
+    check_throws<FormatError>([&] { (void)io::read_idx_labels(path); },
+                              {path, "corrupt gzip stream"});
     write_file(path, gz + "trailing junk");
     check_throws<FormatError>([&] { (void)io::read_idx_labels(path); }, {path, "gzip"});
     // Inverting any byte of the compressed body is caught (by zlib, its CRC or our checks).
     for (std::size_t i = 10; i + 8 < gz.size(); ++i) {
         CAPTURE(i);
         std::string bad = gz;
-        bad[i] = static_cast<char>(~bad[i]);  // all bits: flipping only padding bits would go unnoticed
+        bad[i] =
+            static_cast<char>(~bad[i]);  // all bits: flipping only padding bits would go unnoticed
         write_file(path, bad);
         check_throws<FormatError>([&] { (void)io::read_idx_labels(path); }, {path});
     }
     // A gz file whose content is not IDX.
     write_file(path, gzip("plain text, not IDX"));
-    check_throws<FormatError>([&] { (void)io::read_idx_labels(path); }, {path, "not an IDX label file"});
+    check_throws<FormatError>([&] { (void)io::read_idx_labels(path); },
+                              {path, "not an IDX label file"});
 }
 
 TEST_CASE("mnist: a gz bomb stops at the size the header announces") {
@@ -379,15 +404,20 @@ TEST_CASE("mnist: a gz bomb stops at the size the header announces") {
     const std::string bomb = idx_header(0x00000803, {1, 2, 2}) + std::string(16u << 20, '\0');
     const std::string path = dir.file("bomb.gz");
     write_file(path, gzip(bomb, 9));
-    check_throws<FormatError>([&] { (void)io::read_idx_images(path); },
-                              {path, "decompresses to more than the 20 bytes", "1 images of 2 x 2 pixels"});
+    check_throws<FormatError>(
+        [&] { (void)io::read_idx_images(path); },
+        {path, "decompresses to more than the 20 bytes", "1 images of 2 x 2 pixels"});
     const std::string gz = gzip(bomb, 9);
-    check_throws<FormatError>([&] {
-        (void)embedkit::detail::idx_inflate_buffer(bytes(gz), gz.size(), embedkit::detail::IdxKind::images, "f", "m.gz");
-    }, {"more than the 20 bytes"});
+    check_throws<FormatError>(
+        [&] {
+            (void)embedkit::detail::idx_inflate_buffer(
+                bytes(gz), gz.size(), embedkit::detail::IdxKind::images, "f", "m.gz");
+        },
+        {"more than the 20 bytes"});
     // A short stream reports the decompressed length.
     write_file(path, gzip(image_file(2, 2, 2).substr(0, 22)));
-    check_throws<FormatError>([&] { (void)io::read_idx_images(path); }, {path, "only 22 decompressed bytes"});
+    check_throws<FormatError>([&] { (void)io::read_idx_images(path); },
+                              {path, "only 22 decompressed bytes"});
 }
 
 // A hostile .gz: `header` followed by `present` zero bytes, as one member for the header and
@@ -434,7 +464,8 @@ int read_with_capped_memory(Read&& read, const std::string& expect, std::uint64_
     if (pid == 0) {
         const std::uint64_t now = address_space_now();
         if (!sanitized && now > 0) {
-            const rlimit cap{static_cast<rlim_t>(now + headroom), static_cast<rlim_t>(now + headroom)};
+            const rlimit cap{static_cast<rlim_t>(now + headroom),
+                             static_cast<rlim_t>(now + headroom)};
             if (::setrlimit(RLIMIT_AS, &cap) != 0) ::_exit(5);
         }
         int code = 3;
@@ -462,8 +493,12 @@ TEST_CASE("mnist: a small gz that is one byte short of a huge header allocates l
     // before anything of the announced size is allocated. The child may grow by 128 MiB.
     TempDir dir;
     const std::uint64_t headroom = std::uint64_t(128) << 20;
-    const std::string outcome[] = {"FormatError", "std::bad_alloc", "another exception", "no exception",
-                             "a FormatError with another message", "setrlimit failed"};
+    const std::string outcome[] = {"FormatError",
+                                   "std::bad_alloc",
+                                   "another exception",
+                                   "no exception",
+                                   "a FormatError with another message",
+                                   "setrlimit failed"};
 
     const std::uint64_t labels = 300000000;  // 286 MiB
     const std::string labels_path = dir.file("labels.gz");
@@ -475,8 +510,8 @@ TEST_CASE("mnist: a small gz that is one byte short of a huge header allocates l
 
     const std::uint32_t images = 400000;  // x 28 x 28 = 299 MiB of pixels, 1.2 GiB as floats
     const std::string images_path = dir.file("images.gz");
-    write_file(images_path,
-               zero_bomb(idx_header(0x00000803, {images, 28, 28}), std::uint64_t(images) * 784 - 1));
+    write_file(images_path, zero_bomb(idx_header(0x00000803, {images, 28, 28}),
+                                      std::uint64_t(images) * 784 - 1));
     const int i = read_with_capped_memory([&] { (void)io::read_idx_images(images_path); },
                                           "only 313600015 decompressed bytes", headroom);
     CHECK_MESSAGE(i == 0, "read_idx_images ended with " << outcome[i < 6 ? i : 2]);
@@ -485,8 +520,8 @@ TEST_CASE("mnist: a small gz that is one byte short of a huge header allocates l
     const std::string gz = iotest::read_file(labels_path);
     const int b = read_with_capped_memory(
         [&] {
-            (void)embedkit::detail::idx_inflate_buffer(bytes(gz), gz.size(), embedkit::detail::IdxKind::labels,
-                                                       "f", "m.gz");
+            (void)embedkit::detail::idx_inflate_buffer(
+                bytes(gz), gz.size(), embedkit::detail::IdxKind::labels, "f", "m.gz");
         },
         "only 300000007 decompressed bytes", headroom);
     CHECK_MESSAGE(b == 0, "idx_inflate_buffer ended with " << outcome[b < 6 ? b : 2]);
@@ -498,7 +533,8 @@ TEST_CASE("mnist: without zlib a gz file is an IoError saying how to enable it")
     TempDir dir;
     const std::string path = dir.file("train-images-idx3-ubyte.gz");
     write_file(path, std::string("\x1f\x8b\x08\x00", 4) + std::string(40, '\0'));
-    check_throws<IoError>([&] { (void)io::read_idx_images(path); }, {path, "zlib1g-dev", "reconfigure"});
+    check_throws<IoError>([&] { (void)io::read_idx_images(path); },
+                          {path, "zlib1g-dev", "reconfigure"});
 }
 
 #endif
@@ -516,8 +552,20 @@ TEST_CASE("mnist: the real MNIST files have the published shapes and labels") {
         int centre;                 // byte at row 14, column 14 of image 0
     };
     const Expect expects[] = {
-        {io::MnistSplit::train, 60000, {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949}, {5, 0, 4}, 27525, 1567298545LL, 240},
-        {io::MnistSplit::test, 10000, {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009}, {7, 2, 1}, 18454, 264923200LL, 0},
+        {io::MnistSplit::train,
+         60000,
+         {5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949},
+         {5, 0, 4},
+         27525,
+         1567298545LL,
+         240},
+        {io::MnistSplit::test,
+         10000,
+         {980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009},
+         {7, 2, 1},
+         18454,
+         264923200LL,
+         0},
     };
     for (const Expect& e : expects) {
         CAPTURE(e.rows);

@@ -72,17 +72,17 @@ void append_le(std::string& b, std::uint64_t v, int n) {
 std::uint64_t get_le(const std::string& b, std::size_t at, int n) {
     std::uint64_t v = 0;
     for (int i = 0; i < n; ++i)
-        v |= std::uint64_t(static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)])) << (8 * i);
+        v |= std::uint64_t(static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]))
+             << (8 * i);
     return v;
 }
-std::size_t up64(std::size_t x) {
-    return (x + 63) / 64 * 64;
-}
+std::size_t up64(std::size_t x) { return (x + 63) / 64 * 64; }
 
 // Recomputes the trailing CRC after a deliberate edit, so the edit reaches the structural
 // checks instead of stopping at the checksum.
 void fix_crc(std::string& b) {
-    set_le(b, b.size() - 4, crc32_bitwise(reinterpret_cast<const unsigned char*>(b.data()), b.size() - 4), 4);
+    set_le(b, b.size() - 4,
+           crc32_bitwise(reinterpret_cast<const unsigned char*>(b.data()), b.size() - 4), 4);
 }
 
 // An encoder written from docs/FORMAT.md alone (not from model_file.hpp), recording where each
@@ -201,9 +201,7 @@ RawModel small_raw() {
 std::vector<unsigned char> as_vec(const std::string& s) {
     return std::vector<unsigned char>(s.begin(), s.end());
 }
-std::string as_str(const std::vector<unsigned char>& v) {
-    return std::string(v.begin(), v.end());
-}
+std::string as_str(const std::vector<unsigned char>& v) { return std::string(v.begin(), v.end()); }
 
 // Parses from a heap buffer of exactly the file's size, so ASan sees any read past it.
 ModelFile parse(const std::string& b, const std::string& name = "crafted.ekm",
@@ -223,7 +221,8 @@ void expect_format_error(const std::string& b, std::initializer_list<std::string
         thrown = true;
         const std::string what = e.what();
         for (const std::string& p : all)
-            CHECK_MESSAGE(what.find(p) != std::string::npos, "message '" << what << "' lacks '" << p << "'");
+            CHECK_MESSAGE(what.find(p) != std::string::npos,
+                          "message '" << what << "' lacks '" << p << "'");
     }
     CHECK_MESSAGE(thrown, "no FormatError; expected one mentioning " << *parts.begin());
 }
@@ -237,7 +236,8 @@ std::vector<T> sample_values(std::size_t n, std::uint64_t seed) {
     for (std::size_t i = 0; i < n; ++i) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         if constexpr (std::is_floating_point_v<T>) {
-            v[i] = static_cast<T>(static_cast<double>(s >> 11) / 9007199254740992.0 * 200.0 - 100.0);
+            v[i] =
+                static_cast<T>(static_cast<double>(s >> 11) / 9007199254740992.0 * 200.0 - 100.0);
         } else {
             T t;
             std::memcpy(&t, &s, sizeof(T));
@@ -263,7 +263,8 @@ std::vector<T> sample_values(std::size_t n, std::uint64_t seed) {
 
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-    return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+    return a.size() == b.size() &&
+           (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
 }
 
 // ---- Python -----------------------------------------------------------------------------------
@@ -277,7 +278,8 @@ std::string python_with_numpy() {
         candidates.emplace_back("python3");
         candidates.emplace_back("/usr/bin/python3");
         for (const std::string& p : candidates)
-            if (std::system((p + " -c \"import numpy, zlib\" >/dev/null 2>&1").c_str()) == 0) return p;
+            if (std::system((p + " -c \"import numpy, zlib\" >/dev/null 2>&1").c_str()) == 0)
+                return p;
         return std::string();
     }();
     return found;
@@ -291,8 +293,9 @@ std::string python_or_skip() {
     if (!py.empty()) return py;
     const char* ci = std::getenv("CI");
     if (ci != nullptr && std::string(ci) == "true")
-        FAIL("python3 with numpy required in CI (CI=true): none of $EMBEDKIT_PYTHON, python3, "
-             "/usr/bin/python3 imports numpy (Debian: apt-get install python3-numpy)");
+        FAIL(
+            "python3 with numpy required in CI (CI=true): none of $EMBEDKIT_PYTHON, python3, "
+            "/usr/bin/python3 imports numpy (Debian: apt-get install python3-numpy)");
     MESSAGE("skipped: no python3 with numpy found (set EMBEDKIT_PYTHON to one)");
     return "";
 }
@@ -306,7 +309,8 @@ int run(const std::string& cmd) {
 
 // The fenced block that follows "<!-- tested: <marker> -->" in docs/FORMAT.md.
 std::string doc_block(const std::string& marker) {
-    const fs::path doc = fs::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / "FORMAT.md";
+    const fs::path doc =
+        fs::path(__FILE__).parent_path().parent_path().parent_path() / "docs" / "FORMAT.md";
     REQUIRE_MESSAGE(fs::exists(doc), "docs/FORMAT.md not found at " << doc.string());
     const std::string text = read_file(doc.string());
     const std::size_t m = text.find("<!-- tested: " + marker + " -->");
@@ -332,7 +336,9 @@ std::string hex_string(const std::vector<unsigned char>& b) {
 // ---- CRC-32 -----------------------------------------------------------------------------------
 
 TEST_CASE("model_file: crc32 matches the published check values") {
-    const auto crc = [](const std::string& s) { return embedkit::detail::crc32(s.data(), s.size()); };
+    const auto crc = [](const std::string& s) {
+        return embedkit::detail::crc32(s.data(), s.size());
+    };
     CHECK(crc("123456789") == 0xCBF43926u);
     CHECK(crc("") == 0u);
     CHECK(crc("a") == 0xE8B7BE43u);
@@ -346,7 +352,8 @@ TEST_CASE("model_file: crc32 equals the bitwise definition for every length and 
     int bad = 0;
     for (std::size_t shift = 0; shift < 8; ++shift)
         for (std::size_t n = 0; n <= 300; ++n)
-            if (embedkit::detail::crc32(data.data() + shift, n) != crc32_bitwise(data.data() + shift, n))
+            if (embedkit::detail::crc32(data.data() + shift, n) !=
+                crc32_bitwise(data.data() + shift, n))
                 ++bad;
     for (std::size_t n : {1023u, 1024u, 1025u, 4095u, 4096u, 4097u})
         if (embedkit::detail::crc32(data.data() + 1, n) != crc32_bitwise(data.data() + 1, n)) ++bad;
@@ -368,8 +375,9 @@ TEST_CASE("model_file: crc32 equals python zlib.crc32 on buffers and on a saved 
     const std::vector<std::uint8_t> data = sample_values<std::uint8_t>(5000, 11);
     std::string ours;
     for (std::size_t i = 0; i < lengths.size(); ++i) {
-        write_file(dir.file("buf" + std::to_string(i)),
-                   std::string(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(lengths[i])));
+        write_file(
+            dir.file("buf" + std::to_string(i)),
+            std::string(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(lengths[i])));
         char line[16];
         std::snprintf(line, sizeof line, "%08x\n",
                       static_cast<unsigned>(embedkit::detail::crc32(data.data(), lengths[i])));
@@ -387,8 +395,8 @@ TEST_CASE("model_file: crc32 equals python zlib.crc32 on buffers and on a saved 
         "m = open(d + '/m.ekm', 'rb').read()\n"
         "print('%08x %08x' % (zlib.crc32(m[:-4]), int.from_bytes(m[-4:], 'little')))\n";
     write_file(dir.file("crc.py"), script);
-    REQUIRE(run(py + " " + dir.file("crc.py") + " " + dir.path().string() + " > " + dir.file("out.txt") +
-                " 2>&1") == 0);
+    REQUIRE(run(py + " " + dir.file("crc.py") + " " + dir.path().string() + " > " +
+                dir.file("out.txt") + " 2>&1") == 0);
     const std::string out = read_file(dir.file("out.txt"));
     const std::string saved = read_file(model);
     char last[32];
@@ -429,7 +437,8 @@ TEST_CASE("model_file: dtype codes names and sizes") {
     CHECK(io::dtype_size(static_cast<DType>(0)) == 0);
 }
 
-TEST_CASE("model_file: the independent encoder from FORMAT.md and the library write the same bytes") {
+TEST_CASE(
+    "model_file: the independent encoder from FORMAT.md and the library write the same bytes") {
     CHECK(build(example_raw()).bytes == as_str(io::serialize_model_file(example_model())));
     // The small model, built through the public API.
     ModelFile m("test.raw");
@@ -439,8 +448,8 @@ TEST_CASE("model_file: the independent encoder from FORMAT.md and the library wr
     embedkit::RowMatrixF w(2, 3);
     w << 1, 2, 3, 4, 5, 6;
     m.add("w", w);
-    m.add("b",
-          std::vector<double>{1.0, std::nextafter(1.0, 2.0), std::nextafter(std::nextafter(1.0, 2.0), 2.0)});
+    m.add("b", std::vector<double>{1.0, std::nextafter(1.0, 2.0),
+                                   std::nextafter(std::nextafter(1.0, 2.0), 2.0)});
     m.add_scalar("step", std::int64_t(-5));
     m.add("empty", static_cast<const std::uint8_t*>(nullptr), {0, 4});
     CHECK(build(small_raw()).bytes == as_str(io::serialize_model_file(m)));
@@ -463,7 +472,8 @@ TEST_CASE("model_file: the byte listing in FORMAT.md is the file the library wri
         std::string offset, t;
         if (!(tok >> offset)) continue;
         ++lines;
-        CHECK_MESSAGE(std::stoul(offset, nullptr, 16) == listed.size(), "listing offset " << offset);
+        CHECK_MESSAGE(std::stoul(offset, nullptr, 16) == listed.size(),
+                      "listing offset " << offset);
         while (tok >> t) {
             const std::size_t star = t.find('*');
             const char byte = static_cast<char>(std::stoul(t.substr(0, star), nullptr, 16));
@@ -496,12 +506,14 @@ TEST_CASE("model_file: byte order conversion reverses each element on big-endian
     }
 }
 
-// ---- Round trips ---------------------------------------------------------------------------------
+// ---- Round trips
+// ---------------------------------------------------------------------------------
 
-TEST_CASE_TEMPLATE("model_file: every dtype and rank 0 to 4 round trips bit for bit", T, float, double,
-                   std::int32_t, std::int64_t, std::uint8_t, std::uint64_t) {
+TEST_CASE_TEMPLATE("model_file: every dtype and rank 0 to 4 round trips bit for bit", T, float,
+                   double, std::int32_t, std::int64_t, std::uint8_t, std::uint64_t) {
     const std::vector<std::vector<std::uint64_t>> shapes = {
-        {}, {9}, {3, 4}, {2, 3, 2}, {2, 1, 3, 2}, {0}, {3, 0}, {0, 2, 2}, {2, 0, 1, 3}, {1, 1, 1, 1}};
+        {},  {9},    {3, 4},    {2, 3, 2},    {2, 1, 3, 2},
+        {0}, {3, 0}, {0, 2, 2}, {2, 0, 1, 3}, {1, 1, 1, 1}};
     ModelFile m("embedkit.test");
     m.set_attribute("dtype", io::dtype_name(io::dtype_of<T>()));
     std::vector<std::vector<T>> values;
@@ -554,7 +566,7 @@ TEST_CASE("model_file: Eigen matrices are stored row-major whatever their storag
     m.add("cm", cm);
     m.add("rm", rm);
     m.add("expr", cm * 2.0f);
-    m.add("row", cm.row(1));                               // a block that is a vector at compile time: rank 1
+    m.add("row", cm.row(1));  // a block that is a vector at compile time: rank 1
     m.add("rowmat", embedkit::RowMatrixF(rm.topRows(1)));  // a 1 x 3 matrix type: rank 2
     m.add("v", Eigen::VectorXd::LinSpaced(4, 0.0, 3.0));
     m.add("rv", Eigen::RowVectorXd::LinSpaced(4, 0.0, 3.0));
@@ -675,13 +687,15 @@ TEST_CASE("model_file: save replaces an existing file atomically and leaves no t
                           {"no/such/folder/m.ekm"});
 }
 
-// ---- Loading errors ------------------------------------------------------------------------------
+// ---- Loading errors
+// ------------------------------------------------------------------------------
 
 TEST_CASE("model_file: missing files and folders are IoError and another kind is FormatError") {
     TempDir dir;
     check_throws<IoError>([&] { io::load_model_file(dir.file("does_not_exist.ekm")); },
                           {"load_model_file", "does_not_exist.ekm", "No such file"});
-    check_throws<IoError>([&] { io::load_model_file(dir.path().string()); }, {"not a regular file"});
+    check_throws<IoError>([&] { io::load_model_file(dir.path().string()); },
+                          {"not a regular file"});
     const std::string path = dir.file("ae.ekm");
     io::save_model_file(path, ModelFile("embedkit.autoencoder"));
     check_throws<FormatError>([&] { io::load_model_file(path, "embedkit.vae"); },
@@ -689,7 +703,8 @@ TEST_CASE("model_file: missing files and folders are IoError and another kind is
     CHECK(io::load_model_file(path, "embedkit.autoencoder").kind == "embedkit.autoencoder");
     // A large file of another kind is rejected from its first bytes.
     write_file(dir.file("big.bin"), std::string(1 << 20, 'x'));
-    check_throws<FormatError>([&] { io::load_model_file(dir.file("big.bin")); }, {"big.bin", "wrong magic"});
+    check_throws<FormatError>([&] { io::load_model_file(dir.file("big.bin")); },
+                              {"big.bin", "wrong magic"});
 }
 
 TEST_CASE("model_file: every truncation of a small file throws FormatError naming the file") {
@@ -712,8 +727,8 @@ TEST_CASE("model_file: every truncation of a small file throws FormatError namin
     CHECK_MESSAGE(missed == 0, first_miss);
     // Through files too, at a few lengths, including the empty file.
     TempDir dir;
-    for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(8), std::size_t(47), std::size_t(48),
-                          full.size() / 2, full.size() - 1}) {
+    for (std::size_t k : {std::size_t(0), std::size_t(1), std::size_t(8), std::size_t(47),
+                          std::size_t(48), full.size() / 2, full.size() - 1}) {
         const std::string path = dir.file("t" + std::to_string(k) + ".ekm");
         write_file(path, full.substr(0, k));
         check_throws<FormatError>([&] { io::load_model_file(path); }, {path});
@@ -735,7 +750,8 @@ TEST_CASE("model_file: every single-bit flip of a small file throws FormatError"
             try {
                 parse(b, "flip.ekm");
                 ++missed;
-                first_miss = "no error for byte " + std::to_string(i) + " bit " + std::to_string(bit);
+                first_miss =
+                    "no error for byte " + std::to_string(i) + " bit " + std::to_string(bit);
             } catch (const FormatError& e) {
                 const std::string what = e.what();
                 if (what.find("'flip.ekm'") == std::string::npos) {
@@ -763,7 +779,8 @@ TEST_CASE("model_file: a checksum mismatch names the stored and the computed CRC
     char got[64];
     std::snprintf(got, sizeof got, "got 0x%08X", static_cast<unsigned>(computed));
     expect_format_error(b, {"checksum mismatch", want, got});
-    // Skipping the checksum (fuzzers, recovery) reads the altered value; the structure is still checked.
+    // Skipping the checksum (fuzzers, recovery) reads the altered value; the structure is still
+    // checked.
     const ModelFile f = parse(b, "crafted.ekm", ChecksumCheck::skip);
     CHECK(f.read_vector<double>("b").size() == 3);
     CHECK(f.tensor("w").values<float>()[0] != 1.0f);
@@ -800,7 +817,8 @@ TEST_CASE("model_file: wrong magic and text-mode damage are named") {
 
 TEST_CASE("model_file: versions other than 1 and reserved fields are rejected") {
     expect_format_error(patched("version", 2, 4), {"format version 2", "reads (version 1)"});
-    expect_format_error(patched("version", 0xFFFFFFFFu, 4), {"format version 4294967295", "version 1"});
+    expect_format_error(patched("version", 0xFFFFFFFFu, 4),
+                        {"format version 4294967295", "version 1"});
     expect_format_error(patched("version", 0, 4), {"invalid format version 0"});
     // A newer version is reported even when the rest is unreadable to this build.
     std::string newer = build(small_raw()).bytes;
@@ -809,13 +827,15 @@ TEST_CASE("model_file: versions other than 1 and reserved fields are rejected") 
     expect_format_error(newer, {"format version 2"});
     expect_format_error(patched("flags", 1, 4), {"flags field", "0x00000001"});
     expect_format_error(patched("reserved", 0x100, 4), {"reserved field (offset 44)"});
-    expect_format_error(patched("tensor2.reserved", 3, 2), {"tensor 2", "'step'", "reserved field is 3"});
+    expect_format_error(patched("tensor2.reserved", 3, 2),
+                        {"tensor 2", "'step'", "reserved field is 3"});
 }
 
 TEST_CASE("model_file: file size mismatches and trailing garbage are rejected") {
     const std::string b = build(small_raw()).bytes;
     expect_format_error(b + "xyz", {"trailing garbage: 3 bytes"});
-    expect_format_error(patched("file_size", b.size() + 64, 8), {"truncated", std::to_string(b.size() + 64)});
+    expect_format_error(patched("file_size", b.size() + 64, 8),
+                        {"truncated", std::to_string(b.size() + 64)});
     expect_format_error(patched("file_size", b.size() - 1, 8), {"trailing garbage: 1 bytes"});
     // Extra bytes before the checksum, with size and checksum fixed up.
     for (std::size_t extra : {std::size_t(1), std::size_t(64)}) {
@@ -830,14 +850,17 @@ TEST_CASE("model_file: file size mismatches and trailing garbage are rejected") 
     }
 }
 
-TEST_CASE("model_file: huge or impossible lengths and counts are FormatError before any allocation") {
+TEST_CASE(
+    "model_file: huge or impossible lengths and counts are FormatError before any allocation") {
     expect_format_error(patched("kind_length", 0, 4), {"kind length is 0"});
     expect_format_error(patched("kind_length", 257, 4), {"kind length is 257", "1 to 256"});
     expect_format_error(patched("kind_length", 0xFFFFFFFFu, 4), {"kind length is 4294967295"});
-    expect_format_error(patched("kind_length", 250, 4), {"the kind", "runs past the end of the header"});
+    expect_format_error(patched("kind_length", 250, 4),
+                        {"the kind", "runs past the end of the header"});
     expect_format_error(patched("attribute_count", 0xFFFFFFFFu, 4),
                         {"attribute count 4294967295 cannot fit"});
-    expect_format_error(patched("tensor_count", 0xFFFFFFFFu, 4), {"tensor count 4294967295 cannot fit"});
+    expect_format_error(patched("tensor_count", 0xFFFFFFFFu, 4),
+                        {"tensor count 4294967295 cannot fit"});
     expect_format_error(patched("tensor_count", 5, 4), {"tensor 4"});
     expect_format_error(patched("attr0.key_length", 0xFFFFFFFFu, 4),
                         {"attribute 0 key length is 4294967295", "1 to 1024"});
@@ -850,7 +873,8 @@ TEST_CASE("model_file: huge or impossible lengths and counts are FormatError bef
                         {"tensor 0 name length is 4294967295"});
     expect_format_error(patched("tensor3.name_length", 900, 4),
                         {"tensor 3 name", "runs past the end of the header"});
-    expect_format_error(patched("tensor0.dtype", 0, 1), {"tensor 0", "'w'", "unknown dtype code 0"});
+    expect_format_error(patched("tensor0.dtype", 0, 1),
+                        {"tensor 0", "'w'", "unknown dtype code 0"});
     expect_format_error(patched("tensor0.dtype", 7, 1), {"unknown dtype code 7"});
     expect_format_error(patched("tensor0.dtype", 2, 1),
                         {"'w'", "records 24 bytes", "[2, 3] of f64 needs 48"});
@@ -869,8 +893,8 @@ TEST_CASE("model_file: huge or impossible lengths and counts are FormatError bef
         set_le(b, built.at.at("tensor1.dim0"), std::uint64_t(1) << 58, 8);
         set_le(b, built.at.at("tensor1.nbytes"), std::uint64_t(1) << 61, 8);
         fix_crc(b);
-        expect_format_error(b,
-                            {"'b'", "2305843009213693952 bytes at offset", "runs past the end of the data"});
+        expect_format_error(
+            b, {"'b'", "2305843009213693952 bytes at offset", "runs past the end of the data"});
     }
     // A zero dimension beside an overflowing product is still rejected.
     {
@@ -886,15 +910,16 @@ TEST_CASE("model_file: huge or impossible lengths and counts are FormatError bef
 TEST_CASE("model_file: offsets data start and padding must follow the canonical layout") {
     const Built built = build(small_raw());
     const std::size_t off0 = built.at.at("tensor0.data");
-    expect_format_error(
-        patched("tensor0.offset", off0 + 64, 8),
-        {"tensor 0", "data offset is " + std::to_string(off0 + 64), "expected " + std::to_string(off0)});
+    expect_format_error(patched("tensor0.offset", off0 + 64, 8),
+                        {"tensor 0", "data offset is " + std::to_string(off0 + 64),
+                         "expected " + std::to_string(off0)});
     expect_format_error(patched("tensor1.offset", off0 + 4, 8),
                         {"tensor 1", "expected " + std::to_string(off0 + 64)});
     expect_format_error(patched("data_start", off0 + 64, 8),
                         {"data should start at " + std::to_string(off0)});
     expect_format_error(patched("data_start", 65, 8), {"data start 65 is not a multiple of 64"});
-    expect_format_error(patched("data_start", std::uint64_t(1) << 60, 8), {"data start 1152921504606846976"});
+    expect_format_error(patched("data_start", std::uint64_t(1) << 60, 8),
+                        {"data start 1152921504606846976"});
     expect_format_error(patched("data_start", 0, 8), {"data start 0"});
     {
         std::string b = built.bytes;
@@ -928,7 +953,8 @@ TEST_CASE("model_file: duplicate names in a file are FormatError") {
 
 // ---- Accessors and their messages -------------------------------------------------------------
 
-TEST_CASE("model_file: read_into and the typed readers name the tensor and both shapes on a mismatch") {
+TEST_CASE(
+    "model_file: read_into and the typed readers name the tensor and both shapes on a mismatch") {
     TempDir dir;
     const std::string path = dir.file("arch.ekm");
     ModelFile m("embedkit.test");
@@ -956,12 +982,15 @@ TEST_CASE("model_file: read_into and the typed readers name the tensor and both 
     check_throws<FormatError>([&] { f.scalar<std::int32_t>("epoch"); },
                               {"'epoch'", "is i64 []", "expected i32 []"});
     check_throws<FormatError>([&] { f.read_vector<float>("nope"); }, {"no tensor 'nope'"});
-    check_throws<FormatError>([&] { f.tensor("nope"); }, {"ModelFile::tensor", path, "no tensor 'nope'"});
+    check_throws<FormatError>([&] { f.tensor("nope"); },
+                              {"ModelFile::tensor", path, "no tensor 'nope'"});
     check_throws<FormatError>(
         [&] { f.attribute("latent"); },
         {"ModelFile::attribute", path, "kind 'embedkit.test'", "no attribute 'latent'"});
-    check_throws<FormatError>([&] { m.attribute("latent"); }, {"model of kind 'embedkit.test'", "'latent'"});
-    check_throws<FormatError>([&] { f.tensor("w").values<double>(); }, {"'w'", "holds f32, not f64"});
+    check_throws<FormatError>([&] { m.attribute("latent"); },
+                              {"model of kind 'embedkit.test'", "'latent'"});
+    check_throws<FormatError>([&] { f.tensor("w").values<double>(); },
+                              {"'w'", "holds f32, not f64"});
     CHECK(f.scalar<std::int64_t>("epoch") == 4);
     CHECK(f.attribute("layers") == "784,256");
     CHECK(f.has_attribute("layers"));
@@ -982,10 +1011,12 @@ TEST_CASE("model_file: adding duplicates or malformed tensors is ArgumentError")
     check_throws<ArgumentError>([&] { m.add_scalar("w", 1.0f); }, {"'w'"});
     check_throws<ArgumentError>([&] { m.set_attribute("layers", "3"); },
                                 {"set_attribute", "already has an attribute 'layers'"});
-    check_throws<ArgumentError>([&] { m.set_attribute("", "3"); }, {"set_attribute", "1 to 1024", "got 0"});
+    check_throws<ArgumentError>([&] { m.set_attribute("", "3"); },
+                                {"set_attribute", "1 to 1024", "got 0"});
     check_throws<ArgumentError>([&] { m.add("", std::vector<float>{1}); },
                                 {"tensor names have 1 to 1024 bytes", "got 0"});
-    check_throws<ArgumentError>([&] { m.add(std::string(1025, 'n'), std::vector<float>{1}); }, {"got 1025"});
+    check_throws<ArgumentError>([&] { m.add(std::string(1025, 'n'), std::vector<float>{1}); },
+                                {"got 1025"});
     const float x = 0;
     check_throws<ArgumentError>([&] { m.add("deep", &x, std::vector<std::uint64_t>(9, 1)); },
                                 {"'deep'", "rank 9", "limit is 8"});
@@ -996,7 +1027,8 @@ TEST_CASE("model_file: adding duplicates or malformed tensors is ArgumentError")
         {"'huge'", "overflows"});
     Tensor bad = Tensor::from_vector("bad", std::vector<float>{1, 2, 3});
     bad.bytes.pop_back();
-    check_throws<ArgumentError>([&] { m.add(bad); }, {"'bad'", "has 11 bytes", "[3] of f32 needs 12"});
+    check_throws<ArgumentError>([&] { m.add(bad); },
+                                {"'bad'", "has 11 bytes", "[3] of f32 needs 12"});
     Tensor code = Tensor::from_vector("code", std::vector<float>{1});
     code.dtype = static_cast<DType>(9);
     check_throws<ArgumentError>([&] { m.add(code); }, {"'code'", "invalid dtype code 9"});
@@ -1007,26 +1039,30 @@ TEST_CASE("model_file: adding duplicates or malformed tensors is ArgumentError")
                                 {"serialize_model_file", "1 to 256", "got 257"});
     ModelFile dup_attr("k");
     dup_attr.attributes = {{"a", "1"}, {"b", "2"}, {"a", "3"}};
-    check_throws<ArgumentError>([&] { io::serialize_model_file(dup_attr); }, {"attribute 'a' appears twice"});
+    check_throws<ArgumentError>([&] { io::serialize_model_file(dup_attr); },
+                                {"attribute 'a' appears twice"});
 }
 
 // ---- docs/FORMAT.md's Python snippets, run for real ------------------------------------------
 
 TEST_CASE(
-    "model_file: the python checksum snippet in FORMAT.md accepts a good file and rejects a damaged one") {
+    "model_file: the python checksum snippet in FORMAT.md accepts a good file and rejects a "
+    "damaged one") {
     const std::string py = python_or_skip();
     if (py.empty()) return;
     TempDir dir;
     write_file(dir.file("verify.py"), doc_block("verify"));
     const std::string good = dir.file("good.ekm");
     io::save_model_file(good, example_model());
-    CHECK(run(py + " " + dir.file("verify.py") + " " + good + " > " + dir.file("out.txt") + " 2>&1") == 0);
-    CHECK(read_file(dir.file("out.txt")).find("0x23f0e675, computed 0x23f0e675") != std::string::npos);
+    CHECK(run(py + " " + dir.file("verify.py") + " " + good + " > " + dir.file("out.txt") +
+              " 2>&1") == 0);
+    CHECK(read_file(dir.file("out.txt")).find("0x23f0e675, computed 0x23f0e675") !=
+          std::string::npos);
     std::string bytes = read_file(good);
     bytes[200] ^= 1;
     write_file(dir.file("bad.ekm"), bytes);
-    CHECK(run(py + " " + dir.file("verify.py") + " " + dir.file("bad.ekm") + " > " + dir.file("out.txt") +
-              " 2>&1") == 1);
+    CHECK(run(py + " " + dir.file("verify.py") + " " + dir.file("bad.ekm") + " > " +
+              dir.file("out.txt") + " 2>&1") == 1);
 }
 
 TEST_CASE("model_file: the numpy reader in FORMAT.md reads every dtype and rank") {
@@ -1064,8 +1100,8 @@ TEST_CASE("model_file: the numpy reader in FORMAT.md reads every dtype and rank"
         for (std::uint64_t d : t.shape) shape += std::to_string(d) + ",";
         shape += ")";
         const std::string ref = "t['" + t.name + "']";
-        checks += "assert " + ref + ".dtype.str == '" + np_dtypes[static_cast<int>(t.dtype) - 1] + "', " +
-                  ref + ".dtype\n";
+        checks += "assert " + ref + ".dtype.str == '" + np_dtypes[static_cast<int>(t.dtype) - 1] +
+                  "', " + ref + ".dtype\n";
         checks += "assert " + ref + ".shape == " + shape + ", " + ref + ".shape\n";
         checks += "assert " + ref + ".tobytes().hex() == '" + hex_string(t.bytes) + "'\n";
     }
@@ -1080,7 +1116,8 @@ TEST_CASE("model_file: the numpy reader in FORMAT.md reads every dtype and rank"
     std::string bytes = read_file(path);
     bytes[bytes.size() - 1] ^= 1;
     write_file(path, bytes);
-    CHECK(run(py + " " + dir.file("reader.py") + " " + path + " > " + dir.file("out.txt") + " 2>&1") != 0);
+    CHECK(run(py + " " + dir.file("reader.py") + " " + path + " > " + dir.file("out.txt") +
+              " 2>&1") != 0);
     CHECK(read_file(dir.file("out.txt")).find("truncated or corrupt") != std::string::npos);
 }
 

@@ -28,12 +28,12 @@
 
 namespace {
 
+using embedkit::FormatError;
+using embedkit::IoError;
 using iotest::check_throws;
 using iotest::read_file;
 using iotest::TempDir;
 using iotest::write_file;
-using embedkit::FormatError;
-using embedkit::IoError;
 using Index = Eigen::Index;
 namespace io = embedkit::io;
 
@@ -106,7 +106,7 @@ TEST_CASE("npy: the header bytes are exactly what numpy writes and reads") {
     CHECK(bytes.substr(0, 10) == preamble);
     CHECK(bytes.substr(10, 118) == header);
     // float32 little-endian: 1.0f = 00 00 80 3f, 2.0f = 00 00 00 40, ..., in C order.
-    const unsigned char data[24] = {0, 0, 0x80, 0x3f, 0, 0, 0, 0x40, 0, 0, 0x40, 0x40,
+    const unsigned char data[24] = {0, 0, 0x80, 0x3f, 0, 0, 0,    0x40, 0, 0, 0x40, 0x40,
                                     0, 0, 0x80, 0x40, 0, 0, 0xa0, 0x40, 0, 0, 0xc0, 0x40};
     CHECK(std::memcmp(bytes.data() + 128, data, 24) == 0);
 
@@ -121,7 +121,8 @@ TEST_CASE("npy: the header bytes are exactly what numpy writes and reads") {
     const std::vector<std::uint8_t> u3 = {0, 128, 255};
     io::write_npy(dir.file("u1.npy"), u3);
     io::write_npy(dir.file("f8.npy"), RM<double>(0, 4));
-    io::write_npy(dir.file("i4.npy"), Eigen::Matrix<std::int32_t, 1, Eigen::Dynamic>::Constant(7, 9));
+    io::write_npy(dir.file("i4.npy"),
+                  Eigen::Matrix<std::int32_t, 1, Eigen::Dynamic>::Constant(7, 9));
     const std::vector<float> empty;
     io::write_npy(dir.file("empty.npy"), empty);
     const std::vector<float> cube(24, 1.0f);
@@ -141,9 +142,9 @@ TEST_CASE("npy: the header bytes are exactly what numpy writes and reads") {
     }
     // A long shape pushes the header to the next multiple of 64, still ending in '\n'.
     const std::vector<std::uint8_t> none;
-    io::write_npy<std::uint8_t>(dir.file("long.npy"), none.data(),
-                                {0, 123456789012345, 987654321098765, 11111111111111,
-                                 22222222222222, 33333333333333});
+    io::write_npy<std::uint8_t>(
+        dir.file("long.npy"), none.data(),
+        {0, 123456789012345, 987654321098765, 11111111111111, 22222222222222, 33333333333333});
     const std::string long_dict =
         "{'descr': '|u1', 'fortran_order': False, 'shape': (0, 123456789012345, "
         "987654321098765, 11111111111111, 22222222222222, 33333333333333), }";
@@ -259,9 +260,11 @@ TEST_CASE("npy: other valid spellings of the header are read") {
         }
     }
     // '<u1' is another spelling of '|u1'.
-    write_file(dir.file("u1.npy"),
-               make_npy("{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }", "\x01\x02\x03"));
-    CHECK(io::read_npy_vector<std::uint8_t>(dir.file("u1.npy")) == std::vector<std::uint8_t>{1, 2, 3});
+    write_file(
+        dir.file("u1.npy"),
+        make_npy("{'descr': '<u1', 'fortran_order': False, 'shape': (3,), }", "\x01\x02\x03"));
+    CHECK(io::read_npy_vector<std::uint8_t>(dir.file("u1.npy")) ==
+          std::vector<std::uint8_t>{1, 2, 3});
 }
 
 // ---- Truncations and malformed files.
@@ -285,8 +288,8 @@ TEST_CASE("npy: every truncation of a valid file throws FormatError naming the f
     }
     // The same with a version 2 header (four length bytes) and a 1-D int64 array.
     const std::vector<std::int64_t> v = {7, -8, 9};
-    const std::string v2 = make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }",
-                                    bytes_of(v), 2);
+    const std::string v2 =
+        make_npy("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", bytes_of(v), 2);
     write_file(path, v2);
     REQUIRE(io::read_npy_vector<std::int64_t>(path) == v);
     for (std::size_t len = 0; len < v2.size(); ++len) {
@@ -301,8 +304,10 @@ TEST_CASE("npy: malformed files throw FormatError naming the file and the proble
     TempDir dir;
     const std::vector<float> six = {1, 2, 3, 4, 5, 6};
     const std::string data = bytes_of(six);
-    const auto dict = [](const std::string& descr, const std::string& order, const std::string& shape) {
-        return "{'descr': '" + descr + "', 'fortran_order': " + order + ", 'shape': " + shape + ", }";
+    const auto dict = [](const std::string& descr, const std::string& order,
+                         const std::string& shape) {
+        return "{'descr': '" + descr + "', 'fortran_order': " + order + ", 'shape': " + shape +
+               ", }";
     };
     const std::string good = make_npy(dict("<f4", "False", "(2, 3)"), data);
 
@@ -310,7 +315,7 @@ TEST_CASE("npy: malformed files throw FormatError naming the file and the proble
         std::string what;
         std::string bytes;
         std::vector<std::string> message;  // besides the path
-        bool header_ok;                    // read_npy_header accepts it (the problem is the request)
+        bool header_ok;  // read_npy_header accepts it (the problem is the request)
     };
     std::string wrong_magic = good;
     wrong_magic[1] = 'n';
@@ -334,22 +339,35 @@ TEST_CASE("npy: malformed files throw FormatError naming the file and the proble
         {"unknown dtype", make_npy(dict("<c8", "False", "(6,)"), data), {"'<c8'"}, false},
         {"unknown key",
          make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'extra': 1, }", data),
-         {"unknown header key 'extra'"}, false},
-        {"missing shape", make_npy("{'descr': '<f4', 'fortran_order': False, }", data), {"shape"}, false},
+         {"unknown header key 'extra'"},
+         false},
+        {"missing shape",
+         make_npy("{'descr': '<f4', 'fortran_order': False, }", data),
+         {"shape"},
+         false},
         {"not a boolean", make_npy(dict("<f4", "0", "(2, 3)"), data), {"True or False"}, false},
         {"negative dimension", make_npy(dict("<f4", "False", "(-2, 3)"), data), {"shape"}, false},
         {"no dict", make_npy("'descr': '<f4'", data), {"malformed"}, false},
         {"unterminated string", make_npy("{'descr': '<f4", data), {"unterminated"}, false},
-        {"three dimensions", make_npy(dict("<f4", "False", "(1, 2, 3)"), data), {"(1, 2, 3)"}, true},
+        {"three dimensions",
+         make_npy(dict("<f4", "False", "(1, 2, 3)"), data),
+         {"(1, 2, 3)"},
+         true},
         {"zero dimensions", make_npy(dict("<f4", "False", "()"), data.substr(0, 4)), {"()"}, true},
         {"trailing bytes", good + "xyz", {"3 unexpected bytes"}, false},
         {"short data", make_npy(dict("<f4", "False", "(2, 4)"), data), {"truncated data"}, false},
         {"dimension overflows 64 bits",
-         make_npy(dict("<f4", "False", "(99999999999999999999, 3)"), data), {"64 bits"}, false},
+         make_npy(dict("<f4", "False", "(99999999999999999999, 3)"), data),
+         {"64 bits"},
+         false},
         {"product overflows 64 bits",
-         make_npy(dict("<f4", "False", "(4294967296, 4294967296)"), data), {"64 bits"}, false},
-        {"bytes overflow 64 bits", make_npy(dict("<f4", "False", "(4611686018427387904,)"), data),
-         {"64 bits"}, false},
+         make_npy(dict("<f4", "False", "(4294967296, 4294967296)"), data),
+         {"64 bits"},
+         false},
+        {"bytes overflow 64 bits",
+         make_npy(dict("<f4", "False", "(4611686018427387904,)"), data),
+         {"64 bits"},
+         false},
         {"header length past the end", past_end, {"truncated header"}, false},
         {"v2 header length past the end", v2_past_end, {"truncated header"}, false},
     };
@@ -392,12 +410,18 @@ TEST_CASE("npy: rank and type checks of the readers name what arrived") {
     io::write_npy<float>(dir.file("cube.npy"), six.data(), {1, 2, 3});
     io::write_npy(dir.file("m.npy"), RM<float>::Ones(2, 3).eval());
     // map_npy wants 2-D; read_npy 1-D or 2-D; read_npy_vector 1-D.
-    check_throws<FormatError>([&] { (void)io::map_npy<float>(dir.file("v.npy")); }, {"v.npy", "2-D", "(6,)"});
-    check_throws<FormatError>([&] { (void)io::read_npy<float>(dir.file("cube.npy")); }, {"cube.npy", "(1, 2, 3)"});
-    check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(dir.file("m.npy")); }, {"m.npy", "1-D", "(2, 3)"});
-    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(dir.file("v.npy")); }, {"'<f4'", "'<f8'"});
-    check_throws<FormatError>([&] { (void)io::map_npy<double>(dir.file("m.npy")); }, {"m.npy", "'<f4'", "'<f8'"});
-    check_throws<FormatError>([&] { (void)io::read_npy<std::uint8_t>(dir.file("m.npy")); }, {"'<f4'", "'|u1'"});
+    check_throws<FormatError>([&] { (void)io::map_npy<float>(dir.file("v.npy")); },
+                              {"v.npy", "2-D", "(6,)"});
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(dir.file("cube.npy")); },
+                              {"cube.npy", "(1, 2, 3)"});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(dir.file("m.npy")); },
+                              {"m.npy", "1-D", "(2, 3)"});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(dir.file("v.npy")); },
+                              {"'<f4'", "'<f8'"});
+    check_throws<FormatError>([&] { (void)io::map_npy<double>(dir.file("m.npy")); },
+                              {"m.npy", "'<f4'", "'<f8'"});
+    check_throws<FormatError>([&] { (void)io::read_npy<std::uint8_t>(dir.file("m.npy")); },
+                              {"'<f4'", "'|u1'"});
 }
 
 TEST_CASE("npy: a zero-size array announcing a dimension beyond Eigen::Index is rejected") {
@@ -407,20 +431,28 @@ TEST_CASE("npy: a zero-size array announcing a dimension beyond Eigen::Index is 
     for (const char* shape : {"(18446744073709551615, 0)", "(0, 9223372036854775808)"}) {
         CAPTURE(shape);
         const std::string path = dir.file("huge.npy");
-        write_file(path, make_npy(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") + shape + ", }", ""));
-        check_throws<FormatError>([&] { (void)io::map_npy<float>(path); }, {"huge.npy", shape, "too large"});
-        check_throws<FormatError>([&] { (void)io::read_npy<float>(path); }, {"huge.npy", "too large"});
+        write_file(path,
+                   make_npy(std::string("{'descr': '<f4', 'fortran_order': False, 'shape': ") +
+                                shape + ", }",
+                            ""));
+        check_throws<FormatError>([&] { (void)io::map_npy<float>(path); },
+                                  {"huge.npy", shape, "too large"});
+        check_throws<FormatError>([&] { (void)io::read_npy<float>(path); },
+                                  {"huge.npy", "too large"});
     }
     // The largest dimensions that fit are fine when the array is empty.
     const std::string path = dir.file("empty.npy");
-    write_file(path, make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 0), }", ""));
+    write_file(
+        path,
+        make_npy("{'descr': '<f4', 'fortran_order': False, 'shape': (9223372036854775807, 0), }",
+                 ""));
     const io::MappedNpy<float> mapped = io::map_npy<float>(path);
     CHECK(mapped.rows() == std::numeric_limits<Index>::max());
     CHECK(mapped.cols() == 0);
 }
 
-TEST_CASE_TEMPLATE("npy: parse_npy reads a file's bytes as read_npy reads the file", T, float, double,
-                   std::int32_t, std::int64_t, std::uint8_t) {
+TEST_CASE_TEMPLATE("npy: parse_npy reads a file's bytes as read_npy reads the file", T, float,
+                   double, std::int32_t, std::int64_t, std::uint8_t) {
     TempDir dir;
     const RM<T> m = sample_matrix<T>(5, 3);
     io::write_npy(dir.file("m.npy"), m);
@@ -435,10 +467,14 @@ TEST_CASE_TEMPLATE("npy: parse_npy reads a file's bytes as read_npy reads the fi
         check_throws<FormatError>([&] { (void)io::parse_npy<T>(data, n, "cut.npy"); }, {"cut.npy"});
     const std::string longer = bytes + "x";
     check_throws<FormatError>(
-        [&] { (void)io::parse_npy<T>(reinterpret_cast<const unsigned char*>(longer.data()), longer.size(), "long.npy"); },
+        [&] {
+            (void)io::parse_npy<T>(reinterpret_cast<const unsigned char*>(longer.data()),
+                                   longer.size(), "long.npy");
+        },
         {"long.npy", "unexpected bytes"});
     if constexpr (!std::is_same_v<T, double>)
-        check_throws<FormatError>([&] { (void)io::parse_npy<double>(data, bytes.size(), "m.npy"); }, {"'<f8'"});
+        check_throws<FormatError>([&] { (void)io::parse_npy<double>(data, bytes.size(), "m.npy"); },
+                                  {"'<f8'"});
 }
 
 TEST_CASE("npy: files that cannot be opened or written throw IoError naming the path") {
@@ -454,8 +490,10 @@ TEST_CASE("npy: files that cannot be opened or written throw IoError naming the 
     CHECK(dir.entries().empty());  // nothing left behind
     // An empty file is a malformed .npy, not an I/O failure.
     write_file(dir.file("empty.npy"), "");
-    check_throws<FormatError>([&] { (void)io::read_npy<float>(dir.file("empty.npy")); }, {"empty.npy"});
-    check_throws<FormatError>([&] { (void)io::map_npy<float>(dir.file("empty.npy")); }, {"empty.npy"});
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(dir.file("empty.npy")); },
+                              {"empty.npy"});
+    check_throws<FormatError>([&] { (void)io::map_npy<float>(dir.file("empty.npy")); },
+                              {"empty.npy"});
 }
 
 // ---- Memory map.
@@ -528,7 +566,8 @@ TEST_CASE("npy: a moved MappedNpy keeps the mapping and the map outlives the fil
 
     // Many maps in a growing vector: every reallocation moves them.
     std::vector<io::MappedNpy<float>> maps;
-    for (int i = 0; i < 20; ++i) maps.push_back(io::map_npy<float>(dir.file(i % 2 ? "b.npy" : "a.npy")));
+    for (int i = 0; i < 20; ++i)
+        maps.push_back(io::map_npy<float>(dir.file(i % 2 ? "b.npy" : "a.npy")));
     for (int i = 0; i < 20; ++i) {
         const RM<float>& want = i % 2 ? b : a;
         CHECK(same_bits(maps[std::size_t(i)].data(), want.data(), std::size_t(want.size())));
@@ -560,8 +599,8 @@ TEST_CASE("npy: a header over 1 MiB is read alike by read_npy, read_npy_header a
     CHECK(same_bits(read.data(), v.data(), v.size()));
     CHECK(same_bits(mapped.data(), v.data(), v.size()));
     const std::string bytes = read_file(big);
-    const RM<float> parsed =
-        io::parse_npy<float>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "big");
+    const RM<float> parsed = io::parse_npy<float>(
+        reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "big");
     CHECK(same_bits(parsed.data(), v.data(), v.size()));
 
     // Past the limit every entry point gives the same FormatError, naming the limit.
@@ -588,7 +627,8 @@ TEST_CASE("npy: a header over 1 MiB is read alike by read_npy, read_npy_header a
     CHECK(messages[1] == messages[0]);
     CHECK(messages[2] == messages[0]);
     for (const std::string& p : parts)
-        CHECK_MESSAGE(messages[0].find(p) != std::string::npos, "'" << messages[0] << "' lacks '" << p << "'");
+        CHECK_MESSAGE(messages[0].find(p) != std::string::npos,
+                      "'" << messages[0] << "' lacks '" << p << "'");
 }
 
 TEST_CASE("npy: a mapped set is searched like the matrix it holds") {
@@ -598,32 +638,33 @@ TEST_CASE("npy: a mapped set is searched like the matrix it holds") {
         for (Index j = 0; j < set.cols(); ++j) set(i, j) = float((i * 7 + j * 13) % 17) - 8.0f;
     io::write_npy(dir.file("set.npy"), set);
     const io::MappedNpy<float> mapped = io::map_npy<float>(dir.file("set.npy"));
-    for (const embedkit::Metric m : {embedkit::Metric::l2, embedkit::Metric::cosine, embedkit::Metric::l1}) {
+    for (const embedkit::Metric m :
+         {embedkit::Metric::l2, embedkit::Metric::cosine, embedkit::Metric::l1}) {
         const auto want = embedkit::top_k(set.topRows(12), set, 7, m, {true});
-        const auto got = embedkit::top_k(mapped.matrix().topRows(12), mapped.matrix(), 7, m, {true});
+        const auto got =
+            embedkit::top_k(mapped.matrix().topRows(12), mapped.matrix(), 7, m, {true});
         CHECK(got.indices == want.indices);
         CHECK(got.scores == want.scores);
-        CHECK(embedkit::distances(set.row(3), mapped.matrix(), m) == embedkit::distances(set.row(3), set, m));
+        CHECK(embedkit::distances(set.row(3), mapped.matrix(), m) ==
+              embedkit::distances(set.row(3), set, m));
     }
 }
-
 
 // ---- Dtypes of every integer type, conversion (NpyConvert::allow), float16.
 
 constexpr bool same_dtype(const char* a, const char* b) {
     if (a == nullptr || b == nullptr) return a == b;
-    for (; *a != '\0' && *a == *b; ++a, ++b) {
-    }
+    for (; *a != '\0' && *a == *b; ++a, ++b) {}
     return *a == *b;
 }
 
 template <class T>
 constexpr const char* int_dtype() {
     constexpr bool s = std::is_signed_v<T>;
-    return sizeof(T) == 1 ? (s ? "|i1" : "|u1")
-         : sizeof(T) == 2 ? (s ? "<i2" : "<u2")
-         : sizeof(T) == 4 ? (s ? "<i4" : "<u4")
-                          : (s ? "<i8" : "<u8");
+    return sizeof(T) == 1   ? (s ? "|i1" : "|u1")
+           : sizeof(T) == 2 ? (s ? "<i2" : "<u2")
+           : sizeof(T) == 4 ? (s ? "<i4" : "<u4")
+                            : (s ? "<i8" : "<u8");
 }
 
 // Each integer type gets the dtype of its size and signedness, so long and long long (one of
@@ -663,9 +704,9 @@ static_assert(io::npy_dtype<long double>() == nullptr);
 
 // The standard integer types only: std::ptrdiff_t, std::size_t and the fixed-width names are
 // aliases of them (a duplicate would register the same test name twice).
-TEST_CASE_TEMPLATE("npy: every integer type round-trips under its own name", T, short, unsigned short, int,
-                   unsigned, long, unsigned long, long long, unsigned long long, signed char,
-                   unsigned char) {
+TEST_CASE_TEMPLATE("npy: every integer type round-trips under its own name", T, short,
+                   unsigned short, int, unsigned, long, unsigned long, long long,
+                   unsigned long long, signed char, unsigned char) {
     TempDir dir;
     const RM<T> m = sample_matrix<T>(4, 3);
     io::write_npy(dir.file("m.npy"), m);
@@ -691,28 +732,32 @@ TEST_CASE("npy: top_k's Eigen::Index matrix is read back as int64 under any of i
     io::write_npy(p, ll);
     CHECK(io::read_npy<Index>(p) == r.indices);
     // Narrower integer types need NpyConvert::allow, which checks each value.
-    check_throws<FormatError>([&] { (void)io::read_npy<std::int32_t>(p); }, {"'<i8'", "'<i4'", "NpyConvert::allow"});
+    check_throws<FormatError>([&] { (void)io::read_npy<std::int32_t>(p); },
+                              {"'<i8'", "'<i4'", "NpyConvert::allow"});
     CHECK(io::read_npy<std::int32_t>(p, io::NpyConvert::allow).template cast<Index>() == r.indices);
 }
 
 std::string f8_file(const std::vector<double>& v, const std::string& shape) {
-    return make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }", bytes_of(v));
+    return make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }",
+                    bytes_of(v));
 }
 
 TEST_CASE("npy: float64 reads into float only when asked, rounded, and never overflows to inf") {
     TempDir dir;
     const double inf = std::numeric_limits<double>::infinity();
     const double fmax = double(std::numeric_limits<float>::max());
-    const std::vector<double> v = {1.0 / 3.0, -2.5, 1e-40, fmax, -fmax, inf, -inf,
-                                   std::numeric_limits<double>::quiet_NaN(), 1e-50, -0.0,
-                                   0.1, 16777217.0};
+    const std::vector<double> v = {1.0 / 3.0, -2.5, 1e-40, fmax,
+                                   -fmax,     inf,  -inf,  std::numeric_limits<double>::quiet_NaN(),
+                                   1e-50,     -0.0, 0.1,   16777217.0};
     const std::string p = dir.file("f8.npy");
     write_file(p, f8_file(v, "(3, 4)"));
     // Without NpyConvert::allow: the dtype error naming both dtypes and the way to convert.
-    check_throws<FormatError>([&] { (void)io::read_npy<float>(p); },
-                              {"f8.npy", "dtype is '<f8' but '<f4' was requested", "NpyConvert::allow"});
-    check_throws<FormatError>([&] { (void)io::map_npy<float>(p); },
-                              {"f8.npy", "dtype is '<f8' but '<f4' was requested", "read_npy with NpyConvert::allow"});
+    check_throws<FormatError>(
+        [&] { (void)io::read_npy<float>(p); },
+        {"f8.npy", "dtype is '<f8' but '<f4' was requested", "NpyConvert::allow"});
+    check_throws<FormatError>(
+        [&] { (void)io::map_npy<float>(p); },
+        {"f8.npy", "dtype is '<f8' but '<f4' was requested", "read_npy with NpyConvert::allow"});
     const RM<float> m = io::read_npy<float>(p, io::NpyConvert::allow);
     REQUIRE(m.rows() == 3);
     REQUIRE(m.cols() == 4);
@@ -727,29 +772,33 @@ TEST_CASE("npy: float64 reads into float only when asked, rounded, and never ove
         }
     }
     CHECK(m(0, 3) == std::numeric_limits<float>::max());  // FLT_MAX itself fits
-    CHECK(m(2, 3) == 16777216.0f);                          // 2^24 + 1: the tie goes to even
-    CHECK(std::signbit(m(2, 1)));                           // -0 stays -0
+    CHECK(m(2, 3) == 16777216.0f);                        // 2^24 + 1: the tie goes to even
+    CHECK(std::signbit(m(2, 1)));                         // -0 stays -0
     // parse_npy and read_npy_vector convert alike.
     const std::string bytes = read_file(p);
     const RM<float> parsed =
-        io::parse_npy<float>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), "f8.npy",
-                             io::NpyConvert::allow);
+        io::parse_npy<float>(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+                             "f8.npy", io::NpyConvert::allow);
     CHECK(same_bits(parsed.data(), m.data(), v.size()));
     write_file(dir.file("v.npy"), f8_file(v, "(12,)"));
-    const std::vector<float> vec = io::read_npy_vector<float>(dir.file("v.npy"), io::NpyConvert::allow);
+    const std::vector<float> vec =
+        io::read_npy_vector<float>(dir.file("v.npy"), io::NpyConvert::allow);
     REQUIRE(vec.size() == v.size());
     CHECK(same_bits(vec.data(), m.data(), v.size()));
-    check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(dir.file("v.npy")); }, {"'<f8'", "'<f4'"});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<float>(dir.file("v.npy")); },
+                              {"'<f8'", "'<f4'"});
 
     // A finite value beyond float's range is refused, naming where it is; the smallest double
     // above FLT_MAX already is.
-    for (const double big : {std::nextafter(fmax, inf), -1e39, 1e300, -std::numeric_limits<double>::max()}) {
+    for (const double big :
+         {std::nextafter(fmax, inf), -1e39, 1e300, -std::numeric_limits<double>::max()}) {
         CAPTURE(big);
         std::vector<double> w = v;
         w[6] = big;  // row 1, col 2
         write_file(p, f8_file(w, "(3, 4)"));
-        check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
-                                  {"read_npy", "f8.npy", "at row 1, col 2 does not fit float", "'<f8'"});
+        check_throws<FormatError>(
+            [&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
+            {"read_npy", "f8.npy", "at row 1, col 2 does not fit float", "'<f8'"});
         write_file(dir.file("v.npy"), f8_file(w, "(12,)"));
         check_throws<FormatError>(
             [&] { (void)io::read_npy_vector<float>(dir.file("v.npy"), io::NpyConvert::allow); },
@@ -757,8 +806,8 @@ TEST_CASE("npy: float64 reads into float only when asked, rounded, and never ove
         const std::string b = read_file(p);
         check_throws<FormatError>(
             [&] {
-                (void)io::parse_npy<float>(reinterpret_cast<const unsigned char*>(b.data()), b.size(), "mem.npy",
-                                           io::NpyConvert::allow);
+                (void)io::parse_npy<float>(reinterpret_cast<const unsigned char*>(b.data()),
+                                           b.size(), "mem.npy", io::NpyConvert::allow);
             },
             {"parse_npy", "mem.npy", "at row 1, col 2 does not fit float"});
     }
@@ -790,31 +839,37 @@ TEST_CASE("npy: NpyConvert::allow widens exactly, checks narrowing integers, nev
     // float32 -> double: exact.
     const RM<float> f = sample_matrix<float>(3, 5);
     io::write_npy(p, f);
-    check_throws<FormatError>([&] { (void)io::read_npy<double>(p); }, {"'<f4'", "'<f8'", "NpyConvert::allow"});
+    check_throws<FormatError>([&] { (void)io::read_npy<double>(p); },
+                              {"'<f4'", "'<f8'", "NpyConvert::allow"});
     const RM<double> d = io::read_npy<double>(p, io::NpyConvert::allow);
     for (Index i = 0; i < f.size(); ++i)
-        CHECK((std::isnan(f.data()[i]) ? std::isnan(d.data()[i]) : d.data()[i] == double(f.data()[i])));
+        CHECK((std::isnan(f.data()[i]) ? std::isnan(d.data()[i])
+                                       : d.data()[i] == double(f.data()[i])));
     // int32 -> int64, uint8 -> int16: exact.
     const RM<std::int32_t> i4 = sample_matrix<std::int32_t>(2, 6);
     io::write_npy(p, i4);
     CHECK(io::read_npy<std::int64_t>(p, io::NpyConvert::allow) == i4.cast<std::int64_t>());
     io::write_npy(p, std::vector<std::uint8_t>{0, 1, 255});
-    CHECK(io::read_npy_vector<std::int16_t>(p, io::NpyConvert::allow) == std::vector<std::int16_t>{0, 1, 255});
+    CHECK(io::read_npy_vector<std::int16_t>(p, io::NpyConvert::allow) ==
+          std::vector<std::int16_t>{0, 1, 255});
     // Narrowing integers: each value is checked, in both directions and across signedness.
     io::write_npy(p, std::vector<std::int64_t>{7, 300});
-    check_throws<FormatError>([&] { (void)io::read_npy_vector<std::uint8_t>(p, io::NpyConvert::allow); },
-                              {"value 300 at index 1 does not fit uint8_t (0 to 255)", "'<i8'"});
+    check_throws<FormatError>(
+        [&] { (void)io::read_npy_vector<std::uint8_t>(p, io::NpyConvert::allow); },
+        {"value 300 at index 1 does not fit uint8_t (0 to 255)", "'<i8'"});
     io::write_npy(p, RM<std::int64_t>::Constant(2, 2, -1).eval());
     check_throws<FormatError>([&] { (void)io::read_npy<std::uint64_t>(p, io::NpyConvert::allow); },
                               {"value -1 at row 0, col 0 does not fit uint64_t"});
     io::write_npy(p, std::vector<std::int64_t>{std::int64_t(1) << 40});
-    check_throws<FormatError>([&] { (void)io::read_npy<std::int32_t>(p, io::NpyConvert::allow); },
-                              {"value 1099511627776 at index 0 does not fit int32_t (-2147483648 to 2147483647)"});
+    check_throws<FormatError>(
+        [&] { (void)io::read_npy<std::int32_t>(p, io::NpyConvert::allow); },
+        {"value 1099511627776 at index 0 does not fit int32_t (-2147483648 to 2147483647)"});
     io::write_npy(p, std::vector<std::uint64_t>{std::numeric_limits<std::uint64_t>::max()});
     check_throws<FormatError>([&] { (void)io::read_npy<std::int64_t>(p, io::NpyConvert::allow); },
                               {"value 18446744073709551615 at index 0 does not fit int64_t"});
     io::write_npy(p, std::vector<std::int8_t>{-128, 127});
-    CHECK(io::read_npy_vector<std::int64_t>(p, io::NpyConvert::allow) == std::vector<std::int64_t>{-128, 127});
+    CHECK(io::read_npy_vector<std::int64_t>(p, io::NpyConvert::allow) ==
+          std::vector<std::int64_t>{-128, 127});
     // Floating point and integers are never converted into each other.
     io::write_npy(p, std::vector<std::int64_t>{1, 2});
     check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
@@ -825,7 +880,8 @@ TEST_CASE("npy: NpyConvert::allow widens exactly, checks narrowing integers, nev
 }
 
 #ifndef EMBEDKIT_IO_TEST_DATA
-#error "tests/io/CMakeLists.txt defines EMBEDKIT_IO_TEST_DATA (the folder of the committed reference files)"
+#error \
+    "tests/io/CMakeLists.txt defines EMBEDKIT_IO_TEST_DATA (the folder of the committed reference files)"
 #endif
 
 TEST_CASE("npy: float16 reads into float exactly as numpy converts it") {
@@ -837,7 +893,8 @@ TEST_CASE("npy: float16 reads into float exactly as numpy converts it") {
     const io::NpyHeader h = io::read_npy_header(halves);
     CHECK(h.dtype == "<f2");
     CHECK(h.shape == std::vector<std::uint64_t>{1024});
-    check_throws<FormatError>([&] { (void)io::read_npy<float>(halves); }, {"dtype is '<f2' but '<f4' was requested"});
+    check_throws<FormatError>([&] { (void)io::read_npy<float>(halves); },
+                              {"dtype is '<f2' but '<f4' was requested"});
     const std::vector<float> got = io::read_npy_vector<float>(halves, io::NpyConvert::allow);
     const std::vector<float> numpy = io::read_npy_vector<float>(dir + "/f16_patterns_f4.npy");
     REQUIRE(got.size() == 1024);
@@ -860,7 +917,8 @@ TEST_CASE("npy: all 65536 float16 patterns read through a file as the bit conver
     std::vector<std::uint16_t> all(65536);
     for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
     const std::string p = dir.file("all.npy");
-    write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (256, 256), }", bytes_of(all)));
+    write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (256, 256), }",
+                           bytes_of(all)));
     const RM<float> m = io::read_npy<float>(p, io::NpyConvert::allow);
     REQUIRE(m.rows() == 256);
     for (std::size_t i = 0; i < all.size(); ++i) {
@@ -871,11 +929,11 @@ TEST_CASE("npy: all 65536 float16 patterns read through a file as the bit conver
     CHECK(m(124, 0) == std::numeric_limits<float>::infinity());  // 0x7C00
     CHECK(m(123, 255) == 65504.0f);                              // 0x7BFF
     // A header that announces float16 must have 2 bytes per element.
-    write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }", std::string(5, '\0')));
+    write_file(p, make_npy("{'descr': '<f2', 'fortran_order': False, 'shape': (3,), }",
+                           std::string(5, '\0')));
     check_throws<FormatError>([&] { (void)io::read_npy<float>(p, io::NpyConvert::allow); },
                               {"truncated data (shape needs 6 bytes, file has 5)"});
 }
-
 
 // ---- NpyWriter: all or nothing.
 
@@ -891,9 +949,11 @@ TEST_CASE("npy: NpyWriter streams batches and publishes only a complete file") {
         w.append(all.data() + 12, 0);
         CHECK(read_file(p) == before);  // nothing visible before commit()
         w.append(all.data() + 12, 18);
-        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); }, {"exceeds the shape (0 left)"});
+        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); },
+                                              {"exceeds the shape (0 left)"});
         w.commit();
-        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); }, {"e.npy", "already committed"});
+        check_throws<embedkit::ArgumentError>([&] { w.append(all.data(), 1); },
+                                              {"e.npy", "already committed"});
         check_throws<embedkit::ArgumentError>([&] { w.commit(); }, {"already committed"});
     }
     const RM<float> back = io::read_npy<float>(p);
@@ -914,8 +974,7 @@ TEST_CASE("npy: NpyWriter streams batches and publishes only a complete file") {
         io::NpyWriter<float> w(p, {10, 3});
         w.append(all.data(), 15);
         throw std::runtime_error("the producer failed");
-    } catch (const std::runtime_error&) {
-    }
+    } catch (const std::runtime_error&) {}
     CHECK(read_file(p) == complete);
     CHECK(dir.entries() == std::vector<std::string>{"e.npy"});
 }
@@ -976,7 +1035,8 @@ TEST_CASE("npy: a 1-D file is an n x 1 matrix, a std::vector, or an Eigen vector
     CHECK(io::read_npy_vector<double>(p) == std::vector<double>{1.5, -2.0, 3.25});
     // An n x 1 file is 2-D: read_npy_vector refuses it rather than guess.
     io::write_npy(p, m);
-    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(p); }, {"expected a 1-D array, got shape (3, 1)"});
+    check_throws<FormatError>([&] { (void)io::read_npy_vector<double>(p); },
+                              {"expected a 1-D array, got shape (3, 1)"});
 }
 
 }  // namespace

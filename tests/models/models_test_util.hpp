@@ -37,9 +37,11 @@ Clustered<Scalar> clustered(Eigen::Index n, Eigen::Index dim, int clusters, std:
     embedkit::Rng rng(seed);
     embedkit::RowMatrix<Scalar> protos(clusters, dim);
     Clustered<Scalar> out{embedkit::RowMatrix<Scalar>(n, dim), {}};
-    for (Eigen::Index i = 0; i < protos.size(); ++i) protos.data()[i] = static_cast<Scalar>(rng.uniform() < 0.5 ? 0.05 : 0.95);
+    for (Eigen::Index i = 0; i < protos.size(); ++i)
+        protos.data()[i] = static_cast<Scalar>(rng.uniform() < 0.5 ? 0.05 : 0.95);
     for (Eigen::Index r = 0; r < n; ++r) {
-        const auto c = static_cast<Eigen::Index>(rng.uniform_index(static_cast<std::uint64_t>(clusters)));
+        const auto c =
+            static_cast<Eigen::Index>(rng.uniform_index(static_cast<std::uint64_t>(clusters)));
         out.labels.push_back(static_cast<std::uint8_t>(c));
         for (Eigen::Index j = 0; j < dim; ++j) {
             const double v = protos(c, j) + 0.05 * rng.normal();
@@ -51,7 +53,8 @@ Clustered<Scalar> clustered(Eigen::Index n, Eigen::Index dim, int clusters, std:
 
 /// The data of clustered() alone.
 template <class Scalar>
-embedkit::RowMatrix<Scalar> clustered_data(Eigen::Index n, Eigen::Index dim, int clusters, std::uint64_t seed) {
+embedkit::RowMatrix<Scalar> clustered_data(Eigen::Index n, Eigen::Index dim, int clusters,
+                                           std::uint64_t seed) {
     return clustered<Scalar>(n, dim, clusters, seed).data;
 }
 
@@ -70,8 +73,9 @@ public:
     TempDir() {
         static std::atomic<unsigned> counter{0};
         const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-        path_ = fs::temp_directory_path() / ("embedkit_models_test_" + std::to_string(::getpid()) + "_" +
-                                             std::to_string(counter++) + "_" + std::to_string(ticks));
+        path_ = fs::temp_directory_path() /
+                ("embedkit_models_test_" + std::to_string(::getpid()) + "_" +
+                 std::to_string(counter++) + "_" + std::to_string(ticks));
         fs::create_directories(path_);
     }
     ~TempDir() {
@@ -102,15 +106,17 @@ inline std::string mnist_dir_or_skip() {
     if (dir == nullptr || *dir == 0) {
         why = "EMBEDKIT_MNIST_DIR is not set";
     } else {
-        for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                              "t10k-labels-idx1-ubyte"}) {
+        for (const char* f : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"}) {
             const fs::path p = fs::path(dir) / f;
-            if (!fs::exists(p) && !fs::exists(p.string() + ".gz")) why = std::string("missing ") + p.string() + "[.gz]";
+            if (!fs::exists(p) && !fs::exists(p.string() + ".gz"))
+                why = std::string("missing ") + p.string() + "[.gz]";
         }
     }
     if (why.empty()) return dir;
     if (in_ci) FAIL("MNIST data needed under CI=true: " << why);
-    MESSAGE("skipped: MNIST data not available (" << why << "); set EMBEDKIT_MNIST_DIR to the folder with the four files");
+    MESSAGE("skipped: MNIST data not available ("
+            << why << "); set EMBEDKIT_MNIST_DIR to the folder with the four files");
     return "";
 }
 

@@ -31,8 +31,8 @@ TEST_CASE("autoencoder: gradient check with BCE and with MSE") {
         const auto x = modeltest::clustered_data<double>(4, 7, 2, 2);
         auto loss = [&] { return ae.train_batch(x, rng); };
         const auto res = ek::nn::check_gradients(ae.parameters(), loss);
-        INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic << " numeric "
-                      << res.numeric);
+        INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic
+                      << " numeric " << res.numeric);
         CHECK(res.checked == 5 * 7 + 5 + 5 * 3 + 3 + 3 * 5 + 5 + 5 * 7 + 7);
         CHECK(res.max_relative_error < 1e-6);
     }
@@ -74,9 +74,10 @@ TEST_CASE("autoencoder: model files round trip and other kinds are refused") {
     CHECK(back.options().mse_output == ek::nn::Activation::tanh);
     const auto x = modeltest::clustered_data<float>(5, 10, 2, 6);
     CHECK(back.reconstruct(x) == ae.reconstruct(x));
-    CHECK_THROWS_WITH_AS(ek::models::VAE<float>::load(dir.file("ae.ekm")), doctest::Contains("embedkit.vae"),
-                         ek::FormatError);
-    CHECK_THROWS_AS(ek::models::Autoencoder<float>(ek::models::AutoencoderOptions{0}, rng), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::models::VAE<float>::load(dir.file("ae.ekm")),
+                         doctest::Contains("embedkit.vae"), ek::FormatError);
+    CHECK_THROWS_AS(ek::models::Autoencoder<float>(ek::models::AutoencoderOptions{0}, rng),
+                    ek::ArgumentError);
 }
 
 TEST_CASE("autoencoder: a learning-rate schedule applies per epoch and survives a resume") {
@@ -93,7 +94,8 @@ TEST_CASE("autoencoder: a learning-rate schedule applies per epoch and survives 
     CHECK(schedule(4) == 1e-3);
     // The optimiser starts at 1e-2, a rate the schedule never gives: a run that ignored the
     // schedule (before or after a resume) would differ.
-    auto run = [&](int epochs, const std::string& ckpt, bool resume, const std::function<double(int)>& lr) {
+    auto run = [&](int epochs, const std::string& ckpt, bool resume,
+                   const std::function<double(int)>& lr) {
         ek::Rng rng(5);
         ek::models::Autoencoder<float> ae(o, rng);
         ek::nn::Adam<float> adam(1e-2);
@@ -133,18 +135,21 @@ TEST_CASE("autoencoder: a learning-rate schedule applies per epoch and survives 
     CHECK(std::get<1>(plain_run)[0].loss != full_history[0].loss);
     // A resume whose rates disagree with those of the epochs already trained (part.ckpt now
     // holds all 5) is refused.
-    CHECK_THROWS_WITH_AS(run(5, dir.file("part.ckpt"), true, ek::nn::step_decay(4e-3, {1})),
-                         doctest::Contains("epoch 1 ran at learning rate 0.004, this run schedules 0.0004 for it"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(run(5, dir.file("part.ckpt"), true, nullptr),
-                         doctest::Contains("epoch 5 ran at learning rate 0.001, this run uses 0.01"), ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(ek::nn::step_decay(0.0, {2}), doctest::Contains("base and factor must be positive"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(ek::nn::step_decay(1e-3, {0}), doctest::Contains("drop epochs are 1-based, got 0"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        run(5, dir.file("part.ckpt"), true, ek::nn::step_decay(4e-3, {1})),
+        doctest::Contains("epoch 1 ran at learning rate 0.004, this run schedules 0.0004 for it"),
+        ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        run(5, dir.file("part.ckpt"), true, nullptr),
+        doctest::Contains("epoch 5 ran at learning rate 0.001, this run uses 0.01"),
+        ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::step_decay(0.0, {2}),
+                         doctest::Contains("base and factor must be positive"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::step_decay(1e-3, {0}),
+                         doctest::Contains("drop epochs are 1-based, got 0"), ek::ArgumentError);
     ek::nn::Adam<float> adam;
-    CHECK_THROWS_WITH_AS(adam.set_learning_rate(-1), doctest::Contains("learning rate must be positive"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(adam.set_learning_rate(-1),
+                         doctest::Contains("learning rate must be positive"), ek::ArgumentError);
 }
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -188,14 +193,16 @@ TEST_CASE("autoencoder: fit flushes denormals on its thread and restores the mod
 }
 #endif
 
-TEST_CASE("autoencoder: MSE reconstructs unbounded (standardised) data with the default linear output") {
+TEST_CASE(
+    "autoencoder: MSE reconstructs unbounded (standardised) data with the default linear output") {
     // Standardised features of rank 3: x = z W, z ~ N(0, I). A sigmoid output could not get
     // below ~0.6 mean squared error here (half the values are negative); the default linear
     // output learns them.
     ek::Rng data_rng(21);
     const Eigen::Index n = 600, dim = 12;
     ek::RowMatrix<float> w(3, dim), z(n, 3);
-    for (Eigen::Index i = 0; i < w.size(); ++i) w.data()[i] = static_cast<float>(data_rng.normal() / std::sqrt(3.0));
+    for (Eigen::Index i = 0; i < w.size(); ++i)
+        w.data()[i] = static_cast<float>(data_rng.normal() / std::sqrt(3.0));
     for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = static_cast<float>(data_rng.normal());
     const ek::RowMatrix<float> x = z * w;
     ek::models::AutoencoderOptions o;
@@ -211,7 +218,8 @@ TEST_CASE("autoencoder: MSE reconstructs unbounded (standardised) data with the 
     const ek::RowMatrix<float> r = ae.reconstruct(x);
     const double mse = static_cast<double>((r - x).squaredNorm()) / static_cast<double>(x.size());
     const double variance = static_cast<double>(x.squaredNorm()) / static_cast<double>(x.size());
-    INFO("final loss " << h.back().loss << ", reconstruction mse " << mse << ", data variance " << variance);
+    INFO("final loss " << h.back().loss << ", reconstruction mse " << mse << ", data variance "
+                       << variance);
     CHECK(r.minCoeff() < -0.5f);
     CHECK(r.maxCoeff() > 1.5f);
     CHECK(mse < 0.1 * variance);

@@ -56,7 +56,8 @@ TEST_CASE("model files: saving and loading compare each tensor name a bounded nu
     const Counts large = count_lookups(dir.file("large.ekm"), 2000);
     REQUIRE(small.tensors == 4 * 251);
     REQUIRE(large.tensors == 4 * 2001);
-    INFO("save: " << small.save << " / " << large.save << " compares, load: " << small.load << " / " << large.load);
+    INFO("save: " << small.save << " / " << large.save << " compares, load: " << small.load << " / "
+                  << large.load);
     // At most one verifying comparison per lookup and one lookup per tensor, with room for
     // the few fixed lookups; a scan per tensor would need ~tensors^2 / 2 (16 million here).
     CHECK(large.save <= 2 * large.tensors);

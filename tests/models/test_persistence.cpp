@@ -5,6 +5,7 @@
 
 #include <embedkit/models/networks.hpp>
 #include <embedkit/models/persistence.hpp>
+#include <embedkit/models/autoencoder.hpp>
 #include <embedkit/models/vae.hpp>
 #include <embedkit/nn/loss.hpp>
 
@@ -33,8 +34,10 @@ public:
     using Options = RegressorOptions;
     using Matrix = ek::RowMatrix<double>;
 
-    Regressor(const Options& o, ek::Rng& rng) : options_(o), net_(layout(o), ek::nn::Init::glorot_uniform, rng) {}
-    Regressor(const Options& o, ek::nn::ZeroWeights) : options_(o), net_(layout(o), ek::nn::zero_weights) {}
+    Regressor(const Options& o, ek::Rng& rng)
+        : options_(o), net_(layout(o), ek::nn::Init::glorot_uniform, rng) {}
+    Regressor(const Options& o, ek::nn::ZeroWeights)
+        : options_(o), net_(layout(o), ek::nn::zero_weights) {}
 
     static std::string kind() { return "test.regressor"; }
     template <class O, class Field>
@@ -45,8 +48,10 @@ public:
         field("activation", o.activation);
     }
     static ek::models::Layout layout(const Options& o) {
-        if (o.input <= 0 || o.hidden <= 0 || o.output <= 0) throw ek::ArgumentError("Regressor: sizes must be positive");
-        return {{"net", ek::models::dense_chain({o.input, o.hidden, o.output}, o.activation, ek::nn::Activation::identity)}};
+        if (o.input <= 0 || o.hidden <= 0 || o.output <= 0)
+            throw ek::ArgumentError("Regressor: sizes must be positive");
+        return {{"net", ek::models::dense_chain({o.input, o.hidden, o.output}, o.activation,
+                                                ek::nn::Activation::identity)}};
     }
     const Options& options() const { return options_; }
     std::vector<ek::nn::Parameter<double>> parameters() { return net_.parameters(); }
@@ -59,11 +64,12 @@ public:
     }
 
     // Training on (x | y) rows, for the fit loop.
-    ek::nn::History fit(const Matrix& xy, const ek::models::FitOptions& options, ek::nn::Optimizer<double>& opt,
-                        ek::Rng& rng) {
-        return ek::models::fit_with_callbacks(*this, options, opt, rng, xy.rows(), [&](const ek::nn::FitOptions& run) {
-            return ek::nn::detail::fit_on_rows(*this, xy, Matrix(0, xy.cols()), run, opt, rng);
-        });
+    ek::nn::History fit(const Matrix& xy, const ek::models::FitOptions& options,
+                        ek::nn::Optimizer<double>& opt, ek::Rng& rng) {
+        return ek::models::fit_with_callbacks(
+            *this, options, opt, rng, xy.rows(), [&](const ek::nn::FitOptions& run) {
+                return ek::nn::detail::fit_on_rows(*this, xy, Matrix(0, xy.cols()), run, opt, rng);
+            });
     }
     Eigen::Index input_size() const { return options_.input + options_.output; }
     double train_batch(const Matrix& xy, ek::Rng&) {
@@ -127,9 +133,10 @@ TEST_CASE("persistence: a model with no persistence code of its own saves and lo
     CHECK(file.kind == "test.regressor");
     CHECK(file.attribute("activation") == "sigmoid");
     CHECK(file.attribute("scalar") == "float64");
-    CHECK_THROWS_WITH_AS(ek::models::VAE<float>::load(dir.file("r.ekm")),
-                         doctest::Contains("holds a model of kind 'test.regressor', expected 'embedkit.vae'"),
-                         ek::FormatError);
+    CHECK_THROWS_WITH_AS(
+        ek::models::VAE<float>::load(dir.file("r.ekm")),
+        doctest::Contains("holds a model of kind 'test.regressor', expected 'embedkit.vae'"),
+        ek::FormatError);
 }
 
 TEST_CASE("persistence: a resumed run of a new model equals the uninterrupted run") {
@@ -173,7 +180,8 @@ TEST_CASE("persistence: loading builds the model with zero weights and draws no 
         CHECK(a[i].rows == b[i].rows);
         CHECK(a[i].cols == b[i].cols);
     }
-    CHECK(ek::models::parameter_count(ek::models::VAE<float>::layout(o)) == (6 * 4 + 4) + 2 * (4 * 2 + 2) + (2 * 4 + 4) + (4 * 6 + 6));
+    CHECK(ek::models::parameter_count(ek::models::VAE<float>::layout(o)) ==
+          (6 * 4 + 4) + 2 * (4 * 2 + 2) + (2 * 4 + 4) + (4 * 6 + 6));
 }
 
 TEST_CASE("persistence: optimiser state survives a model file and is validated there") {
@@ -195,9 +203,10 @@ TEST_CASE("persistence: optimiser state survives a model file and is validated t
     for (std::size_t i = 0; i < adam.slots().size(); ++i)
         for (std::size_t k = 0; k < 2; ++k) CHECK(back.slots()[i][k] == adam.slots()[i][k]);
     ek::nn::SGD<double> sgd;
-    CHECK_THROWS_WITH_AS(ek::models::read_optimizer_state(file, "opt.", sgd, model.parameters()),
-                         doctest::Contains("the file holds the state of 'adam', this optimiser is 'sgd'"),
-                         ek::FormatError);
+    CHECK_THROWS_WITH_AS(
+        ek::models::read_optimizer_state(file, "opt.", sgd, model.parameters()),
+        doctest::Contains("the file holds the state of 'adam', this optimiser is 'sgd'"),
+        ek::FormatError);
     // A fresh optimiser (no step yet) has no slots and loads into any model.
     ek::io::ModelFile empty;
     ek::models::write_optimizer_state(empty, "opt.", ek::nn::Adam<double>());
@@ -206,8 +215,43 @@ TEST_CASE("persistence: optimiser state survives a model file and is validated t
     CHECK(fresh.steps() == 0);
     auto fewer = model.parameters();
     fewer.pop_back();
-    CHECK_THROWS_WITH_AS(ek::models::read_optimizer_state(file, "opt.", fresh, fewer),
-                         doctest::Contains("records the state of 4 parameters after 3 steps, the model has 3"),
-                         ek::FormatError);
+    CHECK_THROWS_WITH_AS(
+        ek::models::read_optimizer_state(file, "opt.", fresh, fewer),
+        doctest::Contains("records the state of 4 parameters after 3 steps, the model has 3"),
+        ek::FormatError);
     CHECK(fresh.steps() == 0);  // a refused state changes nothing
+}
+
+TEST_CASE(
+    "persistence: a BCE autoencoder file as 0.2 wrote it (mse_output recorded) loads and resumes") {
+    TempDir dir;
+    ek::models::AutoencoderOptions o;
+    o.input = 6;
+    o.hidden = {4};
+    o.latent = 2;  // loss bce (the default)
+    ek::Rng rng(8);
+    const ek::models::Autoencoder<float> model(o, rng);
+    auto file = ek::io::load_model_file([&] {
+        model.save(dir.file("new.ekm"));
+        return dir.file("new.ekm");
+    }());
+    CHECK_FALSE(file.has_attribute("mse_output"));  // BCE has no output activation to record
+    file.set_attribute("mse_output", "sigmoid");    // what 0.2 wrote for every autoencoder
+    ek::io::save_model_file(dir.file("old.ekm"), file);
+    const auto back = ek::models::Autoencoder<float>::load(dir.file("old.ekm"));
+    const auto a = model.parameters();
+    const auto b = back.parameters();
+    for (std::size_t i = 0; i < a.size(); ++i) CHECK(a[i].values() == b[i].values());
+    // Comparing against a model of default options (mse_output identity) is no architecture
+    // mismatch for BCE, so a 0.2 checkpoint resumes.
+    ek::models::Autoencoder<float> target(o, rng);
+    ek::models::read_weights(file, target);
+    // A loss the file does not know names the file.
+    for (auto& attribute : file.attributes)
+        if (attribute.first == "loss") attribute.second = "hinge";
+    ek::io::save_model_file(dir.file("bad.ekm"), file);
+    CHECK_THROWS_WITH_AS(ek::models::Autoencoder<float>::load(dir.file("bad.ekm")),
+                         doctest::Contains("bad.ekm' (embedkit.autoencoder): embedkit::models: "
+                                           "attribute 'loss' has unknown loss 'hinge'"),
+                         ek::FormatError);
 }

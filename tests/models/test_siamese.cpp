@@ -42,7 +42,8 @@ TEST_CASE("siamese: gradient check of the tower through the contrastive loss") {
     ek::nn::GradCheckOptions gc;
     gc.step = 1e-5;
     const auto res = ek::nn::check_gradients(model.parameters(), loss, gc);
-    INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic << " numeric " << res.numeric);
+    INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic
+                  << " numeric " << res.numeric);
     CHECK(res.checked == 6 * 5 + 5 + 5 * 3 + 3);
     CHECK(res.max_relative_error < 1e-6);
 }
@@ -60,7 +61,8 @@ TEST_CASE("siamese: gradient check of the tower through the batch-hard triplet l
     ek::nn::GradCheckOptions gc;
     gc.step = 1e-5;  // as above: the last bias's gradient is exactly 0
     const auto res = ek::nn::check_gradients(model.parameters(), loss, gc);
-    INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic << " numeric " << res.numeric);
+    INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic
+                  << " numeric " << res.numeric);
     CHECK(res.max_relative_error < 1e-6);
 }
 
@@ -79,9 +81,11 @@ TEST_CASE("siamese: training on clustered data separates the clusters with both 
         ek::nn::Adam<float> adam(3e-3);
         ek::models::SiameseTraining t;
         t.loss = kind;
-        const auto h = model.fit(train, train_labels, test, test_pairs, quiet_fit(4, 64), t, adam, rng);
+        const auto h =
+            model.fit(train, train_labels, test, test_pairs, quiet_fit(4, 64), t, adam, rng);
         REQUIRE(h.size() == 4);
-        INFO("first " << h.front().loss << " last " << h.back().loss << " accuracy " << h.back().val_accuracy);
+        INFO("first " << h.front().loss << " last " << h.back().loss << " accuracy "
+                      << h.back().val_accuracy);
         CHECK(h.back().loss < h.front().loss);
         CHECK(h.back().val_accuracy > 0.95);
         const ek::RowMatrixF te = model.embed(test), tr = model.embed(train);
@@ -103,7 +107,8 @@ TEST_CASE("siamese: resume equals an uninterrupted run and files round trip") {
         auto f = quiet_fit(epochs, 32);
         f.checkpoint_path = ckpt;
         f.resume = resume;
-        auto h = model.fit(train, labels, ek::RowMatrixF(0, 20), ek::data::Pairs{}, f, ek::models::SiameseTraining{}, adam, rng);
+        auto h = model.fit(train, labels, ek::RowMatrixF(0, 20), ek::data::Pairs{}, f,
+                           ek::models::SiameseTraining{}, adam, rng);
         return std::make_pair(std::move(model), h);
     };
     auto [full, fh] = run(3, dir.file("full.ckpt"), false);
@@ -127,25 +132,30 @@ TEST_CASE("siamese: bad inputs throw with the problem named") {
     const auto x = modeltest::clustered_data<float>(10, 20, 2, 10);
     const std::vector<std::uint8_t> labels{0, 1, 0, 1, 0, 1, 0, 1, 0, 1};
     const ek::models::SiameseTraining t;
-    CHECK_THROWS_WITH_AS(model.fit(x, std::vector<std::uint8_t>(9, 0), x, ek::data::Pairs{}, quiet_fit(1, 4), t, adam, rng),
+    CHECK_THROWS_WITH_AS(model.fit(x, std::vector<std::uint8_t>(9, 0), x, ek::data::Pairs{},
+                                   quiet_fit(1, 4), t, adam, rng),
                          doctest::Contains("10 rows but 9 labels"), ek::DimensionError);
-    CHECK_THROWS_AS(model.fit(ek::RowMatrixF(10, 19), labels, x, ek::data::Pairs{}, quiet_fit(1, 4), t, adam, rng),
+    CHECK_THROWS_AS(model.fit(ek::RowMatrixF(10, 19), labels, x, ek::data::Pairs{}, quiet_fit(1, 4),
+                              t, adam, rng),
                     ek::DimensionError);
     ek::data::Pairs bad;
     bad.first = {0};
     bad.second = {99};
     bad.similar = {1};
-    CHECK_THROWS_WITH_AS(model.fit(x, labels, x, bad, quiet_fit(1, 4), t, adam, rng), doctest::Contains("refers past"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(model.fit(x, labels, x, bad, quiet_fit(1, 4), t, adam, rng),
+                         doctest::Contains("refers past"), ek::ArgumentError);
     ek::models::SiameseTraining neg = t;
     neg.margin = 0;
-    CHECK_THROWS_AS(model.fit(x, labels, x, ek::data::Pairs{}, quiet_fit(1, 4), neg, adam, rng), ek::ArgumentError);
+    CHECK_THROWS_AS(model.fit(x, labels, x, ek::data::Pairs{}, quiet_fit(1, 4), neg, adam, rng),
+                    ek::ArgumentError);
     auto nan = x;
     nan(2, 3) = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(model.fit(nan, labels, x, ek::data::Pairs{}, quiet_fit(1, 4), t, adam, rng),
-                         doctest::Contains("row 2 holds NaN"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        model.fit(nan, labels, x, ek::data::Pairs{}, quiet_fit(1, 4), t, adam, rng),
+        doctest::Contains("row 2 holds NaN"), ek::ArgumentError);
     CHECK_THROWS_AS(model.embed(ek::RowMatrixF(2, 7)), ek::DimensionError);
-    CHECK_THROWS_AS(ek::models::Siamese<float>(ek::models::SiameseOptions{784, {}}, rng), ek::ArgumentError);
+    CHECK_THROWS_AS(ek::models::Siamese<float>(ek::models::SiameseOptions{784, {}}, rng),
+                    ek::ArgumentError);
 }
 
 TEST_CASE("siamese: labels of any integer type train exactly as the same classes relabelled 0..k") {
@@ -154,7 +164,8 @@ TEST_CASE("siamese: labels of any integer type train exactly as the same classes
     const auto data = modeltest::clustered<float>(240, 20, 4, 21);
     const std::vector<std::int64_t> to{300, 44, 70000, -5};
     std::vector<std::int64_t> wide;
-    std::vector<std::uint8_t> dense;  // the same classes in the order of their values: -5 44 300 70000
+    std::vector<std::uint8_t>
+        dense;  // the same classes in the order of their values: -5 44 300 70000
     const std::uint8_t rank[4] = {2, 1, 3, 0};
     for (std::uint8_t l : data.labels) {
         wide.push_back(to[l]);
@@ -171,7 +182,8 @@ TEST_CASE("siamese: labels of any integer type train exactly as the same classes
             ek::Rng rng(4);
             ek::models::Siamese<float> model(small_tower(), rng);
             ek::nn::Adam<float> adam(3e-3);
-            const auto h = model.fit(data.data, labels, data.data, test_pairs, quiet_fit(2, 32), t, adam, rng);
+            const auto h =
+                model.fit(data.data, labels, data.data, test_pairs, quiet_fit(2, 32), t, adam, rng);
             return std::make_pair(h, model.embed(data.data.topRows(5)));
         };
         const auto [hd, ed] = run(dense);
@@ -238,15 +250,17 @@ TEST_CASE("siamese: gradient check of the tower through the multiple negatives r
         ek::nn::GradCheckOptions gc;
         gc.step = 1e-5;  // as in the cases above
         const auto res = ek::nn::check_gradients(model.parameters(), loss, gc);
-        INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic << " numeric "
-                      << res.numeric);
+        INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic
+                      << " numeric " << res.numeric);
         CHECK(res.max_relative_error < 1e-6);
     }
-    CHECK_THROWS_WITH_AS(model.multiple_negatives_step(batch, 3, 20.0), doctest::Contains("2 x 3 rows"),
-                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(model.multiple_negatives_step(batch, 3, 20.0),
+                         doctest::Contains("2 x 3 rows"), ek::DimensionError);
 }
 
-TEST_CASE("siamese: multiple negatives training on (anchor, positive) pairs learns to retrieve the positive") {
+TEST_CASE(
+    "siamese: multiple negatives training on (anchor, positive) pairs learns to retrieve the "
+    "positive") {
     // Two views of 400 items; the tower must map both views of an item close in cosine.
     const Views train = noisy_views(400, 31);
     const Views test = noisy_views(200, 32);
@@ -266,11 +280,12 @@ TEST_CASE("siamese: multiple negatives training on (anchor, positive) pairs lear
         test_pairs.second.insert(test_pairs.second.end(), {200 + i, 200 + (i + 1) % 200});
         test_pairs.similar.insert(test_pairs.similar.end(), {1, 0});
     }
-    const auto h = model.fit(train.anchors, train.positives, {}, test_rows, test_pairs, quiet_fit(30, 32), t, adam, rng);
+    const auto h = model.fit(train.anchors, train.positives, {}, test_rows, test_pairs,
+                             quiet_fit(30, 32), t, adam, rng);
     REQUIRE(h.size() == 30);
     const double after = retrieval_at_1(model.embed(test.anchors), model.embed(test.positives));
-    INFO("loss " << h.front().loss << " -> " << h.back().loss << ", retrieval@1 " << before << " -> " << after
-                 << ", val accuracy " << h.back().val_accuracy);
+    INFO("loss " << h.front().loss << " -> " << h.back().loss << ", retrieval@1 " << before
+                 << " -> " << after << ", val accuracy " << h.back().val_accuracy);
     // A random tower finds 1.5 % of the positives among 200 (chance: 0.5 %); trained, 96 %.
     CHECK(before < 0.1);
     CHECK(h.back().loss < 0.1 * h.front().loss);
@@ -288,7 +303,8 @@ TEST_CASE("siamese: multiple negatives training on (anchor, positive) pairs lear
     ek::Rng rng2(33);
     ek::models::Siamese<float> model2(small_tower(), rng2);
     ek::nn::Adam<float> adam2(1e-2);
-    const auto h2 = model2.fit(rows, pairs, test_rows, test_pairs, quiet_fit(30, 32), t, adam2, rng2);
+    const auto h2 =
+        model2.fit(rows, pairs, test_rows, test_pairs, quiet_fit(30, 32), t, adam2, rng2);
     for (std::size_t e = 0; e < h.size(); ++e) CHECK(h2[e].loss == h[e].loss);
     CHECK(model2.embed(test.anchors) == model.embed(test.anchors));
 }
@@ -313,13 +329,15 @@ TEST_CASE("siamese: contrastive training on the caller's own pairs") {
     ek::models::Siamese<float> m1(small_tower(), r1), m2(small_tower(), r2);
     ek::nn::Adam<float> a1(3e-3), a2(3e-3);
     const auto h1 = m1.fit(train, pairs, test, test_pairs, quiet_fit(3, 64), t, a1, r1);
-    const auto h2 = m2.fit(first, second, pairs.similar, test, test_pairs, quiet_fit(3, 64), t, a2, r2);
+    const auto h2 =
+        m2.fit(first, second, pairs.similar, test, test_pairs, quiet_fit(3, 64), t, a2, r2);
     REQUIRE(h1.size() == 3);
     for (std::size_t e = 0; e < 3; ++e) {
         CHECK(h2[e].loss == h1[e].loss);
         CHECK(h2[e].val_loss == h1[e].val_loss);
     }
-    INFO("loss " << h1.front().loss << " -> " << h1.back().loss << ", accuracy " << h1.back().val_accuracy);
+    INFO("loss " << h1.front().loss << " -> " << h1.back().loss << ", accuracy "
+                 << h1.back().val_accuracy);
     CHECK(h1.back().loss < h1.front().loss);
     CHECK(h1.back().val_accuracy > 0.95);
 }
@@ -340,41 +358,51 @@ TEST_CASE("siamese: bad pairs and losses that do not fit the data throw") {
     triplet.loss = ek::models::SiameseLoss::triplet;
     const ek::models::SiameseTraining contrastive;
     const auto f = quiet_fit(1, 4);
-    CHECK_THROWS_WITH_AS(model.fit(x, pairs, x, none, f, mnrl, adam, rng),
-                         doctest::Contains("training pair 1 has similar = 0, but the multiple_negatives loss"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        model.fit(x, pairs, x, none, f, mnrl, adam, rng),
+        doctest::Contains("training pair 1 has similar = 0, but the multiple_negatives loss"),
+        ek::ArgumentError);
     CHECK_THROWS_WITH_AS(model.fit(x, pairs, x, none, f, triplet, adam, rng),
-                         doctest::Contains("the triplet loss needs class labels"), ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(model.fit(x, std::vector<int>{0, 1, 0, 1, 0, 1}, x, none, f, mnrl, adam, rng),
-                         doctest::Contains("trains on (anchor, positive) pairs, not class labels"), ek::ArgumentError);
+                         doctest::Contains("the triplet loss needs class labels"),
+                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        model.fit(x, std::vector<int>{0, 1, 0, 1, 0, 1}, x, none, f, mnrl, adam, rng),
+        doctest::Contains("trains on (anchor, positive) pairs, not class labels"),
+        ek::ArgumentError);
     auto bad = pairs;
     bad.similar[2] = 7;
     CHECK_THROWS_WITH_AS(model.fit(x, bad, x, none, f, contrastive, adam, rng),
-                         doctest::Contains("training pair 2 has similar = 7, expected 0 or 1"), ek::ArgumentError);
+                         doctest::Contains("training pair 2 has similar = 7, expected 0 or 1"),
+                         ek::ArgumentError);
     bad = pairs;
     bad.second[1] = 6;
     CHECK_THROWS_WITH_AS(model.fit(x, bad, x, none, f, contrastive, adam, rng),
-                         doctest::Contains("training pair 1 refers past the 6 rows"), ek::ArgumentError);
+                         doctest::Contains("training pair 1 refers past the 6 rows"),
+                         ek::ArgumentError);
     bad = pairs;
     bad.similar.pop_back();
     CHECK_THROWS_WITH_AS(model.fit(x, bad, x, none, f, contrastive, adam, rng),
-                         doctest::Contains("training pairs have lists of different lengths"), ek::DimensionError);
-    CHECK_THROWS_WITH_AS(model.fit(x, none, x, none, f, contrastive, adam, rng), doctest::Contains("no training pairs"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(model.fit(x, x.topRows(5), {1, 1, 1, 1, 1}, x, none, f, contrastive, adam, rng),
-                         doctest::Contains("first is 6x20 but second is 5x20"), ek::DimensionError);
+                         doctest::Contains("training pairs have lists of different lengths"),
+                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(model.fit(x, none, x, none, f, contrastive, adam, rng),
+                         doctest::Contains("no training pairs"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        model.fit(x, x.topRows(5), {1, 1, 1, 1, 1}, x, none, f, contrastive, adam, rng),
+        doctest::Contains("first is 6x20 but second is 5x20"), ek::DimensionError);
     CHECK_THROWS_WITH_AS(model.fit(x, x, {}, x, none, f, contrastive, adam, rng),
-                         doctest::Contains("similar has 0 entries but there are 6 pairs"), ek::DimensionError);
+                         doctest::Contains("similar has 0 entries but there are 6 pairs"),
+                         ek::DimensionError);
     CHECK_THROWS_WITH_AS(model.fit(x, x, {1, 1, 2, 1, 1, 1}, x, none, f, contrastive, adam, rng),
                          doctest::Contains("training pair 2 has similar = 2"), ek::ArgumentError);
     auto nan = x;
     nan(4, 0) = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(model.fit(x, nan, {}, x, none, f, mnrl, adam, rng), doctest::Contains("second row 4 holds NaN"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(model.fit(x, nan, {}, x, none, f, mnrl, adam, rng),
+                         doctest::Contains("second row 4 holds NaN"), ek::ArgumentError);
     auto zero_scale = mnrl;
     zero_scale.scale = 0;
     CHECK_THROWS_WITH_AS(model.fit(x, x, {}, x, none, f, zero_scale, adam, rng),
-                         doctest::Contains("scale must be positive and finite, got 0"), ek::ArgumentError);
+                         doctest::Contains("scale must be positive and finite, got 0"),
+                         ek::ArgumentError);
     // Empty `similar` means "all positive" for multiple_negatives: this trains.
     CHECK(model.fit(x, x, {}, x, none, f, mnrl, adam, rng).size() == 1);
 }
@@ -393,8 +421,10 @@ TEST_CASE("siamese: a short MNIST run crosses the pair-accuracy bar") {
     ek::Rng rng(42);
     ek::models::Siamese<float> model(ek::models::SiameseOptions{}, rng);
     ek::nn::Adam<float> adam;
-    const auto h = model.fit(x, y, v, pairs, quiet_fit(2, 128), ek::models::SiameseTraining{}, adam, rng);
-    INFO("losses " << h[0].loss << " " << h[1].loss << ", pair accuracy " << h[0].val_accuracy << " " << h[1].val_accuracy);
+    const auto h =
+        model.fit(x, y, v, pairs, quiet_fit(2, 128), ek::models::SiameseTraining{}, adam, rng);
+    INFO("losses " << h[0].loss << " " << h[1].loss << ", pair accuracy " << h[0].val_accuracy
+                   << " " << h[1].val_accuracy);
     CHECK(h[1].loss < h[0].loss);
     // Measured: 89.2 % after one epoch, 91.3 % after two (24,000 pairs each; random is 50 %).
     CHECK(h[1].val_accuracy > 0.90);

@@ -43,8 +43,8 @@ TEST_CASE("vae: gradient check of the whole model with fixed noise") {
         return vae.train_batch(x, noise);
     };
     const auto res = ek::nn::check_gradients(params, loss);
-    INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic << " numeric "
-                  << res.numeric);
+    INFO("worst " << res.worst_tensor << "[" << res.worst_index << "] analytic " << res.analytic
+                  << " numeric " << res.numeric);
     CHECK(res.checked == 166);  // every weight and bias of the 6-5-4-(3+3) / 3-4-5-6 network
     CHECK(res.max_relative_error < 1e-6);
 }
@@ -57,7 +57,8 @@ TEST_CASE("vae: training on clustered data lowers the loss and keeps clusters ap
     ek::nn::Adam<float> adam(3e-3);
     const auto history = vae.fit(train, val, quiet_fit(8, 50), adam, rng);
     REQUIRE(history.size() == 8);
-    INFO("first " << history.front().loss << " last " << history.back().loss << " val " << history.back().val_loss);
+    INFO("first " << history.front().loss << " last " << history.back().loss << " val "
+                  << history.back().val_loss);
     // An untrained decoder scores about 20 * ln 2 = 13.9 nats; the clusters are learnable.
     CHECK(history.back().loss < 0.6 * history.front().loss);
     CHECK(history.back().val_loss < 0.6 * history.front().loss);
@@ -86,7 +87,8 @@ TEST_CASE("vae: the same seed gives byte-identical model files") {
         vae.fit(train, quiet_fit(2, 32), adam, rng);
         vae.save(dir.file("m" + std::to_string(run) + ".ekm"));
     }
-    const auto a = modeltest::read_bytes(dir.file("m0.ekm")), b = modeltest::read_bytes(dir.file("m1.ekm"));
+    const auto a = modeltest::read_bytes(dir.file("m0.ekm")),
+               b = modeltest::read_bytes(dir.file("m1.ekm"));
     CHECK(a.size() > 1000);
     CHECK(a == b);
     ek::Rng other(43);
@@ -134,12 +136,14 @@ TEST_CASE("vae: resuming from a checkpoint continues exactly like an uninterrupt
     auto f = quiet_fit(5, 16);
     f.checkpoint_path = dir.file("part.ckpt");
     f.resume = true;
-    CHECK_THROWS_WITH_AS(vae.fit(train, val, f, adam, rng), doctest::Contains("batch size 32"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(vae.fit(train, val, f, adam, rng), doctest::Contains("batch size 32"),
+                         ek::ArgumentError);
     ek::models::VAEOptions wide = small_vae();
     wide.latent = 3;
     ek::models::VAE<float> other(wide, rng);
     f.batch_size = 32;
-    CHECK_THROWS_WITH_AS(other.fit(train, val, f, adam, rng), doctest::Contains("latent"), ek::FormatError);
+    CHECK_THROWS_WITH_AS(other.fit(train, val, f, adam, rng), doctest::Contains("latent"),
+                         ek::FormatError);
 }
 
 TEST_CASE("vae: a loss that turns NaN stops with epoch and batch and leaves the checkpoint") {
@@ -157,8 +161,8 @@ TEST_CASE("vae: a loss that turns NaN stops with epoch and batch and leaves the 
     vae.parameters()[0].values()(0, 0) = std::numeric_limits<float>::quiet_NaN();
     f.epochs = 2;
     f.resume = false;
-    CHECK_THROWS_WITH_AS(vae.fit(train, f, adam, rng), doctest::Contains("NaN at epoch 1, batch 1 of 4"),
-                         ek::NumericError);
+    CHECK_THROWS_WITH_AS(vae.fit(train, f, adam, rng),
+                         doctest::Contains("NaN at epoch 1, batch 1 of 4"), ek::NumericError);
     CHECK(modeltest::read_bytes(f.checkpoint_path) == before);
     CHECK(modeltest::read_bytes(f.checkpoint_path).size() == before.size());
 }
@@ -186,16 +190,19 @@ TEST_CASE("vae: bad inputs throw with the problem named") {
     ek::nn::Adam<float> adam;
     const auto ok = modeltest::clustered_data<float>(10, 20, 2, 13);
     CHECK_THROWS_WITH_AS(vae.fit(ek::RowMatrixF(10, 19), quiet_fit(1, 5), adam, rng),
-                         doctest::Contains("takes 20 columns, the training data has 19"), ek::DimensionError);
-    CHECK_THROWS_WITH_AS(vae.fit(ek::RowMatrixF(0, 20), quiet_fit(1, 5), adam, rng), doctest::Contains("empty"),
-                         ek::ArgumentError);
+                         doctest::Contains("takes 20 columns, the training data has 19"),
+                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(vae.fit(ek::RowMatrixF(0, 20), quiet_fit(1, 5), adam, rng),
+                         doctest::Contains("empty"), ek::ArgumentError);
     CHECK_THROWS_AS(vae.fit(ok, quiet_fit(1, 0), adam, rng), ek::ArgumentError);
     auto nan = ok;
     nan(3, 4) = std::numeric_limits<float>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(vae.fit(nan, quiet_fit(1, 5), adam, rng), doctest::Contains("row 3 holds NaN"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(vae.fit(nan, quiet_fit(1, 5), adam, rng),
+                         doctest::Contains("row 3 holds NaN"), ek::ArgumentError);
     auto big = ok;
     big(2, 0) = 255;
-    CHECK_THROWS_WITH_AS(vae.fit(big, quiet_fit(1, 5), adam, rng), doctest::Contains("outside [0, 1]"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(vae.fit(big, quiet_fit(1, 5), adam, rng),
+                         doctest::Contains("outside [0, 1]"), ek::ArgumentError);
     CHECK_THROWS_AS(vae.encode(ek::RowMatrixF(3, 7)), ek::DimensionError);
     CHECK_THROWS_AS(vae.decode(ek::RowMatrixF(3, 3)), ek::DimensionError);
     CHECK_THROWS_AS(vae.sample(0, rng), ek::ArgumentError);
@@ -204,7 +211,8 @@ TEST_CASE("vae: bad inputs throw with the problem named") {
     CHECK_THROWS_AS(ek::models::VAE<float>(bad, rng), ek::ArgumentError);
     auto f = quiet_fit(1, 5);
     f.resume = true;
-    CHECK_THROWS_WITH_AS(vae.fit(ok, f, adam, rng), doctest::Contains("checkpoint_path"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(vae.fit(ok, f, adam, rng), doctest::Contains("checkpoint_path"),
+                         ek::ArgumentError);
 }
 
 TEST_CASE("vae: a short MNIST run crosses the validation-loss bar") {
@@ -218,7 +226,8 @@ TEST_CASE("vae: a short MNIST run crosses the validation-loss bar") {
     ek::models::VAE<float> vae(ek::models::VAEOptions{}, rng);
     ek::nn::Adam<float> adam;
     const auto h = vae.fit(x, v, quiet_fit(3, 100), adam, rng);
-    INFO("epoch losses " << h[0].loss << " " << h[1].loss << " " << h[2].loss << ", val " << h[2].val_loss);
+    INFO("epoch losses " << h[0].loss << " " << h[1].loss << " " << h[2].loss << ", val "
+                         << h[2].val_loss);
     CHECK(h[2].loss < h[0].loss);
     // Measured 3 epochs on 12,000 images: validation loss ~170 (an untrained model scores ~545).
     CHECK(h[2].val_loss < 180.0);

@@ -15,7 +15,8 @@ namespace nntest {
 
 using MatD = embedkit::RowMatrix<double>;
 
-inline MatD random_matrix(Eigen::Index rows, Eigen::Index cols, embedkit::Rng& rng, double lo = -1, double hi = 1) {
+inline MatD random_matrix(Eigen::Index rows, Eigen::Index cols, embedkit::Rng& rng, double lo = -1,
+                          double hi = 1) {
     MatD m(rows, cols);
     for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = rng.uniform(lo, hi);
     return m;
@@ -29,7 +30,8 @@ inline embedkit::nn::Parameter<double> view(MatD& value, MatD& grad, const std::
 
 /// Checks every parameter gradient and the input gradient of `layer` on input `x`, for the
 /// loss L = sum(output .* R) with a fixed random R. Returns the check's result.
-inline embedkit::nn::GradCheckResult check_layer(embedkit::nn::Layer<double>& layer, MatD x, std::uint64_t seed,
+inline embedkit::nn::GradCheckResult check_layer(embedkit::nn::Layer<double>& layer, MatD x,
+                                                 std::uint64_t seed,
                                                  embedkit::nn::GradCheckOptions options = {}) {
     embedkit::Rng rng(seed);
     const MatD& probe = layer.forward(x);
@@ -49,14 +51,14 @@ inline embedkit::nn::GradCheckResult check_layer(embedkit::nn::Layer<double>& la
 }
 
 /// doctest CHECK with the worst entry in the message.
-#define NN_CHECK_GRADIENTS(result, tolerance)                                                           \
-    do {                                                                                                \
-        const auto& res_ = (result);                                                                    \
-        INFO("worst: " << res_.worst_tensor << "[" << res_.worst_index << "] analytic " << res_.analytic \
-                       << " numeric " << res_.numeric << " rel " << res_.max_relative_error            \
-                       << " over " << res_.checked << " entries");                                      \
-        CHECK(res_.checked > 0);                                                                        \
-        CHECK(res_.max_relative_error < (tolerance));                                                   \
+#define NN_CHECK_GRADIENTS(result, tolerance)                                                 \
+    do {                                                                                      \
+        const auto& res_ = (result);                                                          \
+        INFO("worst: " << res_.worst_tensor << "[" << res_.worst_index << "] analytic "       \
+                       << res_.analytic << " numeric " << res_.numeric << " rel "             \
+                       << res_.max_relative_error << " over " << res_.checked << " entries"); \
+        CHECK(res_.checked > 0);                                                              \
+        CHECK(res_.max_relative_error < (tolerance));                                         \
     } while (0)
 
 }  // namespace nntest

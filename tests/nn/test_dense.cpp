@@ -12,8 +12,8 @@ using nntest::MatD;
 
 TEST_CASE("dense: forward equals x W + b then the activation") {
     ek::Rng rng(3);
-    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu, ek::nn::Activation::sigmoid,
-                     ek::nn::Activation::tanh}) {
+    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu,
+                     ek::nn::Activation::sigmoid, ek::nn::Activation::tanh}) {
         ek::nn::Dense<double> layer(5, 3, rng, {act});
         layer.bias() = nntest::random_matrix(1, 3, rng);
         const MatD x = nntest::random_matrix(4, 5, rng, -3, 3);
@@ -35,8 +35,8 @@ TEST_CASE("dense: forward equals x W + b then the activation") {
 
 TEST_CASE("dense: gradient check for every activation") {
     ek::Rng rng(11);
-    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu, ek::nn::Activation::sigmoid,
-                     ek::nn::Activation::tanh}) {
+    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu,
+                     ek::nn::Activation::sigmoid, ek::nn::Activation::tanh}) {
         CAPTURE(ek::nn::activation_name(act));
         ek::nn::Dense<double> layer(7, 5, rng, {act});
         layer.bias() = nntest::random_matrix(1, 5, rng, -0.5, 0.5);
@@ -48,8 +48,8 @@ TEST_CASE("dense: gradient check for every activation") {
 
 TEST_CASE("dense: standalone activation layers pass the gradient check") {
     ek::Rng rng(12);
-    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu, ek::nn::Activation::sigmoid,
-                     ek::nn::Activation::tanh}) {
+    for (auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu,
+                     ek::nn::Activation::sigmoid, ek::nn::Activation::tanh}) {
         CAPTURE(ek::nn::activation_name(act));
         ek::nn::ActivationLayer<double> layer(act);
         MatD x = nntest::random_matrix(5, 4, rng, -3, 3);
@@ -96,13 +96,13 @@ TEST_CASE("dense: bad shapes and sizes throw with a clear message") {
     ek::Rng rng(15);
     CHECK_THROWS_AS(ek::nn::Dense<float>(0, 3, rng), ek::ArgumentError);
     ek::nn::Dense<float> layer(4, 3, rng);
-    CHECK_THROWS_WITH_AS(layer.backward(ek::RowMatrixF::Zero(2, 3)), doctest::Contains("before forward"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(layer.forward(ek::RowMatrixF::Zero(2, 5)), doctest::Contains("expects 4 input columns, got 5"),
-                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(layer.backward(ek::RowMatrixF::Zero(2, 3)),
+                         doctest::Contains("before forward"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(layer.forward(ek::RowMatrixF::Zero(2, 5)),
+                         doctest::Contains("expects 4 input columns, got 5"), ek::DimensionError);
     layer.forward(ek::RowMatrixF::Zero(2, 4));
-    CHECK_THROWS_WITH_AS(layer.backward(ek::RowMatrixF::Zero(3, 3)), doctest::Contains("gradient is 3x3"),
-                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(layer.backward(ek::RowMatrixF::Zero(3, 3)),
+                         doctest::Contains("gradient is 3x3"), ek::DimensionError);
     CHECK_THROWS_AS(ek::nn::parse_activation("softmax"), ek::ArgumentError);
     CHECK(ek::nn::parse_activation("tanh") == ek::nn::Activation::tanh);
 }
@@ -115,8 +115,8 @@ TEST_CASE("dense: bad shapes and sizes throw with a clear message") {
 // range tell them apart at the same variance).
 TEST_CASE("dense: initialisation follows the scheme's distribution and the seed") {
     const double fan_in = 400, fan_out = 300;
-    for (auto scheme : {ek::nn::Init::glorot_uniform, ek::nn::Init::glorot_normal, ek::nn::Init::he_uniform,
-                        ek::nn::Init::he_normal}) {
+    for (auto scheme : {ek::nn::Init::glorot_uniform, ek::nn::Init::glorot_normal,
+                        ek::nn::Init::he_uniform, ek::nn::Init::he_normal}) {
         CAPTURE(ek::nn::init_name(scheme));
         ek::Rng a(21), b(21);
         ek::nn::Dense<double> la(400, 300, a, {ek::nn::Activation::identity, scheme});
@@ -125,7 +125,8 @@ TEST_CASE("dense: initialisation follows the scheme's distribution and the seed"
         CHECK(la.bias().isZero(0));
 
         const bool he = scheme == ek::nn::Init::he_uniform || scheme == ek::nn::Init::he_normal;
-        const bool uniform = scheme == ek::nn::Init::glorot_uniform || scheme == ek::nn::Init::he_uniform;
+        const bool uniform =
+            scheme == ek::nn::Init::glorot_uniform || scheme == ek::nn::Init::he_uniform;
         const double want_var = he ? 2.0 / fan_in : 2.0 / (fan_in + fan_out);
         const auto w = la.weight().array();
         const double n = static_cast<double>(w.size());
@@ -159,7 +160,8 @@ TEST_CASE("dense: the sparse-input path passes the gradient check") {
     ek::Rng rng(31);
     for (auto mode : {ek::nn::InputSparsity::sparse, ek::nn::InputSparsity::automatic}) {
         // 70 outputs: one full block of 64 plus a tail.
-        ek::nn::Dense<double> layer(40, 70, rng, {ek::nn::Activation::tanh, ek::nn::Init::glorot_uniform, mode});
+        ek::nn::Dense<double> layer(40, 70, rng,
+                                    {ek::nn::Activation::tanh, ek::nn::Init::glorot_uniform, mode});
         layer.bias() = nntest::random_matrix(1, 70, rng, -0.5, 0.5);
         MatD x = nntest::random_matrix(5, 40, rng, 0, 1);
         for (Eigen::Index i = 0; i < x.size(); ++i)
@@ -187,19 +189,23 @@ TEST_CASE("dense: the sparse-input path passes the gradient check") {
 TEST_CASE("dense: sparse and dense paths agree and automatic picks by density") {
     ek::Rng rng(32);
     ek::Rng init_a(5), init_b(5);
-    ek::nn::Dense<float> dense(300, 130, init_a, {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform,
-                                                  ek::nn::InputSparsity::dense});
-    ek::nn::Dense<float> sparse(300, 130, init_b, {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform,
-                                                   ek::nn::InputSparsity::automatic});
+    ek::nn::Dense<float> dense(
+        300, 130, init_a,
+        {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform, ek::nn::InputSparsity::dense});
+    ek::nn::Dense<float> sparse(
+        300, 130, init_b,
+        {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform, ek::nn::InputSparsity::automatic});
     ek::RowMatrixF x(33, 300);
-    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.uniform());
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        x.data()[i] = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.uniform());
     const ek::RowMatrixF ya = dense.forward(x);
     const ek::RowMatrixF yb = sparse.forward(x);
     CHECK(!dense.used_sparse_path());
     CHECK(sparse.used_sparse_path());
     CHECK((ya - yb).cwiseAbs().maxCoeff() < 1e-5f);
     ek::RowMatrixF g(33, 130);
-    for (Eigen::Index i = 0; i < g.size(); ++i) g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+    for (Eigen::Index i = 0; i < g.size(); ++i)
+        g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
     dense.backward(g, true);
     const ek::RowMatrixF gx = sparse.backward(g, true);
     CHECK((dense.weight_gradient() - sparse.weight_gradient()).cwiseAbs().maxCoeff() < 1e-5f);

@@ -70,9 +70,11 @@ TEST_CASE("loss: gradient checks for BCE, MSE and KL including saturated logits"
         NN_CHECK_GRADIENTS(ek::nn::check_gradients(p, loss, opt), 1e-6);
     }
     {
-        MatD mu = nntest::random_matrix(5, 2, rng, -2, 2), lv = nntest::random_matrix(5, 2, rng, -4, 4);
+        MatD mu = nntest::random_matrix(5, 2, rng, -2, 2),
+             lv = nntest::random_matrix(5, 2, rng, -4, 4);
         MatD gmu, glv;
-        std::vector<ek::nn::Parameter<double>> p{nntest::view(mu, gmu, "mu"), nntest::view(lv, glv, "log_var")};
+        std::vector<ek::nn::Parameter<double>> p{nntest::view(mu, gmu, "mu"),
+                                                 nntest::view(lv, glv, "log_var")};
         auto loss = [&] { return ek::nn::kl_standard_normal(mu, lv, gmu, glv); };
         NN_CHECK_GRADIENTS(ek::nn::check_gradients(p, loss, opt), 1e-6);
     }
@@ -90,7 +92,8 @@ TEST_CASE("loss: KL is zero at the prior and matches the closed form") {
         const long double m = mu.data()[i], l = lv.data()[i];
         want += -0.5L * (1 + l - m * m - std::exp(l));
     }
-    CHECK(ek::nn::kl_standard_normal(mu, lv, gmu, glv) == doctest::Approx(static_cast<double>(want / 3)).epsilon(1e-12));
+    CHECK(ek::nn::kl_standard_normal(mu, lv, gmu, glv) ==
+          doctest::Approx(static_cast<double>(want / 3)).epsilon(1e-12));
     // Huge log-variances are clamped, not overflowed.
     ek::RowMatrixF mf = ek::RowMatrixF::Zero(1, 2), lf(1, 2), gm, gl;
     lf << 200, -200;
@@ -113,12 +116,13 @@ TEST_CASE("loss: shape mismatches and empty batches throw") {
     MatD a(2, 3), b(3, 2), g, g2;
     a.setZero();
     b.setZero();
-    CHECK_THROWS_WITH_AS(ek::nn::bce_with_logits(a, b, g), doctest::Contains("logits is 2x3 but targets is 3x2"),
-                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::bce_with_logits(a, b, g),
+                         doctest::Contains("logits is 2x3 but targets is 3x2"), ek::DimensionError);
     CHECK_THROWS_AS(ek::nn::mean_squared_error(a, b, g), ek::DimensionError);
     CHECK_THROWS_AS(ek::nn::kl_standard_normal(a, b, g, g2), ek::DimensionError);
     MatD e(0, 3);
-    CHECK_THROWS_WITH_AS(ek::nn::bce_with_logits(e, e, g), doctest::Contains("empty batch"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::bce_with_logits(e, e, g), doctest::Contains("empty batch"),
+                         ek::ArgumentError);
 }
 
 // ---- Contrastive and batch-hard triplet losses ----
@@ -145,7 +149,8 @@ long double distance_ld(const MatD& x, Eigen::Index i, const MatD& y, Eigen::Ind
     return std::sqrt(s);
 }
 
-long double contrastive_ld(const MatD& a, const MatD& b, const std::vector<std::uint8_t>& similar, long double margin) {
+long double contrastive_ld(const MatD& a, const MatD& b, const std::vector<std::uint8_t>& similar,
+                           long double margin) {
     long double total = 0;
     for (Eigen::Index i = 0; i < a.rows(); ++i) {
         const long double d = distance_ld(a, i, b, i);
@@ -172,12 +177,14 @@ TripletRef triplet_ld(const MatD& e, const std::vector<std::uint8_t>& labels, lo
         std::vector<long double> pos, neg;
         for (Eigen::Index j = 0; j < e.rows(); ++j) {
             if (j == i) continue;
-            (labels[std::size_t(j)] == labels[std::size_t(i)] ? pos : neg).push_back(distance_ld(e, i, e, j));
+            (labels[std::size_t(j)] == labels[std::size_t(i)] ? pos : neg)
+                .push_back(distance_ld(e, i, e, j));
         }
         if (pos.empty() || neg.empty()) continue;
         std::sort(pos.begin(), pos.end());
         std::sort(neg.begin(), neg.end());
-        if (pos.size() > 1) r.min_partner_gap = std::min(r.min_partner_gap, pos.back() - pos[pos.size() - 2]);
+        if (pos.size() > 1)
+            r.min_partner_gap = std::min(r.min_partner_gap, pos.back() - pos[pos.size() - 2]);
         if (neg.size() > 1) r.min_partner_gap = std::min(r.min_partner_gap, neg[1] - neg[0]);
         const long double hinge = margin + pos.back() - neg.front();
         r.min_hinge_gap = std::min(r.min_hinge_gap, std::abs(hinge));
@@ -202,11 +209,13 @@ TEST_CASE("loss: contrastive_loss equals the direct formula on both sides of the
     MatD ga, gb;
     ek::VectorD d;
     const double got = ek::nn::contrastive_loss(a, b, similar, 1.0, ga, gb, &d);
-    CHECK(got == doctest::Approx(static_cast<double>(contrastive_ld(a, b, similar, 1.0L))).epsilon(1e-13));
+    CHECK(got ==
+          doctest::Approx(static_cast<double>(contrastive_ld(a, b, similar, 1.0L))).epsilon(1e-13));
     // (0.49 + 0.09 + 0.36 + 0.16) / 6
     CHECK(got == doctest::Approx(1.1 / 6).epsilon(1e-12));
     REQUIRE(d.size() == 6);
-    for (Eigen::Index i = 0; i < 6; ++i) CHECK(d[i] == doctest::Approx(static_cast<double>(distance_ld(a, i, b, i))).epsilon(1e-14));
+    for (Eigen::Index i = 0; i < 6; ++i)
+        CHECK(d[i] == doctest::Approx(static_cast<double>(distance_ld(a, i, b, i))).epsilon(1e-14));
     CHECK((gb + ga).cwiseAbs().maxCoeff() == 0.0);
     CHECK(ga.row(4).isZero(0));  // beyond the margin: no gradient
     CHECK(ga.row(5).isZero(0));
@@ -229,10 +238,12 @@ TEST_CASE("loss: contrastive_loss gradient checks for similar pairs and both sid
     for (double margin : {1.0, 2.5}) {
         CAPTURE(margin);
         MatD a = nntest::random_matrix(6, 4, rng);
-        MatD b = at_distances(a, {0.05, 1.7, 0.2 * margin, 0.8 * margin, 1.3 * margin, 3.0 * margin}, rng);
+        MatD b = at_distances(
+            a, {0.05, 1.7, 0.2 * margin, 0.8 * margin, 1.3 * margin, 3.0 * margin}, rng);
         const std::vector<std::uint8_t> similar{1, 1, 0, 0, 0, 0};
         MatD ga, gb;
-        std::vector<ek::nn::Parameter<double>> p{nntest::view(a, ga, "a"), nntest::view(b, gb, "b")};
+        std::vector<ek::nn::Parameter<double>> p{nntest::view(a, ga, "a"),
+                                                 nntest::view(b, gb, "b")};
         auto loss = [&] { return ek::nn::contrastive_loss(a, b, similar, margin, ga, gb); };
         NN_CHECK_GRADIENTS(ek::nn::check_gradients(p, loss, opt), 1e-6);
     }
@@ -241,7 +252,7 @@ TEST_CASE("loss: contrastive_loss gradient checks for similar pairs and both sid
 TEST_CASE("loss: contrastive_loss at distance 0 is finite with a zero dissimilar gradient") {
     MatD a(3, 3);
     a << 0.5, -1, 2, 0.5, -1, 2, 3, 0, 0;
-    MatD b = a;  // every pair at distance exactly 0
+    MatD b = a;     // every pair at distance exactly 0
     b(2, 0) = 3.5;  // except the last, a similar pair at 0.5
     const std::vector<std::uint8_t> similar{0, 1, 1};
     MatD ga, gb;
@@ -276,20 +287,25 @@ TEST_CASE("loss: contrastive_loss propagates NaN and rejects bad arguments") {
     c.setZero();
     wide.setZero();
     CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, c, {1, 0}, 1.0, ga, gb),
-                         doctest::Contains("contrastive_loss: a is 2x3 but b is 3x3"), ek::DimensionError);
+                         doctest::Contains("contrastive_loss: a is 2x3 but b is 3x3"),
+                         ek::DimensionError);
     CHECK_THROWS_AS(ek::nn::contrastive_loss(a, wide, {1, 0}, 1.0, ga, gb), ek::DimensionError);
     CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0, 1}, 1.0, ga, gb),
-                         doctest::Contains("similar has 3 entries but there are 2 rows"), ek::DimensionError);
-    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(e, e, {}, 1.0, ga, gb), doctest::Contains("empty batch"),
-                         ek::ArgumentError);
+                         doctest::Contains("similar has 3 entries but there are 2 rows"),
+                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(e, e, {}, 1.0, ga, gb),
+                         doctest::Contains("empty batch"), ek::ArgumentError);
     CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0}, 0.0, ga, gb),
-                         doctest::Contains("margin must be positive and finite, got 0"), ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0}, -0.5, ga, gb), doctest::Contains("got -0.5"),
+                         doctest::Contains("margin must be positive and finite, got 0"),
                          ek::ArgumentError);
-    CHECK_THROWS_AS(ek::nn::contrastive_loss(a, b, {1, 0}, std::numeric_limits<double>::quiet_NaN(), ga, gb),
-                    ek::ArgumentError);
-    CHECK_THROWS_AS(ek::nn::contrastive_loss(a, b, {1, 0}, std::numeric_limits<double>::infinity(), ga, gb),
-                    ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 0}, -0.5, ga, gb),
+                         doctest::Contains("got -0.5"), ek::ArgumentError);
+    CHECK_THROWS_AS(
+        ek::nn::contrastive_loss(a, b, {1, 0}, std::numeric_limits<double>::quiet_NaN(), ga, gb),
+        ek::ArgumentError);
+    CHECK_THROWS_AS(
+        ek::nn::contrastive_loss(a, b, {1, 0}, std::numeric_limits<double>::infinity(), ga, gb),
+        ek::ArgumentError);
     CHECK_THROWS_WITH_AS(ek::nn::contrastive_loss(a, b, {1, 2}, 1.0, ga, gb),
                          doctest::Contains("similar[1] must be 0 or 1, got 2"), ek::ArgumentError);
     CHECK_THROWS_AS(ek::nn::pair_distances(a, c), ek::DimensionError);
@@ -298,7 +314,8 @@ TEST_CASE("loss: contrastive_loss propagates NaN and rejects bad arguments") {
 
 TEST_CASE("loss: triplet_batch_hard_loss equals the direct batch-hard formula") {
     ek::Rng rng(21);
-    const std::vector<std::uint8_t> labels{0, 1, 0, 2, 1, 0, 2, 1, 3};  // label 3: no positive, skipped
+    const std::vector<std::uint8_t> labels{0, 1, 0, 2, 1,
+                                           0, 2, 1, 3};  // label 3: no positive, skipped
     const MatD e = nntest::random_matrix(9, 3, rng);
     MatD g;
     for (double margin : {0.3, 1.0, 10.0}) {
@@ -384,17 +401,19 @@ TEST_CASE("loss: triplet_batch_hard_loss at distance 0 and without usable anchor
 
 TEST_CASE("loss: triplet_batch_hard_loss rejects bad arguments") {
     MatD e = MatD::Zero(3, 2), empty(0, 2), g;
-    CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1}, 1.0, g),
-                         doctest::Contains("triplet_batch_hard_loss: labels has 2 entries but there are 3 rows"),
-                         ek::DimensionError);
-    CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(empty, {}, 1.0, g), doctest::Contains("empty batch"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        ek::nn::triplet_batch_hard_loss(e, {0, 1}, 1.0, g),
+        doctest::Contains("triplet_batch_hard_loss: labels has 2 entries but there are 3 rows"),
+        ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(empty, {}, 1.0, g),
+                         doctest::Contains("empty batch"), ek::ArgumentError);
     CHECK_THROWS_WITH_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1, 1}, 0.0, g),
                          doctest::Contains("margin must be positive"), ek::ArgumentError);
     CHECK_THROWS_AS(ek::nn::triplet_batch_hard_loss(e, {0, 1, 1}, -1.0, g), ek::ArgumentError);
 }
 
-TEST_CASE("loss: triplet_batch_hard_loss with wide labels equals the same classes relabelled 0..k") {
+TEST_CASE(
+    "loss: triplet_batch_hard_loss with wide labels equals the same classes relabelled 0..k") {
     // As bytes, 300 and 44 would be one class (300 mod 256 = 44), and so would 70000 and 112.
     ek::Rng rng(24);
     const MatD e = nntest::random_matrix(8, 3, rng);
@@ -413,7 +432,8 @@ TEST_CASE("loss: triplet_batch_hard_loss with wide labels equals the same classe
     CHECK(gu == gd);
     // The byte-narrowed labels merge classes and give another loss: what the old API computed.
     std::vector<std::uint8_t> narrowed(wide.size());
-    for (std::size_t i = 0; i < wide.size(); ++i) narrowed[i] = static_cast<std::uint8_t>(wide[i] & 0xFF);
+    for (std::size_t i = 0; i < wide.size(); ++i)
+        narrowed[i] = static_cast<std::uint8_t>(wide[i] & 0xFF);
     MatD gb;
     CHECK(ek::nn::triplet_batch_hard_loss(e, narrowed, 0.5, gb) != ld);
 }
@@ -435,7 +455,8 @@ long double mnrl_ld(const MatD& a, const MatD& p, long double scale) {
                 na += static_cast<long double>(a(i, c)) * a(i, c);
                 np += static_cast<long double>(p(j, c)) * p(j, c);
             }
-            s[static_cast<std::size_t>(j)] = (na == 0 || np == 0) ? 0 : scale * dot / std::sqrt(na * np);
+            s[static_cast<std::size_t>(j)] =
+                (na == 0 || np == 0) ? 0 : scale * dot / std::sqrt(na * np);
         }
         long double sum = 0;
         for (long double v : s) sum += std::exp(v);
@@ -446,7 +467,8 @@ long double mnrl_ld(const MatD& a, const MatD& p, long double scale) {
 
 }  // namespace
 
-TEST_CASE("loss: multiple_negatives_ranking_loss equals the definition and passes the gradient check") {
+TEST_CASE(
+    "loss: multiple_negatives_ranking_loss equals the definition and passes the gradient check") {
     ek::Rng rng(31);
     for (double scale : {1.0, ek::nn::default_ranking_scale, 50.0}) {
         CAPTURE(scale);
@@ -457,10 +479,13 @@ TEST_CASE("loss: multiple_negatives_ranking_loss equals the definition and passe
         CHECK(got == doctest::Approx(static_cast<double>(mnrl_ld(a, p, scale))).epsilon(1e-13));
         // Cosine ignores length: every gradient row is orthogonal to its row.
         for (Eigen::Index i = 0; i < a.rows(); ++i) {
-            CHECK(std::abs(ga.row(i).dot(a.row(i))) < 1e-13 * (1 + ga.row(i).norm() * a.row(i).norm()));
-            CHECK(std::abs(gp.row(i).dot(p.row(i))) < 1e-13 * (1 + gp.row(i).norm() * p.row(i).norm()));
+            CHECK(std::abs(ga.row(i).dot(a.row(i))) <
+                  1e-13 * (1 + ga.row(i).norm() * a.row(i).norm()));
+            CHECK(std::abs(gp.row(i).dot(p.row(i))) <
+                  1e-13 * (1 + gp.row(i).norm() * p.row(i).norm()));
         }
-        std::vector<ek::nn::Parameter<double>> params{nntest::view(a, ga, "anchors"), nntest::view(p, gp, "positives")};
+        std::vector<ek::nn::Parameter<double>> params{nntest::view(a, ga, "anchors"),
+                                                      nntest::view(p, gp, "positives")};
         auto loss = [&] { return ek::nn::multiple_negatives_ranking_loss(a, p, scale, ga, gp); };
         NN_CHECK_GRADIENTS(ek::nn::check_gradients(params, loss), 1e-6);
     }
@@ -470,7 +495,8 @@ TEST_CASE("loss: multiple_negatives_ranking_loss equals the definition and passe
     ek::RowMatrixF gaf, gpf;
     const double d = ek::nn::multiple_negatives_ranking_loss(a, p, 20.0, ga, gp);
     const ek::RowMatrixF af = a.cast<float>(), pf = p.cast<float>();
-    CHECK(ek::nn::multiple_negatives_ranking_loss(af, pf, 20.0, gaf, gpf) == doctest::Approx(d).epsilon(1e-5));
+    CHECK(ek::nn::multiple_negatives_ranking_loss(af, pf, 20.0, gaf, gpf) ==
+          doctest::Approx(d).epsilon(1e-5));
     CHECK(gaf.cast<double>().isApprox(ga, 1e-4));
     CHECK(gpf.cast<double>().isApprox(gp, 1e-4));
 }
@@ -512,9 +538,12 @@ TEST_CASE("loss: multiple_negatives_ranking_loss matches PyTorch (scripts/mnrl_r
         const MatD want_ga = as_matrix(read_values("grad_anchors", count), n, d);
         const MatD want_gp = as_matrix(read_values("grad_positives", count), n, d);
         MatD ga, gp;
-        CHECK(ek::nn::multiple_negatives_ranking_loss(a, p, scale, ga, gp) == doctest::Approx(loss).epsilon(1e-12));
-        // Relative to the largest gradient entry: some entries are ~1e-10 of it (nearly one-hot rows).
-        const double gscale = std::max(want_ga.cwiseAbs().maxCoeff(), want_gp.cwiseAbs().maxCoeff());
+        CHECK(ek::nn::multiple_negatives_ranking_loss(a, p, scale, ga, gp) ==
+              doctest::Approx(loss).epsilon(1e-12));
+        // Relative to the largest gradient entry: some entries are ~1e-10 of it (nearly one-hot
+        // rows).
+        const double gscale =
+            std::max(want_ga.cwiseAbs().maxCoeff(), want_gp.cwiseAbs().maxCoeff());
         CHECK((ga - want_ga).cwiseAbs().maxCoeff() < 1e-12 * gscale);
         CHECK((gp - want_gp).cwiseAbs().maxCoeff() < 1e-12 * gscale);
         ++cases;
@@ -525,8 +554,8 @@ TEST_CASE("loss: multiple_negatives_ranking_loss matches PyTorch (scripts/mnrl_r
 TEST_CASE("loss: multiple_negatives_ranking_loss with zero rows, one pair, large scales and NaN") {
     ek::Rng rng(32);
     MatD a = nntest::random_matrix(4, 3, rng), p = nntest::random_matrix(4, 3, rng);
-    a.row(1).setZero();                 // a zero anchor: cosine 0 with every positive
-    p.row(2).setConstant(1e-200);       // below sqrt(smallest normal): no direction either
+    a.row(1).setZero();            // a zero anchor: cosine 0 with every positive
+    p.row(2).setConstant(1e-200);  // below sqrt(smallest normal): no direction either
     MatD ga, gp;
     const double v = ek::nn::multiple_negatives_ranking_loss(a, p, 20.0, ga, gp);
     REQUIRE(std::isfinite(v));
@@ -550,10 +579,12 @@ TEST_CASE("loss: multiple_negatives_ranking_loss with zero rows, one pair, large
     MatD a3 = a2;
     a3.row(0) *= 1e6;
     a3.row(3) *= 1e-6;
-    CHECK(ek::nn::multiple_negatives_ranking_loss(a3, p2, 20.0, ga, gp) == doctest::Approx(base).epsilon(1e-12));
+    CHECK(ek::nn::multiple_negatives_ranking_loss(a3, p2, 20.0, ga, gp) ==
+          doctest::Approx(base).epsilon(1e-12));
     // One pair: the only candidate is the positive, loss 0, gradient 0.
     const MatD one_a = nntest::random_matrix(1, 3, rng), one_p = nntest::random_matrix(1, 3, rng);
-    CHECK(ek::nn::multiple_negatives_ranking_loss(one_a, one_p, 20.0, ga, gp) == doctest::Approx(0.0));
+    CHECK(ek::nn::multiple_negatives_ranking_loss(one_a, one_p, 20.0, ga, gp) ==
+          doctest::Approx(0.0));
     CHECK(ga.isZero(1e-15));
     // A scale whose exp() would overflow without the max shift; float too.
     const ek::RowMatrixF af = a2.cast<float>(), pf = p2.cast<float>();
@@ -565,7 +596,8 @@ TEST_CASE("loss: multiple_negatives_ranking_loss with zero rows, one pair, large
     ek::RowMatrixF big = af;
     big.row(0) *= 1e25f;
     CHECK(ek::nn::multiple_negatives_ranking_loss(big, pf, 20.0, gaf, gpf) ==
-          doctest::Approx(ek::nn::multiple_negatives_ranking_loss(af, pf, 20.0, gaf, gpf)).epsilon(1e-4));
+          doctest::Approx(ek::nn::multiple_negatives_ranking_loss(af, pf, 20.0, gaf, gpf))
+              .epsilon(1e-4));
     // NaN propagates.
     MatD an = a2;
     an(2, 0) = std::numeric_limits<double>::quiet_NaN();
@@ -577,10 +609,13 @@ TEST_CASE("loss: multiple_negatives_ranking_loss errors") {
     a.setOnes();
     b.setOnes();
     CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(a, b, 20.0, ga, gp),
-                         doctest::Contains("anchors is 2x3 but positives is 2x4"), ek::DimensionError);
-    CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(e, e, 20.0, ga, gp), doctest::Contains("empty batch"),
-                         ek::ArgumentError);
-    for (double bad : {0.0, -1.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()})
+                         doctest::Contains("anchors is 2x3 but positives is 2x4"),
+                         ek::DimensionError);
+    CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(e, e, 20.0, ga, gp),
+                         doctest::Contains("empty batch"), ek::ArgumentError);
+    for (double bad : {0.0, -1.0, std::numeric_limits<double>::infinity(),
+                       std::numeric_limits<double>::quiet_NaN()})
         CHECK_THROWS_WITH_AS(ek::nn::multiple_negatives_ranking_loss(a, a, bad, ga, gp),
-                             doctest::Contains("scale must be positive and finite"), ek::ArgumentError);
+                             doctest::Contains("scale must be positive and finite"),
+                             ek::ArgumentError);
 }

@@ -59,7 +59,7 @@ TEST_CASE("optim: Adam follows Kingma and Ba with either epsilon placement") {
                 p[i] -= 0.01L * 0.1L * p[i];
                 if (hat)  // Keras: epsilon-hat added to sqrt(v) before bias correction
                     p[i] -= 0.01L * std::sqrt(c2) / c1 * m[i] / (std::sqrt(v[i]) + 1e-3L);
-                else      // Algorithm 1: epsilon added to sqrt(v_hat)
+                else  // Algorithm 1: epsilon added to sqrt(v_hat)
                     p[i] -= 0.01L * (m[i] / c1) / (std::sqrt(v[i] / c2) + 1e-3L);
             }
             adam.step(t.params());
@@ -91,7 +91,8 @@ TEST_CASE("optim: SGD with momentum and Nesterov follow PyTorch's convention") {
             }
             sgd.step(t.params());
         }
-        for (std::size_t i = 0; i < p.size(); ++i) CHECK(t.a.data()[i] == doctest::Approx(static_cast<double>(p[i])).epsilon(1e-12));
+        for (std::size_t i = 0; i < p.size(); ++i)
+            CHECK(t.a.data()[i] == doctest::Approx(static_cast<double>(p[i])).epsilon(1e-12));
     }
 }
 
@@ -107,7 +108,8 @@ TEST_CASE("optim: Adam and SGD minimise a badly scaled quadratic") {
             opt = std::make_unique<ek::nn::SGD<double>>(ek::nn::SGDOptions{0.004, 0.9});
         CAPTURE(opt->name());
         for (int step = 0; step < 3000; ++step) {
-            for (Eigen::Index i = 0; i < 8; ++i) g(0, i) = 2 * std::pow(100.0, i / 7.0) * (x(0, i) - 1);
+            for (Eigen::Index i = 0; i < 8; ++i)
+                g(0, i) = 2 * std::pow(100.0, i / 7.0) * (x(0, i) - 1);
             opt->step(params);
         }
         CHECK((x.array() - 1).abs().maxCoeff() < 1e-3);
@@ -153,7 +155,8 @@ TEST_CASE("optim: state is keyed by position and survives set_state") {
     CHECK(t1.b == t2.b);
     ek::nn::SGD<double> sgd;  // one state vector per parameter, Adam keeps two
     CHECK_THROWS_WITH_AS(sgd.set_state(a1.steps(), a1.slots(), t2.params()),
-                         doctest::Contains("parameter 0 has 2 state vectors, sgd keeps 1"), ek::ArgumentError);
+                         doctest::Contains("parameter 0 has 2 state vectors, sgd keeps 1"),
+                         ek::ArgumentError);
 }
 
 TEST_CASE("optim: set_state checks the state against the parameters before using it") {
@@ -166,28 +169,34 @@ TEST_CASE("optim: set_state checks the state against the parameters before using
     fresh.step(t.params());
     auto fewer = t.params();
     fewer.pop_back();
-    CHECK_THROWS_WITH_AS(loaded.set_state(fresh.steps(), fresh.slots(), fewer),
-                         doctest::Contains("the state holds 2 parameters after 1 steps, the model has 1"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(loaded.set_state(1, {}, t.params()),
-                         doctest::Contains("the state holds 0 parameters after 1 steps, the model has 2"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        loaded.set_state(fresh.steps(), fresh.slots(), fewer),
+        doctest::Contains("the state holds 2 parameters after 1 steps, the model has 1"),
+        ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        loaded.set_state(1, {}, t.params()),
+        doctest::Contains("the state holds 0 parameters after 1 steps, the model has 2"),
+        ek::ArgumentError);
     auto swapped = t.params();
     std::swap(swapped[0], swapped[1]);
-    CHECK_THROWS_WITH_AS(loaded.set_state(fresh.steps(), fresh.slots(), swapped),
-                         doctest::Contains("state vector 0 of parameter 0 ('b') has 12 values, the parameter has 2100"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        loaded.set_state(fresh.steps(), fresh.slots(), swapped),
+        doctest::Contains(
+            "state vector 0 of parameter 0 ('b') has 12 values, the parameter has 2100"),
+        ek::ArgumentError);
     auto negative = fresh.slots();
     negative[1][1](3) = -1;
-    CHECK_THROWS_WITH_AS(loaded.set_state(fresh.steps(), negative, t.params()),
-                         doctest::Contains("state vector 1 of parameter 1 ('b') holds a negative value (-1)"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        loaded.set_state(fresh.steps(), negative, t.params()),
+        doctest::Contains("state vector 1 of parameter 1 ('b') holds a negative value (-1)"),
+        ek::ArgumentError);
     auto nan = fresh.slots();
     nan[0][0](0) = std::numeric_limits<double>::quiet_NaN();
-    CHECK_THROWS_WITH_AS(loaded.set_state(fresh.steps(), nan, t.params()), doctest::Contains("holds NaN or Inf"),
-                         ek::ArgumentError);
-    CHECK_THROWS_WITH_AS(loaded.set_state(std::numeric_limits<std::uint64_t>::max(), fresh.slots(), t.params()),
-                         doctest::Contains("could not be incremented"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(loaded.set_state(fresh.steps(), nan, t.params()),
+                         doctest::Contains("holds NaN or Inf"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(
+        loaded.set_state(std::numeric_limits<std::uint64_t>::max(), fresh.slots(), t.params()),
+        doctest::Contains("could not be incremented"), ek::ArgumentError);
     CHECK(loaded.steps() == 0);  // a refused state changes nothing
     loaded.set_state(fresh.steps(), fresh.slots(), t.params());
     CHECK(loaded.steps() == 1);
@@ -200,7 +209,8 @@ TEST_CASE("optim: a changed parameter list and bad settings throw") {
     adam.step(t.params());
     auto fewer = t.params();
     fewer.pop_back();
-    CHECK_THROWS_WITH_AS(adam.step(fewer), doctest::Contains("state was built for 2"), ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(adam.step(fewer), doctest::Contains("state was built for 2"),
+                         ek::ArgumentError);
     auto swapped = t.params();
     std::swap(swapped[0], swapped[1]);
     CHECK_THROWS_AS(adam.step(swapped), ek::ArgumentError);

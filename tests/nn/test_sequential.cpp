@@ -33,7 +33,8 @@ TEST_CASE("sequential: copies are deep and mismatched layers are rejected") {
     ek::nn::Sequential<float> copy = net;
     copy.parameters()[0].values().setZero();
     CHECK(!net.parameters()[0].values().isZero(0));
-    CHECK_THROWS_WITH_AS(net.add_dense(4, 2, rng), doctest::Contains("expects 4 inputs, the stack produces 2"),
+    CHECK_THROWS_WITH_AS(net.add_dense(4, 2, rng),
+                         doctest::Contains("expects 4 inputs, the stack produces 2"),
                          ek::DimensionError);
     ek::nn::Sequential<float> empty;
     CHECK_THROWS_AS(empty.forward(ek::RowMatrixF::Zero(1, 3)), ek::ArgumentError);
@@ -75,15 +76,19 @@ TEST_CASE("sequential: infer equals forward bit for bit and leaves the training 
     for (auto sparsity : {ek::nn::InputSparsity::dense, ek::nn::InputSparsity::automatic}) {
         CAPTURE(static_cast<int>(sparsity));
         ek::nn::Sequential<float> net;
-        net.add_dense(200, 70, rng, {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform, sparsity});
+        net.add_dense(200, 70, rng,
+                      {ek::nn::Activation::relu, ek::nn::Init::glorot_uniform, sparsity});
         net.add(std::make_unique<ek::nn::ActivationLayer<float>>(ek::nn::Activation::tanh));
         net.add_dense(70, 9, rng, {ek::nn::Activation::identity});
         // 80 % zeros: the automatic first layer takes its sparse path in both calls.
         ek::RowMatrixF x(17, 200), other(5, 200);
-        for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.uniform());
-        for (Eigen::Index i = 0; i < other.size(); ++i) other.data()[i] = static_cast<float>(rng.uniform());
+        for (Eigen::Index i = 0; i < x.size(); ++i)
+            x.data()[i] = rng.uniform() < 0.8 ? 0.0f : static_cast<float>(rng.uniform());
+        for (Eigen::Index i = 0; i < other.size(); ++i)
+            other.data()[i] = static_cast<float>(rng.uniform());
         ek::RowMatrixF g(17, 9);
-        for (Eigen::Index i = 0; i < g.size(); ++i) g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+        for (Eigen::Index i = 0; i < g.size(); ++i)
+            g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
 
         ek::nn::Sequential<float> twin = net;
         const ek::RowMatrixF y = net.forward(x);
@@ -102,11 +107,12 @@ TEST_CASE("sequential: infer equals forward bit for bit and leaves the training 
             CHECK(a[p].gradient() == b[p].gradient());
         }
         ek::RowMatrixF bad(2, 199);
-        CHECK_THROWS_WITH_AS(net.infer(bad, inferred), doctest::Contains("expects 200 input columns, got 199"),
+        CHECK_THROWS_WITH_AS(net.infer(bad, inferred),
+                             doctest::Contains("expects 200 input columns, got 199"),
                              ek::DimensionError);
     }
     ek::nn::Sequential<float> empty;
     ek::RowMatrixF out;
-    CHECK_THROWS_WITH_AS(empty.infer(ek::RowMatrixF::Zero(1, 3), out), doctest::Contains("the stack is empty"),
-                         ek::ArgumentError);
+    CHECK_THROWS_WITH_AS(empty.infer(ek::RowMatrixF::Zero(1, 3), out),
+                         doctest::Contains("the stack is empty"), ek::ArgumentError);
 }

@@ -59,8 +59,8 @@ void check(bool ok, const std::string& what) {
 // correctly rounded: allow a few ulps of the scalar type.
 template <class Scalar>
 void check_near(Scalar got, double want, const std::string& what) {
-    const double tol = 4.0 * static_cast<double>(std::numeric_limits<Scalar>::epsilon()) *
-                       (1.0 + std::fabs(want));
+    const double tol =
+        4.0 * static_cast<double>(std::numeric_limits<Scalar>::epsilon()) * (1.0 + std::fabs(want));
     const double g = static_cast<double>(got);
     if (!(std::fabs(g - want) <= tol)) {
         std::printf("FAIL: %s: got %.17g, want %.17g\n", what.c_str(), g, want);
@@ -149,7 +149,8 @@ void check_templates(const std::string& dir, const std::string& tag) {
     ek::Rng rng(7);
     Matrix set(40, 19);
     for (Eigen::Index i = 0; i < set.rows(); ++i)
-        for (Eigen::Index j = 0; j < set.cols(); ++j) set(i, j) = static_cast<Scalar>(rng.uniform());
+        for (Eigen::Index j = 0; j < set.cols(); ++j)
+            set(i, j) = static_cast<Scalar>(rng.uniform());
     const ek::Vector<Scalar> query = set.row(3).transpose();
     for (ek::Metric m : {ek::Metric::l1, ek::Metric::l2, ek::Metric::l2_squared, ek::Metric::dot,
                          ek::Metric::cosine}) {
@@ -158,7 +159,8 @@ void check_templates(const std::string& dir, const std::string& tag) {
         const Matrix all = ek::pairwise(set.topRows(9), set, m);
         const auto block = ek::top_k(set.topRows(9), set, 5, m);
         const auto one = ek::top_k(query, set, 4, m, {/*exclude_self=*/true, /*self_offset=*/3});
-        check(d.size() == 40 && all.rows() == 9 && all.cols() == 40, at + ": distances/pairwise shapes");
+        check(d.size() == 40 && all.rows() == 9 && all.cols() == 40,
+              at + ": distances/pairwise shapes");
         check(block.indices.rows() == 9 && block.indices.cols() == 5 && block.scores.cols() == 5,
               at + ": top_k shape");
         check(one.indices.rows() == 1 && one.indices.cols() == 4 && one.indices(0, 0) != 3,
@@ -239,7 +241,8 @@ int main() {
 
     // The feature macros the build system propagates, and proof that the dependency's headers
     // and library came along with them (these calls need include path and link line).
-    check(EMBEDKIT_HAS_ZLIB == EMBEDKIT_EXPECT_HAS_ZLIB, "EMBEDKIT_HAS_ZLIB has the expected value");
+    check(EMBEDKIT_HAS_ZLIB == EMBEDKIT_EXPECT_HAS_ZLIB,
+          "EMBEDKIT_HAS_ZLIB has the expected value");
     check(EMBEDKIT_HAS_PNG == EMBEDKIT_EXPECT_HAS_PNG, "EMBEDKIT_HAS_PNG has the expected value");
 #if EMBEDKIT_HAS_ZLIB
     std::printf("zlib %s\n", zlibVersion());

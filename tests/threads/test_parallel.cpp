@@ -134,7 +134,7 @@ ek::RowMatrix<S> search_set() {
 template <class S>
 void check_against_full_sort(const ek::RowMatrix<S>& set, const ek::RowMatrix<S>& queries,
                              const ek::TopK<S>& got, ek::Metric m, Index self_offset) {
-    for (Index i = 0; i < queries.rows(); i += queries.rows() > 8 ? 16 : 1) {
+    for (Index i = 0; i<queries.rows(); i += queries.rows()> 8 ? 16 : 1) {
         CAPTURE(i);
         const ek::Vector<S> v = ek::distances(queries.row(i), set, m);
         std::vector<Index> order;
@@ -154,8 +154,8 @@ void check_against_full_sort(const ek::RowMatrix<S>& set, const ek::RowMatrix<S>
             const Index j = order[std::size_t(r)];
             const S want = v[j];
             const S have = got.scores(i, r);
-            same = got.indices(i, r) == j &&
-                   (std::memcmp(&want, &have, sizeof(S)) == 0 || (std::isnan(want) && std::isnan(have)));
+            same = got.indices(i, r) == j && (std::memcmp(&want, &have, sizeof(S)) == 0 ||
+                                              (std::isnan(want) && std::isnan(have)));
         }
         CHECK(same);
     }
@@ -208,11 +208,14 @@ TEST_CASE("parallel: parallel_for runs every item once and passes the first exce
         ek::detail::parallel_for(1000, threads, [&](std::ptrdiff_t i) {
             runs[std::size_t(i)].fetch_add(1, std::memory_order_relaxed);
         });
-        CHECK(std::all_of(runs.begin(), runs.end(), [](const std::atomic<int>& r) { return r.load() == 1; }));
-        ek::detail::parallel_for(0, threads, [](std::ptrdiff_t) { throw std::logic_error("no items, no call"); });
+        CHECK(std::all_of(runs.begin(), runs.end(),
+                          [](const std::atomic<int>& r) { return r.load() == 1; }));
+        ek::detail::parallel_for(
+            0, threads, [](std::ptrdiff_t) { throw std::logic_error("no items, no call"); });
         CHECK_THROWS_WITH_AS(ek::detail::parallel_for(100, threads,
                                                       [](std::ptrdiff_t i) {
-                                                          if (i == 17) throw std::runtime_error("item 17");
+                                                          if (i == 17)
+                                                              throw std::runtime_error("item 17");
                                                       }),
                              "item 17", std::runtime_error);
     }
@@ -222,11 +225,11 @@ TEST_CASE("parallel: top_k's split of the set depends on the sizes only, as docu
     using ek::detail::topk_chunk_size;
     const Index chunk = ek::detail::topk_chunk_rows;
     const Index block = ek::detail::topk_set_block;
-    CHECK(topk_chunk_size(1, 10, chunk) == chunk);          // one chunk: not split
-    CHECK(topk_chunk_size(1, 10, chunk + 1) == chunk);      // two chunks, the second of 1 row
-    CHECK(topk_chunk_size(1, 10, 1000000) == chunk);        // 41 chunks
-    CHECK(topk_chunk_size(2047, 10, 1000000) == chunk);     // fewer than 2048 queries: split
-    CHECK(topk_chunk_size(2048, 10, 1000000) == 1000000);   // 16 full query blocks: not split
+    CHECK(topk_chunk_size(1, 10, chunk) == chunk);         // one chunk: not split
+    CHECK(topk_chunk_size(1, 10, chunk + 1) == chunk);     // two chunks, the second of 1 row
+    CHECK(topk_chunk_size(1, 10, 1000000) == chunk);       // 41 chunks
+    CHECK(topk_chunk_size(2047, 10, 1000000) == chunk);    // fewer than 2048 queries: split
+    CHECK(topk_chunk_size(2048, 10, 1000000) == 1000000);  // 16 full query blocks: not split
     // Beyond 64 chunks: 64 larger ones, whole set blocks.
     const Index big = topk_chunk_size(1, 10, 100000000);
     CHECK(big % block == 0);
@@ -237,7 +240,8 @@ TEST_CASE("parallel: top_k's split of the set depends on the sizes only, as docu
     CHECK(topk_chunk_size(1000, 2000, 1000000) == 1000000);  // not even two
 }
 
-TEST_CASE_TEMPLATE("parallel: top_k gives the same bits for 1, 2, 3 and 7 threads", S, float, double) {
+TEST_CASE_TEMPLATE("parallel: top_k gives the same bits for 1, 2, 3 and 7 threads", S, float,
+                   double) {
     const ek::RowMatrix<S> set = search_set<S>();
     const Index chunk = ek::detail::topk_chunk_rows;
     // The queries: rows of the set (so exact duplicates score 0 and tie), the NaN row among them.
@@ -285,7 +289,8 @@ TEST_CASE_TEMPLATE("parallel: top_k gives the same bits for 1, 2, 3 and 7 thread
                 const Threads t1(1);
                 one = ek::top_k(set.middleRows(first, nq), set, 7, m, self);
             }
-            check_against_full_sort(set, ek::RowMatrix<S>(set.middleRows(first, nq)), one, m, first);
+            check_against_full_sort(set, ek::RowMatrix<S>(set.middleRows(first, nq)), one, m,
+                                    first);
             ek::TopKOptions given = self;
             given.self_offset = first;
             const ek::RowMatrix<S> copies = set.middleRows(first, nq);
@@ -312,7 +317,8 @@ TEST_CASE_TEMPLATE("parallel: distances and pairwise give the same bits for 1, 2
     b(300, 4) = std::numeric_limits<S>::infinity();
     const ek::RowMatrix<S> set = search_set<S>();
     const ek::RowMatrix<S> query = set.row(17);
-    REQUIRE(double(a.rows()) * double(b.rows()) * double(a.cols()) >= ek::detail::parallel_min_work);
+    REQUIRE(double(a.rows()) * double(b.rows()) * double(a.cols()) >=
+            ek::detail::parallel_min_work);
     REQUIRE(double(set.size()) >= ek::detail::parallel_min_work);
     for (const ek::Metric m : all_metrics) {
         CAPTURE(ek::metric_name(m));

@@ -53,7 +53,8 @@ bool same_bits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; 
 template <class M>
 bool same_matrix(const M& a, const M& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() &&
-           std::memcmp(a.data(), b.data(), sizeof(typename M::Scalar) * static_cast<std::size_t>(a.size())) == 0;
+           std::memcmp(a.data(), b.data(),
+                       sizeof(typename M::Scalar) * static_cast<std::size_t>(a.size())) == 0;
 }
 
 class TempDir {
@@ -74,8 +75,9 @@ private:
     std::filesystem::path path_;
 };
 
-const embedkit::Metric all_metrics[] = {embedkit::Metric::l1, embedkit::Metric::l2, embedkit::Metric::l2_squared,
-                                        embedkit::Metric::dot, embedkit::Metric::cosine};
+const embedkit::Metric all_metrics[] = {embedkit::Metric::l1, embedkit::Metric::l2,
+                                        embedkit::Metric::l2_squared, embedkit::Metric::dot,
+                                        embedkit::Metric::cosine};
 
 }  // namespace
 
@@ -129,7 +131,8 @@ TEST_CASE("threads: distances pairwise top_k and knn_accuracy on shared sets") {
     const auto queries = random_set<float>(20, 37, 12);
     std::vector<std::uint8_t> labels(700), query_labels(20);
     for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint8_t>(i % 10);
-    for (std::size_t i = 0; i < query_labels.size(); ++i) query_labels[i] = static_cast<std::uint8_t>(i % 10);
+    for (std::size_t i = 0; i < query_labels.size(); ++i)
+        query_labels[i] = static_cast<std::uint8_t>(i % 10);
     struct Results {
         std::vector<embedkit::Vector<float>> dist;
         std::vector<embedkit::RowMatrix<float>> pairs, scores;
@@ -165,7 +168,8 @@ TEST_CASE("threads: distances pairwise top_k and knn_accuracy on shared sets") {
         const Results& r = got[static_cast<std::size_t>(t)];
         REQUIRE(r.dist.size() == want.dist.size());
         for (std::size_t i = 0; i < r.dist.size(); ++i) CHECK(same_matrix(r.dist[i], want.dist[i]));
-        for (std::size_t i = 0; i < r.pairs.size(); ++i) CHECK(same_matrix(r.pairs[i], want.pairs[i]));
+        for (std::size_t i = 0; i < r.pairs.size(); ++i)
+            CHECK(same_matrix(r.pairs[i], want.pairs[i]));
         for (std::size_t i = 0; i < r.indices.size(); ++i) {
             CHECK(r.indices[i] == want.indices[i]);
             CHECK(same_matrix(r.scores[i], want.scores[i]));
@@ -203,10 +207,13 @@ TEST_CASE("threads: loaders read the same npy and model files at once") {
         const auto own_map = embedkit::io::map_npy<float>(npy);
         r.mapped = own_map.matrix();
         r.shared = shared_map.matrix();
-        r.top = embedkit::top_k(shared_map.matrix().topRows(4), shared_map.matrix(), 5, embedkit::Metric::l2).scores;
+        r.top = embedkit::top_k(shared_map.matrix().topRows(4), shared_map.matrix(), 5,
+                                embedkit::Metric::l2)
+                    .scores;
         r.kind = embedkit::io::load_model_file(model_path).kind;
         const auto& tensor = shared_file.tensor(first_tensor);
-        r.tensor_bytes.assign(reinterpret_cast<const char*>(tensor.bytes.data()), tensor.bytes.size());
+        r.tensor_bytes.assign(reinterpret_cast<const char*>(tensor.bytes.data()),
+                              tensor.bytes.size());
         // Each thread loads its own model object from the shared file.
         auto loaded = embedkit::models::Siamese<float>::load(model_path);
         r.embedded = loaded.embed(m);
@@ -214,7 +221,8 @@ TEST_CASE("threads: loaders read the same npy and model files at once") {
     const auto want_top = embedkit::top_k(m.topRows(4), m, 5, embedkit::Metric::l2).scores;
     const auto want_embedded = tower.embed(m);
     const auto& tensor = shared_file.tensor(first_tensor);
-    const std::string want_bytes(reinterpret_cast<const char*>(tensor.bytes.data()), tensor.bytes.size());
+    const std::string want_bytes(reinterpret_cast<const char*>(tensor.bytes.data()),
+                                 tensor.bytes.size());
     for (int t = 0; t < thread_count; ++t) {
         INFO("thread ", t);
         const Results& r = got[static_cast<std::size_t>(t)];
@@ -248,7 +256,8 @@ TEST_CASE("threads: one model encodes decodes and embeds from several threads at
     // 85 % zeros, like pixels, so the first layers take their sparse path too (at most a quarter
     // non-zero).
     embedkit::RowMatrix<float> x(230, 60);
-    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = rng.uniform() < 0.85 ? 0.0f : static_cast<float>(rng.uniform());
+    for (Eigen::Index i = 0; i < x.size(); ++i)
+        x.data()[i] = rng.uniform() < 0.85 ? 0.0f : static_cast<float>(rng.uniform());
 
     struct Results {
         embedkit::RowMatrix<float> mu, image, code, recon, emb;

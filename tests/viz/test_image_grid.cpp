@@ -35,24 +35,28 @@ using iotest::read_file;
 using iotest::TempDir;
 namespace viz = embedkit::viz;
 
-std::uint8_t to_byte(double v) { return static_cast<std::uint8_t>(std::lround(std::min(1.0, std::max(0.0, v)) * 255.0)); }
+std::uint8_t to_byte(double v) {
+    return static_cast<std::uint8_t>(std::lround(std::min(1.0, std::max(0.0, v)) * 255.0));
+}
 
 // The grid the documentation promises, built independently of the library: image i at grid
 // row i / columns, column i % columns, each pixel scale x scale, padding around and between.
-viztest::Pgm reference_grid(const embedkit::RowMatrixD& images, int rows, int cols, int columns, int scale,
-                            int padding, double background) {
+viztest::Pgm reference_grid(const embedkit::RowMatrixD& images, int rows, int cols, int columns,
+                            int scale, int padding, double background) {
     const int n = static_cast<int>(images.rows());
     const int grid_rows = (n + columns - 1) / columns;
     viztest::Pgm p;
     p.width = columns * (cols * scale + padding) + padding;
     p.height = grid_rows * (rows * scale + padding) + padding;
-    p.pixels.assign(static_cast<std::size_t>(p.width) * static_cast<std::size_t>(p.height), to_byte(background));
+    p.pixels.assign(static_cast<std::size_t>(p.width) * static_cast<std::size_t>(p.height),
+                    to_byte(background));
     for (int i = 0; i < n; ++i) {
         const int x0 = padding + (i % columns) * (cols * scale + padding);
         const int y0 = padding + (i / columns) * (rows * scale + padding);
         for (int y = 0; y < rows * scale; ++y)
             for (int x = 0; x < cols * scale; ++x)
-                p.pixels[static_cast<std::size_t>(y0 + y) * static_cast<std::size_t>(p.width) + static_cast<std::size_t>(x0 + x)] =
+                p.pixels[static_cast<std::size_t>(y0 + y) * static_cast<std::size_t>(p.width) +
+                         static_cast<std::size_t>(x0 + x)] =
                     to_byte(images(i, (y / scale) * cols + x / scale));
     }
     return p;
@@ -61,23 +65,28 @@ viztest::Pgm reference_grid(const embedkit::RowMatrixD& images, int rows, int co
 embedkit::RowMatrixD random_images(int n, int pixels, unsigned seed) {
     std::mt19937 gen(seed);
     embedkit::RowMatrixD m(n, pixels);
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = static_cast<double>(gen() % 1000) / 999.0;
+    for (Eigen::Index i = 0; i < m.size(); ++i)
+        m.data()[i] = static_cast<double>(gen() % 1000) / 999.0;
     return m;
 }
 
 // Digit-like 28 x 28 images: a soft ring and a soft stroke on black, as MNIST digits are.
 embedkit::RowMatrixF digit_like(int n, unsigned seed) {
     std::mt19937 gen(seed);
-    const auto u = [&gen](double lo, double hi) { return lo + (hi - lo) * (static_cast<double>(gen()) / 4294967295.0); };
+    const auto u = [&gen](double lo, double hi) {
+        return lo + (hi - lo) * (static_cast<double>(gen()) / 4294967295.0);
+    };
     embedkit::RowMatrixF m(n, 784);
     for (int i = 0; i < n; ++i) {
         const double cx = u(10, 18), cy = u(10, 18), rx = u(3, 7), ry = u(4, 9);
         const double ax = u(6, 22), ay = u(4, 8), bx = u(6, 22), by = u(20, 24);
         for (int y = 0; y < 28; ++y)
             for (int x = 0; x < 28; ++x) {
-                const double ring = std::fabs(std::hypot((x - cx) / rx, (y - cy) / ry) - 1.0) * std::min(rx, ry);
+                const double ring =
+                    std::fabs(std::hypot((x - cx) / rx, (y - cy) / ry) - 1.0) * std::min(rx, ry);
                 const double vx = bx - ax, vy = by - ay;
-                const double t = std::clamp(((x - ax) * vx + (y - ay) * vy) / (vx * vx + vy * vy), 0.0, 1.0);
+                const double t =
+                    std::clamp(((x - ax) * vx + (y - ay) * vy) / (vx * vx + vy * vy), 0.0, 1.0);
                 const double line = std::hypot(x - ax - t * vx, y - ay - t * vy);
                 const double d = std::min(ring, line);
                 m(i, y * 28 + x) = static_cast<float>(std::clamp(1.6 - d, 0.0, 1.0));
@@ -98,10 +107,8 @@ TEST_CASE("image_grid: a PGM holds exactly the promised bytes") {
     o.padding = 1;
     o.background = 0.2;
     viz::save_image_grid(dir.file("two.pgm"), two, 1, 2, o);
-    const std::string expected_pixels = {
-        51, 51, 51, 51, 51, 51, 51,
-        51, 0, char(255), 51, char(128), 0, 51,
-        51, 51, 51, 51, 51, 51, 51};
+    const std::string expected_pixels = {51,        51, 51, 51, 51, 51, 51, 51, 0,  char(255), 51,
+                                         char(128), 0,  51, 51, 51, 51, 51, 51, 51, 51};
     CHECK(read_file(dir.file("two.pgm")) == "P5\n7 3\n255\n" + expected_pixels);
 
     // Seven random 3 x 4 images in 3 columns, scale 2, padding 2, with an empty last cell pair.
@@ -119,10 +126,12 @@ TEST_CASE("image_grid: a PGM holds exactly the promised bytes") {
 
     // Automatic columns: ceil(sqrt(n)); columns beyond n shrink to n.
     viz::save_image_grid(dir.file("auto.pgm"), imgs, 3, 4);
-    CHECK(viztest::read_pgm(read_file(dir.file("auto.pgm"))).pixels == reference_grid(imgs, 3, 4, 3, 2, 2, 1.0).pixels);
+    CHECK(viztest::read_pgm(read_file(dir.file("auto.pgm"))).pixels ==
+          reference_grid(imgs, 3, 4, 3, 2, 2, 1.0).pixels);
     o.columns = 50;
     viz::save_image_grid(dir.file("wide.pgm"), imgs, 3, 4, o);
-    CHECK(viztest::read_pgm(read_file(dir.file("wide.pgm"))).pixels == reference_grid(imgs, 3, 4, 7, 2, 2, 1.0).pixels);
+    CHECK(viztest::read_pgm(read_file(dir.file("wide.pgm"))).pixels ==
+          reference_grid(imgs, 3, 4, 7, 2, 2, 1.0).pixels);
 
     // +Inf clamps to white, -Inf to black; float and double agree.
     embedkit::RowMatrixD inf(1, 2);
@@ -170,19 +179,11 @@ TEST_CASE("image_grid: pairs put each reconstruction below its original with gap
     o.background = 0.5;
     viz::save_image_pairs(dir.file("pairs.pgm"), orig, rec, 1, 1, o);
     // Rows of cells at y = 1, 3 (first band), then a 3-pixel gap, 7, 9; columns at x = 1, 3.
-    const char B = char(128), o0 = 0, o1 = 51, o2 = 102, r0 = char(153), r1 = char(204), r2 = char(255);
-    const std::string want = {
-        B, B,  B, B,  B,
-        B, o0, B, o1, B,
-        B, B,  B, B,  B,
-        B, r0, B, r1, B,
-        B, B,  B, B,  B,
-        B, B,  B, B,  B,
-        B, B,  B, B,  B,
-        B, o2, B, B,  B,
-        B, B,  B, B,  B,
-        B, r2, B, B,  B,
-        B, B,  B, B,  B};
+    const char B = char(128), o0 = 0, o1 = 51, o2 = 102, r0 = char(153), r1 = char(204),
+               r2 = char(255);
+    const std::string want = {B, B, B, B, B, B, o0, B, o1, B, B, B, B, B, B, B, r0, B,  r1,
+                              B, B, B, B, B, B, B,  B, B,  B, B, B, B, B, B, B, B,  o2, B,
+                              B, B, B, B, B, B, B,  B, r2, B, B, B, B, B, B, B, B};
     CHECK(read_file(dir.file("pairs.pgm")) == "P5\n5 11\n255\n" + want);
 
     // Automatic columns: ceil(sqrt(2n)) pairs per band, so 50 pairs make a 10 x 10 grid.
@@ -240,14 +241,16 @@ std::vector<int> svg_levels(const viztest::XmlNode& root, int width, int height)
                 REQUIRE(y >= 0);
                 REQUIRE(x < width);
                 REQUIRE(y < height);
-                px[static_cast<std::size_t>(y) * static_cast<std::size_t>(width) + static_cast<std::size_t>(x)] = v;
+                px[static_cast<std::size_t>(y) * static_cast<std::size_t>(width) +
+                   static_cast<std::size_t>(x)] = v;
             }
     };
     for (const auto& c : root.children) {
         if (c->name == "rect") {
             const long x = c->attrs.count("x") ? std::stol(c->attr("x")) : 0;
             const long y = c->attrs.count("y") ? std::stol(c->attr("y")) : 0;
-            paint(x, y, std::stol(c->attr("width")), std::stol(c->attr("height")), level(c->attr("fill")));
+            paint(x, y, std::stol(c->attr("width")), std::stol(c->attr("height")),
+                  level(c->attr("fill")));
         } else if (c->name == "path") {
             CHECK(c->attr("fill") == "none");
             const int v = level(c->attr("stroke"));
@@ -266,7 +269,8 @@ std::vector<int> svg_levels(const viztest::XmlNode& root, int width, int height)
                     double w = 0;
                     REQUIRE(static_cast<bool>(d >> w));
                     REQUIRE(w > 0);
-                    paint(std::lround(x), std::lround(y - sw / 2), std::lround(w), std::lround(sw), v);
+                    paint(std::lround(x), std::lround(y - sw / 2), std::lround(w), std::lround(sw),
+                          v);
                     x += w;
                 }
             }
@@ -317,7 +321,8 @@ TEST_CASE("image_grid: a 20 x 20 grid of MNIST digits stays a compact SVG") {
 
     const char* env = std::getenv("EMBEDKIT_MNIST_DIR");
     const char* ci = std::getenv("CI");
-    const std::string mnist = env != nullptr ? std::string(env) + "/t10k-images-idx3-ubyte" : std::string();
+    const std::string mnist =
+        env != nullptr ? std::string(env) + "/t10k-images-idx3-ubyte" : std::string();
     std::string raw;
 #if EMBEDKIT_HAS_ZLIB
     if (!mnist.empty()) {
@@ -335,13 +340,18 @@ TEST_CASE("image_grid: a 20 x 20 grid of MNIST digits stays a compact SVG") {
         if (!in.read(&raw[0], static_cast<std::streamsize>(raw.size()))) raw.clear();
     }
     if (raw.empty()) {
-        if (ci != nullptr && std::string(ci) == "true") FAIL("EMBEDKIT_MNIST_DIR has no t10k-images-idx3-ubyte[.gz]");
-        MESSAGE("MNIST t10k images not readable (set EMBEDKIT_MNIST_DIR; .gz files need zlib); the real-digit size check is skipped");
+        if (ci != nullptr && std::string(ci) == "true")
+            FAIL("EMBEDKIT_MNIST_DIR has no t10k-images-idx3-ubyte[.gz]");
+        MESSAGE(
+            "MNIST t10k images not readable (set EMBEDKIT_MNIST_DIR; .gz files need zlib); the "
+            "real-digit size check is skipped");
         return;
     }
     embedkit::RowMatrixF real(400, 784);
     for (Eigen::Index i = 0; i < real.size(); ++i)
-        real.data()[i] = static_cast<float>(static_cast<unsigned char>(raw[16 + static_cast<std::size_t>(i)])) / 255.0f;
+        real.data()[i] =
+            static_cast<float>(static_cast<unsigned char>(raw[16 + static_cast<std::size_t>(i)])) /
+            255.0f;
     viz::save_image_grid(dir.file("mnist.svg"), real, 28, 28);
     const std::size_t bytes = read_file(dir.file("mnist.svg")).size();
     MESSAGE("20 x 20 MNIST test digits: " << bytes << " bytes of SVG");
@@ -352,17 +362,21 @@ TEST_CASE("image_grid: bad inputs throw the documented errors and leave no file"
     TempDir dir;
     const std::string path = dir.file("g.pgm");
     embedkit::RowMatrixF imgs = digit_like(4, 1);
-    check_throws<DimensionError>([&] { viz::save_image_grid(path, imgs, 28, 27); }, {"28 x 27", "756", "784 columns"});
+    check_throws<DimensionError>([&] { viz::save_image_grid(path, imgs, 28, 27); },
+                                 {"28 x 27", "756", "784 columns"});
     check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 0, 784); }, {"positive"});
-    check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs.topRows(0), 28, 28); }, {"no images"});
+    check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs.topRows(0), 28, 28); },
+                                {"no images"});
     check_throws<ArgumentError>([&] { viz::save_image_grid(dir.file("g.jpg"), imgs, 28, 28); },
                                 {"save_image_grid", "g.jpg", ".pgm"});
     embedkit::RowMatrixF nan = imgs;
     nan(2, 5) = std::numeric_limits<float>::quiet_NaN();
-    check_throws<ArgumentError>([&] { viz::save_image_grid(path, nan, 28, 28); }, {"row 2", "pixel 5", "NaN"});
+    check_throws<ArgumentError>([&] { viz::save_image_grid(path, nan, 28, 28); },
+                                {"row 2", "pixel 5", "NaN"});
     viz::ImageGridOptions o;
     o.scale = 0;
-    check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 28, 28, o); }, {"scale", "got 0"});
+    check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 28, 28, o); },
+                                {"scale", "got 0"});
     o = {};
     o.padding = -1;
     check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 28, 28, o); }, {"padding"});
@@ -371,13 +385,15 @@ TEST_CASE("image_grid: bad inputs throw the documented errors and leave no file"
     check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 28, 28, o); }, {"columns"});
     o = {};
     o.background = std::numeric_limits<double>::quiet_NaN();
-    check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 28, 28, o); }, {"background"});
+    check_throws<ArgumentError>([&] { viz::save_image_grid(path, imgs, 28, 28, o); },
+                                {"background"});
     o = {};
     o.scale = 64;
     const embedkit::RowMatrixF big = embedkit::RowMatrixF::Zero(1, 600 * 2);
     check_throws<ArgumentError>([&] { viz::save_image_grid(path, big, 2, 600, o); }, {"32768"});
     const embedkit::RowMatrixF many = embedkit::RowMatrixF::Zero(3000, 784);
-    check_throws<ArgumentError>([&] { viz::save_image_grid(path, many, 28, 28, o); }, {"fewer images"});
+    check_throws<ArgumentError>([&] { viz::save_image_grid(path, many, 28, 28, o); },
+                                {"fewer images"});
 
     embedkit::RowMatrixF rec = imgs;
     check_throws<DimensionError>([&] { viz::save_image_pairs(path, imgs, rec.topRows(3), 28, 28); },

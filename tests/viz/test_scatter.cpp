@@ -42,9 +42,10 @@ struct Clusters {
 Clusters make_clusters(int n, unsigned seed = 7) {
     std::mt19937 gen(seed);
     const auto uniform = [&gen] { return (static_cast<double>(gen()) + 0.5) / 4294967296.0; };
-    const auto normal = [&uniform] {  // Box-Muller, so the data do not depend on the standard library
-        return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
-    };
+    const auto normal =
+        [&uniform] {  // Box-Muller, so the data do not depend on the standard library
+            return std::sqrt(-2.0 * std::log(uniform())) * std::cos(6.283185307179586 * uniform());
+        };
     Clusters c;
     c.points.resize(n, 2);
     c.labels.resize(static_cast<std::size_t>(n));
@@ -69,8 +70,10 @@ std::unique_ptr<viztest::XmlNode> checked_svg(const std::string& path) {
     REQUIRE(root);
     CHECK(root->name == "svg");
     CHECK(root->attr("xmlns") == "http://www.w3.org/2000/svg");
-    if (viztest::have_python()) CHECK_MESSAGE(viztest::python_parses_xml(path), "python3 xml.etree rejects " << path);
-    else MESSAGE("python3 not found; only embedkit's own XML check ran");
+    if (viztest::have_python())
+        CHECK_MESSAGE(viztest::python_parses_xml(path), "python3 xml.etree rejects " << path);
+    else
+        MESSAGE("python3 not found; only embedkit's own XML check ran");
     return root;
 }
 
@@ -88,7 +91,8 @@ void check_round_ticks(const viztest::XmlNode* group) {
     const double step = v[1] - v[0];
     const double mag = std::pow(10.0, std::floor(std::log10(step) + 1e-9));
     const double f = step / mag;
-    CHECK_MESSAGE((std::fabs(f - 1) < 1e-6 || std::fabs(f - 2) < 1e-6 || std::fabs(f - 5) < 1e-6), "step " << step);
+    CHECK_MESSAGE((std::fabs(f - 1) < 1e-6 || std::fabs(f - 2) < 1e-6 || std::fabs(f - 5) < 1e-6),
+                  "step " << step);
     for (std::size_t i = 1; i < v.size(); ++i) CHECK(v[i] - v[i - 1] == doctest::Approx(step));
     for (double x : v) CHECK(std::fabs(x / step - std::round(x / step)) < 1e-6);
 }
@@ -148,7 +152,8 @@ TEST_CASE("scatter: SVG of 10000 points is well-formed and compact with one circ
     std::vector<std::string> order;
     for (const auto& g : points->children) order.push_back(g->attr("class"));
     REQUIRE(order.size() == 100);
-    for (std::size_t k = 0; k < order.size(); ++k) CHECK(order[k] == "label-" + std::to_string(k % 10));
+    for (std::size_t k = 0; k < order.size(); ++k)
+        CHECK(order[k] == "label-" + std::to_string(k % 10));
     CHECK(total == 10000);
     CHECK(points->all("circle").size() == 10000);
 
@@ -180,17 +185,21 @@ TEST_CASE("scatter: SVG of 10000 points is well-formed and compact with one circ
 TEST_CASE("scatter: points land where their coordinates say inside the frame") {
     TempDir dir;
     embedkit::RowMatrixD p(3, 2);
-    p << 0.0, 0.0,   // lower left
-        10.0, 0.0,   // lower right
-        0.0, 5.0;    // upper left
+    p << 0.0, 0.0,  // lower left
+        10.0, 0.0,  // lower right
+        0.0, 5.0;   // upper left
     const std::vector<std::uint8_t> labels = {2, 2, 2};
     const std::string path = dir.file("three.svg");
     viz::save_scatter(path, p, labels);
     const auto root = checked_svg(path);
     const auto circles = label_circles(*root, 2);
     REQUIRE(circles.size() == 3);
-    const auto cx = [&](int i) { return std::stod(circles[static_cast<std::size_t>(i)]->attr("cx")); };
-    const auto cy = [&](int i) { return std::stod(circles[static_cast<std::size_t>(i)]->attr("cy")); };
+    const auto cx = [&](int i) {
+        return std::stod(circles[static_cast<std::size_t>(i)]->attr("cx"));
+    };
+    const auto cy = [&](int i) {
+        return std::stod(circles[static_cast<std::size_t>(i)]->attr("cy"));
+    };
     CHECK(cx(1) > cx(0) + 100);
     CHECK(cy(1) == doctest::Approx(cy(0)));
     CHECK(cy(2) < cy(0) - 100);  // y grows upwards
@@ -273,7 +282,8 @@ TEST_CASE("scatter: options for size and names and aspect and legend") {
     o.height = 500;
     o.point_radius = 3.5;
     o.opacity = 0.25;
-    o.class_names = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"};
+    o.class_names = {"zero", "one", "two",   "three", "four",
+                     "five", "six", "seven", "eight", "nine"};
     o.equal_aspect = true;
     viz::save_scatter(dir.file("o.svg"), c.points, c.labels, o);
     auto root = checked_svg(dir.file("o.svg"));
@@ -313,7 +323,8 @@ TEST_CASE("scatter: labels of any integer type, and more than ten of them") {
         const auto swatches = legend->all("circle");
         const auto names = legend->all("text");
         REQUIRE(swatches.size() == names.size());
-        for (std::size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i]->text, swatches[i]->attr("fill"));
+        for (std::size_t i = 0; i < names.size(); ++i)
+            out.emplace_back(names[i]->text, swatches[i]->attr("fill"));
         return out;
     };
 
@@ -348,9 +359,11 @@ TEST_CASE("scatter: labels of any integer type, and more than ten of them") {
 
     // 25 labels: the 9 most frequent keep colours, the other 16 share the tenth as "other".
     std::vector<std::uint32_t> many(c.labels.size());
-    for (std::size_t i = 0; i < many.size(); ++i) many[i] = static_cast<std::uint32_t>(100 + i % 25);
+    for (std::size_t i = 0; i < many.size(); ++i)
+        many[i] = static_cast<std::uint32_t>(100 + i % 25);
     // Make labels 110..118 the most frequent by turning some of the others into them.
-    for (std::size_t i = 0; i < many.size(); i += 7) many[i] = 110 + static_cast<std::uint32_t>(i % 9);
+    for (std::size_t i = 0; i < many.size(); i += 7)
+        many[i] = 110 + static_cast<std::uint32_t>(i % 9);
     viz::save_scatter(dir.file("many.svg"), c.points, many);
     const auto root = checked_svg(dir.file("many.svg"));
     const auto lm = legend_of(*root);
@@ -385,14 +398,14 @@ TEST_CASE("scatter: arbitrary text in titles and labels is escaped into valid XM
     CHECK(root->by_id("title")->text == "a<b>&c\"d'e    bad:?? utf8:\xc3\xa9\xe2\x82\xac end");
     CHECK(root->by_id("x-label")->text == "</svg>");
     CHECK(root->by_id("legend")->all("text").front()->text == "&amp;");
-    CHECK(vd::xml_text("\xed\xa0\x80") == "???");      // a UTF-16 surrogate is not XML
-    CHECK(vd::xml_text("\xc0\xaf") == "??");           // an overlong encoding
+    CHECK(vd::xml_text("\xed\xa0\x80") == "???");  // a UTF-16 surrogate is not XML
+    CHECK(vd::xml_text("\xc0\xaf") == "??");       // an overlong encoding
     CHECK(vd::xml_text("\xf0\x9f\x98\x80") == "\xf0\x9f\x98\x80");
 }
 
 TEST_CASE("scatter: nice ticks are multiples of 1 or 2 or 5 times a power of ten") {
-    CHECK(vd::nice_step(8.8, 7) == doctest::Approx(1.0));    // 1.26 rounds to 1
-    CHECK(vd::nice_step(14.6, 6) == doctest::Approx(2.0));   // 2.43 rounds to 2, not up to 5
+    CHECK(vd::nice_step(8.8, 7) == doctest::Approx(1.0));   // 1.26 rounds to 1
+    CHECK(vd::nice_step(14.6, 6) == doctest::Approx(2.0));  // 2.43 rounds to 2, not up to 5
     CHECK(vd::nice_step(1.0, 10) == doctest::Approx(0.1));
     CHECK(vd::nice_step(0.0037, 5) == doctest::Approx(0.001));
     CHECK(vd::nice_step(370.0, 5) == doctest::Approx(100.0));  // 74 rounds to 100
@@ -413,21 +426,25 @@ TEST_CASE("scatter: bad inputs throw the documented errors and leave no file") {
                                 {"embedkit::viz::save_scatter", "x.jpg", "'.jpg'", ".svg"});
     check_throws<ArgumentError>([&] { viz::save_scatter(dir.file("noext"), c.points, c.labels); },
                                 {"save_scatter", "(none)"});
-    check_throws<ArgumentError>([&] { viz::save_scatter(dir.path().string() + "/a.b/c", c.points, c.labels); },
-                                {"(none)"});
+    check_throws<ArgumentError>(
+        [&] { viz::save_scatter(dir.path().string() + "/a.b/c", c.points, c.labels); }, {"(none)"});
     embedkit::RowMatrixF three(50, 3);
-    check_throws<DimensionError>([&] { viz::save_scatter(svg, three, c.labels); }, {"n x 2", "50 x 3"});
+    check_throws<DimensionError>([&] { viz::save_scatter(svg, three, c.labels); },
+                                 {"n x 2", "50 x 3"});
     check_throws<DimensionError>([&] { viz::save_scatter(svg, c.points.topRows(49), c.labels); },
                                  {"labels", "(49)", "got 50"});
     Clusters bad = c;
     bad.points(17, 1) = std::numeric_limits<float>::quiet_NaN();
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, bad.points, bad.labels); }, {"finite", "row 17"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, bad.points, bad.labels); },
+                                {"finite", "row 17"});
     bad = c;
     bad.points(3, 0) = -std::numeric_limits<float>::infinity();
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, bad.points, bad.labels); }, {"finite", "row 3"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, bad.points, bad.labels); },
+                                {"finite", "row 3"});
     viz::ScatterOptions o;
     o.class_names = {"a", "b"};
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"class_names has 2", "label 2"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); },
+                                {"class_names has 2", "label 2"});
     std::vector<int> negative(c.labels.begin(), c.labels.end());
     negative[4] = -1;
     o.class_names.assign(10, "n");
@@ -435,22 +452,27 @@ TEST_CASE("scatter: bad inputs throw the documented errors and leave no file") {
                                 {"class_names has 10", "row 4 has label -1"});
     o = {};
     o.width = 100;
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"200..16384", "100 x 800"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); },
+                                {"200..16384", "100 x 800"});
     o = {};
     o.opacity = 0;
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"opacity"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); },
+                                {"opacity"});
     o = {};
     o.point_radius = std::numeric_limits<double>::quiet_NaN();
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"point_radius"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); },
+                                {"point_radius"});
     o = {};
     o.class_names.assign(10, std::string(400, 'W'));
-    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); }, {"no room"});
+    check_throws<ArgumentError>([&] { viz::save_scatter(svg, c.points, c.labels, o); },
+                                {"no room"});
     embedkit::RowMatrixD huge(2, 2);
     huge << -1e308, 0, 1e308, 1;
     check_throws<ArgumentError>([&] { viz::save_scatter(svg, huge, {}); }, {"span"});
     CHECK(dir.entries().empty());
-    check_throws<IoError>([&] { viz::save_scatter(dir.file("missing/dir.svg"), c.points, c.labels); },
-                          {"missing/dir.svg"});
+    check_throws<IoError>(
+        [&] { viz::save_scatter(dir.file("missing/dir.svg"), c.points, c.labels); },
+        {"missing/dir.svg"});
 #if !EMBEDKIT_HAS_PNG
     check_throws<ArgumentError>([&] { viz::save_scatter(dir.file("x.png"), c.points, c.labels); },
                                 {"libpng-dev", "reconfigure"});
@@ -480,7 +502,9 @@ TEST_CASE("scatter: PNG has valid chunks and decodes to the expected colours") {
     REQUIRE(w == 900);
     REQUIRE(h == 700);
     const auto px = [&](int x, int y) {
-        const std::size_t at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * 3;
+        const std::size_t at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) +
+                                static_cast<std::size_t>(x)) *
+                               3;
         return vd::Rgb{rgb[at], rgb[at + 1], rgb[at + 2]};
     };
     const auto same = [](vd::Rgb a, vd::Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; };
@@ -493,14 +517,18 @@ TEST_CASE("scatter: PNG has valid chunks and decodes to the expected colours") {
         xs.push_back(c.points(i, 0));
         ys.push_back(c.points(i, 1));
     }
-    const vd::ScatterLayout L = vd::scatter_layout(xs, ys, c.labels, vd::scatter_colours(c.labels, o, "test").names, o, "test");
+    const vd::ScatterLayout L = vd::scatter_layout(
+        xs, ys, c.labels, vd::scatter_colours(c.labels, o, "test").names, o, "test");
     REQUIRE(L.legend);
     REQUIRE(L.present.size() == 10);
     const int s = L.s;
     for (int l = 0; l < 10; ++l) {
-        const int row_top = static_cast<int>(L.top) + (l + 1) * L.legend_row;  // after the legend title
-        const vd::Rgb got = px(static_cast<int>(L.legend_x + 3.5 * s), row_top + vd::font_cap_height * s / 2);
-        CHECK_MESSAGE(same(got, vd::palette_color(static_cast<std::size_t>(l))), "legend swatch " << l);
+        const int row_top =
+            static_cast<int>(L.top) + (l + 1) * L.legend_row;  // after the legend title
+        const vd::Rgb got =
+            px(static_cast<int>(L.legend_x + 3.5 * s), row_top + vd::font_cap_height * s / 2);
+        CHECK_MESSAGE(same(got, vd::palette_color(static_cast<std::size_t>(l))),
+                      "legend swatch " << l);
     }
     // The centre of the dense cluster of label k is tinted towards label k's colour: of the
     // ten lines from white to a palette colour (all the mixes translucent points can make
@@ -508,16 +536,22 @@ TEST_CASE("scatter: PNG has valid chunks and decodes to the expected colours") {
     const auto distance_to_mix = [](vd::Rgb got, vd::Rgb col) {
         const double d[3] = {col.r - 255.0, col.g - 255.0, col.b - 255.0};
         const double g[3] = {got.r - 255.0, got.g - 255.0, got.b - 255.0};
-        const double t = std::clamp((g[0] * d[0] + g[1] * d[1] + g[2] * d[2]) / (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]), 0.0, 1.0);
+        const double t = std::clamp(
+            (g[0] * d[0] + g[1] * d[1] + g[2] * d[2]) / (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]),
+            0.0, 1.0);
         return std::hypot(g[0] - t * d[0], g[1] - t * d[1], g[2] - t * d[2]);
     };
     for (int k = 0; k < 10; ++k) {
         const double a = 0.6283185307179586 * k;
-        const vd::Rgb got = px(static_cast<int>(L.px(3.0 * std::cos(a))), static_cast<int>(L.py(3.0 * std::sin(a))));
+        const vd::Rgb got = px(static_cast<int>(L.px(3.0 * std::cos(a))),
+                               static_cast<int>(L.py(3.0 * std::sin(a))));
         std::size_t best = 0;
         for (std::size_t l = 1; l < 10; ++l)
-            if (distance_to_mix(got, vd::palette_color(l)) < distance_to_mix(got, vd::palette_color(best))) best = l;
-        CHECK_MESSAGE(best == static_cast<std::size_t>(k), "cluster " << k << " looks like label " << best);
+            if (distance_to_mix(got, vd::palette_color(l)) <
+                distance_to_mix(got, vd::palette_color(best)))
+                best = l;
+        CHECK_MESSAGE(best == static_cast<std::size_t>(k),
+                      "cluster " << k << " looks like label " << best);
         CHECK(got.r + got.g + got.b < 3 * 255 - 60);  // clearly coloured, not near white
     }
 }
@@ -535,14 +569,17 @@ TEST_CASE("scatter: an isolated PNG point is its colour blended over white at th
     int w = 0, h = 0;
     const std::vector<std::uint8_t> rgb = viztest::png_decode(read_file(path), 3, w, h);
     const std::vector<double> xs = {0.13, 0.87, 0.55}, ys = {0.17, 0.83, 0.33};
-    const vd::ScatterLayout L = vd::scatter_layout(xs, ys, labels, vd::scatter_colours(labels, o, "test").names, o, "test");
+    const vd::ScatterLayout L =
+        vd::scatter_layout(xs, ys, labels, vd::scatter_colours(labels, o, "test").names, o, "test");
     for (int i = 0; i < 3; ++i) {
         const int x = static_cast<int>(L.px(xs[static_cast<std::size_t>(i)]));
         const int y = static_cast<int>(L.py(ys[static_cast<std::size_t>(i)]));
         for (double t : L.xt.values) REQUIRE(static_cast<int>(std::floor(L.px(t))) != x);
         for (double t : L.yt.values) REQUIRE(static_cast<int>(std::floor(L.py(t))) != y);
         const vd::Rgb c = vd::palette_color(labels[static_cast<std::size_t>(i)]);
-        const std::size_t at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) + static_cast<std::size_t>(x)) * 3;
+        const std::size_t at = (static_cast<std::size_t>(y) * static_cast<std::size_t>(w) +
+                                static_cast<std::size_t>(x)) *
+                               3;
         CHECK(std::abs(rgb[at] - (255 + c.r) / 2) <= 1);
         CHECK(std::abs(rgb[at + 1] - (255 + c.g) / 2) <= 1);
         CHECK(std::abs(rgb[at + 2] - (255 + c.b) / 2) <= 1);

@@ -88,8 +88,8 @@ private:
         while (i_ < s_.size() && is_ws(s_[i_])) ++i_;
     }
     static bool name_char(char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-               c == '_' || c == ':' || c == '.';
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_' || c == ':' || c == '.';
     }
     std::string name() {
         const std::size_t b = i_;
@@ -101,16 +101,25 @@ private:
         std::string out;
         for (std::size_t k = 0; k < raw.size(); ++k) {
             if (raw[k] == '<') fail("'<' in character data");
-            if (raw[k] != '&') { out.push_back(raw[k]); continue; }
+            if (raw[k] != '&') {
+                out.push_back(raw[k]);
+                continue;
+            }
             const auto semi = raw.find(';', k);
             if (semi == std::string::npos) fail("unterminated entity");
             const std::string ent = raw.substr(k + 1, semi - k - 1);
-            if (ent == "amp") out += '&';
-            else if (ent == "lt") out += '<';
-            else if (ent == "gt") out += '>';
-            else if (ent == "quot") out += '"';
-            else if (ent == "apos") out += '\'';
-            else fail("unknown entity &" + ent + ";");
+            if (ent == "amp")
+                out += '&';
+            else if (ent == "lt")
+                out += '<';
+            else if (ent == "gt")
+                out += '>';
+            else if (ent == "quot")
+                out += '"';
+            else if (ent == "apos")
+                out += '\'';
+            else
+                fail("unknown entity &" + ent + ";");
             k = semi;
         }
         return out;
@@ -128,7 +137,10 @@ private:
                 ++i_;
                 return node;
             }
-            if (peek() == '>') { ++i_; break; }
+            if (peek() == '>') {
+                ++i_;
+                break;
+            }
             if (!had_ws) fail("attributes must be separated by white space");
             const std::string key = name();
             if (peek() != '=') fail("expected '=' after attribute " + key);
@@ -163,18 +175,22 @@ private:
     std::size_t i_ = 0;
 };
 
-inline std::unique_ptr<XmlNode> parse_xml(const std::string& text) { return XmlReader(text).parse(); }
+inline std::unique_ptr<XmlNode> parse_xml(const std::string& text) {
+    return XmlReader(text).parse();
+}
 
 /// True if a python3 with xml.etree is on the PATH.
 inline bool have_python() {
-    static const bool have = std::system("python3 -c 'import xml.etree.ElementTree' > /dev/null 2>&1") == 0;
+    static const bool have =
+        std::system("python3 -c 'import xml.etree.ElementTree' > /dev/null 2>&1") == 0;
     return have;
 }
 
 /// Parses `path` with Python's xml.etree (an independent XML parser); false if it fails.
 inline bool python_parses_xml(const std::string& path) {
     const std::string cmd =
-        "python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' '" + path + "' > /dev/null 2>&1";
+        "python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' '" + path +
+        "' > /dev/null 2>&1";
     return std::system(cmd.c_str()) == 0;
 }
 
@@ -220,7 +236,8 @@ inline PngInfo png_chunks(const std::string& bytes) {
         REQUIRE(at + 12 + len <= bytes.size());
         const std::string type = bytes.substr(at + 4, 4);
         const auto* data = reinterpret_cast<const unsigned char*>(bytes.data() + at + 4);
-        CHECK_MESSAGE(crc32(data, len + 4) == be32(bytes, at + 8 + len), "bad CRC in chunk " << type);
+        CHECK_MESSAGE(crc32(data, len + 4) == be32(bytes, at + 8 + len),
+                      "bad CRC in chunk " << type);
         if (type == "IHDR") {
             REQUIRE(len == 13);
             info.width = be32(bytes, at + 8);
@@ -240,7 +257,8 @@ inline PngInfo png_chunks(const std::string& bytes) {
 
 #if EMBEDKIT_HAS_PNG
 /// Decodes a PNG file with libpng's reader into 8-bit pixels, `channels` 1 (grey) or 3 (RGB).
-inline std::vector<std::uint8_t> png_decode(const std::string& bytes, int channels, int& width, int& height) {
+inline std::vector<std::uint8_t> png_decode(const std::string& bytes, int channels, int& width,
+                                            int& height) {
     png_image image{};
     image.version = PNG_IMAGE_VERSION;
     REQUIRE(png_image_begin_read_from_memory(&image, bytes.data(), bytes.size()) != 0);
@@ -277,7 +295,8 @@ inline Pgm read_pgm(const std::string& bytes) {
     p.height = std::stoi(dims.substr(sp + 1));
     REQUIRE(bytes.compare(nl1 + 1, 4, "255\n") == 0);
     const std::size_t data = nl1 + 5;
-    REQUIRE(bytes.size() == data + static_cast<std::size_t>(p.width) * static_cast<std::size_t>(p.height));
+    REQUIRE(bytes.size() ==
+            data + static_cast<std::size_t>(p.width) * static_cast<std::size_t>(p.height));
     p.pixels.assign(bytes.begin() + static_cast<std::ptrdiff_t>(data), bytes.end());
     return p;
 }

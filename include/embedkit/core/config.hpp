@@ -11,8 +11,7 @@
 #define EMBEDKIT_ARCH_X86 0
 #endif
 
-#if !defined(EMBEDKIT_NO_SIMD) && (defined(__aarch64__) || defined(_M_ARM64)) && \
-    defined(__ARM_NEON)
+#if !defined(EMBEDKIT_NO_SIMD) && (defined(__aarch64__) || defined(_M_ARM64)) && defined(__ARM_NEON)
 #define EMBEDKIT_ARCH_NEON 1
 #else
 #define EMBEDKIT_ARCH_NEON 0

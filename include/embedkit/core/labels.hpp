@@ -14,7 +14,8 @@ namespace embedkit {
 /// std::vector is a bit set). uint8_t (MNIST), int32_t, int64_t, uint64_t and the rest all
 /// qualify; negative labels are allowed, and labels are only compared, never converted.
 template <class L>
-inline constexpr bool is_label_type_v = std::is_integral_v<L> && !std::is_same_v<std::remove_cv_t<L>, bool>;
+inline constexpr bool is_label_type_v =
+    std::is_integral_v<L> && !std::is_same_v<std::remove_cv_t<L>, bool>;
 
 namespace detail {
 
@@ -52,7 +53,8 @@ struct LabelClasses {
 template <class L>
 LabelClasses<L> label_classes(const std::vector<L>& labels) {
     static_assert(is_label_type_v<L>,
-                  "embedkit: labels must be a std::vector of an integer type (uint8_t, int32_t, int64_t, ...), "
+                  "embedkit: labels must be a std::vector of an integer type (uint8_t, int32_t, "
+                  "int64_t, ...), "
                   "not bool, floating point or another type");
     LabelClasses<L> out;
     out.values = labels;

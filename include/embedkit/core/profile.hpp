@@ -35,11 +35,16 @@ inline Timings*& current_timings() noexcept {
 inline double* phase_slot(Timings* t, Phase p) noexcept {
     if (!t) return nullptr;
     switch (p) {
-        case Phase::gemm: return &t->gemm;
-        case Phase::activation: return &t->activation;
-        case Phase::loss: return &t->loss;
-        case Phase::optimizer: return &t->optimizer;
-        case Phase::other: return &t->other;
+        case Phase::gemm:
+            return &t->gemm;
+        case Phase::activation:
+            return &t->activation;
+        case Phase::loss:
+            return &t->loss;
+        case Phase::optimizer:
+            return &t->optimizer;
+        case Phase::other:
+            return &t->other;
     }
     return nullptr;
 }
@@ -79,13 +84,16 @@ private:
 /// Collect is active on this thread.
 class Scope {
 public:
-    explicit Scope(Phase phase) noexcept : slot_(detail::phase_slot(detail::current_timings(), phase)) {
+    explicit Scope(Phase phase) noexcept
+        : slot_(detail::phase_slot(detail::current_timings(), phase)) {
         if (slot_) start_ = std::chrono::steady_clock::now();
     }
     Scope(const Scope&) = delete;
     Scope& operator=(const Scope&) = delete;
     ~Scope() {
-        if (slot_) *slot_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        if (slot_)
+            *slot_ +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     }
 
 private:

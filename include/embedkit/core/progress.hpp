@@ -58,24 +58,27 @@ public:
             throw ArgumentError("embedkit::ProgressBar: total must be >= 0 (0 = unknown), got " +
                                 std::to_string(total));
         if (options.width < 0)
-            throw ArgumentError("embedkit::ProgressBar: width must be >= 0 (0 = the terminal's), got " +
-                                std::to_string(options.width));
+            throw ArgumentError(
+                "embedkit::ProgressBar: width must be >= 0 (0 = the terminal's), got " +
+                std::to_string(options.width));
         if (options.min_interval.count() < 0)
             throw ArgumentError("embedkit::ProgressBar: min_interval must be >= 0 ms, got " +
                                 std::to_string(options.min_interval.count()));
         stream_ = options_.stream != nullptr ? options_.stream : &std::cerr;
         int fd = -1;
-        if (stream_ == &std::cerr || stream_ == &std::clog) fd = STDERR_FILENO;
-        else if (stream_ == &std::cout) fd = STDOUT_FILENO;
+        if (stream_ == &std::cerr || stream_ == &std::clog)
+            fd = STDERR_FILENO;
+        else if (stream_ == &std::cout)
+            fd = STDOUT_FILENO;
         const bool tty = fd >= 0 && ::isatty(fd) == 1;
         style_ = options_.style;
         if (style_ == Style::automatic) style_ = tty ? Style::bar : Style::lines;
         width_ = options_.width;
         if (width_ == 0) {
-        #ifdef TIOCGWINSZ
+#ifdef TIOCGWINSZ
             struct winsize ws {};
             if (tty && ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) width_ = ws.ws_col;
-        #endif
+#endif
             if (width_ == 0) width_ = 80;
         }
         start_ = now();
@@ -147,12 +150,17 @@ public:
     }
 
 private:
-    Clock::time_point now() const { return options_.clock != nullptr ? options_.clock() : Clock::now(); }
+    Clock::time_point now() const {
+        return options_.clock != nullptr ? options_.clock() : Clock::now();
+    }
 
-    bool due(Clock::time_point t) const { return !drawn_ || t - last_draw_ >= options_.min_interval; }
+    bool due(Clock::time_point t) const {
+        return !drawn_ || t - last_draw_ >= options_.min_interval;
+    }
 
     std::string counts() const {
-        return total_ > 0 ? std::to_string(done_) + '/' + std::to_string(total_) : std::to_string(done_);
+        return total_ > 0 ? std::to_string(done_) + '/' + std::to_string(total_)
+                          : std::to_string(done_);
     }
 
     // "4.2s" below a minute, "3:07" below an hour, "1:02:03" beyond.
@@ -163,8 +171,10 @@ private:
             std::snprintf(buf, sizeof buf, "%.1fs", s);
         } else {
             const long long t = static_cast<long long>(s + 0.5);
-            if (t < 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld", t / 60, t % 60);
-            else std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
+            if (t < 3600)
+                std::snprintf(buf, sizeof buf, "%lld:%02lld", t / 60, t % 60);
+            else
+                std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", t / 3600, t / 60 % 60, t % 60);
         }
         return buf;
     }
@@ -177,7 +187,9 @@ private:
         if (!status.empty()) tail += "  " + status;
         tail += "  " + duration_text(elapsed);
         if (total_ > 0 && done_ > 0) {
-            const double left = done_ >= total_ ? 0.0 : elapsed * static_cast<double>(total_ - done_) / static_cast<double>(done_);
+            const double left = done_ >= total_ ? 0.0
+                                                : elapsed * static_cast<double>(total_ - done_) /
+                                                      static_cast<double>(done_);
             tail += " ETA " + duration_text(left);
         }
         std::string line = title_;
@@ -186,7 +198,8 @@ private:
             const long long room = static_cast<long long>(width_) - 1 -
                                    static_cast<long long>(title_.size() + tail.size()) - 3;
             const int bar = static_cast<int>(std::clamp<long long>(room, 10, 30));
-            const double frac = std::clamp(static_cast<double>(done_) / static_cast<double>(total_), 0.0, 1.0);
+            const double frac =
+                std::clamp(static_cast<double>(done_) / static_cast<double>(total_), 0.0, 1.0);
             const int full = static_cast<int>(frac * bar);
             if (!line.empty()) line += ' ';
             line += '[';

@@ -99,7 +99,9 @@ public:
     friend bool operator!=(const Rng& a, const Rng& b) noexcept { return !(a == b); }
 
 private:
-    static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+    static std::uint64_t rotl(std::uint64_t x, int k) noexcept {
+        return (x << k) | (x >> (64 - k));
+    }
 
     static std::uint64_t splitmix64(std::uint64_t& x) noexcept {
         std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);

@@ -11,6 +11,19 @@
 #include <omp.h>
 #endif
 
+// The functions whose bodies depend on the OpenMP flags (the default thread count, the
+// parallel loop) live in an inline namespace named after those flags, as the SIMD pair
+// functions do after their level: translation units built with and without -fopenmp or
+// EMBEDKIT_USE_OPENMP each keep their own copies instead of sharing one the linker picked
+// (an ODR violation; the loop's guard object even changes its layout with _OPENMP).
+#if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
+#define EMBEDKIT_THREADS_NAMESPACE threads_openmp
+#elif defined(_OPENMP)
+#define EMBEDKIT_THREADS_NAMESPACE threads_own_openmp_build
+#else
+#define EMBEDKIT_THREADS_NAMESPACE threads_own
+#endif
+
 namespace embedkit {
 
 /// The largest thread count set_num_threads accepts: a guard against a count read from a
@@ -19,8 +32,8 @@ inline constexpr int max_num_threads = 1024;
 
 namespace detail {
 
-// The setting: 0 = the hardware default. Constant-initialised, so reading it costs one load
-// and no initialisation guard. A program-wide setting, like omp_set_num_threads: the calls
+// The setting: 0 = the default (see num_threads). Constant-initialised, so reading it costs one
+// load and no initialisation guard. A program-wide setting, like omp_set_num_threads: the calls
 // that use threads read it once at their start.
 inline std::atomic<int>& thread_setting() noexcept {
     static std::atomic<int> setting{0};
@@ -35,11 +48,14 @@ inline std::atomic<int>& thread_setting() noexcept {
 /// [0, max_num_threads].
 inline void set_num_threads(int n) {
     if (n < 0 || n > max_num_threads)
-        throw ArgumentError("embedkit::set_num_threads: the thread count must be from 0 (the "
-                            "hardware default) to " + std::to_string(max_num_threads) + ", got " +
-                            std::to_string(n));
+        throw ArgumentError(
+            "embedkit::set_num_threads: the thread count must be from 0 (the "
+            "default) to " +
+            std::to_string(max_num_threads) + ", got " + std::to_string(n));
     detail::thread_setting().store(n, std::memory_order_relaxed);
 }
+
+inline namespace EMBEDKIT_THREADS_NAMESPACE {
 
 /// The default thread count: with EMBEDKIT_USE_OPENMP and OpenMP, omp_get_max_threads() (so
 /// OMP_NUM_THREADS applies); otherwise std::thread::hardware_concurrency() (1 if unknown).
@@ -66,5 +82,7 @@ inline int num_threads() noexcept {
     return 1;
 #endif
 }
+
+}  // namespace EMBEDKIT_THREADS_NAMESPACE
 
 }  // namespace embedkit

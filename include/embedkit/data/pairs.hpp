@@ -15,7 +15,8 @@ namespace embedkit::data {
 
 /// How many partners every sample gets in make_pairs.
 struct PairOptions {
-    std::size_t positives_per_sample = 1;  ///< partners with the same label (never the sample itself)
+    std::size_t positives_per_sample =
+        1;  ///< partners with the same label (never the sample itself)
     std::size_t negatives_per_sample = 1;  ///< partners with another label
 };
 
@@ -59,14 +60,17 @@ Pairs make_pairs(const std::vector<L>& labels, Rng& rng, const PairOptions& opti
     const std::size_t n = labels.size();
     if (n == 0) throw ArgumentError(fn + "labels are empty");
     if (static_cast<std::uint64_t>(n) > std::numeric_limits<std::uint32_t>::max())
-        throw ArgumentError(fn + "at most 2^32 - 1 samples are supported (pair indices are 32-bit), got " +
-                            std::to_string(n));
+        throw ArgumentError(
+            fn + "at most 2^32 - 1 samples are supported (pair indices are 32-bit), got " +
+            std::to_string(n));
     const std::size_t pos = options.positives_per_sample;
     const std::size_t neg = options.negatives_per_sample;
     const std::size_t per_sample = pos + neg;
-    if (per_sample < pos || (per_sample > 0 && n > std::numeric_limits<std::size_t>::max() / per_sample))
-        throw ArgumentError(fn + "the number of pairs overflows: " + std::to_string(n) + " samples x (" +
-                            std::to_string(pos) + " + " + std::to_string(neg) + ") partners");
+    if (per_sample < pos ||
+        (per_sample > 0 && n > std::numeric_limits<std::size_t>::max() / per_sample))
+        throw ArgumentError(fn + "the number of pairs overflows: " + std::to_string(n) +
+                            " samples x (" + std::to_string(pos) + " + " + std::to_string(neg) +
+                            ") partners");
 
     // Dense classes 0..k-1 in ascending label order (for uint8_t labels the order of the
     // byte values, so the pairs are those of a table indexed by the byte).
@@ -78,19 +82,23 @@ Pairs make_pairs(const std::vector<L>& labels, Rng& rng, const PairOptions& opti
     for (std::size_t c : cls.classes) ++count[c];
     for (std::size_t c = 0; c < k; ++c)
         if (pos > 0 && count[c] == 1)
-            throw ArgumentError(fn + "label " + embedkit::detail::label_to_string(cls.values[c]) +
-                                " has a single sample, so it has no positive partner (positives_per_sample = " +
-                                std::to_string(pos) + ")");
+            throw ArgumentError(
+                fn + "label " + embedkit::detail::label_to_string(cls.values[c]) +
+                " has a single sample, so it has no positive partner (positives_per_sample = " +
+                std::to_string(pos) + ")");
     if (neg > 0 && k < 2)
-        throw ArgumentError(fn + "every sample has label " + embedkit::detail::label_to_string(labels[0]) +
-                            ", so there is no negative partner (negatives_per_sample = " + std::to_string(neg) + ")");
+        throw ArgumentError(
+            fn + "every sample has label " + embedkit::detail::label_to_string(labels[0]) +
+            ", so there is no negative partner (negatives_per_sample = " + std::to_string(neg) +
+            ")");
 
     std::vector<std::size_t> offset(k, 0);
     for (std::size_t c = 1; c < k; ++c) offset[c] = offset[c - 1] + count[c - 1];
     std::vector<std::uint32_t> by_label(n);
     {
         std::vector<std::size_t> next = offset;
-        for (std::size_t i = 0; i < n; ++i) by_label[next[cls.classes[i]]++] = static_cast<std::uint32_t>(i);
+        for (std::size_t i = 0; i < n; ++i)
+            by_label[next[cls.classes[i]]++] = static_cast<std::uint32_t>(i);
     }
 
     Pairs out;

@@ -13,9 +13,9 @@ namespace embedkit {
 
 /// What the running CPU and operating system can execute.
 struct CpuFeatures {
-    bool avx2 = false;      ///< AVX2 and FMA, with the OS saving YMM state
-    bool avx512f = false;   ///< AVX-512F, with the OS saving ZMM and opmask state
-    bool neon = false;      ///< Advanced SIMD (always on aarch64)
+    bool avx2 = false;     ///< AVX2 and FMA, with the OS saving YMM state
+    bool avx512f = false;  ///< AVX-512F, with the OS saving ZMM and opmask state
+    bool neon = false;     ///< Advanced SIMD (always on aarch64)
 };
 
 namespace detail {

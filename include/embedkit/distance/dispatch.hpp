@@ -27,10 +27,14 @@ enum class Level { scalar, avx2, avx512, neon };
 /// The level's name as accepted by EMBEDKIT_SIMD: "scalar", "avx2", "avx512" or "neon".
 constexpr std::string_view level_name(Level level) noexcept {
     switch (level) {
-        case Level::scalar: return "scalar";
-        case Level::avx2: return "avx2";
-        case Level::avx512: return "avx512";
-        case Level::neon: return "neon";
+        case Level::scalar:
+            return "scalar";
+        case Level::avx2:
+            return "avx2";
+        case Level::avx512:
+            return "avx512";
+        case Level::neon:
+            return "neon";
     }
     return "unknown";
 }
@@ -46,10 +50,14 @@ inline std::optional<Level> parse_level(std::string_view name) noexcept {
 inline bool cpu_supports(Level level) noexcept {
     const CpuFeatures& f = cpu_features();
     switch (level) {
-        case Level::scalar: return true;
-        case Level::avx2: return EMBEDKIT_ARCH_X86 && f.avx2;
-        case Level::avx512: return EMBEDKIT_ARCH_X86 && f.avx512f;
-        case Level::neon: return EMBEDKIT_ARCH_NEON && f.neon;
+        case Level::scalar:
+            return true;
+        case Level::avx2:
+            return EMBEDKIT_ARCH_X86 && f.avx2;
+        case Level::avx512:
+            return EMBEDKIT_ARCH_X86 && f.avx512f;
+        case Level::neon:
+            return EMBEDKIT_ARCH_NEON && f.neon;
     }
     return false;
 }
@@ -77,8 +85,8 @@ struct KernelTable {
     using PairFn = Scalar (*)(const Scalar*, const Scalar*, std::size_t) noexcept;
     using CosineFn = CosineParts<Scalar> (*)(const Scalar*, const Scalar*, std::size_t) noexcept;
     /// out[r] = metric(q, set + r * stride, dim) for r < rows (cosine: the similarity).
-    using ManyFn = void (*)(const Scalar* q, const Scalar* set, std::size_t rows,
-                            std::size_t dim, std::size_t stride, Scalar* out) noexcept;
+    using ManyFn = void (*)(const Scalar* q, const Scalar* set, std::size_t rows, std::size_t dim,
+                            std::size_t stride, Scalar* out) noexcept;
 
     Level level;
     PairFn dot;
@@ -94,16 +102,13 @@ struct KernelTable {
 namespace detail {
 
 // Brace-initialises the table of one level from the kernels named <metric>_<SUFFIX>.
-#define EMBEDKIT_LEVEL_TABLE(LEVEL, SUFFIX)                                                \
-    {Level::LEVEL,                                                                          \
-     &embedkit::detail::dot_##SUFFIX,                                                       \
-     &embedkit::detail::l2_squared_##SUFFIX,                                                \
-     &embedkit::detail::l1_##SUFFIX,                                                        \
-     &embedkit::detail::cosine_##SUFFIX,                                                    \
-     &embedkit::detail::dot_many_##SUFFIX,                                                  \
-     &embedkit::detail::l2_squared_many_##SUFFIX,                                           \
-     &embedkit::detail::l1_many_##SUFFIX,                                                   \
-     &embedkit::detail::cosine_many_##SUFFIX}
+#define EMBEDKIT_LEVEL_TABLE(LEVEL, SUFFIX)                                                    \
+    {                                                                                          \
+        Level::LEVEL, &embedkit::detail::dot_##SUFFIX, &embedkit::detail::l2_squared_##SUFFIX, \
+            &embedkit::detail::l1_##SUFFIX, &embedkit::detail::cosine_##SUFFIX,                \
+            &embedkit::detail::dot_many_##SUFFIX, &embedkit::detail::l2_squared_many_##SUFFIX, \
+            &embedkit::detail::l1_many_##SUFFIX, &embedkit::detail::cosine_many_##SUFFIX       \
+    }
 
 // One static const table per level and scalar type.
 template <class Scalar>
@@ -219,26 +224,34 @@ struct Resolver {
     static void dot_many(const Scalar* q, const Scalar* s, std::size_t rows, std::size_t dim,
                          std::size_t stride, Scalar* out) noexcept {
         state();
-        active_slot<Scalar>().load(std::memory_order_acquire)->dot_many(q, s, rows, dim, stride, out);
+        active_slot<Scalar>()
+            .load(std::memory_order_acquire)
+            ->dot_many(q, s, rows, dim, stride, out);
     }
-    static void l2_squared_many(const Scalar* q, const Scalar* s, std::size_t rows,
-                                std::size_t dim, std::size_t stride, Scalar* out) noexcept {
+    static void l2_squared_many(const Scalar* q, const Scalar* s, std::size_t rows, std::size_t dim,
+                                std::size_t stride, Scalar* out) noexcept {
         state();
-        active_slot<Scalar>().load(std::memory_order_acquire)->l2_squared_many(q, s, rows, dim, stride, out);
+        active_slot<Scalar>()
+            .load(std::memory_order_acquire)
+            ->l2_squared_many(q, s, rows, dim, stride, out);
     }
     static void l1_many(const Scalar* q, const Scalar* s, std::size_t rows, std::size_t dim,
                         std::size_t stride, Scalar* out) noexcept {
         state();
-        active_slot<Scalar>().load(std::memory_order_acquire)->l1_many(q, s, rows, dim, stride, out);
+        active_slot<Scalar>()
+            .load(std::memory_order_acquire)
+            ->l1_many(q, s, rows, dim, stride, out);
     }
     static void cosine_many(const Scalar* q, const Scalar* s, std::size_t rows, std::size_t dim,
                             std::size_t stride, Scalar* out) noexcept {
         state();
-        active_slot<Scalar>().load(std::memory_order_acquire)->cosine_many(q, s, rows, dim, stride, out);
+        active_slot<Scalar>()
+            .load(std::memory_order_acquire)
+            ->cosine_many(q, s, rows, dim, stride, out);
     }
-    static constexpr KernelTable<Scalar> table = {Level::scalar, &dot, &l2_squared, &l1, &cosine,
-                                                  &dot_many, &l2_squared_many, &l1_many,
-                                                  &cosine_many};
+    static constexpr KernelTable<Scalar> table = {
+        Level::scalar,    &dot,     &l2_squared, &l1, &cosine, &dot_many,
+        &l2_squared_many, &l1_many, &cosine_many};
 };
 
 // The active table's slot. Constant-initialised (to the resolver), so reading it needs no
@@ -255,7 +268,6 @@ inline const KernelTable<Scalar>& active_table() noexcept {
     static_assert(is_supported_scalar_v<Scalar>, "embedkit kernels support float and double");
     return *active_slot<Scalar>().load(std::memory_order_acquire);
 }
-
 
 // ---- Compile-time level. When the translation unit's own flags already guarantee a level
 // (-mavx512f, -mavx2 -mfma, -march=native, or any aarch64 build), the pair functions check
@@ -322,7 +334,7 @@ inline CosineParts<Scalar> static_cosine(const Scalar* a, const Scalar* b, std::
     return EMBEDKIT_STATIC_KERNEL(cosine)(a, b, n);
 }
 
-}  // inline namespace EMBEDKIT_LEVEL_NAMESPACE
+}  // namespace EMBEDKIT_LEVEL_NAMESPACE
 #undef EMBEDKIT_STATIC_KERNEL
 #undef EMBEDKIT_STATIC_KERNELS_CAT
 #undef EMBEDKIT_STATIC_KERNELS_CAT2

@@ -164,8 +164,9 @@ EMBEDKIT_TARGET_AVX2 inline Scalar pair_tail_avx2(const Scalar* a, const Scalar*
 // remainder code within the free registers: indexing by i made GCC save four callee-saved
 // registers on every call.
 template <template <class> class Step, class Scalar>
-[[gnu::always_inline]] EMBEDKIT_TARGET_AVX2 inline Scalar pair_sum_avx2(
-    const Scalar* a, const Scalar* b, std::size_t n) noexcept {
+[[gnu::always_inline]] EMBEDKIT_TARGET_AVX2 inline Scalar pair_sum_avx2(const Scalar* a,
+                                                                        const Scalar* b,
+                                                                        std::size_t n) noexcept {
     using Ops = Avx2Ops<Scalar>;
     using Vec = typename Ops::Vec;
     using S = Step<Scalar>;
@@ -265,8 +266,7 @@ EMBEDKIT_TARGET_AVX2 inline void cosine_tail_step_avx2(CosineParts<Scalar>& t, S
 }
 
 template <class Scalar>
-EMBEDKIT_TARGET_AVX2 inline CosineParts<Scalar> cosine_tail_avx2(const Scalar* a,
-                                                                 const Scalar* b,
+EMBEDKIT_TARGET_AVX2 inline CosineParts<Scalar> cosine_tail_avx2(const Scalar* a, const Scalar* b,
                                                                  std::size_t left) noexcept {
     static_assert(Avx2Ops<Scalar>::width <= 8, "the tail handles at most 7 elements");
     CosineParts<Scalar> t{0, 0, 0};
@@ -350,42 +350,38 @@ template <class Scalar>
 // the short path fell relative to the fetch blocks moved the dim-16 time by up to 15% from
 // one build to the next.
 
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline float dot_avx2(const float* a, const float* b, std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline float dot_avx2(const float* a, const float* b,
+                                                                std::size_t n) noexcept {
     return pair_sum_avx2<DotAvx2>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline double dot_avx2(const double* a, const double* b,
-                                            std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline double dot_avx2(const double* a, const double* b,
+                                                                 std::size_t n) noexcept {
     return pair_sum_avx2<DotAvx2>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline float l2_squared_avx2(const float* a, const float* b,
-                                                  std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline float l2_squared_avx2(const float* a,
+                                                                       const float* b,
+                                                                       std::size_t n) noexcept {
     return pair_sum_avx2<L2SquaredAvx2>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline double l2_squared_avx2(const double* a, const double* b,
-                                                   std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline double l2_squared_avx2(const double* a,
+                                                                        const double* b,
+                                                                        std::size_t n) noexcept {
     return pair_sum_avx2<L2SquaredAvx2>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline float l1_avx2(const float* a, const float* b, std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline float l1_avx2(const float* a, const float* b,
+                                                               std::size_t n) noexcept {
     return pair_sum_avx2<L1Avx2>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline double l1_avx2(const double* a, const double* b,
-                                           std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline double l1_avx2(const double* a, const double* b,
+                                                                std::size_t n) noexcept {
     return pair_sum_avx2<L1Avx2>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline CosineParts<float> cosine_avx2(const float* a, const float* b,
-                                                           std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline CosineParts<float> cosine_avx2(
+    const float* a, const float* b, std::size_t n) noexcept {
     return cosine_avx2_impl(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX2 inline CosineParts<double> cosine_avx2(const double* a, const double* b,
-                                                            std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX2 inline CosineParts<double> cosine_avx2(
+    const double* a, const double* b, std::size_t n) noexcept {
     return cosine_avx2_impl(a, b, n);
 }
 

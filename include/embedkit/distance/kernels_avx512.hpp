@@ -388,44 +388,39 @@ template <class Scalar>
 // the short path fell relative to the fetch blocks moved the dim-16 time by up to 15% from
 // one build to the next.
 
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline float dot_avx512(const float* a, const float* b,
-                                               std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline float dot_avx512(const float* a, const float* b,
+                                                                    std::size_t n) noexcept {
     return pair_sum_avx512<DotAvx512>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline double dot_avx512(const double* a, const double* b,
-                                                std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline double dot_avx512(const double* a,
+                                                                     const double* b,
+                                                                     std::size_t n) noexcept {
     return pair_sum_avx512<DotAvx512>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline float l2_squared_avx512(const float* a, const float* b,
-                                                      std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline float l2_squared_avx512(const float* a,
+                                                                           const float* b,
+                                                                           std::size_t n) noexcept {
     return pair_sum_avx512<L2SquaredAvx512>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline double l2_squared_avx512(const double* a, const double* b,
-                                                       std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline double l2_squared_avx512(
+    const double* a, const double* b, std::size_t n) noexcept {
     return pair_sum_avx512<L2SquaredAvx512>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline float l1_avx512(const float* a, const float* b,
-                                              std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline float l1_avx512(const float* a, const float* b,
+                                                                   std::size_t n) noexcept {
     return pair_sum_avx512<L1Avx512>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline double l1_avx512(const double* a, const double* b,
-                                               std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline double l1_avx512(const double* a,
+                                                                    const double* b,
+                                                                    std::size_t n) noexcept {
     return pair_sum_avx512<L1Avx512>(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline CosineParts<float> cosine_avx512(const float* a, const float* b,
-                                                               std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline CosineParts<float> cosine_avx512(
+    const float* a, const float* b, std::size_t n) noexcept {
     return cosine_avx512_impl(a, b, n);
 }
-[[gnu::aligned(64)]]
-EMBEDKIT_TARGET_AVX512 inline CosineParts<double> cosine_avx512(const double* a, const double* b,
-                                                                std::size_t n) noexcept {
+[[gnu::aligned(64)]] EMBEDKIT_TARGET_AVX512 inline CosineParts<double> cosine_avx512(
+    const double* a, const double* b, std::size_t n) noexcept {
     return cosine_avx512_impl(a, b, n);
 }
 

@@ -29,7 +29,7 @@ struct NeonVec<float> {
     static Reg add(Reg x, Reg y) noexcept { return vaddq_f32(x, y); }
     static Reg sub(Reg x, Reg y) noexcept { return vsubq_f32(x, y); }
     static Reg fma(Reg acc, Reg x, Reg y) noexcept { return vfmaq_f32(acc, x, y); }  // acc + x*y
-    static Reg absdiff(Reg x, Reg y) noexcept { return vabdq_f32(x, y); }           // |x - y|
+    static Reg absdiff(Reg x, Reg y) noexcept { return vabdq_f32(x, y); }            // |x - y|
     static float sum(Reg x) noexcept { return vaddvq_f32(x); }
 };
 
@@ -165,14 +165,30 @@ inline CosineParts<Scalar> cosine_neon_impl(const Scalar* a, const Scalar* b,
 }
 
 // Non-template entry points with the signature the kernel table stores.
-inline float dot_neon(const float* a, const float* b, std::size_t n) noexcept { return dot_neon_impl(a, b, n); }
-inline double dot_neon(const double* a, const double* b, std::size_t n) noexcept { return dot_neon_impl(a, b, n); }
-inline float l2_squared_neon(const float* a, const float* b, std::size_t n) noexcept { return l2_squared_neon_impl(a, b, n); }
-inline double l2_squared_neon(const double* a, const double* b, std::size_t n) noexcept { return l2_squared_neon_impl(a, b, n); }
-inline float l1_neon(const float* a, const float* b, std::size_t n) noexcept { return l1_neon_impl(a, b, n); }
-inline double l1_neon(const double* a, const double* b, std::size_t n) noexcept { return l1_neon_impl(a, b, n); }
-inline CosineParts<float> cosine_neon(const float* a, const float* b, std::size_t n) noexcept { return cosine_neon_impl(a, b, n); }
-inline CosineParts<double> cosine_neon(const double* a, const double* b, std::size_t n) noexcept { return cosine_neon_impl(a, b, n); }
+inline float dot_neon(const float* a, const float* b, std::size_t n) noexcept {
+    return dot_neon_impl(a, b, n);
+}
+inline double dot_neon(const double* a, const double* b, std::size_t n) noexcept {
+    return dot_neon_impl(a, b, n);
+}
+inline float l2_squared_neon(const float* a, const float* b, std::size_t n) noexcept {
+    return l2_squared_neon_impl(a, b, n);
+}
+inline double l2_squared_neon(const double* a, const double* b, std::size_t n) noexcept {
+    return l2_squared_neon_impl(a, b, n);
+}
+inline float l1_neon(const float* a, const float* b, std::size_t n) noexcept {
+    return l1_neon_impl(a, b, n);
+}
+inline double l1_neon(const double* a, const double* b, std::size_t n) noexcept {
+    return l1_neon_impl(a, b, n);
+}
+inline CosineParts<float> cosine_neon(const float* a, const float* b, std::size_t n) noexcept {
+    return cosine_neon_impl(a, b, n);
+}
+inline CosineParts<double> cosine_neon(const double* a, const double* b, std::size_t n) noexcept {
+    return cosine_neon_impl(a, b, n);
+}
 
 }  // namespace embedkit::detail
 

@@ -85,13 +85,29 @@ inline CosineParts<Scalar> cosine_scalar_impl(const Scalar* a, const Scalar* b,
 
 // Non-template entry points with the signature every level shares, so the kernel table holds
 // plain function pointers.
-inline float dot_scalar(const float* a, const float* b, std::size_t n) noexcept { return dot_scalar_impl(a, b, n); }
-inline double dot_scalar(const double* a, const double* b, std::size_t n) noexcept { return dot_scalar_impl(a, b, n); }
-inline float l2_squared_scalar(const float* a, const float* b, std::size_t n) noexcept { return l2_squared_scalar_impl(a, b, n); }
-inline double l2_squared_scalar(const double* a, const double* b, std::size_t n) noexcept { return l2_squared_scalar_impl(a, b, n); }
-inline float l1_scalar(const float* a, const float* b, std::size_t n) noexcept { return l1_scalar_impl(a, b, n); }
-inline double l1_scalar(const double* a, const double* b, std::size_t n) noexcept { return l1_scalar_impl(a, b, n); }
-inline CosineParts<float> cosine_scalar(const float* a, const float* b, std::size_t n) noexcept { return cosine_scalar_impl(a, b, n); }
-inline CosineParts<double> cosine_scalar(const double* a, const double* b, std::size_t n) noexcept { return cosine_scalar_impl(a, b, n); }
+inline float dot_scalar(const float* a, const float* b, std::size_t n) noexcept {
+    return dot_scalar_impl(a, b, n);
+}
+inline double dot_scalar(const double* a, const double* b, std::size_t n) noexcept {
+    return dot_scalar_impl(a, b, n);
+}
+inline float l2_squared_scalar(const float* a, const float* b, std::size_t n) noexcept {
+    return l2_squared_scalar_impl(a, b, n);
+}
+inline double l2_squared_scalar(const double* a, const double* b, std::size_t n) noexcept {
+    return l2_squared_scalar_impl(a, b, n);
+}
+inline float l1_scalar(const float* a, const float* b, std::size_t n) noexcept {
+    return l1_scalar_impl(a, b, n);
+}
+inline double l1_scalar(const double* a, const double* b, std::size_t n) noexcept {
+    return l1_scalar_impl(a, b, n);
+}
+inline CosineParts<float> cosine_scalar(const float* a, const float* b, std::size_t n) noexcept {
+    return cosine_scalar_impl(a, b, n);
+}
+inline CosineParts<double> cosine_scalar(const double* a, const double* b, std::size_t n) noexcept {
+    return cosine_scalar_impl(a, b, n);
+}
 
 }  // namespace embedkit::detail

@@ -37,11 +37,16 @@ constexpr bool larger_is_closer(Metric m) noexcept {
 /// The metric's name as spelled in the API ("l1", "l2", "l2_squared", "dot", "cosine").
 constexpr std::string_view metric_name(Metric m) noexcept {
     switch (m) {
-        case Metric::l1: return "l1";
-        case Metric::l2: return "l2";
-        case Metric::l2_squared: return "l2_squared";
-        case Metric::dot: return "dot";
-        case Metric::cosine: return "cosine";
+        case Metric::l1:
+            return "l1";
+        case Metric::l2:
+            return "l2";
+        case Metric::l2_squared:
+            return "l2_squared";
+        case Metric::dot:
+            return "dot";
+        case Metric::cosine:
+            return "cosine";
     }
     return "unknown";
 }

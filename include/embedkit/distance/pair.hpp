@@ -19,10 +19,10 @@ namespace detail {
 // One pair kernel through the active level: inlined directly when the active level is the one
 // this translation unit was compiled for (see EMBEDKIT_STATIC_LEVEL), else through the table.
 #if defined(EMBEDKIT_STATIC_LEVEL)
-#define EMBEDKIT_PAIR_KERNEL(S, NAME, a, b, n)                                            \
-    (EMBEDKIT_LIKELY(simd::detail::static_level_active<S>())                               \
-         ? simd::detail::static_##NAME<S>(a, b, n)                                         \
-                                            : simd::detail::active_table<S>().NAME(a, b, n))
+#define EMBEDKIT_PAIR_KERNEL(S, NAME, a, b, n)               \
+    (EMBEDKIT_LIKELY(simd::detail::static_level_active<S>()) \
+         ? simd::detail::static_##NAME<S>(a, b, n)           \
+         : simd::detail::active_table<S>().NAME(a, b, n))
 #else
 #define EMBEDKIT_PAIR_KERNEL(S, NAME, a, b, n) simd::detail::active_table<S>().NAME(a, b, n)
 #endif
@@ -85,7 +85,7 @@ inline double cosine_distance(const double* a, const double* b, std::size_t n) n
 
 #undef EMBEDKIT_PAIR_KERNEL
 
-}  // inline namespace EMBEDKIT_LEVEL_NAMESPACE
+}  // namespace EMBEDKIT_LEVEL_NAMESPACE
 
 namespace detail {
 
@@ -107,8 +107,9 @@ inline void check_pair(const char* fn, const Eigen::MatrixBase<DA>& a,
                   "embedkit: distance functions take vectors (a VectorX, a row of a RowMatrix, "
                   "a segment or an expression of one); for sets use distances/pairwise/top_k");
     if (a.size() != b.size())
-        throw DimensionError(std::string("embedkit::") + fn + ": vectors have different sizes (a: " +
-                             std::to_string(a.size()) + ", b: " + std::to_string(b.size()) + ")");
+        throw DimensionError(std::string("embedkit::") + fn +
+                             ": vectors have different sizes (a: " + std::to_string(a.size()) +
+                             ", b: " + std::to_string(b.size()) + ")");
 }
 
 // Returned as a prvalue (guaranteed elision in C++17): a copied Ref would not carry its
@@ -129,14 +130,14 @@ inline namespace EMBEDKIT_LEVEL_NAMESPACE {
 // ---- Eigen forms: any dense vector or vector expression; same scalar on both sides
 // (compile-time); throws DimensionError if the sizes differ.
 
-#define EMBEDKIT_DEFINE_EIGEN_PAIR(NAME)                                                   \
-    template <class DA, class DB>                                                          \
-    inline typename DA::Scalar NAME(const Eigen::MatrixBase<DA>& a,                        \
-                                    const Eigen::MatrixBase<DB>& b) {                      \
-        detail::check_pair(#NAME, a, b);                                                   \
-        const auto ca = detail::contiguous(a);                                             \
-        const auto cb = detail::contiguous(b);                                             \
-        return NAME(ca.data(), cb.data(), static_cast<std::size_t>(ca.size()));            \
+#define EMBEDKIT_DEFINE_EIGEN_PAIR(NAME)                                        \
+    template <class DA, class DB>                                               \
+    inline typename DA::Scalar NAME(const Eigen::MatrixBase<DA>& a,             \
+                                    const Eigen::MatrixBase<DB>& b) {           \
+        detail::check_pair(#NAME, a, b);                                        \
+        const auto ca = detail::contiguous(a);                                  \
+        const auto cb = detail::contiguous(b);                                  \
+        return NAME(ca.data(), cb.data(), static_cast<std::size_t>(ca.size())); \
     }
 
 /// dot(a, b) on Eigen vectors; see the pointer form.
@@ -154,6 +155,6 @@ EMBEDKIT_DEFINE_EIGEN_PAIR(cosine_distance)
 
 #undef EMBEDKIT_DEFINE_EIGEN_PAIR
 
-}  // inline namespace EMBEDKIT_LEVEL_NAMESPACE
+}  // namespace EMBEDKIT_LEVEL_NAMESPACE
 
 }  // namespace embedkit

@@ -48,7 +48,8 @@ inline void check_metric(const char* fn, Metric metric) {
         case Metric::l2:
         case Metric::l2_squared:
         case Metric::dot:
-        case Metric::cosine: return;
+        case Metric::cosine:
+            return;
     }
     throw ArgumentError(std::string("embedkit::") + fn + ": unknown metric (enum value " +
                         std::to_string(static_cast<int>(metric)) +
@@ -66,10 +67,18 @@ inline void many(const simd::KernelTable<Scalar>& t, Metric metric, const Scalar
     const auto stride = static_cast<std::size_t>(v.stride);
     const Scalar* base = v.row(first);
     switch (metric) {
-        case Metric::dot: t.dot_many(q, base, rows, dim, stride, out); break;
-        case Metric::l1: t.l1_many(q, base, rows, dim, stride, out); break;
-        case Metric::cosine: t.cosine_many(q, base, rows, dim, stride, out); break;
-        case Metric::l2_squared: t.l2_squared_many(q, base, rows, dim, stride, out); break;
+        case Metric::dot:
+            t.dot_many(q, base, rows, dim, stride, out);
+            break;
+        case Metric::l1:
+            t.l1_many(q, base, rows, dim, stride, out);
+            break;
+        case Metric::cosine:
+            t.cosine_many(q, base, rows, dim, stride, out);
+            break;
+        case Metric::l2_squared:
+            t.l2_squared_many(q, base, rows, dim, stride, out);
+            break;
         case Metric::l2:
             t.l2_squared_many(q, base, rows, dim, stride, out);
             for (std::size_t r = 0; r < rows; ++r) out[r] = finish_l2(out[r]);
@@ -140,11 +149,16 @@ template <class Scalar>
 inline Scalar exact_value(const simd::KernelTable<Scalar>& t, Metric m, const Scalar* a,
                           const Scalar* b, std::size_t dim) noexcept {
     switch (m) {
-        case Metric::dot: return t.dot(a, b, dim);
-        case Metric::l1: return t.l1(a, b, dim);
-        case Metric::l2_squared: return t.l2_squared(a, b, dim);
-        case Metric::l2: return finish_l2(t.l2_squared(a, b, dim));
-        case Metric::cosine: return finish_cosine_similarity(t.cosine(a, b, dim));
+        case Metric::dot:
+            return t.dot(a, b, dim);
+        case Metric::l1:
+            return t.l1(a, b, dim);
+        case Metric::l2_squared:
+            return t.l2_squared(a, b, dim);
+        case Metric::l2:
+            return finish_l2(t.l2_squared(a, b, dim));
+        case Metric::cosine:
+            return finish_cosine_similarity(t.cosine(a, b, dim));
     }
     return Scalar(0);
 }
@@ -155,8 +169,10 @@ inline Scalar exact_value(const simd::KernelTable<Scalar>& t, Metric m, const Sc
 template <class Scalar>
 inline Scalar from_inner_product(Metric metric, Scalar ab, Scalar aa, Scalar bb) noexcept {
     switch (metric) {
-        case Metric::dot: return ab;
-        case Metric::cosine: return finish_cosine_similarity(CosineParts<Scalar>{ab, aa, bb});
+        case Metric::dot:
+            return ab;
+        case Metric::cosine:
+            return finish_cosine_similarity(CosineParts<Scalar>{ab, aa, bb});
         case Metric::l2_squared: {
             const Scalar d = aa + bb - Scalar(2) * ab;
             return d < Scalar(0) ? Scalar(0) : d;
@@ -165,7 +181,8 @@ inline Scalar from_inner_product(Metric metric, Scalar ab, Scalar aa, Scalar bb)
             const Scalar d = aa + bb - Scalar(2) * ab;
             return finish_l2(d < Scalar(0) ? Scalar(0) : d);
         }
-        case Metric::l1: break;
+        case Metric::l1:
+            break;
     }
     return ab;
 }
@@ -251,9 +268,8 @@ inline CosineColumns<Scalar> cosine_columns(const Vector<Scalar>& bn) {
 // square roots of the norms are taken once per row instead of twice per pair (per pair, they
 // made the finishing pass cost more than the matrix product at dim 128).
 template <class Scalar>
-inline void finish_cosine_block(Scalar* out, Eigen::Index rows, Eigen::Index cols,
-                                const Scalar* an, const Scalar* bn,
-                                const CosineColumns<Scalar>& bc) {
+inline void finish_cosine_block(Scalar* out, Eigen::Index rows, Eigen::Index cols, const Scalar* an,
+                                const Scalar* bn, const CosineColumns<Scalar>& bc) {
     constexpr Scalar nan = std::numeric_limits<Scalar>::quiet_NaN();
     std::vector<Scalar> saved(bc.special.size());
     const Scalar* b_root = bc.root.data();
@@ -369,7 +385,8 @@ RowMatrix<typename DA::Scalar> pairwise(const Eigen::MatrixBase<DA>& A,
     if (metric == Metric::l1) {
         // Work items of 64 rows of A; each walks B in slices of about 256 KiB, which stay in
         // L2 while the item's rows pass over them. Every value depends on its pair only.
-        const Eigen::Index row_bytes = std::max<Eigen::Index>(1, b.cols) * Eigen::Index(sizeof(Scalar));
+        const Eigen::Index row_bytes =
+            std::max<Eigen::Index>(1, b.cols) * Eigen::Index(sizeof(Scalar));
         const Eigen::Index block = std::max<Eigen::Index>(1, (Eigen::Index(256) << 10) / row_bytes);
         const Eigen::Index rows = detail::pairwise_l1_row_block;
         detail::parallel_for((a.rows + rows - 1) / rows, threads, [&](std::ptrdiff_t item) {
@@ -434,8 +451,10 @@ void normalize_rows(Eigen::MatrixBase<D>& set) {
     const auto dim = static_cast<std::size_t>(m.cols());
     if (dim == 0) return;
     if (m.innerStride() != 1)
-        throw ArgumentError("embedkit::normalize_rows: the set must have contiguous rows (inner stride 1), "
-                            "got inner stride " + std::to_string(m.innerStride()));
+        throw ArgumentError(
+            "embedkit::normalize_rows: the set must have contiguous rows (inner stride 1), "
+            "got inner stride " +
+            std::to_string(m.innerStride()));
     for (Eigen::Index i = 0; i < m.rows(); ++i) {
         Scalar* r = &m.coeffRef(i, 0);
         Scalar sq = t.dot(r, r, dim);
@@ -450,7 +469,8 @@ void normalize_rows(Eigen::MatrixBase<D>& set) {
             for (std::size_t j = 0; j < dim; ++j) mx = std::max(mx, std::abs(r[j]));
             if (mx == Scalar(0)) continue;  // a zero row stays zero
             if (std::isinf(mx)) {
-                for (std::size_t j = 0; j < dim; ++j) r[j] = std::numeric_limits<Scalar>::quiet_NaN();
+                for (std::size_t j = 0; j < dim; ++j)
+                    r[j] = std::numeric_limits<Scalar>::quiet_NaN();
                 continue;
             }
             for (std::size_t j = 0; j < dim; ++j) r[j] /= mx;

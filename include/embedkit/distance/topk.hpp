@@ -207,21 +207,28 @@ template <Metric M, class Scalar>
 inline void keys_from_products(const Scalar* ip, Eigen::Index n, Scalar q_sq, const Scalar* s_sq,
                                Scalar* keys) noexcept {
     for (Eigen::Index j = 0; j < n; ++j)
-        keys[j] = to_key(M, from_inner_product(M, ip[j], q_sq,
-                                               M == Metric::dot ? Scalar(0) : s_sq[j]));
+        keys[j] =
+            to_key(M, from_inner_product(M, ip[j], q_sq, M == Metric::dot ? Scalar(0) : s_sq[j]));
 }
 
 template <class Scalar>
 inline void keys_from_products(Metric m, const Scalar* ip, Eigen::Index n, Scalar q_sq,
                                const Scalar* s_sq, Scalar* keys) noexcept {
     switch (m) {
-        case Metric::dot: keys_from_products<Metric::dot>(ip, n, q_sq, s_sq, keys); break;
+        case Metric::dot:
+            keys_from_products<Metric::dot>(ip, n, q_sq, s_sq, keys);
+            break;
         case Metric::l2_squared:
             keys_from_products<Metric::l2_squared>(ip, n, q_sq, s_sq, keys);
             break;
-        case Metric::l2: keys_from_products<Metric::l2>(ip, n, q_sq, s_sq, keys); break;
-        case Metric::cosine: keys_from_products<Metric::cosine>(ip, n, q_sq, s_sq, keys); break;
-        case Metric::l1: break;  // never on the matrix-product path
+        case Metric::l2:
+            keys_from_products<Metric::l2>(ip, n, q_sq, s_sq, keys);
+            break;
+        case Metric::cosine:
+            keys_from_products<Metric::cosine>(ip, n, q_sq, s_sq, keys);
+            break;
+        case Metric::l1:
+            break;  // never on the matrix-product path
     }
 }
 
@@ -254,8 +261,8 @@ inline constexpr Eigen::Index topk_max_chunk_candidates = Eigen::Index(1) << 20;
 inline Eigen::Index topk_chunk_size(Eigen::Index nq, Eigen::Index kk, Eigen::Index n) noexcept {
     if (n <= topk_chunk_rows || nq >= topk_split_max_queries) return n;
     const Eigen::Index chunks = (n + topk_chunk_rows - 1) / topk_chunk_rows;
-    const Eigen::Index most = std::min(
-        topk_max_chunks, std::max<Eigen::Index>(1, topk_max_chunk_candidates / (nq * kk)));
+    const Eigen::Index most =
+        std::min(topk_max_chunks, std::max<Eigen::Index>(1, topk_max_chunk_candidates / (nq * kk)));
     if (chunks <= most) return topk_chunk_rows;
     if (most <= 1) return n;
     // Too many chunks: fewer, larger ones, still whole set blocks.
@@ -279,8 +286,8 @@ struct TopKScan {
 // best[0 .. qn). c0 is a multiple of topk_set_block (or 0), so the blocks are those of one
 // pass over the whole set.
 template <class Scalar>
-inline void topk_scan(const TopKScan<Scalar>& a, Eigen::Index q0, Eigen::Index qn,
-                      Eigen::Index c0, Eigen::Index c1, KBest<Scalar>* best) {
+inline void topk_scan(const TopKScan<Scalar>& a, Eigen::Index q0, Eigen::Index qn, Eigen::Index c0,
+                      Eigen::Index c1, KBest<Scalar>* best) {
     using Index = Eigen::Index;
     const simd::KernelTable<Scalar>& t = a.t;
     const Metric metric = a.metric;
@@ -374,11 +381,11 @@ inline Eigen::Index resolve_self_offset(const SetView<Scalar>& q, const SetView<
     const Eigen::Index last = s.rows - q.rows;  // the largest valid offset
     if (given != -1) {
         if (given < 0 || given > last)
-            throw ArgumentError("embedkit::top_k: self_offset must be -1 (find the queries in "
-                                "the set) or a set row from 0 to " + std::to_string(last) +
-                                " (" + std::to_string(q.rows) + " queries, " +
-                                std::to_string(s.rows) + " set rows), got " +
-                                std::to_string(given));
+            throw ArgumentError(
+                "embedkit::top_k: self_offset must be -1 (find the queries in "
+                "the set) or a set row from 0 to " +
+                std::to_string(last) + " (" + std::to_string(q.rows) + " queries, " +
+                std::to_string(s.rows) + " set rows), got " + std::to_string(given));
         return given;
     }
     if (last >= 0 && q.cols == 0) return 0;  // empty rows are all alike
@@ -389,8 +396,7 @@ inline Eigen::Index resolve_self_offset(const SetView<Scalar>& q, const SetView<
     if (last >= 0 && qa >= sa && qa < end) {
         const auto offset = static_cast<Eigen::Index>((qa - sa) / bytes);
         const bool block = (qa - sa) % bytes == 0 && offset % s.stride == 0 &&
-                           (q.rows == 1 || q.stride == s.stride) &&
-                           offset / s.stride <= last;
+                           (q.rows == 1 || q.stride == s.stride) && offset / s.stride <= last;
         if (block) return offset / s.stride;
     } else if (last >= 0) {
         bool same = true;
@@ -399,9 +405,10 @@ inline Eigen::Index resolve_self_offset(const SetView<Scalar>& q, const SetView<
             same = std::memcmp(q.row(i), s.row(i), row_bytes) == 0;
         if (same) return 0;
     }
-    throw ArgumentError("embedkit::top_k: exclude_self cannot tell which set row each query "
-                        "is: the queries are neither a block of the set's rows nor copies "
-                        "of its first rows; set TopKOptions::self_offset");
+    throw ArgumentError(
+        "embedkit::top_k: exclude_self cannot tell which set row each query "
+        "is: the queries are neither a block of the set's rows nor copies "
+        "of its first rows; set TopKOptions::self_offset");
 }
 
 // The view of top_k's queries: a set, or one vector (any dense vector or expression of one)
@@ -455,8 +462,8 @@ inline SetView<typename DQ::Scalar> view_queries(const Eigen::MatrixBase<DQ>& qu
 /// range, or `metric` is not a Metric value; DimensionError if the dimensions differ.
 template <class DQ, class DS>
 TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
-                                const Eigen::MatrixBase<DS>& set, Eigen::Index k,
-                                Metric metric, TopKOptions options = {}) {
+                                const Eigen::MatrixBase<DS>& set, Eigen::Index k, Metric metric,
+                                TopKOptions options = {}) {
     using Scalar = typename DS::Scalar;
     using Index = Eigen::Index;
     static_assert(std::is_same_v<typename DQ::Scalar, Scalar>,
@@ -492,8 +499,7 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     const auto lists = static_cast<std::size_t>(nchunks * nq);
     std::vector<detail::Candidate<Scalar>> storage(lists * static_cast<std::size_t>(kk));
     std::vector<detail::KBest<Scalar>> best(lists);
-    for (std::size_t l = 0; l < lists; ++l)
-        best[l].reset(storage.data() + Index(l) * kk, kk);
+    for (std::size_t l = 0; l < lists; ++l) best[l].reset(storage.data() + Index(l) * kk, kk);
 
     // Work items: (query block, chunk) pairs, query block major.
     const detail::TopKScan<Scalar> scan{t, metric, q, s, gemm, options.exclude_self, self_offset};
@@ -540,8 +546,8 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
             if (gemm) {
                 // Report the pair functions' exact values and order by them.
                 for (Index r = 0; r < got; ++r)
-                    c[r].key = detail::to_key(metric, detail::exact_value(t, metric, q.row(i),
-                                                                          s.row(c[r].index), dim));
+                    c[r].key = detail::to_key(
+                        metric, detail::exact_value(t, metric, q.row(i), s.row(c[r].index), dim));
                 std::sort(c, c + got, order);
             }
             for (Index r = 0; r < got; ++r) {

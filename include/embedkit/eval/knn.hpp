@@ -22,7 +22,8 @@ namespace embedkit::eval {
 /// the caller's label type L (any integer type, see core/labels.hpp).
 template <class L>
 struct BasicKnnResult {
-    static_assert(is_label_type_v<L>, "embedkit::eval::BasicKnnResult: labels must be of an integer type");
+    static_assert(is_label_type_v<L>,
+                  "embedkit::eval::BasicKnnResult: labels must be of an integer type");
     double accuracy_at_1 = 0;  ///< the nearest training row's label is right
     double accuracy_at_k = 0;  ///< the majority label of the k nearest is right
     Eigen::Index k = 0;        ///< neighbours that voted: min(k requested, training rows)
@@ -39,10 +40,12 @@ struct non_deduced {
     using type = T;
 };
 
-inline void check_label_count(const char* fn, const char* what, std::size_t labels, Eigen::Index rows) {
+inline void check_label_count(const char* fn, const char* what, std::size_t labels,
+                              Eigen::Index rows) {
     if (labels != static_cast<std::size_t>(rows))
         throw DimensionError(std::string("embedkit::eval::") + fn + ": " + what + " has " +
-                             std::to_string(labels) + " labels but " + std::to_string(rows) + " rows");
+                             std::to_string(labels) + " labels but " + std::to_string(rows) +
+                             " rows");
 }
 
 }  // namespace detail
@@ -51,34 +54,44 @@ inline void check_label_count(const char* fn, const char* what, std::size_t labe
 ///
 /// train_embeddings: n x d with labels train_labels (n); test_embeddings: m x d with labels
 /// test_labels (m), of one integer type L (uint8_t, int32_t, int64_t, ...: labels are
-/// compared, never narrowed; predictions come back as L); both row-major sets (RowMatrix, Map or row block, as for top_k; a
-/// column-major matrix is a compile-time error). The k nearest training rows of every test
-/// row come from embedkit::top_k under `metric` (best first, equal scores by lower index).
-/// predicted_1 is the label of the nearest one; predicted_k the label held by most of the
-/// min(k, n) nearest, a tie between labels going to the label whose best-ranked member is
+/// compared, never narrowed; predictions come back as L); both row-major sets (RowMatrix, Map or
+/// row block, as for top_k; a column-major matrix is a compile-time error). The k nearest training
+/// rows of every test row come from embedkit::top_k under `metric` (best first, equal scores by
+/// lower index). predicted_1 is the label of the nearest one; predicted_k the label held by most of
+/// the min(k, n) nearest, a tie between labels going to the label whose best-ranked member is
 /// nearer. Accuracies are the fractions of test rows whose prediction equals their label.
 ///
 /// Throws DimensionError when a label count differs from its set's rows or the dimensions
 /// differ; ArgumentError when k <= 0 or either set is empty.
 template <class DTrain, class DTest, class L>
-BasicKnnResult<L> knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings, const std::vector<L>& train_labels,
-                               const Eigen::MatrixBase<DTest>& test_embeddings, const std::vector<L>& test_labels,
-                               Eigen::Index k = 5, Metric metric = Metric::l2) {
+BasicKnnResult<L> knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings,
+                               const std::vector<L>& train_labels,
+                               const Eigen::MatrixBase<DTest>& test_embeddings,
+                               const std::vector<L>& test_labels, Eigen::Index k = 5,
+                               Metric metric = Metric::l2) {
     static_assert(is_label_type_v<L>,
                   "embedkit::eval::knn_accuracy: labels must be std::vectors of one integer type "
                   "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     static_assert(std::is_same_v<typename DTrain::Scalar, typename DTest::Scalar>,
-                  "embedkit::eval::knn_accuracy: training and test embeddings must have the same scalar type");
-    const auto train = embedkit::detail::view_set("eval::knn_accuracy", "the training embeddings", train_embeddings);
-    const auto test = embedkit::detail::view_set("eval::knn_accuracy", "the test embeddings", test_embeddings);
+                  "embedkit::eval::knn_accuracy: training and test embeddings must have the same "
+                  "scalar type");
+    const auto train = embedkit::detail::view_set("eval::knn_accuracy", "the training embeddings",
+                                                  train_embeddings);
+    const auto test =
+        embedkit::detail::view_set("eval::knn_accuracy", "the test embeddings", test_embeddings);
     detail::check_label_count("knn_accuracy", "train_labels", train_labels.size(), train.rows);
     detail::check_label_count("knn_accuracy", "test_labels", test_labels.size(), test.rows);
-    if (k <= 0) throw ArgumentError("embedkit::eval::knn_accuracy: k must be positive, got " + std::to_string(k));
-    if (train.rows == 0) throw ArgumentError("embedkit::eval::knn_accuracy: the training embeddings are empty");
-    if (test.rows == 0) throw ArgumentError("embedkit::eval::knn_accuracy: the test embeddings are empty");
+    if (k <= 0)
+        throw ArgumentError("embedkit::eval::knn_accuracy: k must be positive, got " +
+                            std::to_string(k));
+    if (train.rows == 0)
+        throw ArgumentError("embedkit::eval::knn_accuracy: the training embeddings are empty");
+    if (test.rows == 0)
+        throw ArgumentError("embedkit::eval::knn_accuracy: the test embeddings are empty");
     if (train.cols != test.cols)
-        throw DimensionError("embedkit::eval::knn_accuracy: training embeddings have " + std::to_string(train.cols) +
-                             " columns but test embeddings have " + std::to_string(test.cols));
+        throw DimensionError("embedkit::eval::knn_accuracy: training embeddings have " +
+                             std::to_string(train.cols) + " columns but test embeddings have " +
+                             std::to_string(test.cols));
 
     const auto nearest = top_k(test_embeddings, train_embeddings, k, metric);
     const Eigen::Index kk = nearest.indices.cols();
@@ -123,12 +136,14 @@ BasicKnnResult<L> knn_accuracy(const Eigen::MatrixBase<DTrain>& train_embeddings
 template <class Scalar>
 double pair_accuracy(const Vector<Scalar>& distances, const std::vector<std::uint8_t>& similar,
                      typename detail::non_deduced<Scalar>::type threshold = Scalar(0.5)) {
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::eval::pair_accuracy supports float and double");
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::eval::pair_accuracy supports float and double");
     if (similar.size() != static_cast<std::size_t>(distances.size()))
         throw DimensionError("embedkit::eval::pair_accuracy: " + std::to_string(distances.size()) +
                              " distances but " + std::to_string(similar.size()) + " similar flags");
     if (similar.empty()) throw ArgumentError("embedkit::eval::pair_accuracy: no pairs");
-    if (std::isnan(threshold)) throw ArgumentError("embedkit::eval::pair_accuracy: the threshold is NaN");
+    if (std::isnan(threshold))
+        throw ArgumentError("embedkit::eval::pair_accuracy: the threshold is NaN");
     std::size_t right = 0;
     for (std::size_t i = 0; i < similar.size(); ++i) {
         if (similar[i] > 1)

@@ -74,7 +74,8 @@ public:
             fail("cannot rename temporary file onto");
         }
         const std::string::size_type slash = path_.find_last_of('/');
-        const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
+        const std::string dir =
+            slash == std::string::npos ? "." : (slash == 0 ? "/" : path_.substr(0, slash));
         const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
         if (dfd >= 0) {
             ::fsync(dfd);  // best effort: some file systems refuse fsync on folders
@@ -84,8 +85,8 @@ public:
 
 private:
     [[noreturn]] void fail(const char* what) const {
-        throw IoError("embedkit::io: " + std::string(what) + " '" + path_ + "': " +
-                      std::strerror(errno));
+        throw IoError("embedkit::io: " + std::string(what) + " '" + path_ +
+                      "': " + std::strerror(errno));
     }
 
     std::string path_;

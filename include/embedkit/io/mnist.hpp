@@ -68,14 +68,17 @@ struct IdxLayout {
     std::uint64_t total_bytes() const noexcept { return header_bytes + payload_bytes; }
 };
 
-inline std::size_t idx_header_bytes(IdxKind kind) noexcept { return kind == IdxKind::images ? 16 : 8; }
+inline std::size_t idx_header_bytes(IdxKind kind) noexcept {
+    return kind == IdxKind::images ? 16 : 8;
+}
 
 inline std::uint32_t read_be32(const unsigned char* p) noexcept {
     return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) |
            std::uint32_t(p[3]);
 }
 
-[[noreturn]] inline void idx_fail(const std::string& func, const std::string& name, const std::string& what) {
+[[noreturn]] inline void idx_fail(const std::string& func, const std::string& name,
+                                  const std::string& what) {
     throw FormatError(func + ": '" + name + "': " + what);
 }
 
@@ -95,8 +98,9 @@ inline IdxLayout idx_layout(const unsigned char* data, std::size_t avail, IdxKin
     const std::size_t header = idx_header_bytes(kind);
     if (avail == 0) idx_fail(func, name, std::string("empty, expected an ") + what);
     if (avail < 4)
-        idx_fail(func, name, "truncated: " + std::to_string(avail) +
-                                 " bytes, too short for the 4-byte IDX magic number");
+        idx_fail(func, name,
+                 "truncated: " + std::to_string(avail) +
+                     " bytes, too short for the 4-byte IDX magic number");
     const std::uint32_t magic = read_be32(data);
     const std::uint32_t want = images ? idx_images_magic : idx_labels_magic;
     if (magic != want) {
@@ -109,14 +113,15 @@ inline IdxLayout idx_layout(const unsigned char* data, std::size_t avail, IdxKin
             hint = images ? " (this is an IDX label file)" : " (this is an IDX image file)";
         else if (data[0] == 0 && data[1] == 0)
             hint = " (an IDX file of another element type or number of dimensions)";
-        idx_fail(func, name, std::string("not an ") + what + ": magic number is " + found +
-                                 ", expected " + (images ? "0x00000803" : "0x00000801") +
-                                 " (unsigned bytes, " + (images ? "3 dimensions" : "1 dimension") + ")" +
-                                 hint);
+        idx_fail(func, name,
+                 std::string("not an ") + what + ": magic number is " + found + ", expected " +
+                     (images ? "0x00000803" : "0x00000801") + " (unsigned bytes, " +
+                     (images ? "3 dimensions" : "1 dimension") + ")" + hint);
     }
     if (avail < header)
-        idx_fail(func, name, "truncated: " + std::to_string(avail) + " bytes, the IDX header needs " +
-                                 std::to_string(header));
+        idx_fail(func, name,
+                 "truncated: " + std::to_string(avail) + " bytes, the IDX header needs " +
+                     std::to_string(header));
     IdxLayout l;
     l.kind = kind;
     l.header_bytes = header;
@@ -125,20 +130,25 @@ inline IdxLayout idx_layout(const unsigned char* data, std::size_t avail, IdxKin
         l.rows = read_be32(data + 8);
         l.cols = read_be32(data + 12);
     }
-    if (l.count == 0) idx_fail(func, name, std::string("the header announces 0 ") + (images ? "images" : "labels"));
+    if (l.count == 0)
+        idx_fail(func, name,
+                 std::string("the header announces 0 ") + (images ? "images" : "labels"));
     if (l.rows == 0 || l.cols == 0)
-        idx_fail(func, name, "the header announces images of " + std::to_string(l.rows) + " x " +
-                                 std::to_string(l.cols) + " pixels");
+        idx_fail(func, name,
+                 "the header announces images of " + std::to_string(l.rows) + " x " +
+                     std::to_string(l.cols) + " pixels");
     if (l.rows * l.cols > idx_max_image_pixels)
-        idx_fail(func, name, "the header announces images of " + std::to_string(l.rows) + " x " +
-                                 std::to_string(l.cols) + " pixels, more than the reader's limit of " +
-                                 std::to_string(idx_max_image_pixels) + " pixels per image");
+        idx_fail(func, name,
+                 "the header announces images of " + std::to_string(l.rows) + " x " +
+                     std::to_string(l.cols) + " pixels, more than the reader's limit of " +
+                     std::to_string(idx_max_image_pixels) + " pixels per image");
     // No overflow: count < 2^32 and rows * cols <= 2^24.
     l.payload_bytes = l.count * l.rows * l.cols;
     if (l.payload_bytes > idx_max_payload)
-        idx_fail(func, name, "the header announces " + idx_describe(l) + " (" +
-                                 std::to_string(l.payload_bytes) + " bytes), more than the reader's limit of " +
-                                 std::to_string(idx_max_payload) + " bytes");
+        idx_fail(func, name,
+                 "the header announces " + idx_describe(l) + " (" +
+                     std::to_string(l.payload_bytes) + " bytes), more than the reader's limit of " +
+                     std::to_string(idx_max_payload) + " bytes");
     return l;
 }
 
@@ -148,17 +158,19 @@ inline void idx_check_length(const IdxLayout& l, std::uint64_t have, const std::
                              const std::string& name, const char* unit = "bytes") {
     const std::uint64_t need = l.total_bytes();
     if (have < need)
-        idx_fail(func, name, "truncated: the header announces " + idx_describe(l) + " (" +
-                                 std::to_string(need) + " bytes with the " +
-                                 std::to_string(l.header_bytes) + "-byte header), but there are only " +
-                                 std::to_string(have) + " " + unit);
+        idx_fail(func, name,
+                 "truncated: the header announces " + idx_describe(l) + " (" +
+                     std::to_string(need) + " bytes with the " + std::to_string(l.header_bytes) +
+                     "-byte header), but there are only " + std::to_string(have) + " " + unit);
     if (have > need)
-        idx_fail(func, name, std::to_string(have - need) + " unexpected " + unit + " after the " +
-                                 std::to_string(need) + " the header announces (" + idx_describe(l) + ")");
+        idx_fail(func, name,
+                 std::to_string(have - need) + " unexpected " + unit + " after the " +
+                     std::to_string(need) + " the header announces (" + idx_describe(l) + ")");
 }
 
-inline RowMatrixF idx_images_from(const unsigned char* data, std::size_t size, const std::string& func,
-                                  const std::string& name, const char* unit = "bytes") {
+inline RowMatrixF idx_images_from(const unsigned char* data, std::size_t size,
+                                  const std::string& func, const std::string& name,
+                                  const char* unit = "bytes") {
     const IdxLayout l = idx_layout(data, size, IdxKind::images, func, name);
     idx_check_length(l, size, func, name, unit);
     RowMatrixF m(static_cast<Eigen::Index>(l.count), static_cast<Eigen::Index>(l.rows * l.cols));
@@ -174,7 +186,8 @@ inline std::vector<std::uint8_t> idx_labels_from(const unsigned char* data, std:
                                                  const char* unit = "bytes") {
     const IdxLayout l = idx_layout(data, size, IdxKind::labels, func, name);
     idx_check_length(l, size, func, name, unit);
-    return std::vector<std::uint8_t>(data + l.header_bytes, data + l.header_bytes + l.payload_bytes);
+    return std::vector<std::uint8_t>(data + l.header_bytes,
+                                     data + l.header_bytes + l.payload_bytes);
 }
 
 #if EMBEDKIT_HAS_ZLIB
@@ -210,8 +223,9 @@ std::vector<unsigned char> idx_inflate(Open&& open, IdxKind kind, const std::str
             if (got < want) break;  // end of the gzip stream
         }
         if (have > total)
-            idx_fail(func, name, "decompresses to more than the " + std::to_string(total) +
-                                     " bytes its header announces (" + idx_describe(l) + ")");
+            idx_fail(func, name,
+                     "decompresses to more than the " + std::to_string(total) +
+                         " bytes its header announces (" + idx_describe(l) + ")");
         idx_check_length(l, have, func, name, "decompressed bytes");
     }
     const std::size_t total = static_cast<std::size_t>(l.total_bytes());
@@ -226,9 +240,11 @@ std::vector<unsigned char> idx_inflate(Open&& open, IdxKind kind, const std::str
 
 /// Decompresses a whole in-memory .gz IDX file (the .gz counterpart of parse_idx_*, for
 /// fuzzing); see idx_inflate.
-inline std::vector<unsigned char> idx_inflate_buffer(const unsigned char* data, std::size_t size, IdxKind kind,
-                                                     const std::string& func, const std::string& name) {
-    return idx_inflate([&] { return std::make_unique<GzipReader>(data, size, func, name); }, kind, func, name);
+inline std::vector<unsigned char> idx_inflate_buffer(const unsigned char* data, std::size_t size,
+                                                     IdxKind kind, const std::string& func,
+                                                     const std::string& name) {
+    return idx_inflate([&] { return std::make_unique<GzipReader>(data, size, func, name); }, kind,
+                       func, name);
 }
 #endif
 
@@ -261,7 +277,8 @@ auto read_idx_file(const std::string& path, IdxKind kind, const std::string& fun
     if (fd < 0) throw IoError(func + ": cannot open '" + path + "': " + std::strerror(errno));
     const FdCloser closer{fd};
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw IoError(func + ": cannot stat '" + path + "': " + std::strerror(errno));
+    if (::fstat(fd, &st) != 0)
+        throw IoError(func + ": cannot stat '" + path + "': " + std::strerror(errno));
     if (S_ISDIR(st.st_mode)) throw IoError(func + ": '" + path + "' is a folder, not a file");
     std::vector<unsigned char> head(idx_header_bytes(kind));
     head.resize(read_fully(fd, head.data(), head.size(), func, path));
@@ -270,7 +287,8 @@ auto read_idx_file(const std::string& path, IdxKind kind, const std::string& fun
         // Each pass reads the file from its start (idx_inflate), so it must be seekable.
         const auto open = [&] {
             if (::lseek(fd, 0, SEEK_SET) != 0)
-                throw IoError(func + ": cannot seek in '" + path + "' (a .gz IDX file is read twice: " +
+                throw IoError(func + ": cannot seek in '" + path +
+                              "' (a .gz IDX file is read twice: " +
                               "to check it, then to keep it): " + std::strerror(errno));
             return std::make_unique<GzipReader>(fd, std::vector<unsigned char>(), func, path);
         };
@@ -301,7 +319,8 @@ namespace embedkit::io {
 /// messages. Throws FormatError naming `name` and the problem if the magic number is not
 /// 0x00000803, a dimension is 0 or beyond the reader's limits, or the size differs from
 /// header + payload; nothing is allocated before these checks pass.
-inline RowMatrixF parse_idx_images(const unsigned char* data, std::size_t size, const std::string& name) {
+inline RowMatrixF parse_idx_images(const unsigned char* data, std::size_t size,
+                                   const std::string& name) {
     return embedkit::detail::idx_images_from(data, size, "embedkit::io::parse_idx_images", name);
 }
 
@@ -359,7 +378,8 @@ inline MnistData load_mnist(const std::string& dir, MnistSplit split) {
         const std::string raw = join_path(dir, name);
         if (path_exists(raw)) return raw;
         if (path_exists(raw + ".gz")) return raw + ".gz";
-        missing += std::string(missing.empty() ? "" : " and ") + "'" + name + "' or '" + name + ".gz'";
+        missing +=
+            std::string(missing.empty() ? "" : " and ") + "'" + name + "' or '" + name + ".gz'";
         return std::string();
     };
     const std::string images_path = locate(names.first);
@@ -369,8 +389,8 @@ inline MnistData load_mnist(const std::string& dir, MnistSplit split) {
         throw IoError("embedkit::io::load_mnist: MNIST " +
                       std::string(split == MnistSplit::train ? "training" : "test") +
                       " files not found in '" + folder + "'" +
-                      (path_exists(folder) ? "" : " (the folder does not exist)") + ": looked for " +
-                      missing +
+                      (path_exists(folder) ? "" : " (the folder does not exist)") +
+                      ": looked for " + missing +
                       ". To get them, run the example with --download (or call "
                       "embedkit::io::download_mnist), or set EMBEDKIT_MNIST_DIR to a folder that "
                       "holds the four MNIST files");
@@ -380,8 +400,8 @@ inline MnistData load_mnist(const std::string& dir, MnistSplit split) {
     data.labels = read_idx_labels(labels_path);
     if (static_cast<std::size_t>(data.images.rows()) != data.labels.size())
         throw FormatError("embedkit::io::load_mnist: '" + images_path + "' holds " +
-                          std::to_string(data.images.rows()) + " images but '" + labels_path + "' holds " +
-                          std::to_string(data.labels.size()) + " labels");
+                          std::to_string(data.images.rows()) + " images but '" + labels_path +
+                          "' holds " + std::to_string(data.labels.size()) + " labels");
     return data;
 }
 

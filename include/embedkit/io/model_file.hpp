@@ -51,7 +51,8 @@ constexpr int model_dtype_code() noexcept {
         return 1;
     } else if constexpr (std::is_same_v<T, double>) {
         return 2;
-    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char>) {
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                         !std::is_same_v<T, char>) {
         // By width and signedness, so long / long long and unsigned long / unsigned long long
         // (distinct types of the same width) both map to the 64-bit codes.
         if constexpr (std::is_signed_v<T> && sizeof(T) == 4)
@@ -86,9 +87,7 @@ constexpr DType dtype_of() noexcept {
 }
 
 /// True if `code` is the file code of a DType.
-constexpr bool is_valid_dtype_code(std::uint8_t code) noexcept {
-    return code >= 1 && code <= 6;
-}
+constexpr bool is_valid_dtype_code(std::uint8_t code) noexcept { return code >= 1 && code <= 6; }
 
 /// "f32", "f64", "i32", "i64", "u8", "u64"; "invalid" for any other value.
 constexpr const char* dtype_name(DType t) noexcept {
@@ -157,8 +156,8 @@ inline bool model_file_host_is_little_endian() noexcept {
 }
 
 // Copies `count` elements of `elem` bytes, reversing the bytes of each one when `swap`.
-inline void copy_elements(unsigned char* dst, const unsigned char* src, std::size_t count, std::size_t elem,
-                          bool swap) noexcept {
+inline void copy_elements(unsigned char* dst, const unsigned char* src, std::size_t count,
+                          std::size_t elem, bool swap) noexcept {
     if (count == 0) return;
     if (!swap || elem == 1) {
         std::memcpy(dst, src, count * elem);
@@ -169,9 +168,10 @@ inline void copy_elements(unsigned char* dst, const unsigned char* src, std::siz
 }
 
 // Host order <-> the file's little-endian order (the same operation both ways).
-inline void copy_elements_le(void* dst, const void* src, std::size_t count, std::size_t elem) noexcept {
-    copy_elements(static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), count, elem,
-                  !model_file_host_is_little_endian());
+inline void copy_elements_le(void* dst, const void* src, std::size_t count,
+                             std::size_t elem) noexcept {
+    copy_elements(static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), count,
+                  elem, !model_file_host_is_little_endian());
 }
 
 inline std::uint64_t round_up64(std::uint64_t x) noexcept {
@@ -288,22 +288,24 @@ struct Tensor {
     static Tensor from_data(std::string name, const T* data, std::vector<std::uint64_t> shape) {
         constexpr DType dt = dtype_of<T>();
         if (shape.size() > model_file_max_rank)
-            throw ArgumentError("embedkit::io::Tensor::from_data: tensor " + detail::quote_name(name) +
-                                " has rank " + std::to_string(shape.size()) + ", the limit is " +
+            throw ArgumentError("embedkit::io::Tensor::from_data: tensor " +
+                                detail::quote_name(name) + " has rank " +
+                                std::to_string(shape.size()) + ", the limit is " +
                                 std::to_string(model_file_max_rank));
         std::uint64_t nbytes = 0;
         if (!detail::shape_byte_size(shape, sizeof(T), nbytes) ||
             nbytes > std::uint64_t(std::numeric_limits<std::ptrdiff_t>::max()))
-            throw ArgumentError("embedkit::io::Tensor::from_data: tensor " + detail::quote_name(name) +
-                                " has shape " + detail::shape_string(shape) + ", whose byte size overflows");
+            throw ArgumentError("embedkit::io::Tensor::from_data: tensor " +
+                                detail::quote_name(name) + " has shape " +
+                                detail::shape_string(shape) + ", whose byte size overflows");
         Tensor t;
         t.name = std::move(name);
         t.dtype = dt;
         t.shape = std::move(shape);
         t.bytes.resize(static_cast<std::size_t>(nbytes));
         if (nbytes > 0)
-            detail::copy_elements_le(t.bytes.data(), data, static_cast<std::size_t>(nbytes / sizeof(T)),
-                                     sizeof(T));
+            detail::copy_elements_le(t.bytes.data(), data,
+                                     static_cast<std::size_t>(nbytes / sizeof(T)), sizeof(T));
         return t;
     }
 
@@ -330,12 +332,14 @@ struct Tensor {
                       "float, double, int32_t, int64_t, uint8_t or uint64_t");
         if constexpr (Derived::IsVectorAtCompileTime) {
             std::vector<T> v(static_cast<std::size_t>(m.size()));
-            for (Eigen::Index i = 0; i < m.size(); ++i) v[static_cast<std::size_t>(i)] = m.derived().coeff(i);
+            for (Eigen::Index i = 0; i < m.size(); ++i)
+                v[static_cast<std::size_t>(i)] = m.derived().coeff(i);
             return from_vector<T>(std::move(name), v);
         } else {
             const RowMatrix<T> r = m.derived();  // row-major copy: the file's element order
-            return from_data<T>(std::move(name), r.data(),
-                                {static_cast<std::uint64_t>(r.rows()), static_cast<std::uint64_t>(r.cols())});
+            return from_data<T>(
+                std::move(name), r.data(),
+                {static_cast<std::uint64_t>(r.rows()), static_cast<std::uint64_t>(r.cols())});
         }
     }
 
@@ -345,12 +349,12 @@ struct Tensor {
     std::vector<T> values() const {
         constexpr DType want = dtype_of<T>();
         if (dtype != want)
-            throw FormatError("embedkit::io::Tensor::values: tensor " + detail::quote_name(name) + " holds " +
-                              dtype_name(dtype) + ", not " + dtype_name(want));
+            throw FormatError("embedkit::io::Tensor::values: tensor " + detail::quote_name(name) +
+                              " holds " + dtype_name(dtype) + ", not " + dtype_name(want));
         std::uint64_t nbytes = 0;
         if (!detail::shape_byte_size(shape, sizeof(T), nbytes) || nbytes != bytes.size())
-            throw FormatError("embedkit::io::Tensor::values: tensor " + detail::quote_name(name) + " has " +
-                              std::to_string(bytes.size()) + " bytes, its shape " +
+            throw FormatError("embedkit::io::Tensor::values: tensor " + detail::quote_name(name) +
+                              " has " + std::to_string(bytes.size()) + " bytes, its shape " +
                               detail::shape_string(shape) + " of " + dtype_name(dtype) + " needs " +
                               std::to_string(nbytes));
         std::vector<T> out(bytes.size() / sizeof(T));
@@ -378,8 +382,9 @@ namespace detail {
 inline void check_tensor(const Tensor& t, const std::string& func) {
     const std::string n = quote_name(t.name);
     if (t.name.empty() || t.name.size() > model_file_max_name_length)
-        throw ArgumentError(func + ": tensor names have 1 to " + std::to_string(model_file_max_name_length) +
-                            " bytes, got " + std::to_string(t.name.size()));
+        throw ArgumentError(func + ": tensor names have 1 to " +
+                            std::to_string(model_file_max_name_length) + " bytes, got " +
+                            std::to_string(t.name.size()));
     if (dtype_size(t.dtype) == 0)
         throw ArgumentError(func + ": tensor " + n + " has invalid dtype code " +
                             std::to_string(static_cast<unsigned>(t.dtype)));
@@ -392,8 +397,8 @@ inline void check_tensor(const Tensor& t, const std::string& func) {
                             ", whose byte size overflows 64 bits");
     if (nbytes != t.bytes.size())
         throw ArgumentError(func + ": tensor " + n + " has " + std::to_string(t.bytes.size()) +
-                            " bytes, its shape " + shape_string(t.shape) + " of " + dtype_name(t.dtype) +
-                            " needs " + std::to_string(nbytes));
+                            " bytes, its shape " + shape_string(t.shape) + " of " +
+                            dtype_name(t.dtype) + " needs " + std::to_string(nbytes));
 }
 
 // The first name (in sorted order) that occurs twice among get(0..n-1), or null. O(n log n),
@@ -402,7 +407,8 @@ template <class GetName>
 const std::string* find_duplicate_name(std::size_t n, GetName get) {
     std::vector<const std::string*> p(n);
     for (std::size_t i = 0; i < n; ++i) p[i] = &get(i);
-    std::sort(p.begin(), p.end(), [](const std::string* a, const std::string* b) { return *a < *b; });
+    std::sort(p.begin(), p.end(),
+              [](const std::string* a, const std::string* b) { return *a < *b; });
     for (std::size_t i = 1; i < n; ++i)
         if (*p[i] == *p[i - 1]) return p[i];
     return nullptr;
@@ -480,9 +486,10 @@ public:
     /// than model_file_max_name_length or already present.
     void set_attribute(const std::string& key, std::string value) {
         if (key.empty() || key.size() > model_file_max_name_length)
-            throw ArgumentError("embedkit::io::ModelFile::set_attribute: attribute keys have 1 to " +
-                                std::to_string(model_file_max_name_length) + " bytes, got " +
-                                std::to_string(key.size()));
+            throw ArgumentError(
+                "embedkit::io::ModelFile::set_attribute: attribute keys have 1 to " +
+                std::to_string(model_file_max_name_length) + " bytes, got " +
+                std::to_string(key.size()));
         if (has_attribute(key))
             throw ArgumentError("embedkit::io::ModelFile::set_attribute: " + where() +
                                 " already has an attribute " + detail::quote_name(key));
@@ -584,14 +591,17 @@ public:
     /// absent, not rank 2 or not of T's dtype.
     template <class T>
     RowMatrix<T> read_matrix(const std::string& name) const {
-        static_assert(is_model_dtype_v<T>, "embedkit::io::ModelFile::read_matrix: unsupported scalar type");
+        static_assert(is_model_dtype_v<T>,
+                      "embedkit::io::ModelFile::read_matrix: unsupported scalar type");
         const Tensor& t = require("read_matrix", name);
         if (t.rank() != 2) mismatch("read_matrix", t, dtype_of<T>(), "rank 2");
-        const std::uint64_t limit = static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max());
+        const std::uint64_t limit =
+            static_cast<std::uint64_t>(std::numeric_limits<Eigen::Index>::max());
         if (t.shape[0] > limit || t.shape[1] > limit)
             mismatch("read_matrix", t, dtype_of<T>(), "dimensions an Eigen::Index can hold");
         const std::vector<T> v = checked_values<T>("read_matrix", name, nullptr);
-        RowMatrix<T> m(static_cast<Eigen::Index>(t.shape[0]), static_cast<Eigen::Index>(t.shape[1]));
+        RowMatrix<T> m(static_cast<Eigen::Index>(t.shape[0]),
+                       static_cast<Eigen::Index>(t.shape[1]));
         if (!v.empty()) std::memcpy(m.data(), v.data(), v.size() * sizeof(T));
         return m;
     }
@@ -630,10 +640,11 @@ private:
 
     [[noreturn]] void mismatch(const char* func, const Tensor& t, DType want_dtype,
                                const std::string& want_shape) const {
-        throw FormatError(std::string("embedkit::io::ModelFile::") + func + ": " + where() + ": tensor " +
-                          detail::quote_name(t.name) + " is " + dtype_name(t.dtype) + " " +
-                          detail::shape_string(t.shape) + ", expected " + dtype_name(want_dtype) + " " +
-                          want_shape + " (a file of another architecture or precision?)");
+        throw FormatError(std::string("embedkit::io::ModelFile::") + func + ": " + where() +
+                          ": tensor " + detail::quote_name(t.name) + " is " + dtype_name(t.dtype) +
+                          " " + detail::shape_string(t.shape) + ", expected " +
+                          dtype_name(want_dtype) + " " + want_shape +
+                          " (a file of another architecture or precision?)");
     }
 
     // The elements of tensor `name` as T after checking its dtype and, when `want` is given,
@@ -649,8 +660,8 @@ private:
         try {
             return t.values<T>();
         } catch (const FormatError& e) {
-            throw FormatError(std::string("embedkit::io::ModelFile::") + func + ": " + where() + ": " +
-                              e.what());
+            throw FormatError(std::string("embedkit::io::ModelFile::") + func + ": " + where() +
+                              ": " + e.what());
         }
     }
 };
@@ -664,8 +675,9 @@ namespace detail {
 // bytes, unique valid attribute keys and tensor names, consistent tensors, counts that fit.
 inline void validate_model_file(const ModelFile& m, const std::string& func) {
     if (m.kind.empty() || m.kind.size() > model_file_max_kind_length)
-        throw ArgumentError(func + ": the kind must have 1 to " + std::to_string(model_file_max_kind_length) +
-                            " bytes, got " + std::to_string(m.kind.size()));
+        throw ArgumentError(func + ": the kind must have 1 to " +
+                            std::to_string(model_file_max_kind_length) + " bytes, got " +
+                            std::to_string(m.kind.size()));
     if (m.attributes.size() > std::numeric_limits<std::uint32_t>::max() ||
         m.tensors.size() > std::numeric_limits<std::uint32_t>::max())
         throw ArgumentError(func + ": more than 2^32-1 attributes or tensors");
@@ -676,14 +688,17 @@ inline void validate_model_file(const ModelFile& m, const std::string& func) {
                                 std::to_string(model_file_max_name_length) + " bytes, attribute " +
                                 std::to_string(i) + " has " + std::to_string(kv.first.size()));
         if (kv.second.size() > std::numeric_limits<std::uint32_t>::max())
-            throw ArgumentError(func + ": the value of attribute " + quote_name(kv.first) + " exceeds 4 GiB");
+            throw ArgumentError(func + ": the value of attribute " + quote_name(kv.first) +
+                                " exceeds 4 GiB");
     }
     for (const Tensor& t : m.tensors) check_tensor(t, func);
     if (const std::string* d = find_duplicate_name(
-            m.attributes.size(), [&m](std::size_t i) -> const std::string& { return m.attributes[i].first; }))
+            m.attributes.size(),
+            [&m](std::size_t i) -> const std::string& { return m.attributes[i].first; }))
         throw ArgumentError(func + ": attribute " + quote_name(*d) + " appears twice");
     if (const std::string* d = find_duplicate_name(
-            m.tensors.size(), [&m](std::size_t i) -> const std::string& { return m.tensors[i].name; }))
+            m.tensors.size(),
+            [&m](std::size_t i) -> const std::string& { return m.tensors[i].name; }))
         throw ArgumentError(func + ": tensor " + quote_name(*d) + " appears twice");
 }
 
@@ -745,7 +760,8 @@ std::uint64_t write_model_file(const ModelFile& m, Sink&& sink) {
             crc = embedkit::detail::crc32(crc, t.bytes.data(), t.bytes.size());
             sink(t.bytes.data(), t.bytes.size());
         }
-        const std::size_t pad = static_cast<std::size_t>(round_up64(t.bytes.size()) - t.bytes.size());
+        const std::size_t pad =
+            static_cast<std::size_t>(round_up64(t.bytes.size()) - t.bytes.size());
         if (pad > 0) {
             crc = embedkit::detail::crc32(crc, zeros, pad);
             sink(zeros, pad);
@@ -798,8 +814,8 @@ namespace detail {
 // The checks that need only the first min(avail, 48) bytes and the file size: magic, version,
 // reserved header fields and the recorded file size. load_model_file runs them before reading
 // the whole file, so a large file that is not a model file is rejected without reading it.
-inline void check_model_file_prefix(const unsigned char* data, std::size_t avail, std::uint64_t size,
-                                    const std::string& name) {
+inline void check_model_file_prefix(const unsigned char* data, std::size_t avail,
+                                    std::uint64_t size, const std::string& name) {
     const std::size_t m =
         static_cast<std::size_t>(std::min<std::uint64_t>(std::min<std::size_t>(avail, 8), size));
     if (m > 0 && std::memcmp(data, model_file_magic, m) != 0) {
@@ -811,7 +827,8 @@ inline void check_model_file_prefix(const unsigned char* data, std::size_t avail
         model_format_error(name, what);
     }
     if (size < model_file_header_size)
-        model_format_error(name, "truncated: " + std::to_string(size) + " bytes, shorter than the " +
+        model_format_error(name, "truncated: " + std::to_string(size) +
+                                     " bytes, shorter than the " +
                                      std::to_string(model_file_header_size) + "-byte header");
     const std::uint32_t version = get_u32(data + 8);
     if (version == 0) model_format_error(name, "invalid format version 0");
@@ -821,24 +838,27 @@ inline void check_model_file_prefix(const unsigned char* data, std::size_t avail
                                      std::to_string(model_file_version) + "); update embedkit");
     const std::uint32_t flags = get_u32(data + 12);
     if (flags != 0)
-        model_format_error(name, "flags field (offset 12) is " + hex32(flags) + ", version 1 requires 0");
+        model_format_error(name,
+                           "flags field (offset 12) is " + hex32(flags) + ", version 1 requires 0");
     const std::uint32_t reserved = get_u32(data + 44);
     if (reserved != 0)
-        model_format_error(name,
-                           "reserved field (offset 44) is " + hex32(reserved) + ", version 1 requires 0");
+        model_format_error(
+            name, "reserved field (offset 44) is " + hex32(reserved) + ", version 1 requires 0");
     const std::uint64_t recorded = get_u64(data + 16);
     if (size < recorded)
         model_format_error(name, "truncated: the file has " + std::to_string(size) +
                                      " bytes, its header records " + std::to_string(recorded));
     if (size > recorded)
-        model_format_error(name, "trailing garbage: " + std::to_string(size - recorded) + " bytes past the " +
-                                     std::to_string(recorded) + " bytes the header records");
+        model_format_error(name, "trailing garbage: " + std::to_string(size - recorded) +
+                                     " bytes past the " + std::to_string(recorded) +
+                                     " bytes the header records");
 }
 
 // Bounded reads of the metadata section [pos, end).
 class ModelFileReader {
 public:
-    ModelFileReader(const unsigned char* data, std::uint64_t pos, std::uint64_t end, const std::string& name)
+    ModelFileReader(const unsigned char* data, std::uint64_t pos, std::uint64_t end,
+                    const std::string& name)
         : data_(data), pos_(pos), end_(end), name_(name) {}
 
     std::uint64_t pos() const noexcept { return pos_; }
@@ -846,9 +866,10 @@ public:
 
     void need(std::uint64_t n, const std::string& what) const {
         if (n > left())
-            model_format_error(name_, what + " (" + std::to_string(n) + " bytes at offset " +
-                                          std::to_string(pos_) + ") runs past the end of the header (" +
-                                          std::to_string(left()) + " bytes left before the data start)");
+            model_format_error(name_,
+                               what + " (" + std::to_string(n) + " bytes at offset " +
+                                   std::to_string(pos_) + ") runs past the end of the header (" +
+                                   std::to_string(left()) + " bytes left before the data start)");
     }
     std::uint8_t u8(const std::string& what) {
         need(1, what);
@@ -882,8 +903,8 @@ public:
     std::string name(std::size_t limit, const std::string& what) {
         const std::uint32_t n = u32(what + " length");
         if (n == 0 || n > limit)
-            model_format_error(
-                name_, what + " length is " + std::to_string(n) + ", must be 1 to " + std::to_string(limit));
+            model_format_error(name_, what + " length is " + std::to_string(n) + ", must be 1 to " +
+                                          std::to_string(limit));
         return bytes(n, what);
     }
 
@@ -909,30 +930,33 @@ inline bool all_zero(const unsigned char* p, std::uint64_t n) noexcept {
 /// ChecksumCheck::skip), then every length, count, name, dtype code, rank, dimension, offset
 /// and padding byte against the bytes that remain, before allocating. Throws FormatError; on
 /// any input it neither crashes nor allocates more than about twice `size` bytes.
-inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, const std::string& name,
+inline ModelFile parse_model_file(const unsigned char* data, std::size_t size,
+                                  const std::string& name,
                                   ChecksumCheck check = ChecksumCheck::verify) {
     using detail::model_format_error;
     detail::check_model_file_prefix(data, size, size, name);
     const std::uint64_t body_end = size - 4;  // size >= 48 here
     if (check == ChecksumCheck::verify) {
         const std::uint32_t stored = detail::get_u32(data + body_end);
-        const std::uint32_t computed = embedkit::detail::crc32(0u, data, static_cast<std::size_t>(body_end));
+        const std::uint32_t computed =
+            embedkit::detail::crc32(0u, data, static_cast<std::size_t>(body_end));
         if (stored != computed)
             model_format_error(name, "checksum mismatch: expected CRC-32 " + detail::hex32(stored) +
-                                         " (stored in the last 4 bytes), got " + detail::hex32(computed) +
-                                         " over the first " + std::to_string(body_end) +
-                                         " bytes: the file is corrupt");
+                                         " (stored in the last 4 bytes), got " +
+                                         detail::hex32(computed) + " over the first " +
+                                         std::to_string(body_end) + " bytes: the file is corrupt");
     }
     if (body_end % model_file_alignment != 0)
-        model_format_error(name, "file size " + std::to_string(size) + " is not 4 more than a multiple of " +
+        model_format_error(name, "file size " + std::to_string(size) +
+                                     " is not 4 more than a multiple of " +
                                      std::to_string(model_file_alignment));
     const std::uint64_t data_start = detail::get_u64(data + 24);
     if (data_start % model_file_alignment != 0 || data_start < model_file_header_size ||
         data_start > body_end)
-        model_format_error(name, "data start " + std::to_string(data_start) + " is not a multiple of " +
-                                     std::to_string(model_file_alignment) + " between " +
-                                     std::to_string(model_file_header_size) + " and " +
-                                     std::to_string(body_end));
+        model_format_error(
+            name, "data start " + std::to_string(data_start) + " is not a multiple of " +
+                      std::to_string(model_file_alignment) + " between " +
+                      std::to_string(model_file_header_size) + " and " + std::to_string(body_end));
     const std::uint32_t kind_length = detail::get_u32(data + 32);
     const std::uint32_t attribute_count = detail::get_u32(data + 36);
     const std::uint32_t tensor_count = detail::get_u32(data + 40);
@@ -941,7 +965,8 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
     ModelFile m;
     m.source = name;
     if (kind_length == 0 || kind_length > model_file_max_kind_length)
-        model_format_error(name, "kind length is " + std::to_string(kind_length) + ", must be 1 to " +
+        model_format_error(name, "kind length is " + std::to_string(kind_length) +
+                                     ", must be 1 to " +
                                      std::to_string(model_file_max_kind_length));
     m.kind = r.bytes(kind_length, "the kind");
 
@@ -963,8 +988,9 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
     // Each table entry takes at least 29 bytes (length, 1-byte name, dtype, rank, reserved,
     // offset, byte size).
     if (std::uint64_t(tensor_count) * 29 > r.left())
-        model_format_error(name, "tensor count " + std::to_string(tensor_count) + " cannot fit in the " +
-                                     std::to_string(r.left()) + " bytes left in the header");
+        model_format_error(name, "tensor count " + std::to_string(tensor_count) +
+                                     " cannot fit in the " + std::to_string(r.left()) +
+                                     " bytes left in the header");
     struct Entry {
         std::uint64_t offset;
         std::uint64_t nbytes;
@@ -988,7 +1014,8 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
                                          std::to_string(model_file_max_rank));
         const std::uint16_t reserved = r.u16(tn + " reserved field");
         if (reserved != 0)
-            model_format_error(name, tn + " reserved field is " + std::to_string(reserved) + ", must be 0");
+            model_format_error(
+                name, tn + " reserved field is " + std::to_string(reserved) + ", must be 0");
         r.need(std::uint64_t(rank) * 8 + 16, tn + " dimensions, offset and byte size");
         t.shape.resize(rank);
         for (std::uint8_t d = 0; d < rank; ++d) t.shape[d] = r.u64(tn + " dimension");
@@ -997,19 +1024,23 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
         std::uint64_t need = 0;
         if (!detail::shape_byte_size(t.shape, dtype_size(t.dtype), need))
             model_format_error(name, tn + " has shape " + detail::shape_string(t.shape) + " of " +
-                                         dtype_name(t.dtype) + ", whose byte size overflows 64 bits");
+                                         dtype_name(t.dtype) +
+                                         ", whose byte size overflows 64 bits");
         if (nbytes != need)
-            model_format_error(name, tn + " records " + std::to_string(nbytes) + " bytes, its shape " +
-                                         detail::shape_string(t.shape) + " of " + dtype_name(t.dtype) +
-                                         " needs " + std::to_string(need));
+            model_format_error(name, tn + " records " + std::to_string(nbytes) +
+                                         " bytes, its shape " + detail::shape_string(t.shape) +
+                                         " of " + dtype_name(t.dtype) + " needs " +
+                                         std::to_string(need));
         entries.push_back({offset, nbytes});
         m.tensors.push_back(std::move(t));
     }
     if (const std::string* d = detail::find_duplicate_name(
-            m.attributes.size(), [&m](std::size_t i) -> const std::string& { return m.attributes[i].first; }))
+            m.attributes.size(),
+            [&m](std::size_t i) -> const std::string& { return m.attributes[i].first; }))
         model_format_error(name, "attribute key " + detail::quote_name(*d) + " appears twice");
     if (const std::string* d = detail::find_duplicate_name(
-            m.tensors.size(), [&m](std::size_t i) -> const std::string& { return m.tensors[i].name; }))
+            m.tensors.size(),
+            [&m](std::size_t i) -> const std::string& { return m.tensors[i].name; }))
         model_format_error(name, "tensor name " + detail::quote_name(*d) + " appears twice");
     const std::uint64_t meta_end = r.pos();
     if (detail::round_up64(meta_end) != data_start)
@@ -1018,8 +1049,9 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
                                      std::to_string(detail::round_up64(meta_end)) +
                                      ", but the header records " + std::to_string(data_start));
     if (!detail::all_zero(data + meta_end, data_start - meta_end))
-        model_format_error(name, "non-zero padding between the header (ends at " + std::to_string(meta_end) +
-                                     ") and the data (starts at " + std::to_string(data_start) + ")");
+        model_format_error(name, "non-zero padding between the header (ends at " +
+                                     std::to_string(meta_end) + ") and the data (starts at " +
+                                     std::to_string(data_start) + ")");
     // Payloads: each where the table says, the table saying what the canonical layout says.
     std::uint64_t expected_offset = data_start;
     for (std::size_t i = 0; i < entries.size(); ++i) {
@@ -1028,13 +1060,14 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
         const std::uint64_t offset = entries[i].offset;
         const std::uint64_t nbytes = entries[i].nbytes;
         if (offset != expected_offset)
-            model_format_error(name,
-                               tn + " data offset is " + std::to_string(offset) + ", expected " +
-                                   std::to_string(expected_offset) +
-                                   " (payloads follow the header in table order, each at a multiple of 64)");
+            model_format_error(
+                name, tn + " data offset is " + std::to_string(offset) + ", expected " +
+                          std::to_string(expected_offset) +
+                          " (payloads follow the header in table order, each at a multiple of 64)");
         if (nbytes > body_end - offset)
             model_format_error(name, tn + " data (" + std::to_string(nbytes) + " bytes at offset " +
-                                         std::to_string(offset) + ") runs past the end of the data at " +
+                                         std::to_string(offset) +
+                                         ") runs past the end of the data at " +
                                          std::to_string(body_end));
         expected_offset = detail::round_up64(offset + nbytes);  // <= body_end: body_end is aligned
     }
@@ -1045,11 +1078,13 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
     for (std::size_t i = 0; i < entries.size(); ++i) {
         const std::uint64_t end = entries[i].offset + entries[i].nbytes;
         if (!detail::all_zero(data + end, detail::round_up64(end) - end))
-            model_format_error(name, "non-zero padding after the data of tensor " + std::to_string(i) + " (" +
+            model_format_error(name, "non-zero padding after the data of tensor " +
+                                         std::to_string(i) + " (" +
                                          detail::quote_name(m.tensors[i].name) + ")");
     }
     for (std::size_t i = 0; i < entries.size(); ++i)
-        m.tensors[i].bytes.assign(data + entries[i].offset, data + entries[i].offset + entries[i].nbytes);
+        m.tensors[i].bytes.assign(data + entries[i].offset,
+                                  data + entries[i].offset + entries[i].nbytes);
     m.rebuild_index();  // models read every tensor by name: one index, not a scan per tensor
     return m;
 }
@@ -1059,7 +1094,8 @@ inline ModelFile parse_model_file(const unsigned char* data, std::size_t size, c
 /// FormatError (naming the path) if it is not a valid model file: see parse_model_file.
 inline ModelFile load_model_file(const std::string& path, const std::string& expected_kind = "") {
     const auto io_fail = [&path](const std::string& what, int e) {
-        throw IoError("embedkit::io::load_model_file: " + what + " '" + path + "': " + std::strerror(e));
+        throw IoError("embedkit::io::load_model_file: " + what + " '" + path +
+                      "': " + std::strerror(e));
     };
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) io_fail("cannot open", errno);
@@ -1073,7 +1109,8 @@ inline ModelFile load_model_file(const std::string& path, const std::string& exp
         throw IoError("embedkit::io::load_model_file: '" + path + "' is not a regular file");
     const std::uint64_t size = static_cast<std::uint64_t>(st.st_size);
     if (size > std::uint64_t(std::numeric_limits<std::ptrdiff_t>::max()))
-        throw IoError("embedkit::io::load_model_file: '" + path + "' is too large for this address space");
+        throw IoError("embedkit::io::load_model_file: '" + path +
+                      "' is too large for this address space");
     std::vector<unsigned char> buf;
     const auto read_upto = [&](std::size_t n) {
         std::size_t have = buf.size();
@@ -1085,7 +1122,8 @@ inline ModelFile load_model_file(const std::string& path, const std::string& exp
                 io_fail("cannot read", errno);
             }
             if (got == 0)
-                throw IoError("embedkit::io::load_model_file: '" + path + "' shrank while being read");
+                throw IoError("embedkit::io::load_model_file: '" + path +
+                              "' shrank while being read");
             have += static_cast<std::size_t>(got);
         }
     };
@@ -1096,7 +1134,8 @@ inline ModelFile load_model_file(const std::string& path, const std::string& exp
     ModelFile m = parse_model_file(buf.data(), buf.size(), path);
     if (!expected_kind.empty() && m.kind != expected_kind)
         throw FormatError("embedkit::io::load_model_file: '" + path + "' holds a model of kind " +
-                          detail::quote_name(m.kind) + ", expected " + detail::quote_name(expected_kind));
+                          detail::quote_name(m.kind) + ", expected " +
+                          detail::quote_name(expected_kind));
     return m;
 }
 

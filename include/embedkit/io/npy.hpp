@@ -41,11 +41,10 @@ namespace detail {
 // The character types are integers to C++ but text to a reader; char's signedness even
 // depends on the platform. They have no .npy dtype.
 template <class T>
-inline constexpr bool npy_is_char_v =
-    std::is_same_v<T, char> || std::is_same_v<T, wchar_t> || std::is_same_v<T, char16_t> ||
-    std::is_same_v<T, char32_t>
+inline constexpr bool npy_is_char_v = std::is_same_v<T, char> || std::is_same_v<T, wchar_t> ||
+                                      std::is_same_v<T, char16_t> || std::is_same_v<T, char32_t>
 #if defined(__cpp_char8_t)
-    || std::is_same_v<T, char8_t>
+                                      || std::is_same_v<T, char8_t>
 #endif
     ;
 
@@ -59,15 +58,23 @@ inline constexpr bool npy_is_char_v =
 /// nullptr for anything else (bool, the character types, long double).
 template <class T>
 constexpr const char* npy_dtype() noexcept {
-    if constexpr (std::is_same_v<T, float>) return "<f4";
-    else if constexpr (std::is_same_v<T, double>) return "<f8";
-    else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> && !detail::npy_is_char_v<T>) {
+    if constexpr (std::is_same_v<T, float>)
+        return "<f4";
+    else if constexpr (std::is_same_v<T, double>)
+        return "<f8";
+    else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool> &&
+                       !detail::npy_is_char_v<T>) {
         constexpr bool s = std::is_signed_v<T>;
-        if constexpr (sizeof(T) == 1) return s ? "|i1" : "|u1";
-        else if constexpr (sizeof(T) == 2) return s ? "<i2" : "<u2";
-        else if constexpr (sizeof(T) == 4) return s ? "<i4" : "<u4";
-        else if constexpr (sizeof(T) == 8) return s ? "<i8" : "<u8";
-        else return nullptr;
+        if constexpr (sizeof(T) == 1)
+            return s ? "|i1" : "|u1";
+        else if constexpr (sizeof(T) == 2)
+            return s ? "<i2" : "<u2";
+        else if constexpr (sizeof(T) == 4)
+            return s ? "<i4" : "<u4";
+        else if constexpr (sizeof(T) == 8)
+            return s ? "<i8" : "<u8";
+        else
+            return nullptr;
     } else {
         return nullptr;
     }
@@ -100,11 +107,11 @@ enum class NpyConvert {
 
 /// What a .npy header says.
 struct NpyHeader {
-    std::string dtype;              ///< e.g. "<f4"
+    std::string dtype;  ///< e.g. "<f4"
     bool fortran_order = false;
     std::vector<std::uint64_t> shape;
-    std::size_t data_offset = 0;    ///< bytes before the data
-    std::uint64_t count = 0;        ///< number of elements (product of shape)
+    std::size_t data_offset = 0;  ///< bytes before the data
+    std::uint64_t count = 0;      ///< number of elements (product of shape)
 };
 
 namespace detail {
@@ -130,14 +137,18 @@ inline NpyDtype npy_parse_dtype(const std::string& d) noexcept {
     const char kind = d[1];
     const std::size_t size = static_cast<std::size_t>(d[2] - '0');
     const bool known = kind == 'f' ? (size == 2 || size == 4 || size == 8)
-                                   : (kind == 'i' || kind == 'u') && (size == 1 || size == 2 || size == 4 || size == 8);
+                                   : (kind == 'i' || kind == 'u') &&
+                                         (size == 1 || size == 2 || size == 4 || size == 8);
     if (!known || !(d[0] == '<' || (d[0] == '|' && size == 1))) return {};
     return {kind, size};
 }
 
-inline std::size_t npy_item_size(const std::string& dtype) noexcept { return npy_parse_dtype(dtype).size; }
+inline std::size_t npy_item_size(const std::string& dtype) noexcept {
+    return npy_parse_dtype(dtype).size;
+}
 
-inline constexpr const char* npy_readable_dtypes = "<f2, <f4, <f8, |i1, <i2, <i4, <i8, |u1, <u2, <u4, <u8";
+inline constexpr const char* npy_readable_dtypes =
+    "<f2, <f4, <f8, |i1, <i2, <i4, <i8, |u1, <u2, <u4, <u8";
 
 // A strict parser for the header dict: string keys; values are a quoted string, True/False,
 // or a tuple of non-negative integers. Anything else is a FormatError.
@@ -157,7 +168,10 @@ public:
         expect('{');
         for (;;) {
             skip_ws();
-            if (peek() == '}') { ++p_; break; }
+            if (peek() == '}') {
+                ++p_;
+                break;
+            }
             const std::string key = quoted();
             skip_ws();
             expect(':');
@@ -175,7 +189,10 @@ public:
                 fail("unknown header key '" + key + "'");
             }
             skip_ws();
-            if (peek() == ',') { ++p_; continue; }
+            if (peek() == ',') {
+                ++p_;
+                continue;
+            }
             skip_ws();
             expect('}');
             break;
@@ -210,8 +227,14 @@ private:
         return s;
     }
     bool boolean() {
-        if (end_ - p_ >= 4 && std::memcmp(p_, "True", 4) == 0) { p_ += 4; return true; }
-        if (end_ - p_ >= 5 && std::memcmp(p_, "False", 5) == 0) { p_ += 5; return false; }
+        if (end_ - p_ >= 4 && std::memcmp(p_, "True", 4) == 0) {
+            p_ += 4;
+            return true;
+        }
+        if (end_ - p_ >= 5 && std::memcmp(p_, "False", 5) == 0) {
+            p_ += 5;
+            return false;
+        }
         fail("malformed header: expected True or False");
     }
     std::vector<std::uint64_t> tuple() {
@@ -219,7 +242,10 @@ private:
         expect('(');
         for (;;) {
             skip_ws();
-            if (peek() == ')') { ++p_; break; }
+            if (peek() == ')') {
+                ++p_;
+                break;
+            }
             if (peek() < '0' || peek() > '9') fail("malformed header: bad shape");
             std::uint64_t v = 0;
             while (peek() >= '0' && peek() <= '9') {
@@ -231,7 +257,10 @@ private:
             dims.push_back(v);
             if (dims.size() > 32) fail("shape has more than 32 dimensions");
             skip_ws();
-            if (peek() == ',') { ++p_; continue; }
+            if (peek() == ',') {
+                ++p_;
+                continue;
+            }
             skip_ws();
             expect(')');
             break;
@@ -262,11 +291,12 @@ namespace detail {
 /// Bytes from the start of a .npy file to the end of its header (preamble + header length),
 /// from the first `avail` (at least min(file_size, 12)) bytes of a file of `file_size` bytes:
 /// checks the magic, the version, the header limit and that the file holds the header.
-inline std::size_t npy_header_end(const unsigned char* bytes, std::size_t avail, std::uint64_t file_size,
-                                  const std::string& path) {
+inline std::size_t npy_header_end(const unsigned char* bytes, std::size_t avail,
+                                  std::uint64_t file_size, const std::string& path) {
     const auto fail = [&path](const std::string& what) { npy_format_error(path, what); };
     static const unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-    if (avail < 10) fail("file too short for a .npy header (" + std::to_string(file_size) + " bytes)");
+    if (avail < 10)
+        fail("file too short for a .npy header (" + std::to_string(file_size) + " bytes)");
     if (std::memcmp(bytes, magic, 6) != 0) fail("not a .npy file (wrong magic)");
     const unsigned major = bytes[6];
     std::size_t header_len = 0;
@@ -283,11 +313,12 @@ inline std::size_t npy_header_end(const unsigned char* bytes, std::size_t avail,
         fail("unsupported .npy format version " + std::to_string(major));
     }
     if (header_len > npy_max_header_bytes)
-        fail("header of " + std::to_string(header_len) + " bytes, more than the reader's limit of " +
-             std::to_string(npy_max_header_bytes) + " bytes");
+        fail("header of " + std::to_string(header_len) +
+             " bytes, more than the reader's limit of " + std::to_string(npy_max_header_bytes) +
+             " bytes");
     if (prefix + header_len > file_size)
-        fail("truncated header (needs " + std::to_string(prefix + header_len) + " bytes, file has " +
-             std::to_string(file_size) + ")");
+        fail("truncated header (needs " + std::to_string(prefix + header_len) +
+             " bytes, file has " + std::to_string(file_size) + ")");
     return prefix + header_len;
 }
 
@@ -304,11 +335,14 @@ inline NpyHeader parse_npy_header(const unsigned char* bytes, std::size_t avail,
              std::to_string(avail) + " were read");
     const std::size_t prefix = bytes[6] == 1 ? 10 : 12;
     const std::size_t header_len = end - prefix;
-    NpyHeader h = NpyDictParser(reinterpret_cast<const char*>(bytes) + prefix, header_len, path).parse();
+    NpyHeader h =
+        NpyDictParser(reinterpret_cast<const char*>(bytes) + prefix, header_len, path).parse();
     h.data_offset = prefix + header_len;
     const std::size_t item = npy_item_size(h.dtype);
-    if (item == 0) fail("unsupported dtype '" + h.dtype + "' (embedkit reads " + npy_readable_dtypes + ")");
-    if (h.fortran_order) fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
+    if (item == 0)
+        fail("unsupported dtype '" + h.dtype + "' (embedkit reads " + npy_readable_dtypes + ")");
+    if (h.fortran_order)
+        fail("Fortran-order arrays are not supported (save with np.ascontiguousarray)");
     std::uint64_t count = 1;
     for (std::uint64_t d : h.shape) {
         if (d != 0 && count > std::numeric_limits<std::uint64_t>::max() / d)
@@ -321,8 +355,7 @@ inline NpyHeader parse_npy_header(const unsigned char* bytes, std::size_t avail,
     if (have < need)
         fail("truncated data (shape needs " + std::to_string(need) + " bytes, file has " +
              std::to_string(have) + ")");
-    if (have > need)
-        fail(std::to_string(have - need) + " unexpected bytes after the data");
+    if (have > need) fail(std::to_string(have - need) + " unexpected bytes after the data");
     h.count = count;
     return h;
 }
@@ -340,22 +373,25 @@ inline std::string npy_shape_string(const std::vector<std::uint64_t>& shape) {
 // when a file of dtype h.dtype is read as T; throws FormatError naming both dtypes when neither
 // is allowed. `can_convert` is false for map_npy, which only views the file.
 template <class T>
-inline bool check_dtype(const NpyHeader& h, const std::string& path, NpyConvert convert, bool can_convert) {
+inline bool check_dtype(const NpyHeader& h, const std::string& path, NpyConvert convert,
+                        bool can_convert) {
     const NpyDtype have = npy_parse_dtype(h.dtype);
     const NpyDtype want = npy_parse_dtype(npy_dtype<T>());
     if (have.kind == want.kind && have.size == want.size) return true;  // '<u1' is '|u1'
     const std::string head = "embedkit::io::npy: '" + path + "': dtype is '" + h.dtype + "' but '" +
                              npy_dtype<T>() + "' was requested";
     if (!can_convert)
-        throw FormatError(head + " (a map shows the file's bytes as they are; read_npy with "
-                                 "NpyConvert::allow copies and converts them)");
+        throw FormatError(head +
+                          " (a map shows the file's bytes as they are; read_npy with "
+                          "NpyConvert::allow copies and converts them)");
     if (convert == NpyConvert::none)
         throw FormatError(head + " (pass NpyConvert::allow to convert it, see read_npy)");
     const bool both_float = have.kind == 'f' && want.kind == 'f';
     const bool both_int = have.kind != 'f' && want.kind != 'f';
     if (!both_float && !both_int)
-        throw FormatError(head + "; NpyConvert::allow converts between floating-point dtypes or "
-                                 "between integer dtypes, not from one to the other");
+        throw FormatError(head +
+                          "; NpyConvert::allow converts between floating-point dtypes or "
+                          "between integer dtypes, not from one to the other");
     return false;
 }
 
@@ -373,12 +409,20 @@ V npy_value(V v) noexcept {
 
 template <class T>
 constexpr const char* npy_type_name() noexcept {
-    if constexpr (std::is_same_v<T, float>) return "float";
-    else if constexpr (std::is_same_v<T, double>) return "double";
+    if constexpr (std::is_same_v<T, float>)
+        return "float";
+    else if constexpr (std::is_same_v<T, double>)
+        return "double";
     else if constexpr (std::is_signed_v<T>)
-        return sizeof(T) == 1 ? "int8_t" : sizeof(T) == 2 ? "int16_t" : sizeof(T) == 4 ? "int32_t" : "int64_t";
+        return sizeof(T) == 1   ? "int8_t"
+               : sizeof(T) == 2 ? "int16_t"
+               : sizeof(T) == 4 ? "int32_t"
+                                : "int64_t";
     else
-        return sizeof(T) == 1 ? "uint8_t" : sizeof(T) == 2 ? "uint16_t" : sizeof(T) == 4 ? "uint32_t" : "uint64_t";
+        return sizeof(T) == 1   ? "uint8_t"
+               : sizeof(T) == 2 ? "uint16_t"
+               : sizeof(T) == 4 ? "uint32_t"
+                                : "uint64_t";
 }
 
 // Whether the value v (already decoded) survives conversion to T (see NpyConvert::allow).
@@ -386,17 +430,22 @@ template <class T, class V>
 bool npy_value_fits(V v) noexcept {
     if constexpr (std::is_floating_point_v<T>) {
         if constexpr (sizeof(V) > sizeof(T))
-            return !std::isfinite(v) || std::fabs(v) <= static_cast<V>(std::numeric_limits<T>::max());
+            return !std::isfinite(v) ||
+                   std::fabs(v) <= static_cast<V>(std::numeric_limits<T>::max());
         else
             return true;
     } else {
         if constexpr (std::is_signed_v<V>) {
             if (v < 0) {
-                if constexpr (std::is_unsigned_v<T>) return false;
-                else return static_cast<std::intmax_t>(v) >= static_cast<std::intmax_t>(std::numeric_limits<T>::min());
+                if constexpr (std::is_unsigned_v<T>)
+                    return false;
+                else
+                    return static_cast<std::intmax_t>(v) >=
+                           static_cast<std::intmax_t>(std::numeric_limits<T>::min());
             }
         }
-        return static_cast<std::uintmax_t>(v) <= static_cast<std::uintmax_t>(std::numeric_limits<T>::max());
+        return static_cast<std::uintmax_t>(v) <=
+               static_cast<std::uintmax_t>(std::numeric_limits<T>::max());
     }
 }
 
@@ -407,8 +456,9 @@ std::string npy_value_string(V v) {
         char buf[40];
         for (int digits = 6; digits <= 17; ++digits) {
             std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
-            const bool same = std::is_same_v<V, float> ? std::strtof(buf, nullptr) == static_cast<float>(v)
-                                                       : std::strtod(buf, nullptr) == static_cast<double>(v);
+            const bool same = std::is_same_v<V, float>
+                                  ? std::strtof(buf, nullptr) == static_cast<float>(v)
+                                  : std::strtod(buf, nullptr) == static_cast<double>(v);
             if (same) break;
         }
         return buf;
@@ -430,8 +480,8 @@ inline std::string npy_position(const std::vector<std::uint64_t>& shape, std::ui
 // out[0, n); `first` is the flat index of in[0] in the array. Throws FormatError naming `func`,
 // `path` and the element's position for a value that does not survive.
 template <class T, class S>
-void npy_convert_as(const unsigned char* in, std::size_t n, T* out, std::uint64_t first, const NpyHeader& h,
-                    const std::string& path, const std::string& func) {
+void npy_convert_as(const unsigned char* in, std::size_t n, T* out, std::uint64_t first,
+                    const NpyHeader& h, const std::string& path, const std::string& func) {
     for (std::size_t k = 0; k < n; ++k) {
         S s;
         std::memcpy(&s, in + k * sizeof(S), sizeof(S));
@@ -443,8 +493,9 @@ void npy_convert_as(const unsigned char* in, std::size_t n, T* out, std::uint64_
                                      : npy_value_string(std::numeric_limits<T>::min()) + " to " +
                                            npy_value_string(std::numeric_limits<T>::max());
             throw FormatError(func + ": '" + path + "': value " + npy_value_string(v) + " at " +
-                              npy_position(h.shape, first + k) + " does not fit " + npy_type_name<T>() +
-                              range + limits + "); the file's dtype is '" + h.dtype + "'");
+                              npy_position(h.shape, first + k) + " does not fit " +
+                              npy_type_name<T>() + range + limits + "); the file's dtype is '" +
+                              h.dtype + "'");
         }
         out[k] = static_cast<T>(v);
     }
@@ -452,24 +503,36 @@ void npy_convert_as(const unsigned char* in, std::size_t n, T* out, std::uint64_
 
 // npy_convert_as for the file's dtype (already checked by check_dtype to be of T's kind).
 template <class T>
-void npy_convert(const NpyDtype& src, const unsigned char* in, std::size_t n, T* out, std::uint64_t first,
-                 const NpyHeader& h, const std::string& path, const std::string& func) {
+void npy_convert(const NpyDtype& src, const unsigned char* in, std::size_t n, T* out,
+                 std::uint64_t first, const NpyHeader& h, const std::string& path,
+                 const std::string& func) {
     static_assert(std::numeric_limits<float>::is_iec559 && std::numeric_limits<double>::is_iec559,
                   "embedkit::io::npy: float and double must be IEEE 754 binary32 and binary64");
     if constexpr (std::is_floating_point_v<T>) {
-        if (src.size == 2) npy_convert_as<T, NpyHalf>(in, n, out, first, h, path, func);
-        else if (src.size == 4) npy_convert_as<T, float>(in, n, out, first, h, path, func);
-        else npy_convert_as<T, double>(in, n, out, first, h, path, func);
+        if (src.size == 2)
+            npy_convert_as<T, NpyHalf>(in, n, out, first, h, path, func);
+        else if (src.size == 4)
+            npy_convert_as<T, float>(in, n, out, first, h, path, func);
+        else
+            npy_convert_as<T, double>(in, n, out, first, h, path, func);
     } else if (src.kind == 'i') {
-        if (src.size == 1) npy_convert_as<T, std::int8_t>(in, n, out, first, h, path, func);
-        else if (src.size == 2) npy_convert_as<T, std::int16_t>(in, n, out, first, h, path, func);
-        else if (src.size == 4) npy_convert_as<T, std::int32_t>(in, n, out, first, h, path, func);
-        else npy_convert_as<T, std::int64_t>(in, n, out, first, h, path, func);
+        if (src.size == 1)
+            npy_convert_as<T, std::int8_t>(in, n, out, first, h, path, func);
+        else if (src.size == 2)
+            npy_convert_as<T, std::int16_t>(in, n, out, first, h, path, func);
+        else if (src.size == 4)
+            npy_convert_as<T, std::int32_t>(in, n, out, first, h, path, func);
+        else
+            npy_convert_as<T, std::int64_t>(in, n, out, first, h, path, func);
     } else {
-        if (src.size == 1) npy_convert_as<T, std::uint8_t>(in, n, out, first, h, path, func);
-        else if (src.size == 2) npy_convert_as<T, std::uint16_t>(in, n, out, first, h, path, func);
-        else if (src.size == 4) npy_convert_as<T, std::uint32_t>(in, n, out, first, h, path, func);
-        else npy_convert_as<T, std::uint64_t>(in, n, out, first, h, path, func);
+        if (src.size == 1)
+            npy_convert_as<T, std::uint8_t>(in, n, out, first, h, path, func);
+        else if (src.size == 2)
+            npy_convert_as<T, std::uint16_t>(in, n, out, first, h, path, func);
+        else if (src.size == 4)
+            npy_convert_as<T, std::uint32_t>(in, n, out, first, h, path, func);
+        else
+            npy_convert_as<T, std::uint64_t>(in, n, out, first, h, path, func);
     }
 }
 
@@ -481,8 +544,10 @@ struct FileCloser {
 // checks the dtype (see check_dtype), the rank (1 or 2; a 1-D array of n becomes n x 1) and
 // that both fit Eigen::Index. `func` names the caller in messages.
 template <class T>
-inline std::pair<Eigen::Index, Eigen::Index> npy_matrix_shape(const NpyHeader& h, const std::string& path,
-                                                              const std::string& func, NpyConvert convert) {
+inline std::pair<Eigen::Index, Eigen::Index> npy_matrix_shape(const NpyHeader& h,
+                                                              const std::string& path,
+                                                              const std::string& func,
+                                                              NpyConvert convert) {
     check_dtype<T>(h, path, convert, true);
     if (h.shape.size() != 1 && h.shape.size() != 2)
         throw FormatError(func + ": '" + path + "': expected a 1-D or 2-D array, got shape " +
@@ -505,22 +570,24 @@ struct NpyMapLayout {
 };
 
 template <class Scalar>
-inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size, const std::string& path) {
+inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size,
+                                   const std::string& path) {
     if (size == 0) throw FormatError("embedkit::io::npy: '" + path + "': file is empty");
     const NpyHeader h = parse_npy_header(bytes, size, size, path);
     check_dtype<Scalar>(h, path, NpyConvert::none, false);
     if (h.shape.size() != 2)
-        throw FormatError("embedkit::io::map_npy: '" + path + "': expected a 2-D array, got shape " +
-                          npy_shape_string(h.shape));
+        throw FormatError("embedkit::io::map_npy: '" + path +
+                          "': expected a 2-D array, got shape " + npy_shape_string(h.shape));
     // A zero-size array may announce any other dimension, up to 2^64 - 1.
     if (h.shape[0] > std::uint64_t(std::numeric_limits<Eigen::Index>::max()) ||
         h.shape[1] > std::uint64_t(std::numeric_limits<Eigen::Index>::max()))
-        throw FormatError("embedkit::io::map_npy: '" + path + "': shape " + npy_shape_string(h.shape) +
-                          " too large");
+        throw FormatError("embedkit::io::map_npy: '" + path + "': shape " +
+                          npy_shape_string(h.shape) + " too large");
     if (h.data_offset % alignof(Scalar) != 0)
         throw FormatError("embedkit::io::map_npy: '" + path + "': data offset " +
                           std::to_string(h.data_offset) + " is not aligned for the dtype");
-    return {static_cast<Eigen::Index>(h.shape[0]), static_cast<Eigen::Index>(h.shape[1]), h.data_offset};
+    return {static_cast<Eigen::Index>(h.shape[0]), static_cast<Eigen::Index>(h.shape[1]),
+            h.data_offset};
 }
 
 }  // namespace detail
@@ -547,8 +614,9 @@ class NpyWriter {
 public:
     NpyWriter(const std::string& path, const std::vector<std::uint64_t>& shape)
         : file_(path), path_(path) {
-        static_assert(is_npy_type_v<T>, "embedkit::io::NpyWriter: element type must be float, double "
-                                        "or an integer type (not bool or a character type)");
+        static_assert(is_npy_type_v<T>,
+                      "embedkit::io::NpyWriter: element type must be float, double "
+                      "or an integer type (not bool or a character type)");
         if (!detail::host_is_little_endian())
             throw IoError("embedkit::io::write_npy: big-endian hosts are not supported");
         total_ = 1;
@@ -558,9 +626,9 @@ public:
                                     detail::npy_shape_string(shape) + " overflows 64 bits");
             total_ *= d;
         }
-        std::string dict = std::string("{'descr': '") + npy_dtype<T>() +
-                           "', 'fortran_order': False, 'shape': " +
-                           detail::npy_shape_string(shape) + ", }";
+        std::string dict =
+            std::string("{'descr': '") + npy_dtype<T>() +
+            "', 'fortran_order': False, 'shape': " + detail::npy_shape_string(shape) + ", }";
         // Pad with spaces and a final newline so the data starts at a multiple of 64 bytes.
         std::size_t prefix = 10;
         unsigned char major = 1;
@@ -599,8 +667,8 @@ public:
     void commit() {
         check_usable();
         if (written_ != total_)
-            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': " +
-                                std::to_string(written_) + " of " + std::to_string(total_) +
+            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ +
+                                "': " + std::to_string(written_) + " of " + std::to_string(total_) +
                                 " elements written");
         state_ = State::failed;  // a failed commit removes the temporary file
         file_.commit();
@@ -612,8 +680,10 @@ private:
 
     void check_usable() const {
         if (state_ == State::failed)
-            throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': an earlier write failed, so the "
-                                "file was abandoned (nothing was published); start a new NpyWriter");
+            throw ArgumentError(
+                "embedkit::io::NpyWriter: '" + path_ +
+                "': an earlier write failed, so the "
+                "file was abandoned (nothing was published); start a new NpyWriter");
         if (state_ == State::committed)
             throw ArgumentError("embedkit::io::NpyWriter: '" + path_ + "': already committed");
     }
@@ -679,8 +749,10 @@ inline NpyHeader read_npy_header(const std::string& path) {
     // The size bounds everything the header may announce, so it is needed before anything
     // is read; a pipe or FIFO has none.
     if (std::fseek(f.get(), 0, SEEK_END) != 0)
-        throw IoError("embedkit::io::npy: cannot seek in '" + path + "' (the reader needs the file's size "
-                      "before it reads; a pipe has none): " + std::strerror(errno));
+        throw IoError("embedkit::io::npy: cannot seek in '" + path +
+                      "' (the reader needs the file's size "
+                      "before it reads; a pipe has none): " +
+                      std::strerror(errno));
     const long size = std::ftell(f.get());
     if (size < 0) throw IoError("embedkit::io::npy: cannot size '" + path + "'");
     std::rewind(f.get());
@@ -696,7 +768,8 @@ inline NpyHeader read_npy_header(const std::string& path) {
     };
     read_to(static_cast<std::size_t>(std::min<long>(size, 12)));
     if (head.size() >= 10)
-        read_to(std::max(head.size(), detail::npy_header_end(head.data(), head.size(), file_size, path)));
+        read_to(std::max(head.size(),
+                         detail::npy_header_end(head.data(), head.size(), file_size, path)));
     return detail::parse_npy_header(head.data(), head.size(), file_size, path);
 }
 
@@ -726,8 +799,9 @@ void npy_read_data(std::FILE* f, const NpyHeader& h, bool raw, T* out, const std
 
 template <class T>
 void npy_check_element_type() {
-    static_assert(is_npy_type_v<T>, "embedkit::io: the element type of a .npy array must be float, double "
-                                    "or an integer type (not bool or a character type)");
+    static_assert(is_npy_type_v<T>,
+                  "embedkit::io: the element type of a .npy array must be float, double "
+                  "or an integer type (not bool or a character type)");
 }
 
 }  // namespace detail
@@ -782,8 +856,8 @@ RowMatrix<T> parse_npy(const unsigned char* data, std::size_t size, const std::s
     if (raw) {
         if (count > 0) std::memcpy(m.data(), data + h.data_offset, count * sizeof(T));
     } else {
-        detail::npy_convert<T>(detail::npy_parse_dtype(h.dtype), data + h.data_offset, count, m.data(), 0, h,
-                               name, func);
+        detail::npy_convert<T>(detail::npy_parse_dtype(h.dtype), data + h.data_offset, count,
+                               m.data(), 0, h, name, func);
     }
     return m;
 }
@@ -796,7 +870,8 @@ std::vector<T> read_npy_vector(const std::string& path, NpyConvert convert = Npy
     detail::npy_check_element_type<T>();
     const NpyHeader h = read_npy_header(path);
     if (h.shape.size() != 1)
-        throw FormatError("embedkit::io::read_npy_vector: '" + path + "': expected a 1-D array, got shape " +
+        throw FormatError("embedkit::io::read_npy_vector: '" + path +
+                          "': expected a 1-D array, got shape " +
                           detail::npy_shape_string(h.shape));
     const RowMatrix<T> m = read_npy<T>(path, convert);
     return std::vector<T>(m.data(), m.data() + m.size());
@@ -823,7 +898,9 @@ public:
         if (!detail::host_is_little_endian())
             throw IoError("embedkit::io::map_npy: big-endian hosts are not supported");
         const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) throw IoError("embedkit::io::map_npy: cannot open '" + path + "': " + std::strerror(errno));
+        if (fd < 0)
+            throw IoError("embedkit::io::map_npy: cannot open '" + path +
+                          "': " + std::strerror(errno));
         struct stat st {};
         if (::fstat(fd, &st) != 0) {
             const int e = errno;
@@ -842,14 +919,16 @@ public:
         void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
         const int e = errno;
         ::close(fd);  // the mapping keeps the file alive
-        if (p == MAP_FAILED) throw IoError("embedkit::io::map_npy: cannot map '" + path + "': " + std::strerror(e));
+        if (p == MAP_FAILED)
+            throw IoError("embedkit::io::map_npy: cannot map '" + path + "': " + std::strerror(e));
         base_ = p;
         try {
-            const detail::NpyMapLayout l =
-                detail::npy_map_layout<Scalar>(static_cast<const unsigned char*>(base_), size_, path);
+            const detail::NpyMapLayout l = detail::npy_map_layout<Scalar>(
+                static_cast<const unsigned char*>(base_), size_, path);
             rows_ = l.rows;
             cols_ = l.cols;
-            data_ = reinterpret_cast<const Scalar*>(static_cast<const unsigned char*>(base_) + l.data_offset);
+            data_ = reinterpret_cast<const Scalar*>(static_cast<const unsigned char*>(base_) +
+                                                    l.data_offset);
         } catch (...) {
             ::munmap(base_, size_);
             throw;

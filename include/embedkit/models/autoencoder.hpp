@@ -26,7 +26,9 @@ namespace embedkit::models {
 enum class Reconstruction { bce, mse };
 
 /// The model-file spelling of a Reconstruction ("bce", "mse").
-inline std::string attribute_text(Reconstruction r) { return r == Reconstruction::bce ? "bce" : "mse"; }
+inline std::string attribute_text(Reconstruction r) {
+    return r == Reconstruction::bce ? "bce" : "mse";
+}
 /// Reads "bce" or "mse"; FormatError naming the attribute otherwise.
 inline void parse_attribute(const std::string& text, const std::string& key, Reconstruction& out) {
     if (text == "bce")
@@ -34,14 +36,16 @@ inline void parse_attribute(const std::string& text, const std::string& key, Rec
     else if (text == "mse")
         out = Reconstruction::mse;
     else
-        throw FormatError("embedkit::models: attribute '" + key + "' has unknown loss '" + text + "' (bce or mse)");
+        throw FormatError("embedkit::models: attribute '" + key + "' has unknown loss '" + text +
+                          "' (bce or mse)");
 }
 
 /// Architecture and loss of an Autoencoder.
 struct AutoencoderOptions {
-    Eigen::Index input = 784;                        ///< input width
-    std::vector<Eigen::Index> hidden = {256, 128};   ///< encoder widths (ReLU); the decoder mirrors them
-    Eigen::Index latent = 32;                        ///< code size (linear layer)
+    Eigen::Index input = 784;  ///< input width
+    std::vector<Eigen::Index> hidden = {256,
+                                        128};  ///< encoder widths (ReLU); the decoder mirrors them
+    Eigen::Index latent = 32;                  ///< code size (linear layer)
     Reconstruction loss = Reconstruction::bce;
     /// Output activation under MSE. The default, identity, reconstructs any real data (e.g.
     /// standardised features); sigmoid, tanh or relu limit the output to their range, and
@@ -57,13 +61,16 @@ class Autoencoder : public Persistent<Autoencoder<ScalarType>> {
 public:
     using Scalar = ScalarType;
     using Options = AutoencoderOptions;
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::models::Autoencoder supports float and double");
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::models::Autoencoder supports float and double");
     using Matrix = RowMatrix<Scalar>;
 
     /// A new model with weights drawn from `rng`. Throws ArgumentError for bad sizes.
-    Autoencoder(const AutoencoderOptions& options, Rng& rng) : options_(options), net_(layout(options), options.init, rng) {}
+    Autoencoder(const AutoencoderOptions& options, Rng& rng)
+        : options_(options), net_(layout(options), options.init, rng) {}
     /// A model with zero weights, to be loaded (see models/persistence.hpp); no random numbers.
-    Autoencoder(const AutoencoderOptions& options, nn::ZeroWeights) : options_(options), net_(layout(options), nn::zero_weights) {}
+    Autoencoder(const AutoencoderOptions& options, nn::ZeroWeights)
+        : options_(options), net_(layout(options), nn::zero_weights) {}
 
     /// The model-file kind, "embedkit.autoencoder".
     static std::string kind() { return "embedkit.autoencoder"; }
@@ -74,22 +81,29 @@ public:
         field("hidden", o.hidden);
         field("latent", o.latent);
         field("loss", o.loss);
-        field("mse_output", o.mse_output);
+        // Only MSE has an output activation: BCE files (0.2 wrote "sigmoid" there) neither
+        // record nor compare it. `loss` is read first, so loading knows which it is.
+        if (o.loss == Reconstruction::mse) field("mse_output", o.mse_output);
     }
     /// The networks: "encoder" (input, hidden..., latent; ReLU, linear code) and "decoder"
     /// (the mirror; its output applies mse_output under MSE, logits under BCE).
     static Layout layout(const AutoencoderOptions& o) {
         if (o.input <= 0 || o.latent <= 0)
-            throw ArgumentError("embedkit::models::Autoencoder: input and latent sizes must be positive, got " +
-                                std::to_string(o.input) + " and " + std::to_string(o.latent));
+            throw ArgumentError(
+                "embedkit::models::Autoencoder: input and latent sizes must be positive, got " +
+                std::to_string(o.input) + " and " + std::to_string(o.latent));
         for (Eigen::Index h : o.hidden)
-            if (h <= 0) throw ArgumentError("embedkit::models::Autoencoder: hidden sizes must be positive, got " + std::to_string(h));
+            if (h <= 0)
+                throw ArgumentError(
+                    "embedkit::models::Autoencoder: hidden sizes must be positive, got " +
+                    std::to_string(h));
         std::vector<Eigen::Index> widths{o.input};
         widths.insert(widths.end(), o.hidden.begin(), o.hidden.end());
         widths.push_back(o.latent);
         const auto encoder = dense_chain(widths, nn::Activation::relu, nn::Activation::identity);
         std::reverse(widths.begin(), widths.end());
-        const nn::Activation out = o.loss == Reconstruction::bce ? nn::Activation::identity : o.mse_output;
+        const nn::Activation out =
+            o.loss == Reconstruction::bce ? nn::Activation::identity : o.mse_output;
         return {{"encoder", encoder}, {"decoder", dense_chain(widths, nn::Activation::relu, out)}};
     }
 
@@ -100,9 +114,10 @@ public:
     template <class DT, class DV>
     nn::History fit(const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& validation,
                     const FitOptions& options, nn::Optimizer<Scalar>& optimizer, Rng& rng) {
-        return fit_with_callbacks(*this, options, optimizer, rng, train.rows(), [&](const nn::FitOptions& run) {
-            return nn::detail::fit_on_rows(*this, train, validation, run, optimizer, rng);
-        });
+        return fit_with_callbacks(
+            *this, options, optimizer, rng, train.rows(), [&](const nn::FitOptions& run) {
+                return nn::detail::fit_on_rows(*this, train, validation, run, optimizer, rng);
+            });
     }
     template <class DT>
     nn::History fit(const Eigen::MatrixBase<DT>& train, const FitOptions& options,
@@ -114,18 +129,21 @@ public:
     template <class D>
     Matrix encode(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const auto view = check_input("encode", data, options_.input, batch_size);
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.latent,
-                                              [&](const Matrix& b, Matrix& out) { encoder().infer(b, out); });
+        return detail::map_in_batches<Scalar>(
+            view, batch_size, options_.latent,
+            [&](const Matrix& b, Matrix& out) { encoder().infer(b, out); });
     }
 
     /// Decoder outputs of codes `z` (n x latent): n x input.
     template <class D>
     Matrix decode(const Eigen::MatrixBase<D>& z, Eigen::Index batch_size = 1000) const {
         const auto view = check_input("decode", z, options_.latent, batch_size);
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
-            decoder().infer(b, out);
-            if (options_.loss == Reconstruction::bce) nn::apply_activation(nn::Activation::sigmoid, out);
-        });
+        return detail::map_in_batches<Scalar>(
+            view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
+                decoder().infer(b, out);
+                if (options_.loss == Reconstruction::bce)
+                    nn::apply_activation(nn::Activation::sigmoid, out);
+            });
     }
 
     /// decode(encode(data)).
@@ -145,23 +163,27 @@ public:
     void check_data(const char* fn, const char* what, const embedkit::detail::SetView<S>& v) const {
         detail::check_values("Autoencoder", fn, what, v, target_range());
     }
+
 private:
     template <class D>
-    embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data, Eigen::Index cols,
+    embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data,
+                                                  Eigen::Index cols,
                                                   Eigen::Index batch_size) const {
         const std::string name = std::string("models::Autoencoder::") + fn;
         const auto view = embedkit::detail::view_set(name.c_str(), "data", data);
         if (view.cols != cols)
-            throw DimensionError("embedkit::" + name + ": data must have " + std::to_string(cols) + " columns, got " +
-                                 std::to_string(view.cols));
-        if (batch_size <= 0) throw ArgumentError("embedkit::" + name + ": batch_size must be positive");
+            throw DimensionError("embedkit::" + name + ": data must have " + std::to_string(cols) +
+                                 " columns, got " + std::to_string(view.cols));
+        if (batch_size <= 0)
+            throw ArgumentError("embedkit::" + name + ": batch_size must be positive");
         return view;
     }
 
     double run(const Matrix& x, Rng&, bool train) {
         if (x.cols() != options_.input)
-            throw DimensionError("embedkit::models::Autoencoder: batch must have " + std::to_string(options_.input) +
-                                 " columns, got " + std::to_string(x.cols()));
+            throw DimensionError("embedkit::models::Autoencoder: batch must have " +
+                                 std::to_string(options_.input) + " columns, got " +
+                                 std::to_string(x.cols()));
         const Matrix& out = decoder().forward(encoder().forward(x));
         double loss;
         {
@@ -177,12 +199,18 @@ private:
     // The values the reconstruction can take: BCE targets, or the range of the MSE output.
     detail::ValueRange target_range() const {
         if (options_.loss == Reconstruction::bce) return detail::bce_targets();
-        const char* why = "which the mse_output activation cannot produce (use mse_output = identity, the default)";
+        const char* why =
+            "which the mse_output activation cannot produce (use mse_output = identity, the "
+            "default)";
         switch (options_.mse_output) {
-            case nn::Activation::sigmoid: return {0, 1, why};
-            case nn::Activation::tanh: return {-1, 1, why};
-            case nn::Activation::relu: return {0, std::numeric_limits<double>::infinity(), why};
-            case nn::Activation::identity: break;
+            case nn::Activation::sigmoid:
+                return {0, 1, why};
+            case nn::Activation::tanh:
+                return {-1, 1, why};
+            case nn::Activation::relu:
+                return {0, std::numeric_limits<double>::infinity(), why};
+            case nn::Activation::identity:
+                break;
         }
         return {};
     }

@@ -39,8 +39,8 @@ using Layout = std::vector<StackSpec>;
 
 /// Dense layers `widths[0] -> widths[1] -> ...`, every one with `hidden` except the last, which
 /// has `last` (the shape of every stack the models build).
-inline std::vector<DenseSpec> dense_chain(const std::vector<Eigen::Index>& widths, nn::Activation hidden,
-                                          nn::Activation last) {
+inline std::vector<DenseSpec> dense_chain(const std::vector<Eigen::Index>& widths,
+                                          nn::Activation hidden, nn::Activation last) {
     std::vector<DenseSpec> layers;
     for (std::size_t i = 1; i < widths.size(); ++i)
         layers.push_back({widths[i - 1], widths[i], i + 1 == widths.size() ? last : hidden});
@@ -53,7 +53,8 @@ inline std::uint64_t parameter_count(const Layout& layout) {
     std::uint64_t total = 0;
     for (const auto& stack : layout)
         for (const auto& d : stack.layers) {
-            const auto in = static_cast<std::uint64_t>(d.in), out = static_cast<std::uint64_t>(d.out);
+            const auto in = static_cast<std::uint64_t>(d.in),
+                       out = static_cast<std::uint64_t>(d.out);
             if (out != 0 && in + 1 > cap / out) return cap;
             const std::uint64_t n = (in + 1) * out;
             total = total > cap - n ? cap : total + n;
@@ -89,13 +90,15 @@ public:
     /// Every parameter, stack by stack in layout order, named "<stack>.<layer>.weight|bias".
     std::vector<nn::Parameter<Scalar>> parameters() {
         std::vector<nn::Parameter<Scalar>> out;
-        for (std::size_t i = 0; i < stacks_.size(); ++i) stacks_[i].collect_parameters(out, names_[i] + ".");
+        for (std::size_t i = 0; i < stacks_.size(); ++i)
+            stacks_[i].collect_parameters(out, names_[i] + ".");
         return out;
     }
     /// The same parameters, read-only.
     std::vector<nn::ConstParameter<Scalar>> parameters() const {
         std::vector<nn::ConstParameter<Scalar>> out;
-        for (std::size_t i = 0; i < stacks_.size(); ++i) stacks_[i].collect_parameters(out, names_[i] + ".");
+        for (std::size_t i = 0; i < stacks_.size(); ++i)
+            stacks_[i].collect_parameters(out, names_[i] + ".");
         return out;
     }
 

@@ -57,13 +57,17 @@ inline std::vector<Eigen::Index> parse_sizes(const std::string& text, const std:
     std::size_t pos = 0;
     while (true) {
         const std::size_t comma = text.find(',', pos);
-        const std::string item = text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+        const std::string item =
+            text.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
         // At most 9 digits: sizes stay far below 2^63 and their products below 2^63 too.
-        if (item.empty() || item.size() > 9 || item.find_first_not_of("0123456789") != std::string::npos)
-            throw FormatError("embedkit::models: attribute '" + key + "' must be a list of positive sizes, got '" +
-                              text + "'");
+        if (item.empty() || item.size() > 9 ||
+            item.find_first_not_of("0123456789") != std::string::npos)
+            throw FormatError("embedkit::models: attribute '" + key +
+                              "' must be a list of positive sizes, got '" + text + "'");
         const long long v = std::stoll(item);
-        if (v <= 0) throw FormatError("embedkit::models: attribute '" + key + "' has a zero size: '" + text + "'");
+        if (v <= 0)
+            throw FormatError("embedkit::models: attribute '" + key + "' has a zero size: '" +
+                              text + "'");
         out.push_back(static_cast<Eigen::Index>(v));
         if (comma == std::string::npos) break;
         pos = comma + 1;
@@ -80,10 +84,12 @@ inline std::string attribute_text(nn::Activation a) { return nn::activation_name
 inline void parse_attribute(const std::string& text, const std::string& key, Eigen::Index& out) {
     const auto v = parse_sizes(text, key);
     if (v.size() != 1)
-        throw FormatError("embedkit::models: attribute '" + key + "' must be one size, got '" + text + "'");
+        throw FormatError("embedkit::models: attribute '" + key + "' must be one size, got '" +
+                          text + "'");
     out = v[0];
 }
-inline void parse_attribute(const std::string& text, const std::string& key, std::vector<Eigen::Index>& out) {
+inline void parse_attribute(const std::string& text, const std::string& key,
+                            std::vector<Eigen::Index>& out) {
     out = parse_sizes(text, key);
 }
 inline void parse_attribute(const std::string& text, const std::string& key, nn::Activation& out) {
@@ -106,8 +112,9 @@ template <class Model>
 void write_model(io::ModelFile& file, const Model& model) {
     using detail::attribute_text;
     if (file.kind.empty()) file.kind = Model::kind();
-    Model::architecture(model.options(),
-                        [&](const char* key, const auto& value) { file.set_attribute(key, attribute_text(value)); });
+    Model::architecture(model.options(), [&](const char* key, const auto& value) {
+        file.set_attribute(key, attribute_text(value));
+    });
     file.set_attribute("scalar", detail::scalar_name<typename Model::Scalar>());
     for (const auto& p : model.parameters()) file.add(p.name, p.values());
 }
@@ -124,8 +131,8 @@ void read_weights(const io::ModelFile& file, Model& model) {
         const std::string& stored = file.attribute(key);
         const std::string mine = attribute_text(value);
         if (stored != mine)
-            throw FormatError("embedkit::models: the file's " + file.kind + " has " + key + " = '" + stored +
-                              "', this model has '" + mine + "' (another architecture)");
+            throw FormatError("embedkit::models: the file's " + file.kind + " has " + key + " = '" +
+                              stored + "', this model has '" + mine + "' (another architecture)");
     });
     for (const auto& p : model.parameters()) {
         auto m = p.values();
@@ -158,7 +165,11 @@ Model load_model(const std::string& path) {
     typename Model::Options options;
     Model::architecture(options, [&](const char* key, auto& value) {
         using detail::parse_attribute;
-        parse_attribute(file.attribute(key), key, value);
+        try {
+            parse_attribute(file.attribute(key), key, value);
+        } catch (const FormatError& e) {
+            throw FormatError(fn + ": " + e.what());  // name the file
+        }
     });
     Layout layout;
     try {
@@ -173,8 +184,9 @@ Model load_model(const std::string& path) {
         if (item > 0) stored += t.bytes.size() / item;
     }
     if (need > stored)
-        throw FormatError(fn + " describes an architecture of " + std::to_string(need) + " parameters but stores only " +
-                          std::to_string(stored) + " values (damaged size attributes?)");
+        throw FormatError(fn + " describes an architecture of " + std::to_string(need) +
+                          " parameters but stores only " + std::to_string(stored) +
+                          " values (damaged size attributes?)");
     Model model(options, nn::zero_weights);
     read_weights(file, model);
     return model;
@@ -198,13 +210,15 @@ public:
 /// "<prefix>slot<k>.<i>" (state vector k of parameter i), with its name as attribute
 /// "<prefix>name".
 template <class Scalar>
-void write_optimizer_state(io::ModelFile& file, const std::string& prefix, const nn::Optimizer<Scalar>& opt) {
+void write_optimizer_state(io::ModelFile& file, const std::string& prefix,
+                           const nn::Optimizer<Scalar>& opt) {
     file.set_attribute(prefix + "name", opt.name());
     file.add_scalar(prefix + "step", opt.steps());
     file.add_scalar(prefix + "count", static_cast<std::uint64_t>(opt.slots().size()));
     for (std::size_t i = 0; i < opt.slots().size(); ++i)
         for (std::size_t k = 0; k < opt.slots()[i].size(); ++k)
-            file.add(prefix + "slot" + std::to_string(k) + "." + std::to_string(i), opt.slots()[i][k]);
+            file.add(prefix + "slot" + std::to_string(k) + "." + std::to_string(i),
+                     opt.slots()[i][k]);
 }
 
 /// Restores the state written by write_optimizer_state for the parameter list `params` (the
@@ -217,7 +231,8 @@ void write_optimizer_state(io::ModelFile& file, const std::string& prefix, const
 /// (Adam's second moment), or a step counter at 2^64 - 1 that the next step could not
 /// increment.
 template <class Scalar>
-void read_optimizer_state(const io::ModelFile& file, const std::string& prefix, nn::Optimizer<Scalar>& opt,
+void read_optimizer_state(const io::ModelFile& file, const std::string& prefix,
+                          nn::Optimizer<Scalar>& opt,
                           const std::vector<nn::Parameter<Scalar>>& params) {
     const std::string fn = "embedkit::models::read_optimizer_state: ";
     const auto fail = [&](const std::string& key, const std::string& what) {
@@ -225,14 +240,16 @@ void read_optimizer_state(const io::ModelFile& file, const std::string& prefix, 
     };
     const std::string stored = file.attribute(prefix + "name");
     if (stored != opt.name())
-        throw FormatError(fn + "the file holds the state of '" + stored + "', this optimiser is '" + opt.name() + "'");
+        throw FormatError(fn + "the file holds the state of '" + stored + "', this optimiser is '" +
+                          opt.name() + "'");
     const auto count = file.scalar<std::uint64_t>(prefix + "count");
     const std::size_t per = opt.slots_per_parameter();
     // Each slot is a tensor of the file, so a count the file cannot hold is refused before
     // the state is allocated (a forged count would otherwise be a huge allocation).
     if (count > file.tensors.size() / std::max<std::size_t>(1, per))
         throw FormatError(fn + file.where() + " records the state of " + std::to_string(count) +
-                          " parameters but holds only " + std::to_string(file.tensors.size()) + " tensors");
+                          " parameters but holds only " + std::to_string(file.tensors.size()) +
+                          " tensors");
     const auto steps = file.scalar<std::uint64_t>(prefix + "step");
     // The next step increments the counter; at 2^64 - 1 it would wrap to 0, and Adam's bias
     // correction 1 - beta1^0 = 0 would divide by zero.
@@ -241,8 +258,9 @@ void read_optimizer_state(const io::ModelFile& file, const std::string& prefix, 
     // No state at all is a fresh optimiser (it sizes its state on the first step); after
     // steps were taken it would silently restart the moments, so the count must match.
     if (count != params.size() && !(count == 0 && steps == 0))
-        fail(prefix + "count", "records the state of " + std::to_string(count) + " parameters after " +
-                                   std::to_string(steps) + " steps, the model has " + std::to_string(params.size()));
+        fail(prefix + "count", "records the state of " + std::to_string(count) +
+                                   " parameters after " + std::to_string(steps) +
+                                   " steps, the model has " + std::to_string(params.size()));
     std::vector<std::vector<Vector<Scalar>>> slots(static_cast<std::size_t>(count));
     for (std::size_t i = 0; i < slots.size(); ++i) {
         slots[i].resize(per);
@@ -251,8 +269,9 @@ void read_optimizer_state(const io::ModelFile& file, const std::string& prefix, 
             const auto& t = file.tensor(key);
             if (t.shape.size() != 1) fail(key, "is not 1-D");
             if (t.shape[0] != static_cast<std::uint64_t>(params[i].size()))
-                fail(key, "has " + std::to_string(t.shape[0]) + " values, parameter " + std::to_string(i) + " ('" +
-                              params[i].name + "') has " + std::to_string(params[i].size()));
+                fail(key, "has " + std::to_string(t.shape[0]) + " values, parameter " +
+                              std::to_string(i) + " ('" + params[i].name + "') has " +
+                              std::to_string(params[i].size()));
             auto& slot = slots[i][k];
             slot.resize(params[i].size());
             file.read_into(key, slot);
@@ -270,8 +289,9 @@ void read_optimizer_state(const io::ModelFile& file, const std::string& prefix, 
 /// batch size and training rows a resume must match) as a model file of kind
 /// "<model kind>.checkpoint".
 template <class Model>
-io::ModelFile checkpoint_file(const Model& model, const nn::Optimizer<typename Model::Scalar>& opt, const Rng& rng,
-                              const nn::History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
+io::ModelFile checkpoint_file(const Model& model, const nn::Optimizer<typename Model::Scalar>& opt,
+                              const Rng& rng, const nn::History& history, Eigen::Index batch_size,
+                              Eigen::Index train_rows) {
     io::ModelFile file;
     file.kind = Model::kind() + ".checkpoint";
     write_model(file, model);
@@ -301,8 +321,9 @@ io::ModelFile checkpoint_file(const Model& model, const nn::Optimizer<typename M
 
 /// Writes checkpoint_file(...) atomically to `path`. Throws IoError.
 template <class Model>
-void save_checkpoint(const std::string& path, const Model& model, const nn::Optimizer<typename Model::Scalar>& opt,
-                     const Rng& rng, const nn::History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
+void save_checkpoint(const std::string& path, const Model& model,
+                     const nn::Optimizer<typename Model::Scalar>& opt, const Rng& rng,
+                     const nn::History& history, Eigen::Index batch_size, Eigen::Index train_rows) {
     io::save_model_file(path, checkpoint_file(model, opt, rng, history, batch_size, train_rows));
 }
 
@@ -311,20 +332,25 @@ void save_checkpoint(const std::string& path, const Model& model, const nn::Opti
 /// resumed run would not be the same run), FormatError for another kind or architecture, a
 /// damaged or inconsistent file (nothing is half-restored into the optimiser), IoError.
 template <class Model>
-nn::History load_checkpoint(const std::string& path, Model& model, nn::Optimizer<typename Model::Scalar>& opt, Rng& rng,
+nn::History load_checkpoint(const std::string& path, Model& model,
+                            nn::Optimizer<typename Model::Scalar>& opt, Rng& rng,
                             Eigen::Index batch_size, Eigen::Index train_rows) {
     const io::ModelFile file = io::load_model_file(path, Model::kind() + ".checkpoint");
     const std::string fn = "embedkit::models::load_checkpoint: '" + path + "'";
     if (file.attribute("fit.batch_size") != std::to_string(batch_size))
-        throw ArgumentError(fn + " was written with batch size " + file.attribute("fit.batch_size") + ", this run uses " +
-                            std::to_string(batch_size) + "; resuming would not continue the same run");
+        throw ArgumentError(fn + " was written with batch size " +
+                            file.attribute("fit.batch_size") + ", this run uses " +
+                            std::to_string(batch_size) +
+                            "; resuming would not continue the same run");
     if (file.attribute("fit.train_rows") != std::to_string(train_rows))
         throw ArgumentError(fn + " was written for " + file.attribute("fit.train_rows") +
                             " training rows, this run has " + std::to_string(train_rows));
     read_weights(file, model);
     read_optimizer_state(file, "optimizer.", opt, model.parameters());
     const auto words = file.read_vector<std::uint64_t>("rng.state");
-    if (words.size() != 4) throw FormatError(fn + ": rng.state must hold 4 words, got " + std::to_string(words.size()));
+    if (words.size() != 4)
+        throw FormatError(fn + ": rng.state must hold 4 words, got " +
+                          std::to_string(words.size()));
     if ((words[0] | words[1] | words[2] | words[3]) == 0)
         throw FormatError(fn + ": rng.state is all zeros, which is not a generator state");
     rng.set_state({words[0], words[1], words[2], words[3]});
@@ -334,19 +360,22 @@ nn::History load_checkpoint(const std::string& path, Model& model, nn::Optimizer
     const auto sec = file.read_vector<double>("history.seconds");
     const auto vsec = file.read_vector<double>("history.val_seconds");
     const auto vacc = file.read_vector<double>("history.val_accuracy");
-    if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs || vsec.size() != epochs ||
-        vacc.size() != epochs)
-        throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
+    if (loss.size() != epochs || val.size() != epochs || sec.size() != epochs ||
+        vsec.size() != epochs || vacc.size() != epochs)
+        throw FormatError(fn + ": history length does not match its epoch count " +
+                          std::to_string(epochs));
     // Checkpoints written before the rates were recorded have no history.learning_rate.
     std::vector<double> rate(epochs, std::numeric_limits<double>::quiet_NaN());
     if (file.has_tensor("history.learning_rate")) {
         rate = file.read_vector<double>("history.learning_rate");
         if (rate.size() != epochs)
-            throw FormatError(fn + ": history length does not match its epoch count " + std::to_string(epochs));
+            throw FormatError(fn + ": history length does not match its epoch count " +
+                              std::to_string(epochs));
     }
     nn::History history;
     for (std::size_t i = 0; i < loss.size(); ++i)
-        history.push_back({static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i], vacc[i], rate[i]});
+        history.push_back(
+            {static_cast<int>(i + 1), loss[i], val[i], sec[i], vsec[i], vacc[i], rate[i]});
     return history;
 }
 
@@ -356,9 +385,15 @@ nn::History load_checkpoint(const std::string& path, Model& model, nn::Optimizer
 template <class Model>
 class CheckpointCallback final : public nn::FitCallback {
 public:
-    CheckpointCallback(std::string path, bool resume, Model& model, nn::Optimizer<typename Model::Scalar>& opt, Rng& rng,
+    CheckpointCallback(std::string path, bool resume, Model& model,
+                       nn::Optimizer<typename Model::Scalar>& opt, Rng& rng,
                        Eigen::Index batch_size, Eigen::Index train_rows)
-        : path_(std::move(path)), resume_(resume), model_(model), opt_(opt), rng_(rng), batch_size_(batch_size),
+        : path_(std::move(path)),
+          resume_(resume),
+          model_(model),
+          opt_(opt),
+          rng_(rng),
+          batch_size_(batch_size),
           train_rows_(train_rows) {}
 
     void on_fit_begin(nn::History& history) override {
@@ -400,23 +435,25 @@ struct FitOptions : nn::FitOptions {
 /// the checkpoint (a resume on other data is refused). A NumericError (the loss became NaN)
 /// then also names the last checkpoint, which it leaves untouched.
 template <class Model, class Loop>
-nn::History fit_with_callbacks(Model& model, const FitOptions& options, nn::Optimizer<typename Model::Scalar>& optimizer,
-                               Rng& rng, Eigen::Index train_rows, Loop&& loop) {
+nn::History fit_with_callbacks(Model& model, const FitOptions& options,
+                               nn::Optimizer<typename Model::Scalar>& optimizer, Rng& rng,
+                               Eigen::Index train_rows, Loop&& loop) {
     if (options.resume && options.checkpoint_path.empty())
         throw ArgumentError("embedkit::models::fit: resume needs a checkpoint_path");
     nn::FitOptions run = options;
     run.callbacks.clear();
     if (!options.checkpoint_path.empty())
         run.callbacks.push_back(std::make_shared<CheckpointCallback<Model>>(
-            options.checkpoint_path, options.resume, model, optimizer, rng, options.batch_size, train_rows));
+            options.checkpoint_path, options.resume, model, optimizer, rng, options.batch_size,
+            train_rows));
     run.callbacks.push_back(std::make_shared<nn::ProgressCallback>(options.progress));
     run.callbacks.insert(run.callbacks.end(), options.callbacks.begin(), options.callbacks.end());
     try {
         return loop(static_cast<const nn::FitOptions&>(run));
     } catch (const NumericError& e) {
         if (options.checkpoint_path.empty()) throw;
-        throw NumericError(std::string(e.what()) + "; the last checkpoint '" + options.checkpoint_path +
-                           "' is untouched");
+        throw NumericError(std::string(e.what()) + "; the last checkpoint '" +
+                           options.checkpoint_path + "' is untouched");
     }
 }
 

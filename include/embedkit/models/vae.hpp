@@ -21,10 +21,10 @@ namespace embedkit::models {
 /// 784-256-128 (ReLU) into mu and log-variance heads of size 2; decoder 2-128-256-784
 /// (ReLU, then a sigmoid output, trained from its logits).
 struct VAEOptions {
-    Eigen::Index input = 784;                   ///< input width (pixels)
+    Eigen::Index input = 784;                       ///< input width (pixels)
     std::vector<Eigen::Index> hidden = {256, 128};  ///< encoder widths; the decoder mirrors them
-    Eigen::Index latent = 2;                    ///< size of z
-    nn::Init init = nn::Init::glorot_uniform;   ///< weight initialisation
+    Eigen::Index latent = 2;                        ///< size of z
+    nn::Init init = nn::Init::glorot_uniform;       ///< weight initialisation
 };
 
 /// Variational autoencoder for inputs in [0, 1].
@@ -47,9 +47,11 @@ public:
 
     /// A new model with weights drawn from `rng`. Throws ArgumentError for empty or
     /// non-positive sizes.
-    VAE(const VAEOptions& options, Rng& rng) : options_(options), net_(layout(options), options.init, rng) {}
+    VAE(const VAEOptions& options, Rng& rng)
+        : options_(options), net_(layout(options), options.init, rng) {}
     /// A model with zero weights, to be loaded (see models/persistence.hpp); no random numbers.
-    VAE(const VAEOptions& options, nn::ZeroWeights) : options_(options), net_(layout(options), nn::zero_weights) {}
+    VAE(const VAEOptions& options, nn::ZeroWeights)
+        : options_(options), net_(layout(options), nn::zero_weights) {}
 
     /// The model-file kind, "embedkit.vae".
     static std::string kind() { return "embedkit.vae"; }
@@ -64,12 +66,17 @@ public:
     /// (to latent), and "decoder" (latent, hidden reversed..., input; ReLU, linear logits).
     static Layout layout(const VAEOptions& o) {
         if (o.input <= 0 || o.latent <= 0)
-            throw ArgumentError("embedkit::models::VAE: input and latent sizes must be positive, got " +
-                                std::to_string(o.input) + " and " + std::to_string(o.latent));
+            throw ArgumentError(
+                "embedkit::models::VAE: input and latent sizes must be positive, got " +
+                std::to_string(o.input) + " and " + std::to_string(o.latent));
         if (o.hidden.empty())
-            throw ArgumentError("embedkit::models::VAE: the architecture has no hidden layers (at least one is needed)");
+            throw ArgumentError(
+                "embedkit::models::VAE: the architecture has no hidden layers (at least one is "
+                "needed)");
         for (Eigen::Index h : o.hidden)
-            if (h <= 0) throw ArgumentError("embedkit::models::VAE: hidden sizes must be positive, got " + std::to_string(h));
+            if (h <= 0)
+                throw ArgumentError("embedkit::models::VAE: hidden sizes must be positive, got " +
+                                    std::to_string(h));
         std::vector<Eigen::Index> widths{o.input};
         widths.insert(widths.end(), o.hidden.begin(), o.hidden.end());
         const auto encoder = dense_chain(widths, nn::Activation::relu, nn::Activation::relu);
@@ -77,7 +84,9 @@ public:
         const DenseSpec head{last, o.latent, nn::Activation::identity};
         widths.push_back(o.latent);
         std::reverse(widths.begin(), widths.end());
-        return {{"encoder", encoder}, {"mu", {head}}, {"log_var", {head}},
+        return {{"encoder", encoder},
+                {"mu", {head}},
+                {"log_var", {head}},
                 {"decoder", dense_chain(widths, nn::Activation::relu, nn::Activation::identity)}};
     }
 
@@ -91,9 +100,10 @@ public:
     template <class DT, class DV>
     nn::History fit(const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& validation,
                     const FitOptions& options, nn::Optimizer<Scalar>& optimizer, Rng& rng) {
-        return fit_with_callbacks(*this, options, optimizer, rng, train.rows(), [&](const nn::FitOptions& run) {
-            return nn::detail::fit_on_rows(*this, train, validation, run, optimizer, rng);
-        });
+        return fit_with_callbacks(
+            *this, options, optimizer, rng, train.rows(), [&](const nn::FitOptions& run) {
+                return nn::detail::fit_on_rows(*this, train, validation, run, optimizer, rng);
+            });
     }
     /// Trains without validation data.
     template <class DT>
@@ -108,10 +118,11 @@ public:
     Matrix encode(const Eigen::MatrixBase<D>& data, Eigen::Index batch_size = 1000) const {
         const auto view = check_input("encode", data, batch_size);
         Matrix hidden;
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.latent, [&](const Matrix& b, Matrix& out) {
-            encoder().infer(b, hidden);
-            mu_net().infer(hidden, out);
-        });
+        return detail::map_in_batches<Scalar>(view, batch_size, options_.latent,
+                                              [&](const Matrix& b, Matrix& out) {
+                                                  encoder().infer(b, hidden);
+                                                  mu_net().infer(hidden, out);
+                                              });
     }
 
     /// Decoded images (probabilities in [0, 1]) of latent points `z` (n x latent).
@@ -119,13 +130,16 @@ public:
     Matrix decode(const Eigen::MatrixBase<D>& z, Eigen::Index batch_size = 1000) const {
         const auto view = embedkit::detail::view_set("models::VAE::decode", "z", z);
         if (view.cols != options_.latent)
-            throw DimensionError("embedkit::models::VAE::decode: z must have " + std::to_string(options_.latent) +
-                                 " columns, got " + std::to_string(view.cols));
-        if (batch_size <= 0) throw ArgumentError("embedkit::models::VAE::decode: batch_size must be positive");
-        return detail::map_in_batches<Scalar>(view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
-            decoder().infer(b, out);
-            nn::apply_activation(nn::Activation::sigmoid, out);
-        });
+            throw DimensionError("embedkit::models::VAE::decode: z must have " +
+                                 std::to_string(options_.latent) + " columns, got " +
+                                 std::to_string(view.cols));
+        if (batch_size <= 0)
+            throw ArgumentError("embedkit::models::VAE::decode: batch_size must be positive");
+        return detail::map_in_batches<Scalar>(
+            view, batch_size, options_.input, [&](const Matrix& b, Matrix& out) {
+                decoder().infer(b, out);
+                nn::apply_activation(nn::Activation::sigmoid, out);
+            });
     }
 
     /// decode(encode(data)): the reconstruction through the mean embedding.
@@ -137,7 +151,9 @@ public:
 
     /// `n` new samples: decode(z) with z ~ N(0, I) drawn from `rng`.
     Matrix sample(Eigen::Index n, Rng& rng) const {
-        if (n <= 0) throw ArgumentError("embedkit::models::VAE::sample: n must be positive, got " + std::to_string(n));
+        if (n <= 0)
+            throw ArgumentError("embedkit::models::VAE::sample: n must be positive, got " +
+                                std::to_string(n));
         Matrix z(n, options_.latent);
         for (Eigen::Index i = 0; i < z.size(); ++i) z.data()[i] = static_cast<Scalar>(rng.normal());
         return decode(z);
@@ -159,23 +175,28 @@ public:
     void check_data(const char* fn, const char* what, const embedkit::detail::SetView<S>& v) const {
         detail::check_values("VAE", fn, what, v, detail::bce_targets());
     }
+
 private:
     template <class D>
-    embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data, Eigen::Index batch_size) const {
+    embedkit::detail::SetView<Scalar> check_input(const char* fn, const Eigen::MatrixBase<D>& data,
+                                                  Eigen::Index batch_size) const {
         const std::string name = std::string("models::VAE::") + fn;
         const auto view = embedkit::detail::view_set(name.c_str(), "data", data);
         if (view.cols != options_.input)
             throw DimensionError("embedkit::models::VAE::" + std::string(fn) + ": data must have " +
-                                 std::to_string(options_.input) + " columns, got " + std::to_string(view.cols));
+                                 std::to_string(options_.input) + " columns, got " +
+                                 std::to_string(view.cols));
         if (batch_size <= 0)
-            throw ArgumentError("embedkit::models::VAE::" + std::string(fn) + ": batch_size must be positive");
+            throw ArgumentError("embedkit::models::VAE::" + std::string(fn) +
+                                ": batch_size must be positive");
         return view;
     }
 
     double run(const Matrix& x, Rng& rng, bool train) {
         if (x.cols() != options_.input)
-            throw DimensionError("embedkit::models::VAE: batch must have " + std::to_string(options_.input) +
-                                 " columns, got " + std::to_string(x.cols()));
+            throw DimensionError("embedkit::models::VAE: batch must have " +
+                                 std::to_string(options_.input) + " columns, got " +
+                                 std::to_string(x.cols()));
         const Matrix& h = encoder().forward(x);
         const Matrix& mu = mu_net().forward(h);
         const Matrix& log_var = log_var_net().forward(h);
@@ -183,7 +204,8 @@ private:
         {
             profile::Scope phase(profile::Phase::loss);
             eps_.resize(mu.rows(), mu.cols());
-            for (Eigen::Index i = 0; i < eps_.size(); ++i) eps_.data()[i] = static_cast<Scalar>(rng.normal());
+            for (Eigen::Index i = 0; i < eps_.size(); ++i)
+                eps_.data()[i] = static_cast<Scalar>(rng.normal());
             std_ = (Scalar(0.5) * log_var.array().min(cap)).exp().matrix();
             z_ = mu + (std_.array() * eps_.array()).matrix();
         }
@@ -191,7 +213,8 @@ private:
         double loss;
         {
             profile::Scope phase(profile::Phase::loss);
-            loss = nn::bce_with_logits(logits, x, grad_logits_) + nn::kl_standard_normal(mu, log_var, grad_mu_, grad_log_var_);
+            loss = nn::bce_with_logits(logits, x, grad_logits_) +
+                   nn::kl_standard_normal(mu, log_var, grad_mu_, grad_log_var_);
         }
         if (!train) return loss;
         const Matrix& grad_z = decoder().backward(grad_logits_, true);
@@ -199,7 +222,9 @@ private:
             profile::Scope phase(profile::Phase::loss);
             // z = mu + exp(lv / 2) eps: dz/dmu = 1, dz/dlv = eps exp(lv / 2) / 2 (0 where clamped).
             grad_mu_ += grad_z;
-            grad_log_var_.array() += (log_var.array() > cap).select(Scalar(0), grad_z.array() * eps_.array() * std_.array() * Scalar(0.5));
+            grad_log_var_.array() +=
+                (log_var.array() > cap)
+                    .select(Scalar(0), grad_z.array() * eps_.array() * std_.array() * Scalar(0.5));
         }
         grad_h_ = mu_net().backward(grad_mu_, true);
         grad_h_ += log_var_net().backward(grad_log_var_, true);

@@ -13,17 +13,22 @@ enum class Activation { identity, relu, sigmoid, tanh };
 /// The activation's name: "identity", "relu", "sigmoid", "tanh".
 inline const char* activation_name(Activation a) noexcept {
     switch (a) {
-        case Activation::identity: return "identity";
-        case Activation::relu: return "relu";
-        case Activation::sigmoid: return "sigmoid";
-        case Activation::tanh: return "tanh";
+        case Activation::identity:
+            return "identity";
+        case Activation::relu:
+            return "relu";
+        case Activation::sigmoid:
+            return "sigmoid";
+        case Activation::tanh:
+            return "tanh";
     }
     return "unknown";
 }
 
 /// Parses an activation name; throws ArgumentError naming the valid ones.
 inline Activation parse_activation(const std::string& name) {
-    for (Activation a : {Activation::identity, Activation::relu, Activation::sigmoid, Activation::tanh})
+    for (Activation a :
+         {Activation::identity, Activation::relu, Activation::sigmoid, Activation::tanh})
         if (name == activation_name(a)) return a;
     throw ArgumentError("embedkit::nn::parse_activation: unknown activation '" + name +
                         "' (expected identity, relu, sigmoid or tanh)");
@@ -38,10 +43,17 @@ void apply_activation(Activation a, Eigen::MatrixBase<Derived>& x) {
     using Scalar = typename Derived::Scalar;
     auto arr = x.array();
     switch (a) {
-        case Activation::identity: break;
-        case Activation::relu: arr = arr.max(Scalar(0)); break;
-        case Activation::sigmoid: arr = Scalar(0.5) * (Scalar(0.5) * arr).tanh() + Scalar(0.5); break;
-        case Activation::tanh: arr = arr.tanh(); break;
+        case Activation::identity:
+            break;
+        case Activation::relu:
+            arr = arr.max(Scalar(0));
+            break;
+        case Activation::sigmoid:
+            arr = Scalar(0.5) * (Scalar(0.5) * arr).tanh() + Scalar(0.5);
+            break;
+        case Activation::tanh:
+            arr = arr.tanh();
+            break;
     }
 }
 
@@ -55,10 +67,17 @@ void scale_by_derivative(Activation a, Eigen::MatrixBase<DerivedG>& grad,
     auto g = grad.array();
     const auto ya = y.array();
     switch (a) {
-        case Activation::identity: break;
-        case Activation::relu: g = (ya > Scalar(0)).select(g, Scalar(0)); break;
-        case Activation::sigmoid: g = g * ya * (Scalar(1) - ya); break;
-        case Activation::tanh: g = g * (Scalar(1) - ya.square()); break;
+        case Activation::identity:
+            break;
+        case Activation::relu:
+            g = (ya > Scalar(0)).select(g, Scalar(0));
+            break;
+        case Activation::sigmoid:
+            g = g * ya * (Scalar(1) - ya);
+            break;
+        case Activation::tanh:
+            g = g * (Scalar(1) - ya.square());
+            break;
     }
 }
 
@@ -89,9 +108,10 @@ public:
         profile::Scope phase(profile::Phase::activation);
         if (grad_output.rows() != output_.rows() || grad_output.cols() != output_.cols())
             throw DimensionError("embedkit::nn::ActivationLayer::backward: gradient is " +
-                                 std::to_string(grad_output.rows()) + "x" + std::to_string(grad_output.cols()) +
-                                 ", the last forward output was " + std::to_string(output_.rows()) + "x" +
-                                 std::to_string(output_.cols()));
+                                 std::to_string(grad_output.rows()) + "x" +
+                                 std::to_string(grad_output.cols()) +
+                                 ", the last forward output was " + std::to_string(output_.rows()) +
+                                 "x" + std::to_string(output_.cols()));
         if (!need_input_grad) {
             grad_input_.resize(0, 0);
             return grad_input_;
@@ -104,7 +124,9 @@ public:
     std::unique_ptr<Layer<Scalar>> clone() const override {
         return std::make_unique<ActivationLayer>(activation_);
     }
-    std::string describe() const override { return std::string("Activation(") + activation_name(activation_) + ")"; }
+    std::string describe() const override {
+        return std::string("Activation(") + activation_name(activation_) + ")";
+    }
 
 private:
     Activation activation_;

@@ -40,16 +40,18 @@ public:
 
     /// A layer with `in` inputs and `out` outputs, weights drawn from `rng`.
     /// Throws ArgumentError when a size is not positive.
-    Dense(Eigen::Index in, Eigen::Index out, Rng& rng, DenseOptions options = {}) : Dense(in, out, zero_weights, options) {
+    Dense(Eigen::Index in, Eigen::Index out, Rng& rng, DenseOptions options = {})
+        : Dense(in, out, zero_weights, options) {
         initialize(weight_, options.init, rng);
     }
 
     /// A layer with every weight and bias zero, for values set or loaded afterwards (a model
     /// read from a file draws no random numbers); `options.init` is not used.
-    Dense(Eigen::Index in, Eigen::Index out, ZeroWeights, DenseOptions options = {}) : options_(options) {
+    Dense(Eigen::Index in, Eigen::Index out, ZeroWeights, DenseOptions options = {})
+        : options_(options) {
         if (in <= 0 || out <= 0)
-            throw ArgumentError("embedkit::nn::Dense: sizes must be positive, got " + std::to_string(in) +
-                                " -> " + std::to_string(out));
+            throw ArgumentError("embedkit::nn::Dense: sizes must be positive, got " +
+                                std::to_string(in) + " -> " + std::to_string(out));
         weight_.setZero(in, out);
         bias_.setZero(1, out);
         grad_weight_.setZero(in, out);
@@ -113,10 +115,10 @@ public:
         if (input_ == nullptr)
             throw ArgumentError("embedkit::nn::Dense::backward: called before forward");
         if (grad_output.rows() != output_.rows() || grad_output.cols() != output_.cols())
-            throw DimensionError("embedkit::nn::Dense::backward: gradient is " +
-                                 std::to_string(grad_output.rows()) + "x" + std::to_string(grad_output.cols()) +
-                                 ", the last forward output was " + std::to_string(output_.rows()) + "x" +
-                                 std::to_string(output_.cols()));
+            throw DimensionError(
+                "embedkit::nn::Dense::backward: gradient is " + std::to_string(grad_output.rows()) +
+                "x" + std::to_string(grad_output.cols()) + ", the last forward output was " +
+                std::to_string(output_.rows()) + "x" + std::to_string(output_.cols()));
         const Matrix* delta = &grad_output;
         {
             profile::Scope phase(profile::Phase::activation);
@@ -140,11 +142,15 @@ public:
         return grad_input_;
     }
 
-    void collect_parameters(std::vector<Parameter<Scalar>>& out, const std::string& prefix) override {
-        out.push_back({weight_.data(), grad_weight_.data(), weight_.rows(), weight_.cols(), prefix + "weight"});
-        out.push_back({bias_.data(), grad_bias_.data(), bias_.rows(), bias_.cols(), prefix + "bias"});
+    void collect_parameters(std::vector<Parameter<Scalar>>& out,
+                            const std::string& prefix) override {
+        out.push_back({weight_.data(), grad_weight_.data(), weight_.rows(), weight_.cols(),
+                       prefix + "weight"});
+        out.push_back(
+            {bias_.data(), grad_bias_.data(), bias_.rows(), bias_.cols(), prefix + "bias"});
     }
-    void collect_parameters(std::vector<ConstParameter<Scalar>>& out, const std::string& prefix) const override {
+    void collect_parameters(std::vector<ConstParameter<Scalar>>& out,
+                            const std::string& prefix) const override {
         out.push_back({weight_.data(), weight_.rows(), weight_.cols(), prefix + "weight"});
         out.push_back({bias_.data(), bias_.rows(), bias_.cols(), prefix + "bias"});
     }
@@ -156,8 +162,8 @@ public:
     }
 
     std::string describe() const override {
-        return "Dense(" + std::to_string(weight_.rows()) + " -> " + std::to_string(weight_.cols()) + ", " +
-               activation_name(options_.activation) + ")";
+        return "Dense(" + std::to_string(weight_.rows()) + " -> " + std::to_string(weight_.cols()) +
+               ", " + activation_name(options_.activation) + ")";
     }
 
 private:
@@ -225,7 +231,8 @@ private:
             for (Eigen::Index i = 0; i < rows; ++i) {
                 auto tail = output.row(i).segment(full, out - full);
                 tail = bias_.row(0).segment(full, out - full);
-                for (std::uint32_t p = row_start[static_cast<std::size_t>(i)]; p < row_start[static_cast<std::size_t>(i) + 1]; ++p)
+                for (std::uint32_t p = row_start[static_cast<std::size_t>(i)];
+                     p < row_start[static_cast<std::size_t>(i) + 1]; ++p)
                     tail.noalias() += values[p] * weight_.row(columns[p]).segment(full, out - full);
             }
     }
@@ -240,12 +247,14 @@ private:
         const std::uint32_t nnz = row_start[static_cast<std::size_t>(n)];
         col_start_.assign(static_cast<std::size_t>(in) + 1, 0);
         for (std::uint32_t p = 0; p < nnz; ++p) ++col_start_[columns[p] + 1];
-        for (Eigen::Index k = 0; k < in; ++k) col_start_[static_cast<std::size_t>(k) + 1] += col_start_[static_cast<std::size_t>(k)];
+        for (Eigen::Index k = 0; k < in; ++k)
+            col_start_[static_cast<std::size_t>(k) + 1] += col_start_[static_cast<std::size_t>(k)];
         t_values_.resize(nnz);
         t_rows_.resize(nnz);
         fill_.assign(col_start_.begin(), col_start_.end() - 1);
         for (Eigen::Index i = 0; i < n; ++i)
-            for (std::uint32_t p = row_start[static_cast<std::size_t>(i)]; p < row_start[static_cast<std::size_t>(i) + 1]; ++p) {
+            for (std::uint32_t p = row_start[static_cast<std::size_t>(i)];
+                 p < row_start[static_cast<std::size_t>(i) + 1]; ++p) {
                 const std::uint32_t slot = fill_[columns[p]]++;
                 t_values_[slot] = values[p];
                 t_rows_[slot] = static_cast<std::uint32_t>(i);
@@ -261,14 +270,16 @@ private:
             for (Eigen::Index c = 0; c < full; c += block) {
                 Acc acc = Acc::Zero();
                 for (std::uint32_t p = begin; p < end; ++p)
-                    acc += t_values_[p] * Eigen::Map<const Acc>(delta.data() + t_rows_[p] * out + c);
+                    acc +=
+                        t_values_[p] * Eigen::Map<const Acc>(delta.data() + t_rows_[p] * out + c);
                 Eigen::Map<Acc>(gk + c) = acc;
             }
             if (full < out) {
                 auto tail = grad_weight_.row(k).segment(full, out - full);
                 tail.setZero();
                 for (std::uint32_t p = begin; p < end; ++p)
-                    tail.noalias() += t_values_[p] * delta.row(t_rows_[p]).segment(full, out - full);
+                    tail.noalias() +=
+                        t_values_[p] * delta.row(t_rows_[p]).segment(full, out - full);
             }
         }
     }

@@ -45,11 +45,13 @@ template <class LossFn>
 GradCheckResult check_gradients(const std::vector<Parameter<double>>& params, LossFn&& loss,
                                 const GradCheckOptions& options = {}) {
     if (!(options.step > 0) || !std::isfinite(options.step))
-        throw ArgumentError("embedkit::nn::check_gradients: step must be positive and finite, got " +
-                            detail::format_number(options.step));
+        throw ArgumentError(
+            "embedkit::nn::check_gradients: step must be positive and finite, got " +
+            detail::format_number(options.step));
     if (!(options.floor > 0) || !std::isfinite(options.floor))
-        throw ArgumentError("embedkit::nn::check_gradients: floor must be positive and finite, got " +
-                            detail::format_number(options.floor));
+        throw ArgumentError(
+            "embedkit::nn::check_gradients: floor must be positive and finite, got " +
+            detail::format_number(options.floor));
     const double base = static_cast<double>(loss());
     const double floor = options.floor * std::max(1.0, std::abs(base));
     std::vector<std::vector<double>> analytic(params.size());
@@ -76,7 +78,8 @@ GradCheckResult check_gradients(const std::vector<Parameter<double>>& params, Lo
             p = saved;
             const double numeric = (up - down) / (2 * options.step);
             const double a = analytic[i][k];
-            const double err = std::abs(a - numeric) / std::max(std::abs(a) + std::abs(numeric), floor);
+            const double err =
+                std::abs(a - numeric) / std::max(std::abs(a) + std::abs(numeric), floor);
             ++result.checked;
             if (err > result.max_relative_error || result.worst_index < 0) {
                 result.max_relative_error = std::max(err, result.max_relative_error);

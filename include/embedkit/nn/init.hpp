@@ -29,10 +29,14 @@ enum class Init { glorot_uniform, glorot_normal, he_uniform, he_normal };
 /// The scheme's name, e.g. "glorot_uniform".
 inline const char* init_name(Init i) noexcept {
     switch (i) {
-        case Init::glorot_uniform: return "glorot_uniform";
-        case Init::glorot_normal: return "glorot_normal";
-        case Init::he_uniform: return "he_uniform";
-        case Init::he_normal: return "he_normal";
+        case Init::glorot_uniform:
+            return "glorot_uniform";
+        case Init::glorot_normal:
+            return "glorot_normal";
+        case Init::he_uniform:
+            return "he_uniform";
+        case Init::he_normal:
+            return "he_normal";
     }
     return "unknown";
 }
@@ -54,7 +58,8 @@ void initialize(Eigen::MatrixBase<Derived>& w, Init scheme, Rng& rng) {
     const double stddev = std::sqrt(variance);
     for (Eigen::Index r = 0; r < w.rows(); ++r)
         for (Eigen::Index c = 0; c < w.cols(); ++c)
-            w(r, c) = static_cast<Scalar>(uniform ? rng.uniform(-limit, limit) : rng.normal(0.0, stddev));
+            w(r, c) =
+                static_cast<Scalar>(uniform ? rng.uniform(-limit, limit) : rng.normal(0.0, stddev));
 }
 
 }  // namespace embedkit::nn

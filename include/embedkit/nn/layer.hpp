@@ -83,12 +83,14 @@ public:
     /// Backward pass; see the class comment.
     virtual const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) = 0;
     /// Appends this layer's parameters, names prefixed with `prefix`.
-    virtual void collect_parameters(std::vector<Parameter<Scalar>>& out, const std::string& prefix) {
+    virtual void collect_parameters(std::vector<Parameter<Scalar>>& out,
+                                    const std::string& prefix) {
         (void)out;
         (void)prefix;
     }
     /// Appends read-only views of this layer's parameters (same order and names).
-    virtual void collect_parameters(std::vector<ConstParameter<Scalar>>& out, const std::string& prefix) const {
+    virtual void collect_parameters(std::vector<ConstParameter<Scalar>>& out,
+                                    const std::string& prefix) const {
         (void)out;
         (void)prefix;
     }

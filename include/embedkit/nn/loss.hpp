@@ -22,11 +22,13 @@ namespace embedkit::nn {
 namespace detail {
 
 template <class A, class B>
-void check_same_shape(const char* fn, const A& a, const char* a_name, const B& b, const char* b_name) {
+void check_same_shape(const char* fn, const A& a, const char* a_name, const B& b,
+                      const char* b_name) {
     if (a.rows() != b.rows() || a.cols() != b.cols())
         throw DimensionError(std::string("embedkit::nn::") + fn + ": " + a_name + " is " +
-                             std::to_string(a.rows()) + "x" + std::to_string(a.cols()) + " but " + b_name +
-                             " is " + std::to_string(b.rows()) + "x" + std::to_string(b.cols()));
+                             std::to_string(a.rows()) + "x" + std::to_string(a.cols()) + " but " +
+                             b_name + " is " + std::to_string(b.rows()) + "x" +
+                             std::to_string(b.cols()));
     if (a.rows() == 0) throw ArgumentError(std::string("embedkit::nn::") + fn + ": empty batch");
 }
 
@@ -60,8 +62,8 @@ double bce_with_logits(const RowMatrix<Scalar>& logits, const Eigen::MatrixBase<
 /// Mean squared error, averaged over every element (Keras's "mse"). Writes
 /// d loss / d prediction = 2 (p - t) / (rows * cols) into `grad` and returns the loss.
 template <class Scalar, class DerivedT>
-double mean_squared_error(const RowMatrix<Scalar>& prediction, const Eigen::MatrixBase<DerivedT>& targets,
-                          RowMatrix<Scalar>& grad) {
+double mean_squared_error(const RowMatrix<Scalar>& prediction,
+                          const Eigen::MatrixBase<DerivedT>& targets, RowMatrix<Scalar>& grad) {
     detail::check_same_shape("mean_squared_error", prediction, "prediction", targets, "targets");
     const double count = static_cast<double>(prediction.size());
     grad = prediction - targets.derived();
@@ -83,12 +85,13 @@ constexpr Scalar max_log_variance() noexcept {
 /// d/d log_var = (exp(log_var) - 1) / (2 rows) and returns the loss. Log-variances above
 /// max_log_variance() are clamped there (their gradient is 0).
 template <class Scalar>
-double kl_standard_normal(const RowMatrix<Scalar>& mu, const RowMatrix<Scalar>& log_var, RowMatrix<Scalar>& grad_mu,
-                          RowMatrix<Scalar>& grad_log_var) {
+double kl_standard_normal(const RowMatrix<Scalar>& mu, const RowMatrix<Scalar>& log_var,
+                          RowMatrix<Scalar>& grad_mu, RowMatrix<Scalar>& grad_log_var) {
     detail::check_same_shape("kl_standard_normal", mu, "mu", log_var, "log_var");
     const Scalar cap = max_log_variance<Scalar>();
     const auto lv = log_var.array().min(cap);
-    const double total = -0.5 * static_cast<double>((Scalar(1) + lv - mu.array().square() - lv.exp()).sum());
+    const double total =
+        -0.5 * static_cast<double>((Scalar(1) + lv - mu.array().square() - lv.exp()).sum());
     const Scalar inv_n = Scalar(1) / static_cast<Scalar>(mu.rows());
     grad_mu = mu * inv_n;
     grad_log_var.resize(mu.rows(), mu.cols());
@@ -121,22 +124,25 @@ void check_margin(const char* fn, Scalar margin) {
     if (!(margin > Scalar(0)) || !std::isfinite(margin)) {
         std::ostringstream got;
         got << static_cast<double>(margin);
-        throw ArgumentError(std::string("embedkit::nn::") + fn + ": margin must be positive and finite, got " +
-                            got.str());
+        throw ArgumentError(std::string("embedkit::nn::") + fn +
+                            ": margin must be positive and finite, got " + got.str());
     }
 }
 
-inline void check_label_count(const char* fn, const char* what, std::size_t count, Eigen::Index rows) {
+inline void check_label_count(const char* fn, const char* what, std::size_t count,
+                              Eigen::Index rows) {
     if (count != static_cast<std::size_t>(rows))
-        throw DimensionError(std::string("embedkit::nn::") + fn + ": " + what + " has " + std::to_string(count) +
-                             " entries but there are " + std::to_string(rows) + " rows");
+        throw DimensionError(std::string("embedkit::nn::") + fn + ": " + what + " has " +
+                             std::to_string(count) + " entries but there are " +
+                             std::to_string(rows) + " rows");
 }
 
 inline void check_zero_one(const char* fn, const std::vector<std::uint8_t>& similar) {
     for (std::size_t i = 0; i < similar.size(); ++i)
         if (similar[i] > 1)
-            throw ArgumentError(std::string("embedkit::nn::") + fn + ": similar[" + std::to_string(i) +
-                                "] must be 0 or 1, got " + std::to_string(similar[i]));
+            throw ArgumentError(std::string("embedkit::nn::") + fn + ": similar[" +
+                                std::to_string(i) + "] must be 0 or 1, got " +
+                                std::to_string(similar[i]));
 }
 
 }  // namespace detail
@@ -147,7 +153,8 @@ inline void check_zero_one(const char* fn, const std::vector<std::uint8_t>& simi
 /// DimensionError when the shapes differ, ArgumentError when n = 0.
 template <class Scalar>
 Vector<Scalar> pair_distances(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b) {
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::pair_distances supports float and double");
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::nn::pair_distances supports float and double");
     detail::check_same_shape("pair_distances", a, "a", b, "b");
     return (a - b).rowwise().norm();
 }
@@ -175,10 +182,12 @@ Vector<Scalar> pair_distances(const RowMatrix<Scalar>& a, const RowMatrix<Scalar
 /// ArgumentError when n = 0, margin is not positive and finite, or an entry of `similar` is
 /// neither 0 nor 1.
 template <class Scalar>
-double contrastive_loss(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b, const std::vector<std::uint8_t>& similar,
-                        detail::non_deduced_t<Scalar> margin, RowMatrix<Scalar>& grad_a, RowMatrix<Scalar>& grad_b,
-                        Vector<Scalar>* distances = nullptr) {
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::contrastive_loss supports float and double");
+double contrastive_loss(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b,
+                        const std::vector<std::uint8_t>& similar,
+                        detail::non_deduced_t<Scalar> margin, RowMatrix<Scalar>& grad_a,
+                        RowMatrix<Scalar>& grad_b, Vector<Scalar>* distances = nullptr) {
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::nn::contrastive_loss supports float and double");
     detail::check_same_shape("contrastive_loss", a, "a", b, "b");
     detail::check_label_count("contrastive_loss", "similar", similar.size(), a.rows());
     detail::check_margin("contrastive_loss", margin);
@@ -241,10 +250,12 @@ double contrastive_loss(const RowMatrix<Scalar>& a, const RowMatrix<Scalar>& b, 
 template <class Scalar, class L = std::uint8_t>  // the default serves braced label lists
 double triplet_batch_hard_loss(const RowMatrix<Scalar>& embeddings, const std::vector<L>& labels,
                                detail::non_deduced_t<Scalar> margin, RowMatrix<Scalar>& grad) {
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn::triplet_batch_hard_loss supports float and double");
-    static_assert(is_label_type_v<L>,
-                  "embedkit::nn::triplet_batch_hard_loss: labels must be a std::vector of an integer type "
-                  "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::nn::triplet_batch_hard_loss supports float and double");
+    static_assert(
+        is_label_type_v<L>,
+        "embedkit::nn::triplet_batch_hard_loss: labels must be a std::vector of an integer type "
+        "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
     using Index = Eigen::Index;
     const Index n = embeddings.rows();
     detail::check_label_count("triplet_batch_hard_loss", "labels", labels.size(), n);
@@ -335,8 +346,10 @@ inline constexpr double default_ranking_scale = 20.0;
 /// Throws DimensionError when the shapes differ; ArgumentError when n = 0 or scale is not
 /// positive and finite.
 template <class Scalar>
-double multiple_negatives_ranking_loss(const RowMatrix<Scalar>& anchors, const RowMatrix<Scalar>& positives,
-                                       detail::non_deduced_t<Scalar> scale, RowMatrix<Scalar>& grad_anchors,
+double multiple_negatives_ranking_loss(const RowMatrix<Scalar>& anchors,
+                                       const RowMatrix<Scalar>& positives,
+                                       detail::non_deduced_t<Scalar> scale,
+                                       RowMatrix<Scalar>& grad_anchors,
                                        RowMatrix<Scalar>& grad_positives) {
     static_assert(is_supported_scalar_v<Scalar>,
                   "embedkit::nn::multiple_negatives_ranking_loss supports float and double");
@@ -345,8 +358,8 @@ double multiple_negatives_ranking_loss(const RowMatrix<Scalar>& anchors, const R
     if (!(scale > Scalar(0)) || !std::isfinite(scale)) {
         std::ostringstream got;
         got << static_cast<double>(scale);
-        throw ArgumentError(std::string("embedkit::nn::") + fn + ": scale must be positive and finite, got " +
-                            got.str());
+        throw ArgumentError(std::string("embedkit::nn::") + fn +
+                            ": scale must be positive and finite, got " + got.str());
     }
     using Index = Eigen::Index;
     const Index n = anchors.rows();
@@ -354,7 +367,8 @@ double multiple_negatives_ranking_loss(const RowMatrix<Scalar>& anchors, const R
     // Unit rows; 1/|row| is kept for the gradient and is 0 for a zero row, whose unit row is 0.
     // stableNorm: the plain norm squares first and overflows float for entries above ~1e19.
     // A NaN norm fails `<= tiny` and is divided through, so NaN propagates.
-    const auto unit = [tiny](const RowMatrix<Scalar>& x, RowMatrix<Scalar>& u, Vector<Scalar>& inv) {
+    const auto unit = [tiny](const RowMatrix<Scalar>& x, RowMatrix<Scalar>& u,
+                             Vector<Scalar>& inv) {
         u = x;
         inv.resize(x.rows());
         for (Index i = 0; i < x.rows(); ++i) {
@@ -383,14 +397,16 @@ double multiple_negatives_ranking_loss(const RowMatrix<Scalar>& anchors, const R
         const Scalar diag = row(i);
         row.array() = (row.array() - top).exp();
         const Scalar sum = row.sum();  // >= 1: the maximum contributes exp(0)
-        total += static_cast<double>(top) + std::log(static_cast<double>(sum)) - static_cast<double>(diag);
+        total += static_cast<double>(top) + std::log(static_cast<double>(sum)) -
+                 static_cast<double>(diag);
         row *= inv_n / sum;
         row(i) -= inv_n;
     }
     // dL/du = scale G v and dL/dv = scale G^T u, then projected off each row's direction.
     grad_anchors.noalias() = g * v;
     grad_positives.noalias() = g.transpose() * u;
-    const auto project = [scale](RowMatrix<Scalar>& grad, const RowMatrix<Scalar>& w, const Vector<Scalar>& inv) {
+    const auto project = [scale](RowMatrix<Scalar>& grad, const RowMatrix<Scalar>& w,
+                                 const Vector<Scalar>& inv) {
         for (Index i = 0; i < grad.rows(); ++i) {
             auto gi = grad.row(i);
             gi -= w.row(i) * w.row(i).dot(gi);

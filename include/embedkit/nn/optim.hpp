@@ -19,7 +19,8 @@ namespace embedkit::nn {
 template <class Scalar = float>
 class Optimizer {
 public:
-    static_assert(is_supported_scalar_v<Scalar>, "embedkit::nn optimisers support float and double");
+    static_assert(is_supported_scalar_v<Scalar>,
+                  "embedkit::nn optimisers support float and double");
     virtual ~Optimizer() = default;
 
     /// One update of every parameter. Throws ArgumentError when the parameter list does not
@@ -52,7 +53,8 @@ public:
     std::string slot_problem(std::size_t k, const Vector<Scalar>& values) const {
         if (!values.allFinite()) return "holds NaN or Inf";
         if (slot_is_nonnegative(k) && values.size() > 0 && values.minCoeff() < Scalar(0))
-            return "holds a negative value (" + detail::format_number(static_cast<double>(values.minCoeff())) +
+            return "holds a negative value (" +
+                   detail::format_number(static_cast<double>(values.minCoeff())) +
                    "), it keeps squares and must be >= 0";
         return {};
     }
@@ -69,23 +71,29 @@ public:
                    const std::vector<Parameter<Scalar>>& params) {
         const std::string fn = "embedkit::nn::Optimizer::set_state: ";
         if (steps == std::numeric_limits<std::uint64_t>::max())
-            throw ArgumentError(fn + "a step count of 2^64 - 1 could not be incremented by the next step");
+            throw ArgumentError(
+                fn + "a step count of 2^64 - 1 could not be incremented by the next step");
         if (slots.size() != params.size() && !(slots.empty() && steps == 0))
-            throw ArgumentError(fn + "the state holds " + std::to_string(slots.size()) + " parameters after " +
-                                std::to_string(steps) + " steps, the model has " + std::to_string(params.size()));
+            throw ArgumentError(fn + "the state holds " + std::to_string(slots.size()) +
+                                " parameters after " + std::to_string(steps) +
+                                " steps, the model has " + std::to_string(params.size()));
         for (std::size_t i = 0; i < slots.size(); ++i) {
             if (slots[i].size() != slots_per_parameter())
-                throw ArgumentError(fn + "parameter " + std::to_string(i) + " has " + std::to_string(slots[i].size()) +
-                                    " state vectors, " + name() + " keeps " + std::to_string(slots_per_parameter()));
+                throw ArgumentError(fn + "parameter " + std::to_string(i) + " has " +
+                                    std::to_string(slots[i].size()) + " state vectors, " + name() +
+                                    " keeps " + std::to_string(slots_per_parameter()));
             for (std::size_t k = 0; k < slots[i].size(); ++k) {
                 if (slots[i][k].size() != params[i].size())
-                    throw ArgumentError(fn + "state vector " + std::to_string(k) + " of parameter " + std::to_string(i) +
-                                        " ('" + params[i].name + "') has " + std::to_string(slots[i][k].size()) +
-                                        " values, the parameter has " + std::to_string(params[i].size()));
+                    throw ArgumentError(
+                        fn + "state vector " + std::to_string(k) + " of parameter " +
+                        std::to_string(i) + " ('" + params[i].name + "') has " +
+                        std::to_string(slots[i][k].size()) + " values, the parameter has " +
+                        std::to_string(params[i].size()));
                 const std::string problem = slot_problem(k, slots[i][k]);
                 if (!problem.empty())
-                    throw ArgumentError(fn + "state vector " + std::to_string(k) + " of parameter " + std::to_string(i) +
-                                        " ('" + params[i].name + "') " + problem);
+                    throw ArgumentError(fn + "state vector " + std::to_string(k) +
+                                        " of parameter " + std::to_string(i) + " ('" +
+                                        params[i].name + "') " + problem);
             }
         }
         steps_ = steps;
@@ -105,13 +113,14 @@ protected:
                 slots_[i].assign(slots_per_parameter(), Vector<Scalar>::Zero(params[i].size()));
         }
         if (slots_.size() != params.size())
-            throw ArgumentError(std::string("embedkit::nn::") + fn + ": got " + std::to_string(params.size()) +
-                                " parameters, the state was built for " + std::to_string(slots_.size()));
+            throw ArgumentError(
+                std::string("embedkit::nn::") + fn + ": got " + std::to_string(params.size()) +
+                " parameters, the state was built for " + std::to_string(slots_.size()));
         for (std::size_t i = 0; i < params.size(); ++i)
             if (slots_[i].empty() || slots_[i][0].size() != params[i].size())
-                throw ArgumentError(std::string("embedkit::nn::") + fn + ": parameter " + std::to_string(i) + " ('" +
-                                    params[i].name + "') has " + std::to_string(params[i].size()) +
-                                    " values, its state has " +
+                throw ArgumentError(std::string("embedkit::nn::") + fn + ": parameter " +
+                                    std::to_string(i) + " ('" + params[i].name + "') has " +
+                                    std::to_string(params[i].size()) + " values, its state has " +
                                     std::to_string(slots_[i].empty() ? 0 : slots_[i][0].size()));
     }
 
@@ -127,13 +136,16 @@ protected:
 
     static void check_options(const char* fn, double lr, double clip_norm, double weight_decay) {
         if (!(lr > 0) || !std::isfinite(lr))
-            throw ArgumentError(std::string("embedkit::nn::") + fn + ": learning rate must be positive and finite, got " +
+            throw ArgumentError(std::string("embedkit::nn::") + fn +
+                                ": learning rate must be positive and finite, got " +
                                 detail::format_number(lr));
         if (!(clip_norm >= 0) || !std::isfinite(clip_norm))
-            throw ArgumentError(std::string("embedkit::nn::") + fn + ": clip_norm must be >= 0 (0 = off), got " +
+            throw ArgumentError(std::string("embedkit::nn::") + fn +
+                                ": clip_norm must be >= 0 (0 = off), got " +
                                 detail::format_number(clip_norm));
         if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
-            throw ArgumentError(std::string("embedkit::nn::") + fn + ": weight_decay must be >= 0, got " +
+            throw ArgumentError(std::string("embedkit::nn::") + fn +
+                                ": weight_decay must be >= 0, got " +
                                 detail::format_number(weight_decay));
     }
 
@@ -174,11 +186,14 @@ class Adam final : public Optimizer<Scalar> {
 public:
     explicit Adam(AdamOptions options = {}) : options_(options) {
         this->check_options("Adam", options.learning_rate, options.clip_norm, options.weight_decay);
-        if (!(options.beta1 >= 0 && options.beta1 < 1) || !(options.beta2 >= 0 && options.beta2 < 1))
-            throw ArgumentError("embedkit::nn::Adam: betas must lie in [0, 1), got " + detail::format_number(options.beta1) +
-                                " and " + detail::format_number(options.beta2));
+        if (!(options.beta1 >= 0 && options.beta1 < 1) ||
+            !(options.beta2 >= 0 && options.beta2 < 1))
+            throw ArgumentError("embedkit::nn::Adam: betas must lie in [0, 1), got " +
+                                detail::format_number(options.beta1) + " and " +
+                                detail::format_number(options.beta2));
         if (!(options.epsilon > 0))
-            throw ArgumentError("embedkit::nn::Adam: epsilon must be positive, got " + detail::format_number(options.epsilon));
+            throw ArgumentError("embedkit::nn::Adam: epsilon must be positive, got " +
+                                detail::format_number(options.epsilon));
     }
     /// Adam with the given learning rate and the other settings at their defaults.
     explicit Adam(double learning_rate) : Adam(AdamOptions{learning_rate}) {}
@@ -198,12 +213,15 @@ public:
         const double c1 = 1.0 - std::pow(options_.beta1, t);
         const double c2 = std::sqrt(1.0 - std::pow(options_.beta2, t));
         const auto lr_t = static_cast<Scalar>(options_.learning_rate * c2 / c1);
-        const auto eps_t = static_cast<Scalar>(options_.epsilon_hat ? options_.epsilon : options_.epsilon * c2);
-        const auto b1 = static_cast<Scalar>(options_.beta1), b2 = static_cast<Scalar>(options_.beta2);
+        const auto eps_t =
+            static_cast<Scalar>(options_.epsilon_hat ? options_.epsilon : options_.epsilon * c2);
+        const auto b1 = static_cast<Scalar>(options_.beta1),
+                   b2 = static_cast<Scalar>(options_.beta2);
         const auto gs = static_cast<Scalar>(this->clip_scale(params, options_.clip_norm));
         const auto a1 = static_cast<Scalar>(1 - options_.beta1) * gs;
         const auto a2 = static_cast<Scalar>(1 - options_.beta2) * gs * gs;
-        const auto decay = static_cast<Scalar>(1.0 - options_.learning_rate * options_.weight_decay);
+        const auto decay =
+            static_cast<Scalar>(1.0 - options_.learning_rate * options_.weight_decay);
         for (std::size_t i = 0; i < params.size(); ++i) {
             const Eigen::Index n = params[i].size();
             Scalar* p = params[i].value;
@@ -212,7 +230,8 @@ public:
             Scalar* v = this->slots_[i][1].data();
             for (Eigen::Index s = 0; s < n; s += this->chunk) {
                 const Eigen::Index len = std::min(this->chunk, n - s);
-                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> pa(p + s, len), ma(m + s, len), va(v + s, len);
+                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> pa(p + s, len), ma(m + s, len),
+                    va(v + s, len);
                 Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> ga(g + s, len);
                 ma = b1 * ma + a1 * ga;
                 va = b2 * va + a2 * ga.square();
@@ -232,10 +251,10 @@ private:
 /// SGD's settings.
 struct SGDOptions {
     double learning_rate = 0.01;
-    double momentum = 0;     ///< 0 = plain SGD
-    bool nesterov = false;   ///< Nesterov momentum (needs momentum > 0)
-    double weight_decay = 0; ///< L2 penalty added to the gradient: g += weight_decay * p
-    double clip_norm = 0;    ///< global gradient-norm clip, 0 = off
+    double momentum = 0;      ///< 0 = plain SGD
+    bool nesterov = false;    ///< Nesterov momentum (needs momentum > 0)
+    double weight_decay = 0;  ///< L2 penalty added to the gradient: g += weight_decay * p
+    double clip_norm = 0;     ///< global gradient-norm clip, 0 = off
 };
 
 /// Stochastic gradient descent with optional (Nesterov) momentum, in PyTorch's convention:
@@ -246,11 +265,13 @@ public:
     explicit SGD(SGDOptions options = {}) : options_(options) {
         this->check_options("SGD", options.learning_rate, options.clip_norm, options.weight_decay);
         if (!(options.momentum >= 0 && options.momentum < 1))
-            throw ArgumentError("embedkit::nn::SGD: momentum must lie in [0, 1), got " + detail::format_number(options.momentum));
+            throw ArgumentError("embedkit::nn::SGD: momentum must lie in [0, 1), got " +
+                                detail::format_number(options.momentum));
         if (options.nesterov && options.momentum == 0)
             throw ArgumentError("embedkit::nn::SGD: Nesterov momentum needs momentum > 0");
     }
-    explicit SGD(double learning_rate, double momentum = 0) : SGD(SGDOptions{learning_rate, momentum}) {}
+    explicit SGD(double learning_rate, double momentum = 0)
+        : SGD(SGDOptions{learning_rate, momentum}) {}
 
     const SGDOptions& options() const noexcept { return options_; }
     std::string name() const override { return "sgd"; }
@@ -272,8 +293,10 @@ public:
             for (Eigen::Index s = 0; s < n; s += this->chunk) {
                 const Eigen::Index len = std::min(this->chunk, n - s);
                 Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> pa(params[i].value + s, len);
-                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> ba(this->slots_[i][0].data() + s, len);
-                Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> ga(params[i].grad + s, len);
+                Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> ba(
+                    this->slots_[i][0].data() + s, len);
+                Eigen::Map<const Eigen::Array<Scalar, Eigen::Dynamic, 1>> ga(params[i].grad + s,
+                                                                             len);
                 if (mu == Scalar(0)) {
                     pa -= lr * (gs * ga + wd * pa);
                 } else {

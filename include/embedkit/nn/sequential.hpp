@@ -53,8 +53,9 @@ public:
         const Eigen::Index want = layer->input_size();
         const Eigen::Index have = width_;
         if (want >= 0 && have >= 0 && want != have)
-            throw DimensionError("embedkit::nn::Sequential::add: " + layer->describe() + " expects " +
-                                 std::to_string(want) + " inputs, the stack produces " + std::to_string(have));
+            throw DimensionError("embedkit::nn::Sequential::add: " + layer->describe() +
+                                 " expects " + std::to_string(want) +
+                                 " inputs, the stack produces " + std::to_string(have));
         const Eigen::Index next = layer->output_size(width_);
         layers_.push_back(std::move(layer));
         width_ = next;
@@ -66,7 +67,8 @@ public:
         return add(std::make_unique<Dense<Scalar>>(in, out, rng, options));
     }
     /// Appends a Dense layer `in -> out` with zero weights (see ZeroWeights).
-    Sequential& add_dense(Eigen::Index in, Eigen::Index out, ZeroWeights, DenseOptions options = {}) {
+    Sequential& add_dense(Eigen::Index in, Eigen::Index out, ZeroWeights,
+                          DenseOptions options = {}) {
         return add(std::make_unique<Dense<Scalar>>(in, out, zero_weights, options));
     }
 
@@ -88,14 +90,16 @@ public:
     }
 
     const Matrix& forward(const Matrix& input) override {
-        if (layers_.empty()) throw ArgumentError("embedkit::nn::Sequential::forward: the stack is empty");
+        if (layers_.empty())
+            throw ArgumentError("embedkit::nn::Sequential::forward: the stack is empty");
         const Matrix* x = &input;
         for (auto& l : layers_) x = &l->forward(*x);
         return *x;
     }
 
     void infer(const Matrix& input, Matrix& output) const override {
-        if (layers_.empty()) throw ArgumentError("embedkit::nn::Sequential::infer: the stack is empty");
+        if (layers_.empty())
+            throw ArgumentError("embedkit::nn::Sequential::infer: the stack is empty");
         if (layers_.size() == 1) {
             layers_[0]->infer(input, output);
             return;
@@ -111,19 +115,24 @@ public:
     }
 
     const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
-        if (layers_.empty()) throw ArgumentError("embedkit::nn::Sequential::backward: the stack is empty");
+        if (layers_.empty())
+            throw ArgumentError("embedkit::nn::Sequential::backward: the stack is empty");
         const Matrix* g = &grad_output;
-        for (std::size_t i = layers_.size(); i-- > 0;) g = &layers_[i]->backward(*g, i > 0 || need_input_grad);
+        for (std::size_t i = layers_.size(); i-- > 0;)
+            g = &layers_[i]->backward(*g, i > 0 || need_input_grad);
         return *g;
     }
 
-    void collect_parameters(std::vector<Parameter<Scalar>>& out, const std::string& prefix) override {
+    void collect_parameters(std::vector<Parameter<Scalar>>& out,
+                            const std::string& prefix) override {
         for (std::size_t i = 0; i < layers_.size(); ++i)
             layers_[i]->collect_parameters(out, prefix + std::to_string(i) + ".");
     }
-    void collect_parameters(std::vector<ConstParameter<Scalar>>& out, const std::string& prefix) const override {
+    void collect_parameters(std::vector<ConstParameter<Scalar>>& out,
+                            const std::string& prefix) const override {
         for (std::size_t i = 0; i < layers_.size(); ++i)
-            static_cast<const Layer<Scalar>&>(*layers_[i]).collect_parameters(out, prefix + std::to_string(i) + ".");
+            static_cast<const Layer<Scalar>&>(*layers_[i])
+                .collect_parameters(out, prefix + std::to_string(i) + ".");
     }
 
     /// All parameters, in order, named "<index>.<name>".
@@ -133,19 +142,23 @@ public:
         return out;
     }
 
-    std::unique_ptr<Layer<Scalar>> clone() const override { return std::make_unique<Sequential>(*this); }
+    std::unique_ptr<Layer<Scalar>> clone() const override {
+        return std::make_unique<Sequential>(*this);
+    }
 
     std::string describe() const override {
         std::string s = "Sequential[";
-        for (std::size_t i = 0; i < layers_.size(); ++i) s += (i ? ", " : "") + layers_[i]->describe();
+        for (std::size_t i = 0; i < layers_.size(); ++i)
+            s += (i ? ", " : "") + layers_[i]->describe();
         return s + "]";
     }
 
 private:
     std::size_t checked(std::size_t i) const {
         if (i >= layers_.size())
-            throw ArgumentError("embedkit::nn::Sequential::operator[]: layer index " + std::to_string(i) +
-                                " is out of range, the stack has " + std::to_string(layers_.size()) + " layers");
+            throw ArgumentError("embedkit::nn::Sequential::operator[]: layer index " +
+                                std::to_string(i) + " is out of range, the stack has " +
+                                std::to_string(layers_.size()) + " layers");
         return i;
     }
 

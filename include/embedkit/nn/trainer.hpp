@@ -27,11 +27,11 @@ namespace embedkit::nn {
 
 /// What one epoch produced.
 struct EpochStats {
-    int epoch = 0;                                            ///< 1-based
-    double loss = 0;                                          ///< mean training loss over the epoch's batches (weighted by rows)
+    int epoch = 0;    ///< 1-based
+    double loss = 0;  ///< mean training loss over the epoch's batches (weighted by rows)
     double val_loss = std::numeric_limits<double>::quiet_NaN();  ///< NaN without validation data
-    double seconds = 0;                                       ///< training time, validation excluded
-    double val_seconds = 0;                                   ///< validation time
+    double seconds = 0;      ///< training time, validation excluded
+    double val_seconds = 0;  ///< validation time
     /// A model's validation accuracy where it has one (Siamese: test pair accuracy), else NaN.
     double val_accuracy = std::numeric_limits<double>::quiet_NaN();
     /// The optimiser's learning rate during the epoch (NaN when read from an older checkpoint).
@@ -61,15 +61,17 @@ public:
         (void)epoch, (void)batch, (void)mean_loss;
     }
     /// After an epoch and its validation; `history` already ends with `stats`.
-    virtual void on_epoch_end(const EpochStats& stats, const History& history) { (void)stats, (void)history; }
+    virtual void on_epoch_end(const EpochStats& stats, const History& history) {
+        (void)stats, (void)history;
+    }
 };
 
 /// Settings of a training run (the loop's own; models::FitOptions adds progress display and
 /// checkpoints, which the models wire in as callbacks).
 struct FitOptions {
-    int epochs = 1;                  ///< total epochs (a resumed run continues up to this count)
-    Eigen::Index batch_size = 32;    ///< rows per batch; the last batch of an epoch may be shorter
-    bool shuffle = true;             ///< new order every epoch, drawn from the run's Rng
+    int epochs = 1;                ///< total epochs (a resumed run continues up to this count)
+    Eigen::Index batch_size = 32;  ///< rows per batch; the last batch of an epoch may be shorter
+    bool shuffle = true;           ///< new order every epoch, drawn from the run's Rng
     /// Called after every epoch (after the callbacks).
     std::function<void(const EpochStats&)> on_epoch_end;
     /// Further callbacks, called in this order (see FitCallback).
@@ -126,12 +128,16 @@ private:
 /// every entry of `drop_at` that is <= the epoch. Example: step_decay(1e-3, {5}) trains
 /// epochs 1-4 at 1e-3 and epoch 5 on at 1e-4. Throws ArgumentError for a base or factor that
 /// is not positive and finite, or a drop epoch < 1.
-inline std::function<double(int)> step_decay(double base, std::vector<int> drop_at, double factor = 0.1) {
+inline std::function<double(int)> step_decay(double base, std::vector<int> drop_at,
+                                             double factor = 0.1) {
     if (!(base > 0) || !std::isfinite(base) || !(factor > 0) || !std::isfinite(factor))
-        throw ArgumentError("embedkit::nn::step_decay: base and factor must be positive and finite, got " +
-                            detail::format_number(base) + " and " + detail::format_number(factor));
+        throw ArgumentError(
+            "embedkit::nn::step_decay: base and factor must be positive and finite, got " +
+            detail::format_number(base) + " and " + detail::format_number(factor));
     for (int e : drop_at)
-        if (e < 1) throw ArgumentError("embedkit::nn::step_decay: drop epochs are 1-based, got " + std::to_string(e));
+        if (e < 1)
+            throw ArgumentError("embedkit::nn::step_decay: drop epochs are 1-based, got " +
+                                std::to_string(e));
     return [base, factor, drop_at = std::move(drop_at)](int epoch) {
         double lr = base;
         for (int e : drop_at)
@@ -145,31 +151,35 @@ namespace detail {
 // A resume must continue the same run: the learning rate of every epoch already trained must
 // be the one this run's schedule gives it (or, without a schedule, the last epoch's rate must
 // be the optimiser's).
-inline void check_resumed_rates(const History& history, const FitOptions& options, double optimizer_rate,
-                                const std::string& fn) {
+inline void check_resumed_rates(const History& history, const FitOptions& options,
+                                double optimizer_rate, const std::string& fn) {
     for (const auto& e : history) {
         if (std::isnan(e.learning_rate)) continue;
         const bool last = e.epoch == static_cast<int>(history.size());
         if (!options.learning_rate && !last) continue;
         const double now = options.learning_rate ? options.learning_rate(e.epoch) : optimizer_rate;
         if (now != e.learning_rate)
-            throw ArgumentError(fn + ": epoch " + std::to_string(e.epoch) + " ran at learning rate " +
-                                format_number(e.learning_rate) + ", this run " +
-                                (options.learning_rate ? "schedules " : "uses ") + format_number(now) +
-                                (options.learning_rate ? " for it" : "") + "; resuming would not continue the same run");
+            throw ArgumentError(fn + ": epoch " + std::to_string(e.epoch) +
+                                " ran at learning rate " + format_number(e.learning_rate) +
+                                ", this run " + (options.learning_rate ? "schedules " : "uses ") +
+                                format_number(now) + (options.learning_rate ? " for it" : "") +
+                                "; resuming would not continue the same run");
     }
 }
 
 /// Mean loss of `model.evaluate_batch` over `data` in batches (weighted by rows).
 template <class Model>
-double evaluate_in_batches(Model& model, const embedkit::detail::SetView<typename Model::Scalar>& data, Eigen::Index batch_size,
-                           Rng& rng, RowMatrix<typename Model::Scalar>& buffer) {
+double evaluate_in_batches(Model& model,
+                           const embedkit::detail::SetView<typename Model::Scalar>& data,
+                           Eigen::Index batch_size, Rng& rng,
+                           RowMatrix<typename Model::Scalar>& buffer) {
     double total = 0;
     for (Eigen::Index s = 0; s < data.rows; s += batch_size) {
         const Eigen::Index rows = std::min(batch_size, data.rows - s);
         buffer.resize(rows, data.cols);
         for (Eigen::Index r = 0; r < rows; ++r)
-            std::memcpy(buffer.row(r).data(), data.row(s + r), sizeof(typename Model::Scalar) * static_cast<std::size_t>(data.cols));
+            std::memcpy(buffer.row(r).data(), data.row(s + r),
+                        sizeof(typename Model::Scalar) * static_cast<std::size_t>(data.cols));
         total += model.evaluate_batch(buffer, rng) * static_cast<double>(rows);
     }
     return total / static_cast<double>(data.rows);
@@ -178,9 +188,11 @@ double evaluate_in_batches(Model& model, const embedkit::detail::SetView<typenam
 /// Checks the settings every training loop shares.
 inline void check_fit_options(const FitOptions& options) {
     if (options.epochs < 0)
-        throw ArgumentError("embedkit::nn::fit: epochs must be >= 0, got " + std::to_string(options.epochs));
+        throw ArgumentError("embedkit::nn::fit: epochs must be >= 0, got " +
+                            std::to_string(options.epochs));
     if (options.batch_size <= 0)
-        throw ArgumentError("embedkit::nn::fit: batch_size must be positive, got " + std::to_string(options.batch_size));
+        throw ArgumentError("embedkit::nn::fit: batch_size must be positive, got " +
+                            std::to_string(options.batch_size));
 }
 
 /// The epoch loop every model's `fit` runs: the callbacks' on_fit_begin (a resume), then per
@@ -189,18 +201,21 @@ inline void check_fit_options(const FitOptions& options) {
 /// optimiser step and a NaN/Inf check, then (outside the epoch's clock) `validate(stats)` and
 /// the callbacks' on_epoch_end. The model provides `parameters()`.
 template <class Model, class StartEpoch, class RunBatch, class Validate>
-History run_epochs(Model& model, const FitOptions& options, Optimizer<typename Model::Scalar>& optimizer, Rng& rng,
-                   Eigen::Index batches, StartEpoch&& start_epoch, RunBatch&& run_batch, Validate&& validate) {
+History run_epochs(Model& model, const FitOptions& options,
+                   Optimizer<typename Model::Scalar>& optimizer, Rng& rng, Eigen::Index batches,
+                   StartEpoch&& start_epoch, RunBatch&& run_batch, Validate&& validate) {
     // Denormals cost Intel cores a microcode assist per operation, and training drives Adam's
     // moments and the gradients of always-zero inputs into that range (epochs 2+ ran 1.75x
     // slower than epoch 1); restored on every exit, exceptions included.
     const ScopedFlushDenormals flush_denormals;
     for (const auto& c : options.callbacks)
-        if (!c) throw ArgumentError("embedkit::nn::fit: FitOptions::callbacks holds a null callback");
+        if (!c)
+            throw ArgumentError("embedkit::nn::fit: FitOptions::callbacks holds a null callback");
     History history;
     for (const auto& c : options.callbacks) c->on_fit_begin(history);
     if (!history.empty())
-        check_resumed_rates(history, options, optimizer.learning_rate(), "embedkit::nn::fit: the resumed run's");
+        check_resumed_rates(history, options, optimizer.learning_rate(),
+                            "embedkit::nn::fit: the resumed run's");
     auto params = model.parameters();
     for (int epoch = static_cast<int>(history.size()) + 1; epoch <= options.epochs; ++epoch) {
         if (options.learning_rate) optimizer.set_learning_rate(options.learning_rate(epoch));
@@ -212,28 +227,32 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
         for (Eigen::Index b = 0; b < batches; ++b) {
             const auto [loss, rows] = run_batch(b, rng);
             if (!std::isfinite(loss))
-                throw NumericError("embedkit::nn::fit: the loss became " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                                   " at epoch " + std::to_string(epoch) + ", batch " + std::to_string(b + 1) + " of " +
-                                   std::to_string(batches));
+                throw NumericError("embedkit::nn::fit: the loss became " +
+                                   std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                                   " at epoch " + std::to_string(epoch) + ", batch " +
+                                   std::to_string(b + 1) + " of " + std::to_string(batches));
             {
                 profile::Scope phase(profile::Phase::optimizer);
                 optimizer.step(params);
             }
             total += loss * static_cast<double>(rows);
             seen += rows;
-            for (const auto& c : options.callbacks) c->on_batch_end(epoch, b + 1, total / static_cast<double>(seen));
+            for (const auto& c : options.callbacks)
+                c->on_batch_end(epoch, b + 1, total / static_cast<double>(seen));
         }
         EpochStats stats;
         stats.epoch = epoch;
         stats.learning_rate = optimizer.learning_rate();
         stats.loss = seen > 0 ? total / static_cast<double>(seen) : 0.0;
-        stats.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        stats.seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         const auto vstart = std::chrono::steady_clock::now();
         {
             const profile::Pause not_training;
             validate(stats);
         }
-        stats.val_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - vstart).count();
+        stats.val_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - vstart).count();
         history.push_back(stats);
         for (const auto& c : options.callbacks) c->on_epoch_end(stats, history);
         if (options.on_epoch_end) options.on_epoch_end(stats);
@@ -243,12 +262,13 @@ History run_epochs(Model& model, const FitOptions& options, Optimizer<typename M
 
 /// Copies rows `order[first .. first + rows)` of `data` into `batch` (resized).
 template <class Scalar, class Index>
-void gather_rows(const embedkit::detail::SetView<Scalar>& data, const std::vector<Index>& order, std::size_t first,
-                 Eigen::Index rows, RowMatrix<Scalar>& batch) {
+void gather_rows(const embedkit::detail::SetView<Scalar>& data, const std::vector<Index>& order,
+                 std::size_t first, Eigen::Index rows, RowMatrix<Scalar>& batch) {
     batch.resize(rows, data.cols);
     const auto row_bytes = sizeof(Scalar) * static_cast<std::size_t>(data.cols);
     for (Eigen::Index r = 0; r < rows; ++r)
-        std::memcpy(batch.row(r).data(), data.row(static_cast<Eigen::Index>(order[first + static_cast<std::size_t>(r)])),
+        std::memcpy(batch.row(r).data(),
+                    data.row(static_cast<Eigen::Index>(order[first + static_cast<std::size_t>(r)])),
                     row_bytes);
 }
 
@@ -258,21 +278,25 @@ void gather_rows(const embedkit::detail::SetView<Scalar>& data, const std::vecto
 /// backward, returns the batch's mean loss), `evaluate_batch(batch, rng)`, `parameters()` and
 /// `check_data(fn, what, view)`.
 template <class Model, class DT, class DV>
-History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eigen::MatrixBase<DV>& validation,
-                    const FitOptions& options, Optimizer<typename Model::Scalar>& optimizer, Rng& rng) {
+History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train,
+                    const Eigen::MatrixBase<DV>& validation, const FitOptions& options,
+                    Optimizer<typename Model::Scalar>& optimizer, Rng& rng) {
     using Scalar = typename Model::Scalar;
-    static_assert(std::is_same_v<typename DT::Scalar, Scalar> && std::is_same_v<typename DV::Scalar, Scalar>,
-                  "embedkit::nn::fit: the data must have the model's scalar type");
+    static_assert(
+        std::is_same_v<typename DT::Scalar, Scalar> && std::is_same_v<typename DV::Scalar, Scalar>,
+        "embedkit::nn::fit: the data must have the model's scalar type");
     const char* fn = "fit";
     const auto train_view = embedkit::detail::view_set(fn, "training data", train);
     const auto val_view = embedkit::detail::view_set(fn, "validation data", validation);
     check_fit_options(options);
     if (train_view.rows == 0) throw ArgumentError("embedkit::nn::fit: the training data is empty");
     if (train_view.cols != model.input_size())
-        throw DimensionError("embedkit::nn::fit: the model takes " + std::to_string(model.input_size()) +
+        throw DimensionError("embedkit::nn::fit: the model takes " +
+                             std::to_string(model.input_size()) +
                              " columns, the training data has " + std::to_string(train_view.cols));
     if (val_view.rows > 0 && val_view.cols != model.input_size())
-        throw DimensionError("embedkit::nn::fit: the model takes " + std::to_string(model.input_size()) +
+        throw DimensionError("embedkit::nn::fit: the model takes " +
+                             std::to_string(model.input_size()) +
                              " columns, the validation data has " + std::to_string(val_view.cols));
     model.check_data(fn, "training data", train_view);
     if (val_view.rows > 0) model.check_data(fn, "validation data", val_view);
@@ -299,8 +323,8 @@ History fit_on_rows(Model& model, const Eigen::MatrixBase<DT>& train, const Eige
         Rng val_rng(options.validation_seed);
         stats.val_loss = evaluate_in_batches(model, val_view, batch_size, val_rng, batch);
     };
-    return run_epochs(model, options, optimizer, rng, (n + batch_size - 1) / batch_size, start_epoch, run_batch,
-                      validate);
+    return run_epochs(model, options, optimizer, rng, (n + batch_size - 1) / batch_size,
+                      start_epoch, run_batch, validate);
 }
 
 }  // namespace detail

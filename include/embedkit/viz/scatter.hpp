@@ -29,27 +29,27 @@ namespace embedkit::viz {
 
 /// How save_scatter draws. Sizes are in pixels.
 struct ScatterOptions {
-    std::string title;                     ///< drawn above the plot; empty: none
-    int width = 800;                       ///< picture width, 200..16384
-    int height = 800;                      ///< picture height, 200..16384
-    double point_radius = 0;               ///< 0: automatic (smaller for more points), else 0 < r <= 100
-    double opacity = 0.6;                  ///< of each point, in (0, 1]: dense clusters read darker
-    bool legend = true;                    ///< a swatch and name per colour present
-    std::string legend_title;              ///< e.g. "digit"; empty: none
+    std::string title;         ///< drawn above the plot; empty: none
+    int width = 800;           ///< picture width, 200..16384
+    int height = 800;          ///< picture height, 200..16384
+    double point_radius = 0;   ///< 0: automatic (smaller for more points), else 0 < r <= 100
+    double opacity = 0.6;      ///< of each point, in (0, 1]: dense clusters read darker
+    bool legend = true;        ///< a swatch and name per colour present
+    std::string legend_title;  ///< e.g. "digit"; empty: none
     /// Legend name of label i (so labels must then be in 0..size-1); empty: the label's number.
     std::vector<std::string> class_names;
-    std::string x_label;                   ///< under the x axis; empty: none
-    std::string y_label;                   ///< beside the y axis; empty: none
-    bool equal_aspect = false;             ///< one unit is as long on both axes
+    std::string x_label;        ///< under the x axis; empty: none
+    std::string y_label;        ///< beside the y axis; empty: none
+    bool equal_aspect = false;  ///< one unit is as long on both axes
 };
 
 namespace detail {
 
 // Everything both renderers need, computed once so the SVG and the PNG of a plot agree.
 struct ScatterLayout {
-    int s = 1;               // font scale of labels
-    int ts = 2;              // font scale of the title: s + 1, less if the title is too wide
-    int gap = 4, tick = 3;   // pixels
+    int s = 1;              // font scale of labels
+    int ts = 2;             // font scale of the title: s + 1, less if the title is too wide
+    int gap = 4, tick = 3;  // pixels
     double left = 0, right = 0, top = 0, bottom = 0;  // plot frame
     double x0 = 0, x1 = 1, y0 = 0, y1 = 1;            // data range shown
     Ticks xt, yt;
@@ -67,7 +67,11 @@ struct ScatterLayout {
 // Pads [lo, hi] by 4% on each side so no point sits on the frame; an empty or zero-width
 // range becomes a unit-wide one around its value.
 inline void pad_range(double& lo, double& hi) {
-    if (!(lo <= hi)) { lo = -1; hi = 1; return; }
+    if (!(lo <= hi)) {
+        lo = -1;
+        hi = 1;
+        return;
+    }
     const double span = hi - lo;
     if (span <= 1e-12 * std::max(1.0, std::fabs(lo))) {
         const double half = std::max(0.5, std::fabs(lo) * 0.1);
@@ -96,8 +100,9 @@ inline Ticks axis_ticks(double lo, double hi, double pixels, int s, bool horizon
 
 // `labels` here and below are colour indices (< palette_size), made by scatter_colours.
 inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::vector<double>& ys,
-                                    const std::vector<std::uint8_t>& labels, const std::vector<std::string>& names,
-                                    const ScatterOptions& o, const std::string& where) {
+                                    const std::vector<std::uint8_t>& labels,
+                                    const std::vector<std::string>& names, const ScatterOptions& o,
+                                    const std::string& where) {
     ScatterLayout L;
     const int W = o.width, H = o.height;
     L.s = std::max(1, static_cast<int>(std::lround(std::min(W, H) / 400.0)));
@@ -113,8 +118,10 @@ inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::ve
     // Data range.
     double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
     for (std::size_t i = 0; i < xs.size(); ++i) {
-        xlo = std::min(xlo, xs[i]); xhi = std::max(xhi, xs[i]);
-        ylo = std::min(ylo, ys[i]); yhi = std::max(yhi, ys[i]);
+        xlo = std::min(xlo, xs[i]);
+        xhi = std::max(xhi, xs[i]);
+        ylo = std::min(ylo, ys[i]);
+        yhi = std::max(yhi, ys[i]);
     }
     if (!xs.empty() && (!std::isfinite(xhi - xlo) || !std::isfinite(yhi - ylo)))
         throw ArgumentError(where + "the points span more than a double can hold");
@@ -133,8 +140,12 @@ inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::ve
 
     // Vertical layout: title, plot, tick labels, x label.
     L.top = margin + (o.title.empty() ? 0 : font_cell_height * ts + 2 * L.gap) + line / 2;
-    L.bottom = H - margin - (o.x_label.empty() ? 0 : line + L.gap) - font_cap_height * s - L.gap - L.tick;
-    L.y0 = ylo; L.y1 = yhi; L.x0 = xlo; L.x1 = xhi;
+    L.bottom =
+        H - margin - (o.x_label.empty() ? 0 : line + L.gap) - font_cap_height * s - L.gap - L.tick;
+    L.y0 = ylo;
+    L.y1 = yhi;
+    L.x0 = xlo;
+    L.x1 = xhi;
 
     // Horizontal layout: y label, y tick labels, plot, legend.
     L.yt = axis_ticks(L.y0, L.y1, L.bottom - L.top, s, false);
@@ -153,17 +164,20 @@ inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::ve
         L.right = W - margin - 3 * L.gap;
     }
     if (L.right - L.left < 40 * s || L.bottom - L.top < 40 * s)
-        throw ArgumentError(where + "a " + std::to_string(W) + "x" + std::to_string(H) +
-                            " picture leaves no room for the plot beside its labels; make it larger "
-                            "or the names shorter");
+        throw ArgumentError(
+            where + "a " + std::to_string(W) + "x" + std::to_string(H) +
+            " picture leaves no room for the plot beside its labels; make it larger "
+            "or the names shorter");
 
     if (o.equal_aspect) {
         // Widen the shorter range so one unit spans as many pixels on both axes.
         const double pw = L.right - L.left, ph = L.bottom - L.top;
         const double u = std::max((L.x1 - L.x0) / pw, (L.y1 - L.y0) / ph);
         const double cx = 0.5 * (L.x0 + L.x1), cy = 0.5 * (L.y0 + L.y1);
-        L.x0 = cx - 0.5 * u * pw; L.x1 = cx + 0.5 * u * pw;
-        L.y0 = cy - 0.5 * u * ph; L.y1 = cy + 0.5 * u * ph;
+        L.x0 = cx - 0.5 * u * pw;
+        L.x1 = cx + 0.5 * u * pw;
+        L.y0 = cy - 0.5 * u * ph;
+        L.y1 = cy + 0.5 * u * ph;
         L.yt = axis_ticks(L.y0, L.y1, ph, s, false);
     }
     L.xt = axis_ticks(L.x0, L.x1, L.right - L.left, s, true);
@@ -172,8 +186,9 @@ inline ScatterLayout scatter_layout(const std::vector<double>& xs, const std::ve
         L.radius = o.point_radius;
     } else {
         const double side = std::min(L.right - L.left, L.bottom - L.top);
-        L.radius = std::clamp(0.4 * side / std::sqrt(std::max<double>(1.0, static_cast<double>(xs.size()))),
-                              1.0, 3.0 * s);
+        L.radius = std::clamp(
+            0.4 * side / std::sqrt(std::max<double>(1.0, static_cast<double>(xs.size()))), 1.0,
+            3.0 * s);
     }
     return L;
 }
@@ -188,7 +203,8 @@ struct PointBatch {
     std::vector<std::size_t> indices;
 };
 
-inline std::vector<PointBatch> scatter_batches(std::size_t n, const std::vector<std::uint8_t>& labels) {
+inline std::vector<PointBatch> scatter_batches(std::size_t n,
+                                               const std::vector<std::uint8_t>& labels) {
     std::vector<std::vector<std::size_t>> by_label(palette_size);
     for (std::size_t i = 0; i < n; ++i) by_label[labels.empty() ? 0 : labels[i]].push_back(i);
     std::vector<PointBatch> batches;
@@ -197,8 +213,9 @@ inline std::vector<PointBatch> scatter_batches(std::size_t n, const std::vector<
             const std::size_t count = by_label[l].size();
             const std::size_t b = r * count / scatter_rounds, e = (r + 1) * count / scatter_rounds;
             if (b == e) continue;
-            batches.push_back({l, std::vector<std::size_t>(by_label[l].begin() + static_cast<std::ptrdiff_t>(b),
-                                                           by_label[l].begin() + static_cast<std::ptrdiff_t>(e))});
+            batches.push_back({l, std::vector<std::size_t>(
+                                      by_label[l].begin() + static_cast<std::ptrdiff_t>(b),
+                                      by_label[l].begin() + static_cast<std::ptrdiff_t>(e))});
         }
     return batches;
 }
@@ -231,12 +248,20 @@ inline std::string scatter_svg(const std::vector<double>& xs, const std::vector<
     // Grid lines at the ticks, then the points, then the frame and ticks on top.
     out += "<path fill=\"none\" stroke=\"" + hex_color(grid_color) + "\" d=\"";
     for (double v : L.xt.values) {
-        out += 'M'; append_number(out, std::floor(L.px(v)) + 0.5); out += ' '; append_number(out, L.top);
-        out += 'V'; append_number(out, L.bottom);
+        out += 'M';
+        append_number(out, std::floor(L.px(v)) + 0.5);
+        out += ' ';
+        append_number(out, L.top);
+        out += 'V';
+        append_number(out, L.bottom);
     }
     for (double v : L.yt.values) {
-        out += 'M'; append_number(out, L.left); out += ' '; append_number(out, std::floor(L.py(v)) + 0.5);
-        out += 'H'; append_number(out, L.right);
+        out += 'M';
+        append_number(out, L.left);
+        out += ' ';
+        append_number(out, std::floor(L.py(v)) + 0.5);
+        out += 'H';
+        append_number(out, L.right);
     }
     out += "\"/>\n<g id=\"points\">\n";
     char alpha[16];
@@ -260,12 +285,20 @@ inline std::string scatter_svg(const std::vector<double>& xs, const std::vector<
     append_attr(out, "height", std::floor(L.bottom) - std::floor(L.top));
     out += "/>\n<path fill=\"none\" stroke=\"" + hex_color(axis_color) + "\" d=\"";
     for (double v : L.xt.values) {
-        out += 'M'; append_number(out, std::floor(L.px(v)) + 0.5); out += ' '; append_number(out, std::floor(L.bottom) + 0.5);
-        out += 'v'; append_number(out, L.tick);
+        out += 'M';
+        append_number(out, std::floor(L.px(v)) + 0.5);
+        out += ' ';
+        append_number(out, std::floor(L.bottom) + 0.5);
+        out += 'v';
+        append_number(out, L.tick);
     }
     for (double v : L.yt.values) {
-        out += 'M'; append_number(out, std::floor(L.left) + 0.5); out += ' '; append_number(out, std::floor(L.py(v)) + 0.5);
-        out += 'h'; append_number(out, -L.tick);
+        out += 'M';
+        append_number(out, std::floor(L.left) + 0.5);
+        out += ' ';
+        append_number(out, std::floor(L.py(v)) + 0.5);
+        out += 'h';
+        append_number(out, -L.tick);
     }
     out += "\"/>\n";
 
@@ -278,11 +311,13 @@ inline std::string scatter_svg(const std::vector<double>& xs, const std::vector<
         text(L.px(L.xt.values[k]), label_top + font_cap_height * s, L.xt.labels[k], "");
     out += "</g>\n<g id=\"y-ticks\" text-anchor=\"end\">\n";
     for (std::size_t k = 0; k < L.yt.values.size(); ++k)
-        text(L.left - L.tick - L.gap, L.py(L.yt.values[k]) + font_cap_height * s / 2.0, L.yt.labels[k], "");
+        text(L.left - L.tick - L.gap, L.py(L.yt.values[k]) + font_cap_height * s / 2.0,
+             L.yt.labels[k], "");
     out += "</g>\n";
     if (!o.x_label.empty())
-        text(0.5 * (L.left + L.right), label_top + font_cap_height * s + L.gap + font_cell_height * s, o.x_label,
-             "middle", " id=\"x-label\"");
+        text(0.5 * (L.left + L.right),
+             label_top + font_cap_height * s + L.gap + font_cell_height * s, o.x_label, "middle",
+             " id=\"x-label\"");
     if (!o.y_label.empty()) {
         const double x = 8 * s + font_cap_height * s, y = 0.5 * (L.top + L.bottom);
         std::string rot = " id=\"y-label\" transform=\"rotate(-90 ";
@@ -329,8 +364,12 @@ inline Raster scatter_raster(const std::vector<double>& xs, const std::vector<do
     if (!o.title.empty()) {
         img.text(o.title, (o.width - text_width(o.title, L.ts)) / 2, 8 * s, L.ts, text_color);
     }
-    for (double v : L.xt.values) img.fill_rect(static_cast<int>(std::floor(L.px(v))), t, static_cast<int>(std::floor(L.px(v))) + 1, b, grid_color);
-    for (double v : L.yt.values) img.fill_rect(l, static_cast<int>(std::floor(L.py(v))), r, static_cast<int>(std::floor(L.py(v))) + 1, grid_color);
+    for (double v : L.xt.values)
+        img.fill_rect(static_cast<int>(std::floor(L.px(v))), t,
+                      static_cast<int>(std::floor(L.px(v))) + 1, b, grid_color);
+    for (double v : L.yt.values)
+        img.fill_rect(l, static_cast<int>(std::floor(L.py(v))), r,
+                      static_cast<int>(std::floor(L.py(v))) + 1, grid_color);
 
     for (const PointBatch& batch : scatter_batches(xs.size(), labels))
         for (std::size_t i : batch.indices)
@@ -345,7 +384,8 @@ inline Raster scatter_raster(const std::vector<double>& xs, const std::vector<do
     for (std::size_t k = 0; k < L.xt.values.size(); ++k) {
         const int x = static_cast<int>(std::floor(L.px(L.xt.values[k])));
         img.fill_rect(x, b, x + 1, b + L.tick + 1, axis_color);
-        img.text(L.xt.labels[k], x + 1 - text_width(L.xt.labels[k], s) / 2, label_top, s, text_color);
+        img.text(L.xt.labels[k], x + 1 - text_width(L.xt.labels[k], s) / 2, label_top, s,
+                 text_color);
     }
     for (std::size_t k = 0; k < L.yt.values.size(); ++k) {
         const int y = static_cast<int>(std::floor(L.py(L.yt.values[k])));
@@ -354,8 +394,8 @@ inline Raster scatter_raster(const std::vector<double>& xs, const std::vector<do
                  y - (font_cap_height * s) / 2, s, text_color);
     }
     if (!o.x_label.empty())
-        img.text(o.x_label, (l + r - text_width(o.x_label, s)) / 2, label_top + font_cap_height * s + L.gap, s,
-                 text_color);
+        img.text(o.x_label, (l + r - text_width(o.x_label, s)) / 2,
+                 label_top + font_cap_height * s + L.gap, s, text_color);
     if (!o.y_label.empty())
         img.text(o.y_label, 8 * s, (t + b + text_width(o.y_label, s)) / 2, s, text_color, true);
 
@@ -375,8 +415,9 @@ inline Raster scatter_raster(const std::vector<double>& xs, const std::vector<do
     return img;
 }
 
-inline void save_scatter_xy(const std::string& path, PictureFormat format, const std::vector<double>& xs,
-                            const std::vector<double>& ys, const std::vector<std::uint8_t>& labels,
+inline void save_scatter_xy(const std::string& path, PictureFormat format,
+                            const std::vector<double>& xs, const std::vector<double>& ys,
+                            const std::vector<std::uint8_t>& labels,
                             const std::vector<std::string>& names, const ScatterOptions& o) {
     const std::string fn = "embedkit::viz::save_scatter";
     const std::string where = fn + ": '" + path + "': ";
@@ -389,7 +430,6 @@ inline void save_scatter_xy(const std::string& path, PictureFormat format, const
     }
 }
 
-
 /// The colour of every point and the legend name of every colour (see save_scatter).
 struct ScatterColours {
     std::vector<std::uint8_t> colour;  // per point, < palette_size
@@ -401,7 +441,8 @@ struct ScatterColours {
 /// labels (equal counts: the smaller label) take colours 0..8 in ascending label order and
 /// all the others share colour 9 and one legend entry "other (N labels)".
 template <class L>
-ScatterColours scatter_colours(const std::vector<L>& labels, const ScatterOptions& o, const std::string& where) {
+ScatterColours scatter_colours(const std::vector<L>& labels, const ScatterOptions& o,
+                               const std::string& where) {
     ScatterColours out;
     out.names.resize(palette_size);
     out.colour.resize(labels.size());
@@ -409,11 +450,13 @@ ScatterColours scatter_colours(const std::vector<L>& labels, const ScatterOption
     if (!o.class_names.empty())
         for (std::size_t i = 0; i < labels.size(); ++i)
             if (!embedkit::detail::label_in_range(labels[i], o.class_names.size()))
-                throw ArgumentError(where + "class_names has " + std::to_string(o.class_names.size()) +
-                                    " names but row " + std::to_string(i) + " has label " +
+                throw ArgumentError(where + "class_names has " +
+                                    std::to_string(o.class_names.size()) + " names but row " +
+                                    std::to_string(i) + " has label " +
                                     embedkit::detail::label_to_string(labels[i]));
     const auto name = [&o](L v) {
-        return o.class_names.empty() ? embedkit::detail::label_to_string(v) : o.class_names[static_cast<std::size_t>(v)];
+        return o.class_names.empty() ? embedkit::detail::label_to_string(v)
+                                     : o.class_names[static_cast<std::size_t>(v)];
     };
     const auto cls = embedkit::detail::label_classes(labels);
     const std::size_t k = cls.count();
@@ -434,11 +477,13 @@ ScatterColours scatter_colours(const std::vector<L>& labels, const ScatterOption
         for (std::size_t r = 0; r + 1 < palette_size; ++r) kept[by_count[r]] = true;
         std::size_t next = 0;
         for (std::size_t c = 0; c < k; ++c) colour_of[c] = kept[c] ? next++ : palette_size - 1;
-        out.names[palette_size - 1] = "other (" + std::to_string(k - (palette_size - 1)) + " labels)";
+        out.names[palette_size - 1] =
+            "other (" + std::to_string(k - (palette_size - 1)) + " labels)";
     }
     for (std::size_t c = 0; c < k; ++c)
         if (out.names[colour_of[c]].empty()) out.names[colour_of[c]] = name(cls.values[c]);
-    for (std::size_t i = 0; i < labels.size(); ++i) out.colour[i] = static_cast<std::uint8_t>(colour_of[cls.classes[i]]);
+    for (std::size_t i = 0; i < labels.size(); ++i)
+        out.colour[i] = static_cast<std::uint8_t>(colour_of[cls.classes[i]]);
     return out;
 }
 
@@ -468,16 +513,18 @@ ScatterColours scatter_colours(const std::vector<L>& labels, const ScatterOption
 /// end; naming the row), or bad options; DimensionError if points is not n x 2 or labels has
 /// neither n nor 0 entries; IoError if the file cannot be written.
 template <class Derived, class L = std::uint8_t>  // the default serves braced lists, e.g. {}
-void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& points, const std::vector<L>& labels,
-                  const ScatterOptions& options = {}) {
+void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& points,
+                  const std::vector<L>& labels, const ScatterOptions& options = {}) {
     using Scalar = typename Derived::Scalar;
     static_assert(is_label_type_v<L>,
                   "embedkit::viz::save_scatter: labels must be a std::vector of an integer type "
                   "(uint8_t, int32_t, int64_t, ...), not bool or floating point");
-    static_assert(is_supported_scalar_v<Scalar>,
-                  "embedkit::viz::save_scatter: points must hold float or double (e.g. RowMatrixF)");
+    static_assert(
+        is_supported_scalar_v<Scalar>,
+        "embedkit::viz::save_scatter: points must hold float or double (e.g. RowMatrixF)");
     const std::string where = "embedkit::viz::save_scatter: '" + path + "': ";
-    const detail::PictureFormat format = detail::picture_format(path, "embedkit::viz::save_scatter", false);
+    const detail::PictureFormat format =
+        detail::picture_format(path, "embedkit::viz::save_scatter", false);
     if (points.cols() != 2)
         throw DimensionError(where + "points must be n x 2 (one 2-D point per row), got " +
                              std::to_string(points.rows()) + " x " + std::to_string(points.cols()));
@@ -485,14 +532,16 @@ void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& poi
     if (!labels.empty() && labels.size() != n)
         throw DimensionError(where + "labels must have one entry per point (" + std::to_string(n) +
                              ") or none, got " + std::to_string(labels.size()));
-    if (options.width < 200 || options.width > 16384 || options.height < 200 || options.height > 16384)
-        throw ArgumentError(where + "width and height must be in 200..16384, got " + std::to_string(options.width) +
-                            " x " + std::to_string(options.height));
+    if (options.width < 200 || options.width > 16384 || options.height < 200 ||
+        options.height > 16384)
+        throw ArgumentError(where + "width and height must be in 200..16384, got " +
+                            std::to_string(options.width) + " x " + std::to_string(options.height));
     if (!(options.point_radius >= 0 && options.point_radius <= 100))
         throw ArgumentError(where + "point_radius must be in [0, 100] (0 = automatic), got " +
                             std::to_string(options.point_radius));
     if (!(options.opacity > 0 && options.opacity <= 1))
-        throw ArgumentError(where + "opacity must be in (0, 1], got " + std::to_string(options.opacity));
+        throw ArgumentError(where + "opacity must be in (0, 1], got " +
+                            std::to_string(options.opacity));
     const detail::ScatterColours colours = detail::scatter_colours(labels, options, where);
     const auto& m = points.derived().eval();  // a reference for plain matrices, else one evaluation
     std::vector<double> xs(n), ys(n);
@@ -501,8 +550,9 @@ void save_scatter(const std::string& path, const Eigen::MatrixBase<Derived>& poi
         xs[i] = static_cast<double>(m(r, 0));
         ys[i] = static_cast<double>(m(r, 1));
         if (!std::isfinite(xs[i]) || !std::isfinite(ys[i]))
-            throw ArgumentError(where + "points must be finite, row " + std::to_string(i) + " is (" +
-                                std::to_string(xs[i]) + ", " + std::to_string(ys[i]) + ")");
+            throw ArgumentError(where + "points must be finite, row " + std::to_string(i) +
+                                " is (" + std::to_string(xs[i]) + ", " + std::to_string(ys[i]) +
+                                ")");
     }
     detail::save_scatter_xy(path, format, xs, ys, colours.colour, colours.names, options);
 }

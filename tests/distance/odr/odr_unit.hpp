@@ -18,9 +18,9 @@ struct PairResults {
     float l2_eigen;  ///< through the Eigen form, which calls the pointer form
 };
 
-#define ODR_UNIT_DECLARE(SUFFIX)                                                           \
-    PairResults pair_results_##SUFFIX(const float* a, const float* b, std::size_t n);     \
-    PairPointer l2_squared_address_##SUFFIX();                                             \
+#define ODR_UNIT_DECLARE(SUFFIX)                                                      \
+    PairResults pair_results_##SUFFIX(const float* a, const float* b, std::size_t n); \
+    PairPointer l2_squared_address_##SUFFIX();                                        \
     PairPointer static_dot_address_##SUFFIX();
 
 ODR_UNIT_DECLARE(baseline)

@@ -23,6 +23,7 @@ void EMBEDKIT_TEST_PARALLEL_HOOK();
 
 namespace embedkit {
 namespace detail {
+inline namespace EMBEDKIT_THREADS_NAMESPACE {
 
 /// Which threads parallel_for runs on: "openmp" with EMBEDKIT_USE_OPENMP and OpenMP enabled,
 /// else "std::thread".
@@ -105,7 +106,7 @@ void parallel_for(std::ptrdiff_t count, int threads, const Body& body) {
         }
     };
 #if defined(EMBEDKIT_USE_OPENMP) && defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast<int>(workers))
+#pragma omp parallel for schedule(dynamic, 1) num_threads(static_cast <int>(workers))
     for (std::ptrdiff_t i = 0; i < count; ++i) run(i);
 #else
     std::atomic<std::ptrdiff_t> next{0};
@@ -128,5 +129,6 @@ void parallel_for(std::ptrdiff_t count, int threads, const Body& body) {
     if (error) std::rethrow_exception(error);
 }
 
+}  // namespace EMBEDKIT_THREADS_NAMESPACE
 }  // namespace detail
 }  // namespace embedkit

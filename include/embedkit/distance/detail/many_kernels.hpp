@@ -18,28 +18,26 @@
 #include <cstddef>
 
 // out[r] = metric(q, set + r * stride) for r < rows; cosine writes the similarity.
-#define EMBEDKIT_DEFINE_MANY_KERNELS(SUFFIX, TARGET, T)                                        \
-    TARGET inline void dot_many_##SUFFIX(const T* q, const T* set, std::size_t rows,         \
-                                         std::size_t dim, std::size_t stride, T* out)         \
-        noexcept {                                                                            \
-        for (std::size_t r = 0; r < rows; ++r) out[r] = dot_##SUFFIX(q, set + r * stride, dim); \
-    }                                                                                         \
-    TARGET inline void l2_squared_many_##SUFFIX(const T* q, const T* set, std::size_t rows,  \
-                                                std::size_t dim, std::size_t stride, T* out)  \
-        noexcept {                                                                            \
-        for (std::size_t r = 0; r < rows; ++r)                                                \
-            out[r] = l2_squared_##SUFFIX(q, set + r * stride, dim);                           \
-    }                                                                                         \
-    TARGET inline void l1_many_##SUFFIX(const T* q, const T* set, std::size_t rows,          \
-                                        std::size_t dim, std::size_t stride, T* out)          \
-        noexcept {                                                                            \
-        for (std::size_t r = 0; r < rows; ++r) out[r] = l1_##SUFFIX(q, set + r * stride, dim); \
-    }                                                                                         \
-    TARGET inline void cosine_many_##SUFFIX(const T* q, const T* set, std::size_t rows,      \
-                                            std::size_t dim, std::size_t stride, T* out)      \
-        noexcept {                                                                            \
-        for (std::size_t r = 0; r < rows; ++r)                                                \
-            out[r] = finish_cosine_similarity(cosine_##SUFFIX(q, set + r * stride, dim));     \
+#define EMBEDKIT_DEFINE_MANY_KERNELS(SUFFIX, TARGET, T)                                          \
+    TARGET inline void dot_many_##SUFFIX(const T* q, const T* set, std::size_t rows,             \
+                                         std::size_t dim, std::size_t stride, T* out) noexcept { \
+        for (std::size_t r = 0; r < rows; ++r) out[r] = dot_##SUFFIX(q, set + r * stride, dim);  \
+    }                                                                                            \
+    TARGET inline void l2_squared_many_##SUFFIX(const T* q, const T* set, std::size_t rows,      \
+                                                std::size_t dim, std::size_t stride,             \
+                                                T* out) noexcept {                               \
+        for (std::size_t r = 0; r < rows; ++r)                                                   \
+            out[r] = l2_squared_##SUFFIX(q, set + r * stride, dim);                              \
+    }                                                                                            \
+    TARGET inline void l1_many_##SUFFIX(const T* q, const T* set, std::size_t rows,              \
+                                        std::size_t dim, std::size_t stride, T* out) noexcept {  \
+        for (std::size_t r = 0; r < rows; ++r) out[r] = l1_##SUFFIX(q, set + r * stride, dim);   \
+    }                                                                                            \
+    TARGET inline void cosine_many_##SUFFIX(const T* q, const T* set, std::size_t rows,          \
+                                            std::size_t dim, std::size_t stride,                 \
+                                            T* out) noexcept {                                   \
+        for (std::size_t r = 0; r < rows; ++r)                                                   \
+            out[r] = finish_cosine_similarity(cosine_##SUFFIX(q, set + r * stride, dim));        \
     }
 
 namespace embedkit::detail {

@@ -68,8 +68,6 @@ inline std::uint32_t crc32(std::uint32_t crc, const void* data, std::size_t n) n
 }
 
 /// CRC-32 of n bytes at `data`.
-inline std::uint32_t crc32(const void* data, std::size_t n) noexcept {
-    return crc32(0u, data, n);
-}
+inline std::uint32_t crc32(const void* data, std::size_t n) noexcept { return crc32(0u, data, n); }
 
 }  // namespace embedkit::detail

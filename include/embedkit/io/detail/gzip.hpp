@@ -90,7 +90,8 @@ public:
             } else if (rc == Z_MEM_ERROR) {
                 throw IoError(func_ + ": '" + name_ + "': out of memory in zlib");
             } else if (rc != Z_OK) {
-                fail(std::string("corrupt gzip stream (zlib: ") + (z_.msg ? z_.msg : "error " + std::to_string(rc)) + ")");
+                fail(std::string("corrupt gzip stream (zlib: ") +
+                     (z_.msg ? z_.msg : "error " + std::to_string(rc)) + ")");
             }
         }
         return done;
@@ -121,7 +122,8 @@ private:
         for (;;) {
             const ssize_t got = ::read(fd_, chunk_.data(), chunk_.size());
             if (got < 0 && errno == EINTR) continue;
-            if (got < 0) throw IoError(func_ + ": cannot read '" + name_ + "': " + std::strerror(errno));
+            if (got < 0)
+                throw IoError(func_ + ": cannot read '" + name_ + "': " + std::strerror(errno));
             if (got == 0) input_ended_ = true;
             z_.next_in = chunk_.data();
             z_.avail_in = static_cast<uInt>(got);

@@ -30,25 +30,30 @@ inline std::string range_text(const ValueRange& r) {
         std::snprintf(buf, sizeof buf, "%g", x);
         return std::string(buf);
     };
-    return (std::isfinite(r.lo) ? "[" + num(r.lo) : "(-inf") + ", " + (std::isfinite(r.hi) ? num(r.hi) + "]" : "inf)");
+    return (std::isfinite(r.lo) ? "[" + num(r.lo) : "(-inf") + ", " +
+           (std::isfinite(r.hi) ? num(r.hi) + "]" : "inf)");
 }
 
 /// [0, 1]: binary cross-entropy targets.
-inline ValueRange bce_targets() { return {0, 1, "which binary cross-entropy needs (scale pixels to [0, 1])"}; }
+inline ValueRange bce_targets() {
+    return {0, 1, "which binary cross-entropy needs (scale pixels to [0, 1])"};
+}
 
 /// Checks that every value is finite and lies in `range` (when it is bounded).
 template <class Scalar>
-void check_values(const char* model, const char* fn, const char* what, const embedkit::detail::SetView<Scalar>& v,
-                  const ValueRange& range = {}) {
+void check_values(const char* model, const char* fn, const char* what,
+                  const embedkit::detail::SetView<Scalar>& v, const ValueRange& range = {}) {
     for (Eigen::Index r = 0; r < v.rows; ++r) {
         Eigen::Map<const Eigen::Array<Scalar, 1, Eigen::Dynamic>> row(v.row(r), v.cols);
         if (!row.allFinite())
-            throw ArgumentError(std::string("embedkit::models::") + model + "::" + fn + ": " + what + " row " +
-                                std::to_string(r) + " holds NaN or Inf");
+            throw ArgumentError(std::string("embedkit::models::") + model + "::" + fn + ": " +
+                                what + " row " + std::to_string(r) + " holds NaN or Inf");
         if (range.bounded() && v.cols > 0 &&
-            (static_cast<double>(row.minCoeff()) < range.lo || static_cast<double>(row.maxCoeff()) > range.hi))
-            throw ArgumentError(std::string("embedkit::models::") + model + "::" + fn + ": " + what + " row " +
-                                std::to_string(r) + " has values outside " + range_text(range) + ", " + range.why);
+            (static_cast<double>(row.minCoeff()) < range.lo ||
+             static_cast<double>(row.maxCoeff()) > range.hi))
+            throw ArgumentError(std::string("embedkit::models::") + model + "::" + fn + ": " +
+                                what + " row " + std::to_string(r) + " has values outside " +
+                                range_text(range) + ", " + range.why);
     }
 }
 
@@ -56,15 +61,16 @@ void check_values(const char* model, const char* fn, const char* what, const emb
 /// `result`, out_cols wide) and stacks the results into one matrix. Every buffer is local, so
 /// a const `step` makes the whole map safe to run on several threads at once.
 template <class Scalar, class Step>
-RowMatrix<Scalar> map_in_batches(const embedkit::detail::SetView<Scalar>& data, Eigen::Index batch_size,
-                                 Eigen::Index out_cols, Step&& step) {
+RowMatrix<Scalar> map_in_batches(const embedkit::detail::SetView<Scalar>& data,
+                                 Eigen::Index batch_size, Eigen::Index out_cols, Step&& step) {
     RowMatrix<Scalar> out(data.rows, out_cols);
     RowMatrix<Scalar> buffer, result;
     for (Eigen::Index s = 0; s < data.rows; s += batch_size) {
         const Eigen::Index rows = std::min(batch_size, data.rows - s);
         buffer.resize(rows, data.cols);
         for (Eigen::Index r = 0; r < rows; ++r)
-            std::memcpy(buffer.row(r).data(), data.row(s + r), sizeof(Scalar) * static_cast<std::size_t>(data.cols));
+            std::memcpy(buffer.row(r).data(), data.row(s + r),
+                        sizeof(Scalar) * static_cast<std::size_t>(data.cols));
         step(static_cast<const RowMatrix<Scalar>&>(buffer), result);
         out.middleRows(s, rows) = result;
     }

@@ -34,18 +34,21 @@ inline PictureFormat picture_format(const std::string& path, const char* functio
     if (ext == "pgm" && allow_pgm) return PictureFormat::pgm;
     if (ext == "png") {
         if (EMBEDKIT_HAS_PNG) return PictureFormat::png;
-        throw ArgumentError(where +
-                            "PNG output needs libpng, which this build was configured without; install "
-                            "libpng-dev (Debian/Ubuntu: apt-get install libpng-dev) and reconfigure with "
-                            "CMake, or write .svg instead");
+        throw ArgumentError(
+            where +
+            "PNG output needs libpng, which this build was configured without; install "
+            "libpng-dev (Debian/Ubuntu: apt-get install libpng-dev) and reconfigure with "
+            "CMake, or write .svg instead");
     }
-    throw ArgumentError(where + "unsupported picture format '" + (ext.empty() ? std::string("(none)") : "." + ext) +
-                        "'; expected .svg or .png" + (allow_pgm ? std::string(" or .pgm") : std::string()));
+    throw ArgumentError(
+        where + "unsupported picture format '" + (ext.empty() ? std::string("(none)") : "." + ext) +
+        "'; expected .svg or .png" + (allow_pgm ? std::string(" or .pgm") : std::string()));
 }
 
 /// A binary PGM (P5, maxval 255) of a grey raster.
 inline std::string encode_pgm(const Raster& raster) {
-    std::string s = "P5\n" + std::to_string(raster.width()) + ' ' + std::to_string(raster.height()) + "\n255\n";
+    std::string s =
+        "P5\n" + std::to_string(raster.width()) + ' ' + std::to_string(raster.height()) + "\n255\n";
     const std::size_t header = s.size();
     s.resize(header + raster.pixels().size());
     for (std::size_t i = 0; i < raster.pixels().size(); ++i)

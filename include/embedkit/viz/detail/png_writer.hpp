@@ -66,8 +66,9 @@ inline bool png_encode_rows(PngSink* sink, const unsigned char* pixels, png_uint
         return false;
     }
     png_set_write_fn(png, sink, embedkit_png_write, embedkit_png_flush);
-    png_set_IHDR(png, info, width, height, 8, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, width, height, 8,
+                 channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     const std::size_t stride = static_cast<std::size_t>(width) * static_cast<std::size_t>(channels);
     for (png_uint_32 y = 0; y < height; ++y) png_write_row(png, pixels + y * stride);
@@ -82,12 +83,14 @@ inline std::vector<unsigned char> encode_png(const Raster& raster, const std::st
     std::vector<unsigned char> bytes;
     bytes.reserve(raster.pixels().size() / 4 + 1024);
     PngSink sink{&bytes, false, {}};
-    const bool ok = png_encode_rows(&sink, raster.pixels().data(), static_cast<png_uint_32>(raster.width()),
-                                    static_cast<png_uint_32>(raster.height()), raster.channels());
+    const bool ok =
+        png_encode_rows(&sink, raster.pixels().data(), static_cast<png_uint_32>(raster.width()),
+                        static_cast<png_uint_32>(raster.height()), raster.channels());
     if (sink.out_of_memory) throw std::bad_alloc();
     if (!ok)
-        throw Error(context + ": libpng failed: " +
-                    (sink.message[0] != '\0' ? std::string(sink.message) : std::string("out of memory")));
+        throw Error(
+            context + ": libpng failed: " +
+            (sink.message[0] != '\0' ? std::string(sink.message) : std::string("out of memory")));
     return bytes;
 }
 

@@ -22,7 +22,9 @@ struct Rgb {
 class Raster {
 public:
     Raster(int width, int height, int channels, Rgb background)
-        : width_(width), height_(height), channels_(channels),
+        : width_(width),
+          height_(height),
+          channels_(channels),
           pixels_(static_cast<std::size_t>(width) * static_cast<std::size_t>(height) *
                   static_cast<std::size_t>(channels)) {
         fill_rect(0, 0, width, height, background);
@@ -40,26 +42,36 @@ public:
     /// Sets one pixel (ignored outside the raster); a grey raster takes the red channel.
     void put(int x, int y, Rgb c) noexcept {
         if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
-        std::uint8_t* p = row(y) + static_cast<std::size_t>(x) * static_cast<std::size_t>(channels_);
+        std::uint8_t* p =
+            row(y) + static_cast<std::size_t>(x) * static_cast<std::size_t>(channels_);
         p[0] = c.r;
-        if (channels_ == 3) { p[1] = c.g; p[2] = c.b; }
+        if (channels_ == 3) {
+            p[1] = c.g;
+            p[2] = c.b;
+        }
     }
 
     /// Mixes c into one pixel with opacity alpha in [0, 1] (ignored outside the raster).
     void blend(int x, int y, Rgb c, double alpha) noexcept {
         if (x < 0 || y < 0 || x >= width_ || y >= height_ || alpha <= 0) return;
-        std::uint8_t* p = row(y) + static_cast<std::size_t>(x) * static_cast<std::size_t>(channels_);
+        std::uint8_t* p =
+            row(y) + static_cast<std::size_t>(x) * static_cast<std::size_t>(channels_);
         const auto mix = [alpha](std::uint8_t dst, std::uint8_t src) {
             return static_cast<std::uint8_t>(std::lround(dst + (src - dst) * std::min(alpha, 1.0)));
         };
         p[0] = mix(p[0], c.r);
-        if (channels_ == 3) { p[1] = mix(p[1], c.g); p[2] = mix(p[2], c.b); }
+        if (channels_ == 3) {
+            p[1] = mix(p[1], c.g);
+            p[2] = mix(p[2], c.b);
+        }
     }
 
     /// Fills the pixels [x0, x1) x [y0, y1), clipped to the raster.
     void fill_rect(int x0, int y0, int x1, int y1, Rgb c) noexcept {
-        x0 = std::max(x0, 0); y0 = std::max(y0, 0);
-        x1 = std::min(x1, width_); y1 = std::min(y1, height_);
+        x0 = std::max(x0, 0);
+        y0 = std::max(y0, 0);
+        x1 = std::min(x1, width_);
+        y1 = std::min(y1, height_);
         for (int y = y0; y < y1; ++y)
             for (int x = x0; x < x1; ++x) put(x, y, c);
     }
@@ -67,8 +79,10 @@ public:
     /// A disc of radius r centred at (cx, cy) in pixel coordinates (pixel (x, y) covers
     /// [x, x+1) x [y, y+1)), edge anti-aliased over one pixel, painted with opacity alpha.
     void disc(double cx, double cy, double r, Rgb c, double alpha) noexcept {
-        const int x0 = static_cast<int>(std::floor(cx - r - 1)), x1 = static_cast<int>(std::ceil(cx + r + 1));
-        const int y0 = static_cast<int>(std::floor(cy - r - 1)), y1 = static_cast<int>(std::ceil(cy + r + 1));
+        const int x0 = static_cast<int>(std::floor(cx - r - 1)),
+                  x1 = static_cast<int>(std::ceil(cx + r + 1));
+        const int y0 = static_cast<int>(std::floor(cy - r - 1)),
+                  y1 = static_cast<int>(std::ceil(cy + r + 1));
         for (int y = y0; y <= y1; ++y)
             for (int x = x0; x <= x1; ++x) {
                 const double dx = x + 0.5 - cx, dy = y + 0.5 - cy;
@@ -82,7 +96,8 @@ public:
     /// Draws the UTF-8 string `utf8` (through font_text) with the top of its cell at
     /// (x, y_top); see draw_text for `rotated`.
     void text(const std::string& utf8, int x, int y_top, int scale, Rgb c, bool rotated = false) {
-        draw_text(font_text(utf8), x, y_top, scale, rotated, [this, c](int px, int py) { put(px, py, c); });
+        draw_text(font_text(utf8), x, y_top, scale, rotated,
+                  [this, c](int px, int py) { put(px, py, c); });
     }
 
 private:

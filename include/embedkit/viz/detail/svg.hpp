@@ -43,12 +43,23 @@ inline std::string xml_text(const std::string& s) {
         const unsigned char u = byte(i);
         if (u < 0x80) {
             switch (u) {
-                case '&': out += "&amp;"; break;
-                case '<': out += "&lt;"; break;
-                case '>': out += "&gt;"; break;
-                case '"': out += "&quot;"; break;
-                case '\'': out += "&apos;"; break;
-                default: out.push_back(u < 0x20 || u == 0x7F ? ' ' : static_cast<char>(u));
+                case '&':
+                    out += "&amp;";
+                    break;
+                case '<':
+                    out += "&lt;";
+                    break;
+                case '>':
+                    out += "&gt;";
+                    break;
+                case '"':
+                    out += "&quot;";
+                    break;
+                case '\'':
+                    out += "&apos;";
+                    break;
+                default:
+                    out.push_back(u < 0x20 || u == 0x7F ? ' ' : static_cast<char>(u));
             }
             ++i;
             continue;
@@ -57,9 +68,16 @@ inline std::string xml_text(const std::string& s) {
         // rejects anything else.
         std::size_t len = 0;
         unsigned long cp = 0;
-        if (u >= 0xC2 && u <= 0xDF) { len = 2; cp = u & 0x1Fu; }
-        else if (u >= 0xE0 && u <= 0xEF) { len = 3; cp = u & 0x0Fu; }
-        else if (u >= 0xF0 && u <= 0xF4) { len = 4; cp = u & 0x07u; }
+        if (u >= 0xC2 && u <= 0xDF) {
+            len = 2;
+            cp = u & 0x1Fu;
+        } else if (u >= 0xE0 && u <= 0xEF) {
+            len = 3;
+            cp = u & 0x0Fu;
+        } else if (u >= 0xF0 && u <= 0xF4) {
+            len = 4;
+            cp = u & 0x07u;
+        }
         bool ok = len != 0 && i + len <= s.size();
         for (std::size_t k = 1; ok && k < len; ++k) {
             ok = (byte(i + k) & 0xC0) == 0x80;
@@ -83,8 +101,9 @@ inline std::string xml_text(const std::string& s) {
 
 /// The opening of an SVG document of width x height pixels.
 inline std::string svg_open(int width, int height, const char* extra_attributes = "") {
-    std::string s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                    "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\"";
+    std::string s =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\"";
     s += " width=\"" + std::to_string(width) + "\" height=\"" + std::to_string(height) +
          "\" viewBox=\"0 0 " + std::to_string(width) + ' ' + std::to_string(height) + '"';
     s += extra_attributes;

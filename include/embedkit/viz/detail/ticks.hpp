@@ -32,9 +32,11 @@ inline std::string tick_label(double v, double step, double max_abs) {
     if (std::fabs(v) < step * 1e-6) v = 0.0;
     char buf[64];
     if (max_abs >= 1e6 || step < 1e-4) {
-        const int digits = std::clamp(
-            static_cast<int>(std::floor(std::log10(std::max(max_abs, step))) - std::floor(std::log10(step))) + 1,
-            1, 15);
+        const int digits =
+            std::clamp(static_cast<int>(std::floor(std::log10(std::max(max_abs, step))) -
+                                        std::floor(std::log10(step))) +
+                           1,
+                       1, 15);
         std::snprintf(buf, sizeof buf, "%.*g", digits, v);
     } else {
         const int decimals = std::max(0, -static_cast<int>(std::floor(std::log10(step) + 1e-9)));
