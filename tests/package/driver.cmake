@@ -144,7 +144,7 @@ elseif(MODE STREQUAL "plain")
     "-I${EMBEDKIT_SOURCE_DIR}/include" -isystem "${EIGEN_INCLUDE_DIR}"
     -DEMBEDKIT_EXPECT_VERSION_MAJOR=${_major} -DEMBEDKIT_EXPECT_VERSION_MINOR=${_minor}
     -DEMBEDKIT_EXPECT_VERSION_PATCH=${_patch}
-    -DEMBEDKIT_EXPECT_HAS_ZLIB=0 -DEMBEDKIT_EXPECT_HAS_PNG=0
+    -DEMBEDKIT_EXPECT_HAS_ZLIB=0 -DEMBEDKIT_EXPECT_HAS_PNG=0 -DEMBEDKIT_CONSUMER_TEMPLATES=1
     "${_package_dir}/consumer.cpp" "${_package_dir}/consumer_helper.cpp" -o "${_exe}")
 
 else()
