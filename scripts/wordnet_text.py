@@ -14,6 +14,7 @@ definition followed by quoted usage examples separated by "; ", e.g.
 """
 
 import hashlib
+import os
 import re
 import subprocess
 import tempfile
@@ -35,8 +36,11 @@ class Synset:
 
 
 def _download(workdir: Path) -> Path:
-    subprocess.run(["apt-get", "download", f"{PACKAGE}={VERSION}"], cwd=workdir, check=True,
-                   stdout=subprocess.DEVNULL)
+    # As root, apt would hand the download to its _apt user, who cannot write into a private
+    # temporary folder (it then warns and downloads as root anyway): ask for root directly.
+    sandbox = ["-o", "APT::Sandbox::User=root"] if os.geteuid() == 0 else []
+    subprocess.run(["apt-get", *sandbox, "download", f"{PACKAGE}={VERSION}"], cwd=workdir,
+                   check=True, stdout=subprocess.DEVNULL)
     debs = list(workdir.glob(f"{PACKAGE}_*.deb"))
     if len(debs) != 1:
         raise SystemExit(f"wordnet_text: apt-get download left {debs} in {workdir}")
@@ -63,7 +67,6 @@ def load_synsets():
     """All synsets of WordNet 3.0, in file order (noun, verb, adj, adv; by offset)."""
     synsets = []
     with tempfile.TemporaryDirectory(prefix="embedkit-wordnet-") as tmp:
-        Path(tmp).chmod(0o755)  # so that apt's unprivileged _apt user may write the .deb there
         folder = _download(Path(tmp))
         for pos in POS_FILES:
             with open(folder / f"data.{pos}", encoding="ascii") as f:
