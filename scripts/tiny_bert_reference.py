@@ -35,6 +35,7 @@ Usage: PY="$(scripts/python-env)"; OMP_NUM_THREADS=1 taskset -c 1 "$PY" scripts/
 """
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -154,6 +155,10 @@ def build(name, folder: Path, texts):
         if folder.exists():
             shutil.rmtree(folder)
         st.save(str(folder), create_model_card=False)
+    config_file = folder / "config.json"  # name it, rather than leave the temporary path
+    cfg = json.loads(config_file.read_text())
+    cfg["_name_or_path"] = f"embedkit-tiny-{name}"
+    config_file.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
     empty = folder / "2_Normalize"  # Normalize saves nothing; git keeps no empty folder, and
     if empty.is_dir() and not any(empty.iterdir()):  # all-MiniLM-L6-v2 ships none either
         empty.rmdir()
