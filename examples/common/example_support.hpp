@@ -60,6 +60,10 @@ public:
                 value = arg.substr(eq + 1);
                 inline_value = true;
             }
+            if (!positional_name_.empty() && (arg.empty() || arg[0] != '-' || arg == "-")) {
+                positionals_.push_back(arg);
+                continue;
+            }
             Flag* f = find(name);
             if (f == nullptr) throw ek::ArgumentError("unknown flag '" + arg + "' (see --help)");
             if (f->takes_value) {
@@ -76,6 +80,14 @@ public:
         }
         return true;
     }
+
+    /// Accepts arguments that do not start with '-' (and "-" itself) as positional, shown in
+    /// --help as `name...`.
+    void allow_positional(const std::string& name, const std::string& help) {
+        positional_name_ = name;
+        positional_help_ = help;
+    }
+    const std::vector<std::string>& positionals() const { return positionals_; }
 
     std::string str(const std::string& name) const { return get(name).value; }
     bool on(const std::string& name) const { return get(name).seen; }
@@ -106,7 +118,11 @@ public:
     }
 
     void print_help(std::ostream& out) const {
-        out << "usage: " << program_ << " [flags]\n\n" << summary_ << "\n\nflags:\n";
+        out << "usage: " << program_ << " [flags]"
+            << (positional_name_.empty() ? "" : " [" + positional_name_ + "...]") << "\n\n"
+            << summary_ << "\n\n";
+        if (!positional_name_.empty()) out << positional_name_ << "...: " << positional_help_ << "\n\n";
+        out << "flags:\n";
         for (const auto& f : flags_) {
             std::string left = "  " + f.name + (f.takes_value ? " VALUE" : "");
             if (left.size() < 22) left.resize(22, ' ');
@@ -130,6 +146,8 @@ private:
 
     std::string program_, summary_;
     std::vector<Flag> flags_;
+    std::string positional_name_, positional_help_;
+    std::vector<std::string> positionals_;
 };
 
 /// Adds the data flags both MNIST examples share.

@@ -1,0 +1,177 @@
+// SentenceEncoder against sentence-transformers: three tiny random BERT folders (committed,
+// with their reference embeddings and token ids) and, when it is present, all-MiniLM-L6-v2 on
+// 2,084 sentences (tests/text/data/README.md says how every reference was made).
+#include <embedkit/io/npy.hpp>
+#include <embedkit/text/sentence_encoder.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/stat.h>
+
+namespace {
+
+namespace ek = embedkit;
+using ek::RowMatrixF;
+using ek::text::EncoderOptions;
+using ek::text::SentenceEncoder;
+
+const std::string data_dir = EMBEDKIT_TEXT_TEST_DATA;
+
+std::vector<std::string> lines_of(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    REQUIRE_MESSAGE(in.good(), "cannot open ", path);
+    std::vector<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) lines.push_back(line);
+    return lines;
+}
+
+std::vector<std::vector<std::int32_t>> ids_of(const std::string& path) {
+    std::vector<std::vector<std::int32_t>> all;
+    for (const std::string& line : lines_of(path)) {
+        std::istringstream s(line);
+        std::vector<std::int32_t> ids;
+        std::int32_t id = 0;
+        while (s >> id) ids.push_back(id);
+        all.push_back(ids);
+    }
+    return all;
+}
+
+struct Agreement {
+    double max_abs = 0;
+    double min_cosine = 1;
+    std::size_t worst = 0;
+};
+
+Agreement compare(const RowMatrixF& got, const RowMatrixF& ref) {
+    REQUIRE(got.rows() == ref.rows());
+    REQUIRE(got.cols() == ref.cols());
+    Agreement a;
+    for (Eigen::Index i = 0; i < got.rows(); ++i) {
+        const Eigen::VectorXd g = got.row(i).cast<double>().transpose();
+        const Eigen::VectorXd r = ref.row(i).cast<double>().transpose();
+        const double d = (g - r).cwiseAbs().maxCoeff();
+        if (d > a.max_abs) {
+            a.max_abs = d;
+            a.worst = static_cast<std::size_t>(i);
+        }
+        const double den = g.norm() * r.norm();
+        a.min_cosine = std::min(a.min_cosine, den > 0 ? g.dot(r) / den : 1.0);
+    }
+    return a;
+}
+
+void check_ids(const SentenceEncoder& enc, const std::vector<std::string>& texts,
+               const std::vector<std::vector<std::int32_t>>& ref) {
+    REQUIRE(texts.size() == ref.size());
+    const auto got = enc.tokenizer().encode_batch(texts, enc.max_seq_length());
+    std::size_t mismatches = 0;
+    for (std::size_t i = 0; i < texts.size(); ++i)
+        if (got[i].ids != ref[i]) {
+            if (++mismatches <= 3) FAIL_CHECK("token ids differ for text ", i, ": ", texts[i]);
+        }
+    CHECK(mismatches == 0);
+}
+
+bool is_folder(const std::string& p) {
+    struct stat st {};
+    return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+TEST_CASE("sentence encoder: tiny BERT folders match sentence-transformers") {
+    // mean_norm: mean pooling + Normalize; cls_raw: CLS pooling, no Normalize, 3 layers,
+    // layer_norm_eps 1e-5; max_cased: max pooling, a cased tokenizer. Not normalised vectors
+    // (norms about 6.5) carry about 1e-6 of batch noise in the reference itself.
+    for (const char* name : {"mean_norm", "cls_raw", "max_cased"}) {
+        CAPTURE(name);
+        const std::string dir = data_dir + "/tiny/" + name;
+        const SentenceEncoder enc = SentenceEncoder::load(dir);
+        const std::vector<std::string> texts = lines_of(dir + "/texts.txt");
+        check_ids(enc, texts, ids_of(dir + "/ids.txt"));
+        const Agreement a = compare(enc.encode(texts), ek::io::read_npy<float>(dir + "/reference.npy"));
+        INFO("max |difference| ", a.max_abs, " (text ", a.worst, "), min cosine ", a.min_cosine);
+        CHECK(a.max_abs <= 1e-5);
+        CHECK(a.min_cosine >= 0.99999);
+    }
+    const SentenceEncoder cls = SentenceEncoder::load(data_dir + "/tiny/cls_raw");
+    CHECK(cls.sentence_config().pooling.cls);
+    CHECK_FALSE(cls.sentence_config().normalize);
+    CHECK(cls.encoder().config().num_layers == 3);
+    CHECK(cls.encoder().config().layer_norm_eps == doctest::Approx(1e-5));
+    const SentenceEncoder cased = SentenceEncoder::load(data_dir + "/tiny/max_cased");
+    CHECK(cased.sentence_config().pooling.max);
+    CHECK_FALSE(cased.tokenizer().options().lowercase);
+}
+
+TEST_CASE("sentence encoder: results do not depend on threads or batch size beyond rounding") {
+    const std::string dir = data_dir + "/tiny/mean_norm";
+    std::vector<std::string> texts = lines_of(dir + "/texts.txt");
+    const std::vector<std::string> base = texts;
+    for (int r = 0; r < 6; ++r) texts.insert(texts.end(), base.begin(), base.end());
+    EncoderOptions one;
+    one.threads = 1;
+    one.batch_size = 7;
+    EncoderOptions three = one;
+    three.threads = 3;
+    const RowMatrixF a = SentenceEncoder::load(dir, one).encode(texts);
+    const RowMatrixF b = SentenceEncoder::load(dir, three).encode(texts);
+    CHECK((a.array() == b.array()).all());  // bit-identical for every thread count
+    EncoderOptions single = one;
+    single.batch_size = 1;
+    const RowMatrixF c = SentenceEncoder::load(dir, single).encode(texts);
+    CHECK((a - c).cwiseAbs().maxCoeff() < 1e-6f);
+    // Repeated texts get the same vector as their first copy, whatever pass they fell into.
+    const auto n = static_cast<Eigen::Index>(base.size());
+    CHECK((a.topRows(n) - a.middleRows(3 * n, n)).cwiseAbs().maxCoeff() < 1e-6f);
+    std::size_t calls = 0, last = 0;
+    SentenceEncoder::load(dir, one).encode(texts, [&](std::size_t done, std::size_t total) {
+        ++calls;
+        CHECK(done > last);
+        CHECK(total == texts.size());
+        last = done;
+    });
+    CHECK(last == texts.size());
+    CHECK(calls >= texts.size() / 7);
+    CHECK(SentenceEncoder::load(dir).encode({}).rows() == 0);
+}
+
+TEST_CASE("sentence encoder: invalid UTF-8 names the text and the byte") {
+    const SentenceEncoder enc = SentenceEncoder::load(data_dir + "/tiny/mean_norm");
+    CHECK_THROWS_WITH_AS(enc.encode({"fine", "also fine", std::string("bad \xC3(", 6)}),
+                         doctest::Contains("text 2"), ek::ArgumentError);
+}
+
+TEST_CASE("sentence encoder: all-MiniLM-L6-v2 matches sentence-transformers on 2,084 sentences") {
+    const char* env = std::getenv("EMBEDKIT_MODEL_DIR");
+    const std::string dir = env != nullptr && *env != 0 ? env : EMBEDKIT_DEFAULT_MODEL_DIR;
+    if (!is_folder(dir)) {
+        const char* ci = std::getenv("CI");
+        if (ci != nullptr && std::string(ci) == "true")
+            FAIL("all-MiniLM-L6-v2 not found at '", dir,
+                 "': CI must fetch it (scripts/get-model, which scripts/test runs)");
+        MESSAGE("skipped: all-MiniLM-L6-v2 not found at '", dir, "' (run scripts/get-model)");
+        return;
+    }
+    EncoderOptions o;
+    o.threads = 2;
+    const SentenceEncoder enc = SentenceEncoder::load(dir, o);
+    CHECK(enc.max_seq_length() == 256);
+    CHECK(enc.dimension() == 384);
+    const std::vector<std::string> texts = lines_of(data_dir + "/minilm_sentences.txt");
+    check_ids(enc, texts, ids_of(data_dir + "/minilm_reference_ids.txt"));
+    const RowMatrixF got = enc.encode(texts);
+    const Agreement a = compare(got, ek::io::read_npy<float>(data_dir + "/minilm_reference.npy"));
+    INFO("max |difference| ", a.max_abs, " (text ", a.worst, "), min cosine ", a.min_cosine);
+    CHECK(a.max_abs <= 1e-5);
+    CHECK(a.min_cosine >= 0.99999);
+    MESSAGE("all-MiniLM-L6-v2: max |difference| ", a.max_abs, ", min cosine ", a.min_cosine);
+}
