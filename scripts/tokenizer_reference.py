@@ -109,6 +109,26 @@ def read_corpus(path):
     return [unescape(l) for l in lines]
 
 
+def bench(args):
+    import time
+
+    texts = read_corpus(args.corpus)
+    backend = reference_tokenizer(args.model).backend_tokenizer
+    backend.no_padding()
+    backend.enable_truncation(args.max_length)
+    for name, lines in (("corpus_mixed", texts),
+                        ("corpus_ascii", [t for t in texts if all(ord(c) < 128 for c in t)])):
+        best = None
+        for _ in range(5):
+            t0 = time.process_time()
+            encs = backend.encode_batch(lines, add_special_tokens=True)
+            dt = time.process_time() - t0
+            best = dt if best is None else min(best, dt)
+        n = sum(len(e.ids) for e in encs)
+        print("wordpiece/reference/%s: %d lines, %d tokens, %.3f M tokens/s (CPU time)"
+              % (name, len(lines), n, n / best / 1e6))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="models/all-MiniLM-L6-v2")
@@ -117,7 +137,12 @@ def main():
     ap.add_argument("--max-length", type=int, default=256)
     ap.add_argument("--config-lines", type=int, default=400,
                     help="lines of the corpus (every k-th) encoded under each other configuration")
+    ap.add_argument("--bench", action="store_true",
+                    help="only time the reference (tokens/s, CPU time, best of 5) on the corpus "
+                         "and its ASCII lines; run with RAYON_NUM_THREADS=1 for one thread")
     args = ap.parse_args()
+    if args.bench:
+        return bench(args)
 
     import tokenizers
     import transformers

@@ -132,7 +132,7 @@ TEST_CASE("wordpiece: words over max_input_chars_per_word code points (not bytes
     CHECK(texttest::minilm().encode(e101).ids == std::vector<std::int32_t>{101, 100, 102});
 }
 
-TEST_CASE("wordpiece: whitespace and punctuation split; symbols do not") {
+TEST_CASE("wordpiece: whitespace and punctuation split, symbols do not") {
     const auto t = small({"a", "b", ",", "!",
                           "\xE2\x82\xAC"
                           "5",
@@ -394,7 +394,7 @@ TEST_CASE("wordpiece: the vocabulary file format") {
     CHECK_THROWS_AS(WordPieceTokenizer(V{"[CLS]", "[SEP]"}), embedkit::ArgumentError);
 }
 
-TEST_CASE("wordpiece: copies and moves keep working; const encodes run on several threads") {
+TEST_CASE("wordpiece: copies and moves keep working, const encodes run on several threads") {
     const auto& ref = texttest::minilm();
     WordPieceTokenizer copy = ref;
     WordPieceTokenizer moved = std::move(copy);
