@@ -9,6 +9,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -20,8 +21,8 @@ using V = std::vector<std::string>;
 const V good = {"[UNK]", "[CLS]", "[SEP]", "a"};
 
 struct VocabFiles {
-    std::filesystem::path dir =
-        std::filesystem::temp_directory_path() / "embedkit_errors_text_vocab";
+    std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                ("embedkit_errors_text_" + std::to_string(std::random_device{}()));
     VocabFiles() { std::filesystem::create_directories(dir); }
     ~VocabFiles() {
         std::error_code ec;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -198,11 +199,35 @@ TEST_CASE("wordpiece: CJK ideographs are words of their own unless tokenize_chin
     o.tokenize_chinese_chars = false;
     const auto n = small({zhong, wen, "a", zhong + wen}, o);
     CHECK(tok(n, zhong + wen) == V{"[CLS]", zhong + wen, "[SEP]"});
-    // Hangul and kana are not CJK ideographs here.
-    const auto k = small({"\xED\x95\x9C\xEA\xB5\xAD"}, o);
-    const auto k2 = small({"\xED\x95\x9C\xEA\xB5\xAD"});
-    CHECK(tok(k2, "\xED\x95\x9C\xEA\xB5\xAD").size() == 3);
-    (void)k;
+    // Hangul is not among the CJK ideographs: 한국 stays one word.
+    const auto k = small({"\xED\x95\x9C\xEA\xB5\xAD"}, [] {
+        WordPieceOptions keep;
+        keep.strip_accents = false;
+        return keep;
+    }());
+    CHECK(tok(k, "\xED\x95\x9C\xEA\xB5\xAD") == V{"[CLS]", "\xED\x95\x9C\xEA\xB5\xAD", "[SEP]"});
+}
+
+TEST_CASE("wordpiece: marks reorder by combining class, and offsets follow the reference") {
+    // NFD sorts a run of marks by class; the mark filter then drops Mn only as the reference's
+    // (older) tables say. Reference (tokenizers 0.19.1), byte offsets:
+    //   "d" U+064D (class 29, dropped) U+111C0 (class 9, kept): [UNK] (0, 3): U+111C0 moves
+    //   before U+064D and takes its place, so the word ends where U+064D ends.
+    //   "n" "é" U+1D16E (216, kept) U+20D3 (1, dropped): the run U+0301 U+1D16E U+20D3 sorts to
+    //   U+20D3 U+1D16E U+0301; U+1D16E takes U+20D3's place (the second code point of the run),
+    //   so the word ends at the end of the text.
+    const auto& t = texttest::minilm();
+    const Encoding a = t.encode("d\xD9\x8D\xF0\x91\x87\x80");
+    CHECK(a.ids == std::vector<std::int32_t>{101, 100, 102});
+    CHECK(a.offsets[1] == TextSpan{0, 3});
+    const Encoding b = t.encode("n\xC3\xA9\xF0\x9D\x85\xAE\xE2\x83\x93");
+    CHECK(b.ids == std::vector<std::int32_t>{101, 100, 102});
+    CHECK(b.offsets[1] == TextSpan{0, 10});
+    // Without strip_accents nothing is decomposed or reordered.
+    WordPieceOptions keep;
+    keep.strip_accents = false;
+    const WordPieceTokenizer k(t.vocabulary(), keep);
+    CHECK(k.encode("d\xD9\x8D\xF0\x91\x87\x80").offsets[1] == TextSpan{0, 7});
 }
 
 TEST_CASE("wordpiece: lowercase is per code point, without context") {
