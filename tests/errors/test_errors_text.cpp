@@ -89,4 +89,7 @@ TEST_CASE("errors table: WordPiece tokenizer") {
     EMBEDKIT_ERROR_ROW("TOK-13", embedkit::FormatError,
                        "line 4: invalid UTF-8 at byte 1 (a truncated sequence)",
                        text::WordPieceTokenizer::from_vocab_file(bad));
+    const auto cr = files.write("cr.txt", "[UNK]\n[CLS]\n[SEP]\na\rb\n");
+    EMBEDKIT_ERROR_ROW("TOK-14", embedkit::FormatError, "line 4: a carriage return inside the line",
+                       text::WordPieceTokenizer::from_vocab_file(cr));
 }

@@ -79,7 +79,7 @@ public:
     /// Reads vocab.txt: one token per line (id = line number from 0), UTF-8, "\n" or "\r\n"
     /// line ends, the last line end optional. Throws IoError if the file cannot be read and
     /// FormatError (naming the file and line) for an empty line, a repeated token, invalid
-    /// UTF-8 or a missing unk/cls/sep token.
+    /// UTF-8, a carriage return inside a line or a missing unk/cls/sep token.
     static WordPieceTokenizer from_vocab_file(const std::filesystem::path& path,
                                               WordPieceOptions options = {}) {
         const std::string func = "embedkit::text::WordPieceTokenizer::from_vocab_file";
@@ -279,6 +279,11 @@ private:
         for (std::size_t i = 0; i < vocab_.size(); ++i) {
             const std::string& tok = vocab_[i];
             if (tok.empty()) refuse(func, file, i, "empty token");
+            // The reference reads vocab.txt with Python's universal newlines, where a lone CR
+            // ends a line too; refused rather than guessed (no token can contain one usefully:
+            // CR is whitespace to the pre-tokenizer).
+            if (file && tok.find('\r') != std::string::npos)
+                refuse(func, file, i, "a carriage return inside the line");
             std::size_t at = 0;
             const detail::Utf8Fault f = detail::find_utf8_fault(tok, at);
             if (f != detail::Utf8Fault::none)
