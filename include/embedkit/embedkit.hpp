@@ -45,5 +45,7 @@
 #include "models/siamese.hpp"
 #include "models/vae.hpp"
 
+#include "text/wordpiece.hpp"
+
 #include "viz/image_grid.hpp"
 #include "viz/scatter.hpp"

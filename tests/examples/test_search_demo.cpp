@@ -28,7 +28,7 @@ std::vector<std::string> lines_with_prefix(const std::string& path, const std::s
 }  // namespace
 
 TEST_CASE("semantic_search demo: the built-in set is the reference's") {
-    const std::string data = EMBEDKIT_TEXT_TEST_DATA;
+    const std::string data = EMBEDKIT_TEXT_DATA_DIR;
     CHECK(lines_with_prefix(data + "/search_demo.txt", "P\t") == example::demo_passages());
     CHECK(lines_with_prefix(data + "/search_demo.txt", "Q\t") == example::demo_questions());
 }
@@ -49,7 +49,7 @@ TEST_CASE("semantic_search demo: top 3 of every question match sentence-transfor
     const embedkit::TopK<float> hits =
         example::search_passages(enc, passages, example::demo_questions(), 3);
     const std::vector<std::string> ref =
-        lines_with_prefix(std::string(EMBEDKIT_TEXT_TEST_DATA) + "/search_demo_reference.txt", "Q\t");
+        lines_with_prefix(std::string(EMBEDKIT_TEXT_DATA_DIR) + "/search_demo_reference.txt", "Q\t");
     REQUIRE(ref.size() == example::demo_questions().size());
     for (std::size_t q = 0; q < ref.size(); ++q) {
         std::istringstream s(ref[q]);

@@ -358,6 +358,39 @@ void distance_seeds() {
     put("distance", "l1_64x64_d33_k80.bin", 2 | 16 | 96, distance(1, 0, 33, 64, 64, 80, small));
 }
 
+// fuzz_tokenizer input: mode (options), max_length byte, text.
+void tokenizer_seeds() {
+    const auto text = [](unsigned max_length, const std::string& s) {
+        Bytes b = {static_cast<unsigned char>(max_length)};
+        b.insert(b.end(), s.begin(), s.end());
+        return b;
+    };
+    put("tokenizer", "empty.bin", 0, text(0, ""));
+    put("tokenizer", "sentence.bin", 0, text(0, "Hello, world! unaffable [SEP] a[CLS]b 3.14"));
+    put("tokenizer", "unicode.bin", 0,
+        text(0,
+             "\xC4\xB0stanbul \xCE\xA3\xCE\x91\xCE\xA3 Stra\xC3\x9F"
+             "e \xE4\xB8\xAD\xE6\x96\x87 "
+             "\xED\x95\x9C\xEA\xB5\xAD \xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD "
+             "\xEF\xBC\xA1 e\xCC\x81 d\xD9\x8D\xF0\x91\x87\x80 \xE2\x80\xA8"));
+    static const char controls[] =
+        "a\0b\x7F"
+        "c\xEF\xBF\xBD"
+        "d\xE2\x80\x8B"
+        "e\xEE\x80\x80\t\r\n";
+    put("tokenizer", "controls.bin", 0, text(0, std::string(controls, sizeof controls - 1)));
+    put("tokenizer", "truncated_8.bin", 0, text(7, "one two three four five six seven eight nine"));
+    put("tokenizer", "long_word.bin", 0,
+        text(0, std::string(101, 'a') + " " + std::string(100, 'b')));
+    put("tokenizer", "cased_keep_accents.bin", 1 | 4, text(0, "Caf\xC3\xA9 \xC4\xB0"));
+    put("tokenizer", "no_chinese_no_clean.bin", 8 | 16, text(0, "\xE4\xB8\xAD\xE6\x96\x87\x01x"));
+    put("tokenizer", "split_special.bin", 32, text(3, "[CLS] [MASK]"));
+    put("tokenizer", "tiny_vocab.bin", 64, text(0, "ab aab \xC4\xB0 \xED\x95\x9C ,!"));
+    put("tokenizer", "invalid_overlong.bin", 0, text(0, "ok \xE0\x80\xAF"));
+    put("tokenizer", "invalid_surrogate.bin", 0, text(0, "\xED\xA0\x80"));
+    put("tokenizer", "invalid_truncated.bin", 0, text(0, "abc\xF0\x9F\x98"));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -371,6 +404,7 @@ int main(int argc, char** argv) {
     npy_seeds(tmp);
     model_seeds(tmp);
     distance_seeds();
+    tokenizer_seeds();
     fs::remove(tmp);
     std::printf("seeds written under %s\n", root.string().c_str());
     return 0;

@@ -21,7 +21,7 @@ using ek::RowMatrixF;
 using ek::text::EncoderOptions;
 using ek::text::SentenceEncoder;
 
-const std::string data_dir = EMBEDKIT_TEXT_TEST_DATA;
+const std::string data_dir = EMBEDKIT_TEXT_DATA_DIR;
 
 std::vector<std::string> lines_of(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
