@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace {
 
 using embedkit::ArgumentError;
@@ -38,6 +40,7 @@ TEST_CASE("json: literals, numbers and strings at the top level") {
     CHECK(parse("\"hi\"").root().as_string() == "hi");
     CHECK(parse("0").root().as_int64() == 0);
     CHECK(parse("-0").root().as_int64() == 0);
+    CHECK(std::signbit(parse("-0").root().as_double()));
     CHECK(parse("12").root().as_double() == 12.0);
     CHECK(parse("-3.25e2").root().as_double() == -325.0);
     CHECK(parse("1E+2").root().as_double() == 100.0);
@@ -308,7 +311,8 @@ TEST_CASE("json: read_json_file reads files and reports what it cannot read") {
     iotest::write_file(p, "{\"a\": }");
     check_throws<FormatError>([&] { io::read_json_file(p); },
                               {"embedkit::io::json: '" + p + "': byte 6"});
-    iotest::write_file(p, std::string(io::json_max_file_bytes + 1, ' '));
+    iotest::write_file(p, "");  // made sparse: one byte over the limit
+    REQUIRE(::truncate(p.c_str(), static_cast<off_t>(io::json_max_file_bytes + 1)) == 0);
     check_throws<FormatError>([&] { io::read_json_file(p); },
                               {"file larger than 67108864 bytes, the limit of read_json_file"});
 }

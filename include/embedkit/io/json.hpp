@@ -787,7 +787,8 @@ private:
                 v.exact_ = true;
                 v.int_ = negative ? static_cast<std::int64_t>(0 - mag)  // two's complement
                                   : static_cast<std::int64_t>(mag);
-                v.number_ = static_cast<double>(v.int_);
+                // "-0" is the integer 0 and the double -0.0.
+                v.number_ = negative && mag == 0 ? -0.0 : static_cast<double>(v.int_);
                 return;
             }
         }
