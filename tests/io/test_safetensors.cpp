@@ -143,8 +143,8 @@ TEST_CASE("safetensors: write_safetensors writes the Python library's bytes") {
     in.push_back(raw("bool", io::SafetensorsDtype::boolean, {2}, std::string("\x01\x00", 2)));
     in.push_back(raw("i8", io::SafetensorsDtype::i8, {2}, std::string("\x80\x7f", 2)));
     in.push_back(raw("i16", io::SafetensorsDtype::i16, {2}, std::string("\x00\x80\x07\x00", 4)));
-    in.push_back(
-        raw("i32", io::SafetensorsDtype::i32, {3}, std::string("\xff\xff\xff\xff\0\0\0\0\xff\xff\xff\x7f", 12)));
+    in.push_back(raw("i32", io::SafetensorsDtype::i32, {3},
+                     std::string("\xff\xff\xff\xff\0\0\0\0\xff\xff\xff\x7f", 12)));
     const float three = 3.0f;
     in.push_back(io::safetensors_f32("scalar", {}, &three));
     in.push_back(io::safetensors_f32("empty", {0, 4}, nullptr));
@@ -198,28 +198,27 @@ TEST_CASE("safetensors: round trips of every dtype through a written file") {
     for (int i = 0; i < 15; ++i) w.data()[i] = static_cast<float>(i) * 0.25f - 2.0f;
     w(1, 1) = std::numeric_limits<float>::infinity();
     w(2, 4) = -0.0f;
-    w(0, 3) = 1e-40f;  // subnormal
+    w(0, 3) = 1e-40f;               // subnormal
     Eigen::MatrixXf col_major = w;  // column-major input is written row-major
     Eigen::VectorXf v(4);
     v << 1, -2, 3.5f, 1e30f;
-    std::vector<std::uint16_t> h = {0x0000, 0x8000, 0x0001, 0x03FF, 0x0400, 0x7BFF, 0x7C00,
-                                    0xFC00, 0x3555};
-    std::vector<std::uint16_t> b = {0x0000, 0x8000, 0x0001, 0x007F, 0x0080, 0x7F7F, 0x7F80,
-                                    0xFF80, 0x3EAB};
+    std::vector<std::uint16_t> h = {0x0000, 0x8000, 0x0001, 0x03FF, 0x0400,
+                                    0x7BFF, 0x7C00, 0xFC00, 0x3555};
+    std::vector<std::uint16_t> b = {0x0000, 0x8000, 0x0001, 0x007F, 0x0080,
+                                    0x7F7F, 0x7F80, 0xFF80, 0x3EAB};
     std::vector<std::int64_t> ids = {0, -1, std::numeric_limits<std::int64_t>::min(),
                                      std::numeric_limits<std::int64_t>::max()};
     const double d[3] = {1e300, -1e-300, 0.1};
-    io::write_safetensors(p,
-                          {io::safetensors_f32("w", w), io::safetensors_f32("wc", col_major),
-                           io::safetensors_f32("v", v), io::safetensors_f16_bits("h", {3, 3}, h.data()),
-                           io::safetensors_bf16_bits("b", {9}, b.data()),
-                           io::safetensors_i64("ids", {2, 2}, ids.data()),
-                           io::safetensors_f64("d", {3}, d)},
-                          {{"a", "1"}, {"b", "\xC3\xA9\t\"x\""}});
+    io::write_safetensors(
+        p,
+        {io::safetensors_f32("w", w), io::safetensors_f32("wc", col_major),
+         io::safetensors_f32("v", v), io::safetensors_f16_bits("h", {3, 3}, h.data()),
+         io::safetensors_bf16_bits("b", {9}, b.data()),
+         io::safetensors_i64("ids", {2, 2}, ids.data()), io::safetensors_f64("d", {3}, d)},
+        {{"a", "1"}, {"b", "\xC3\xA9\t\"x\""}});
     io::SafetensorsFile f(p);
     CHECK(f.header().data_offset() % 8 == 0);
-    CHECK(f.metadata() ==
-          std::map<std::string, std::string>{{"a", "1"}, {"b", "\xC3\xA9\t\"x\""}});
+    CHECK(f.metadata() == std::map<std::string, std::string>{{"a", "1"}, {"b", "\xC3\xA9\t\"x\""}});
     const embedkit::RowMatrixF w2 = f.read_matrix("w", 3, 5);
     for (int i = 0; i < 15; ++i) CHECK(float_bits(w2.data()[i]) == float_bits(w.data()[i]));
     CHECK(f.read_matrix("wc", 3, 5) == w);
@@ -230,7 +229,7 @@ TEST_CASE("safetensors: round trips of every dtype through a written file") {
         CHECK(float_bits(hf[i]) == float_bits(embedkit::detail::half_bits_to_float(h[i])));
         CHECK(float_bits(bf[i]) == std::uint32_t(b[i]) << 16);
     }
-    CHECK(hf[2] == std::ldexp(1.0f, -24));  // the smallest F16 subnormal
+    CHECK(hf[2] == std::ldexp(1.0f, -24));   // the smallest F16 subnormal
     CHECK(bf[2] == std::ldexp(1.0f, -133));  // the smallest BF16 subnormal
     CHECK(std::isinf(hf[6]));
     CHECK(std::isinf(bf[7]));
@@ -260,24 +259,25 @@ TEST_CASE("safetensors: shape-checked reads name the file, the tensor and both s
     TempDir dir;
     const std::string p = dir.file("m.safetensors");
     std::vector<float> q(384 * 384, 0.5f);
-    io::write_safetensors(
-        p, {io::safetensors_f32("encoder.layer.0.attention.self.query.weight", {384, 384},
-                                q.data()),
-            io::safetensors_f32("bias", {384}, q.data())});
+    io::write_safetensors(p, {io::safetensors_f32("encoder.layer.0.attention.self.query.weight",
+                                                  {384, 384}, q.data()),
+                              io::safetensors_f32("bias", {384}, q.data())});
     const io::SafetensorsFile f(p);
     check_throws<FormatError>(
         [&] { f.read_matrix("encoder.layer.0.attention.self.query.weight", 384, 128); },
         {"embedkit::io::safetensors: '" + p +
          "': tensor 'encoder.layer.0.attention.self.query.weight' has shape [384, 384], "
          "expected [384, 128]"});
-    check_throws<FormatError>([&] { f.read_vector("encoder.layer.0.attention.self.query.weight", 384); },
-                              {"has shape [384, 384], expected [384]"});
+    check_throws<FormatError>(
+        [&] { f.read_vector("encoder.layer.0.attention.self.query.weight", 384); },
+        {"has shape [384, 384], expected [384]"});
     check_throws<FormatError>([&] { f.read_matrix("bias", 1, 384); },
                               {"tensor 'bias' has shape [384], expected [1, 384]"});
     check_throws<FormatError>([&] { f.read_vector("bias", 383); },
                               {"has shape [384], expected [383]"});
     check_throws<FormatError>([&] { f.read_f32("pooler.dense.weight"); },
-                              {"'" + p + "': no tensor named 'pooler.dense.weight' (the file "
+                              {"'" + p +
+                               "': no tensor named 'pooler.dense.weight' (the file "
                                "holds 2 tensors)"});
     check_throws<ArgumentError>([&] { f.read_matrix("bias", -1, 384); },
                                 {"rows and cols must be non-negative"});
@@ -291,9 +291,8 @@ TEST_CASE("safetensors: shape-checked reads name the file, the tensor and both s
 TEST_CASE("safetensors: the length field and the header's place in the file") {
     for (std::size_t n = 0; n < 8; ++n) {
         const std::string b(n, '\0');
-        check_throws<FormatError>([&] { view(b); },
-                                  {"file too short for a safetensors header (" +
-                                   std::to_string(n) + " bytes"});
+        check_throws<FormatError>([&] { view(b); }, {"file too short for a safetensors header (" +
+                                                     std::to_string(n) + " bytes"});
     }
     std::string b = st_bytes("{}", "");
     b[0] = 3;  // header of 3 bytes in a 10-byte file
@@ -360,9 +359,8 @@ TEST_CASE("safetensors: the header must be a JSON object of valid entries") {
             "data_offsets must be an array of two integers");
     rejects("{\"x\": {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[-4,0]}}", d,
             "data_offsets must hold integers from 0 to 2^63 - 1, got -4");
-    rejects(
-        "{\"x\": {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551616]}}", d,
-        "data_offsets must hold integers from 0 to 2^63 - 1");
+    rejects("{\"x\": {\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,18446744073709551616]}}",
+            d, "data_offsets must hold integers from 0 to 2^63 - 1");
     rejects("{\"__metadata__\": [\"a\"]}", "",
             "__metadata__ must be an object of strings, got array");
     rejects("{\"__metadata__\": {\"format\": \"pt\", \"n\": 3}}", "",
@@ -412,8 +410,8 @@ TEST_CASE("safetensors: overlapping tensors are refused, adjacent and empty ones
     rejects("{" + entry("a", 4, 8) + "," + entry("b", 0, 24) + "}", d, "overlap");
     rejects("{" + entry("a", 0, 8) + "," + entry("b", 0, 8) + "}", d, "overlap");
     const io::SafetensorsView ok =
-        view(st_bytes("{" + entry("a", 0, 12) + "," + entry("b", 12, 24) + "," + entry("e", 12, 12) +
-                          "," + entry("f", 4, 4) + "}",
+        view(st_bytes("{" + entry("a", 0, 12) + "," + entry("b", 12, 24) + "," +
+                          entry("e", 12, 12) + "," + entry("f", 4, 4) + "}",
                       d));
     CHECK(ok.tensors().size() == 4);
     // Gaps are tolerated (the data buffer need not be covered).
@@ -442,20 +440,25 @@ TEST_CASE("safetensors: file errors and writer arguments") {
                 p, {io::safetensors_f32("a", {2}, x), io::safetensors_f32("a", {1}, x)});
         },
         {"write_safetensors: tensor name 'a' appears twice"});
-    check_throws<ArgumentError>([&] { io::write_safetensors(p, {io::safetensors_f32("", {2}, x)}); },
-                                {"a tensor has an empty name"});
+    check_throws<ArgumentError>(
+        [&] { io::write_safetensors(p, {io::safetensors_f32("", {2}, x)}); },
+        {"a tensor has an empty name"});
     check_throws<ArgumentError>(
         [&] { io::write_safetensors(p, {io::safetensors_f32("__metadata__", {2}, x)}); },
         {"'__metadata__' is reserved"});
     io::SafetensorsInput bad = io::safetensors_f32("a", {2}, x);
     bad.shape = {3};
-    check_throws<ArgumentError>([&] { io::write_safetensors(p, {bad}); },
-                                {"tensor 'a' of shape [3] and dtype F32 has 8 bytes, it needs 3 x 4"});
+    check_throws<ArgumentError>(
+        [&] { io::write_safetensors(p, {bad}); },
+        {"tensor 'a' of shape [3] and dtype F32 has 8 bytes, it needs 3 x 4"});
     check_throws<ArgumentError>(
         [&] { io::write_safetensors(p, {io::safetensors_f32("\xC3", {2}, x)}); },
         {"not valid UTF-8"});
     check_throws<ArgumentError>(
-        [&] { io::safetensors_f32("a", {4294967296, 4294967296}, x); }, {"overflows 64 bits"});
+        [&] {
+            io::safetensors_f32("a", {4294967296, 4294967296}, x);
+        },
+        {"overflows 64 bits"});
     check_throws<IoError>(
         [&] { io::write_safetensors(dir.file("no/such/folder.safetensors"), {}); },
         {"cannot create a temporary file beside"});

@@ -167,11 +167,11 @@ inline bool st_host_is_little_endian() noexcept {
 }
 
 inline bool st_parse_dtype(const std::string& s, SafetensorsDtype& out) noexcept {
-    static const SafetensorsDtype all[] = {
-        SafetensorsDtype::f64, SafetensorsDtype::f32, SafetensorsDtype::f16,
-        SafetensorsDtype::bf16, SafetensorsDtype::i64, SafetensorsDtype::i32,
-        SafetensorsDtype::i16, SafetensorsDtype::i8, SafetensorsDtype::u8,
-        SafetensorsDtype::boolean};
+    static const SafetensorsDtype all[] = {SafetensorsDtype::f64, SafetensorsDtype::f32,
+                                           SafetensorsDtype::f16, SafetensorsDtype::bf16,
+                                           SafetensorsDtype::i64, SafetensorsDtype::i32,
+                                           SafetensorsDtype::i16, SafetensorsDtype::i8,
+                                           SafetensorsDtype::u8,  SafetensorsDtype::boolean};
     for (const SafetensorsDtype d : all)
         if (s == safetensors_dtype_name(d)) {
             out = d;
@@ -235,8 +235,8 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, std
                             " bytes, more than the reader's limit of " +
                             std::to_string(safetensors_max_header_bytes) + " bytes");
     if (n > size - 8)
-        st_fail(source, "truncated header (needs " + std::to_string(8 + n) +
-                            " bytes, file has " + std::to_string(size) + ")");
+        st_fail(source, "truncated header (needs " + std::to_string(8 + n) + " bytes, file has " +
+                            std::to_string(size) + ")");
     if (n == 0 || data[8] != '{')
         st_fail(source, "the header is not a JSON object (it must start with '{')");
     const std::string_view text(reinterpret_cast<const char*>(data + 8),
@@ -259,8 +259,7 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, std
             for (const JsonMember& kv : m.value.as_object()) {
                 if (!kv.value.is_string())
                     st_fail(source, "__metadata__ must be an object of strings, but " +
-                                        st_name(kv.key) + " is " +
-                                        json_type_name(kv.value.type()));
+                                        st_name(kv.key) + " is " + json_type_name(kv.value.type()));
                 h.metadata_.emplace(kv.key, kv.value.as_string());
             }
             continue;
@@ -285,8 +284,8 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, std
                                     " (expected dtype, shape, data_offsets)");
         }
         if (dtype == nullptr || shape == nullptr || offsets == nullptr)
-            st_fail(source, "tensor " + st_name(name) +
-                                ": entry lacks one of dtype, shape, data_offsets");
+            st_fail(source,
+                    "tensor " + st_name(name) + ": entry lacks one of dtype, shape, data_offsets");
         SafetensorsTensor t;
         t.name = name;
         if (!dtype->is_string())
@@ -320,8 +319,7 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, std
         const std::uint64_t item = safetensors_dtype_size(t.dtype);
         if (overflow || count > std::numeric_limits<std::uint64_t>::max() / item)
             st_fail(source, "tensor " + st_name(name) + ": shape " +
-                                detail::st_shape_string(t.shape) +
-                                " overflows 64 bits");
+                                detail::st_shape_string(t.shape) + " overflows 64 bits");
         if (!offsets->is_array() || offsets->size() != 2)
             st_fail(source, "tensor " + st_name(name) +
                                 ": data_offsets must be an array of two integers [begin, end]");
@@ -334,15 +332,15 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, std
         if (t.end > h.data_size_)
             st_fail(source, "tensor " + st_name(name) + ": data_offsets [" +
                                 std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                                "] reach past the data buffer of " +
-                                std::to_string(h.data_size_) + " bytes");
+                                "] reach past the data buffer of " + std::to_string(h.data_size_) +
+                                " bytes");
         if (count * item != t.end - t.begin)
             st_fail(source, "tensor " + st_name(name) + " has shape " +
                                 detail::st_shape_string(t.shape) + " of " +
                                 safetensors_dtype_name(t.dtype) + ", which needs " +
                                 std::to_string(count * item) + " bytes, but data_offsets [" +
-                                std::to_string(t.begin) + ", " + std::to_string(t.end) +
-                                "] hold " + std::to_string(t.end - t.begin));
+                                std::to_string(t.begin) + ", " + std::to_string(t.end) + "] hold " +
+                                std::to_string(t.end - t.begin));
         h.index_.emplace(t.name, h.tensors_.size());
         h.tensors_.push_back(std::move(t));
     }
@@ -361,9 +359,8 @@ inline SafetensorsHeader parse_safetensors_header(const unsigned char* data, std
             st_fail(source, "tensors " + st_name(order[i - 1]->name) + " [" +
                                 std::to_string(order[i - 1]->begin) + ", " +
                                 std::to_string(order[i - 1]->end) + ") and " +
-                                st_name(order[i]->name) + " [" +
-                                std::to_string(order[i]->begin) + ", " +
-                                std::to_string(order[i]->end) + ") overlap");
+                                st_name(order[i]->name) + " [" + std::to_string(order[i]->begin) +
+                                ", " + std::to_string(order[i]->end) + ") overlap");
     return h;
 }
 
@@ -401,8 +398,8 @@ public:
         const SafetensorsTensor* t = find(name);
         if (t == nullptr)
             detail::st_fail(source_, "no tensor named " + detail::st_name(std::string(name)) +
-                                         " (the file holds " +
-                                         std::to_string(tensors().size()) + " tensors)");
+                                         " (the file holds " + std::to_string(tensors().size()) +
+                                         " tensors)");
         return *t;
     }
     /// The tensor's bytes as stored (little-endian, row-major, not necessarily aligned).
@@ -424,9 +421,10 @@ public:
     /// differs; ArgumentError if rows or cols is negative.
     RowMatrixF read_matrix(std::string_view name, Eigen::Index rows, Eigen::Index cols) const {
         if (rows < 0 || cols < 0)
-            throw ArgumentError("embedkit::io::SafetensorsFile::read_matrix: rows and cols must "
-                                "be non-negative, got " +
-                                std::to_string(rows) + " and " + std::to_string(cols));
+            throw ArgumentError(
+                "embedkit::io::SafetensorsFile::read_matrix: rows and cols must "
+                "be non-negative, got " +
+                std::to_string(rows) + " and " + std::to_string(cols));
         const SafetensorsTensor& t = tensor(name);
         check_shape(t, {static_cast<std::uint64_t>(rows), static_cast<std::uint64_t>(cols)});
         RowMatrixF m(rows, cols);
@@ -452,8 +450,7 @@ public:
         const SafetensorsTensor& t = tensor(name);
         if (t.dtype != SafetensorsDtype::i64)
             detail::st_fail(source_, "tensor " + detail::st_name(t.name) + " has dtype " +
-                                         safetensors_dtype_name(t.dtype) +
-                                         ", read_i64 reads I64");
+                                         safetensors_dtype_name(t.dtype) + ", read_i64 reads I64");
         std::vector<std::int64_t> out(static_cast<std::size_t>(t.element_count()));
         if (!out.empty()) std::memcpy(out.data(), bytes(t), out.size() * sizeof(std::int64_t));
         return out;
@@ -489,8 +486,8 @@ private:
             case SafetensorsDtype::bf16:
                 // bfloat16 is the high half of a binary32: widening is exact.
                 for (std::size_t i = 0; i < n; ++i) {
-                    const std::uint32_t bits = (std::uint32_t(p[2 * i]) << 16) |
-                                               (std::uint32_t(p[2 * i + 1]) << 24);
+                    const std::uint32_t bits =
+                        (std::uint32_t(p[2 * i]) << 16) | (std::uint32_t(p[2 * i + 1]) << 24);
                     std::memcpy(out + i, &bits, sizeof(float));
                 }
                 return;
@@ -682,8 +679,7 @@ SafetensorsInput safetensors_f32(std::string name, const Eigen::DenseBase<Derive
         const RowMatrixF r = m.derived();
         return safetensors_f32(
             std::move(name),
-            {static_cast<std::uint64_t>(r.rows()), static_cast<std::uint64_t>(r.cols())},
-            r.data());
+            {static_cast<std::uint64_t>(r.rows()), static_cast<std::uint64_t>(r.cols())}, r.data());
     }
 }
 /// F64 tensor from `data`.
@@ -697,8 +693,7 @@ inline SafetensorsInput safetensors_f16_bits(std::string name, std::vector<std::
     return detail::st_input(std::move(name), SafetensorsDtype::f16, std::move(shape), bits);
 }
 /// BF16 tensor from bfloat16 bit patterns (the high 16 bits of a float).
-inline SafetensorsInput safetensors_bf16_bits(std::string name,
-                                              std::vector<std::uint64_t> shape,
+inline SafetensorsInput safetensors_bf16_bits(std::string name, std::vector<std::uint64_t> shape,
                                               const std::uint16_t* bits) {
     return detail::st_input(std::move(name), SafetensorsDtype::bf16, std::move(shape), bits);
 }
@@ -712,10 +707,10 @@ inline SafetensorsInput safetensors_i64(std::string name, std::vector<std::uint6
 /// lists `metadata` under "__metadata__" (omitted when empty) and the tensors sorted as the
 /// Python library 0.4.4 writes them (by dtype: I64, F64, F32, I32, BF16, F16, I16, I8, U8,
 /// BOOL; then by name), packed without gaps, so the bytes equal that library's for the same
-/// tensors and at most one metadata entry; it is padded with spaces so the data buffer starts at a multiple of 8. Throws
-/// ArgumentError for an empty or repeated name, the name "__metadata__", a byte count that
-/// does not match the shape and dtype, or a name or string that is not valid UTF-8; IoError
-/// if the file cannot be written.
+/// tensors and at most one metadata entry; it is padded with spaces so the data buffer starts at a
+/// multiple of 8. Throws ArgumentError for an empty or repeated name, the name "__metadata__", a
+/// byte count that does not match the shape and dtype, or a name or string that is not valid UTF-8;
+/// IoError if the file cannot be written.
 inline void write_safetensors(const std::string& path, const std::vector<SafetensorsInput>& tensors,
                               const std::map<std::string, std::string>& metadata = {}) {
     const std::string func = "embedkit::io::write_safetensors: ";
