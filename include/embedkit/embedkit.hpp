@@ -23,9 +23,11 @@
 #include "data/pairs.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/json.hpp"
 #include "io/mnist.hpp"
 #include "io/model_file.hpp"
 #include "io/npy.hpp"
+#include "io/safetensors.hpp"
 
 #include "nn/activation.hpp"
 #include "nn/dense.hpp"

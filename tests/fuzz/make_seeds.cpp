@@ -1,11 +1,13 @@
 // Writes the seed corpora of the fuzz targets (tests/fuzz/corpus/fuzz_<target>/): small valid
 // files made by embedkit's own writers, and near-valid variants (truncated, wrong magic,
 // oversized header fields, corrupt gzip, ...). Each file starts with the target's mode byte
-// (see the fuzz_*.cpp headers). Usage: fuzz_make_seeds CORPUS_FOLDER  (regenerates in place;
+// (see the fuzz_*.cpp headers), except for fuzz_json and fuzz_safetensors, which take the
+// whole input as the text or file. Usage: fuzz_make_seeds CORPUS_FOLDER  (regenerates in place;
 // the output is deterministic).
 #include <embedkit/io/detail/crc32.hpp>
 #include <embedkit/io/model_file.hpp>
 #include <embedkit/io/npy.hpp>
+#include <embedkit/io/safetensors.hpp>
 #include <embedkit/models/autoencoder.hpp>
 #include <embedkit/models/siamese.hpp>
 #include <embedkit/models/vae.hpp>
@@ -18,6 +20,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,6 +42,15 @@ void put(const std::string& target, const std::string& name, unsigned mode, cons
     out.write(&m, 1);
     out.write(reinterpret_cast<const char*>(body.data()),
               static_cast<std::streamsize>(body.size()));
+    if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
+}
+
+// A seed without a mode byte (fuzz_json, fuzz_safetensors).
+void put_raw(const std::string& target, const std::string& name, const std::string& body) {
+    const fs::path dir = root / ("fuzz_" + target);
+    fs::create_directories(dir);
+    std::ofstream out(dir / name, std::ios::binary | std::ios::trunc);
+    out.write(body.data(), static_cast<std::streamsize>(body.size()));
     if (!out) throw std::runtime_error("cannot write " + (dir / name).string());
 }
 
@@ -391,6 +403,118 @@ void tokenizer_seeds() {
     put("tokenizer", "invalid_truncated.bin", 0, text(0, "abc\xF0\x9F\x98"));
 }
 
+void json_seeds() {
+    put_raw("json", "config.json",
+            "{\n  \"architectures\": [\"BertModel\"],\n  \"hidden_size\": 384,\n"
+            "  \"layer_norm_eps\": 1e-12,\n  \"hidden_dropout_prob\": 0.1,\n"
+            "  \"use_cache\": true,\n  \"gradient_checkpointing\": false,\n"
+            "  \"pad_token_id\": 0,\n  \"position_embedding_type\": \"absolute\",\n"
+            "  \"torch_dtype\": null\n}\n");
+    std::string vocab = "{\"model\":{\"type\":\"WordPiece\",\"unk_token\":\"[UNK]\",\"vocab\":{";
+    const char* words[] = {"[PAD]",
+                           "[UNK]",
+                           "[CLS]",
+                           "[SEP]",
+                           "the",
+                           "##s",
+                           "\\u00e9t\\u00e9",
+                           "\xC3\xA9t\xC3\xA9",
+                           "\\\"",
+                           "a",
+                           "b",
+                           "c",
+                           "d",
+                           "e",
+                           "f",
+                           "g"};
+    for (int i = 0; i < 16; ++i)
+        vocab += std::string(i ? "," : "") + "\"" + words[i] + "\":" + std::to_string(i);
+    vocab += "}},\"added_tokens\":[{\"id\":0,\"content\":\"[PAD]\",\"special\":true}]}";
+    put_raw("json", "tokenizer_like.json", vocab);
+    put_raw("json", "escapes.json",
+            "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\", \"\\u0000\\u001F\\u00e9\\u20AC\", "
+            "\"\\uD83D\\uDE00\", \"\\udbff\\udfff\", \"\xF0\x9F\x98\x80\xE2\x82\xAC\"]");
+    put_raw(
+        "json", "numbers.json",
+        "[0, -0, 1, -1, 9223372036854775807, -9223372036854775808, 9223372036854775808, "
+        "18446744073709551616, 0.5, -2.5e-3, 1E+2, 1e308, 4.9e-324, 1e-400, 123456789.123456789]");
+    put_raw("json", "nested_128.json", std::string(128, '[') + std::string(128, ']'));
+    put_raw("json", "nested_129.json", std::string(129, '[') + std::string(129, ']'));
+    put_raw("json", "duplicate_key.json", "{\"a\": 1, \"b\": {\"a\": 2}, \"a\": 3}");
+    std::string big = "{";
+    for (int i = 0; i < 20; ++i) big += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":[]";
+    put_raw("json", "object_20_members.json", big + "}");
+    put_raw("json", "object_21_members_duplicate.json", big + ",\"k7\":{}}");
+    put_raw("json", "lone_surrogate.json", "\"\\uD800\\u0041\"");
+    put_raw("json", "invalid_utf8.json", "[\"\xED\xA0\x80\", \"\xC0\xAF\"]");
+    put_raw("json", "leading_zero.json", "[01]");
+    put_raw("json", "trailing.json", "{\"a\": [true, false, null]} x");
+    put_raw("json", "control_char.json", "\"a\tb\"");
+    put_raw("json", "overflow.json", "[1e999]");
+}
+
+void safetensors_seeds(const fs::path& tmp) {
+    namespace io = embedkit::io;
+    const auto file = [&](const std::vector<io::SafetensorsInput>& t,
+                          const std::map<std::string, std::string>& meta) {
+        io::write_safetensors(tmp.string(), t, meta);
+        const Bytes b = slurp(tmp.string());
+        return std::string(b.begin(), b.end());
+    };
+    const auto raw = [](const std::string& header, std::size_t data) {
+        std::string out(8, '\0');
+        for (int i = 0; i < 8; ++i)
+            out[static_cast<std::size_t>(i)] =
+                static_cast<char>((std::uint64_t(header.size()) >> (8 * i)) & 0xFFu);
+        out += header;
+        for (std::size_t i = 0; i < data; ++i) out.push_back(static_cast<char>(i * 29 % 251));
+        return out;
+    };
+    const float f[6] = {0.5f, -1e-40f, 3e38f, -0.0f, 1.0f, 2.0f};
+    const std::uint16_t h[4] = {0x0001, 0x7C00, 0x7E01, 0x3C00};
+    const std::int64_t ids[3] = {0, 1, -1};
+    const double d[2] = {1.5, -2.0};
+    const std::string all =
+        file({io::safetensors_f32("w", {2, 3}, f), io::safetensors_f32("b", {6}, f),
+              io::safetensors_f32("s", {}, f), io::safetensors_f32("e", {0, 3}, f),
+              io::safetensors_f16_bits("h", {2, 2}, h), io::safetensors_bf16_bits("bf", {4}, h),
+              io::safetensors_i64("position_ids", {1, 3}, ids), io::safetensors_f64("d", {2}, d)},
+             {{"format", "pt"}});
+    put_raw("safetensors", "all_dtypes.safetensors", all);
+    put_raw("safetensors", "empty_table.safetensors", file({}, {}));
+    put_raw("safetensors", "truncated_data.safetensors", all.substr(0, all.size() - 5));
+    put_raw("safetensors", "truncated_header.safetensors", all.substr(0, 40));
+    std::string past = all;
+    past[1] = '\x7f';
+    put_raw("safetensors", "header_length_past_eof.safetensors", past);
+    const auto entry = [](const std::string& name, const std::string& dtype,
+                          const std::string& shape, const std::string& offsets) {
+        return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape +
+               ",\"data_offsets\":" + offsets + "}";
+    };
+    put_raw("safetensors", "overlap.safetensors",
+            raw("{" + entry("a", "U8", "[12]", "[0,12]") + "," +
+                    entry("b", "U8", "[12]", "[8,20]") + "}",
+                24));
+    put_raw("safetensors", "shape_size_mismatch.safetensors",
+            raw("{" + entry("x", "F32", "[2,3]", "[0,20]") + "}", 24));
+    put_raw("safetensors", "offsets_past_end.safetensors",
+            raw("{" + entry("x", "F32", "[7]", "[0,28]") + "}", 24));
+    put_raw("safetensors", "unknown_dtype.safetensors",
+            raw("{" + entry("x", "F8_E4M3", "[4]", "[0,4]") + "}", 8));
+    put_raw("safetensors", "shape_overflow.safetensors",
+            raw("{" + entry("x", "F32", "[4294967296,4294967296]", "[0,0]") + "}", 0));
+    put_raw("safetensors", "huge_zero_shape.safetensors",
+            raw("{" + entry("x", "F32", "[9223372036854775807,0]", "[0,0]") + "," +
+                    entry("y", "BF16", "[2,2]", "[0,8]") + "}  ",
+                8));
+    put_raw("safetensors", "bad_metadata.safetensors",
+            raw("{\"__metadata__\":{\"format\":1}," + entry("x", "U8", "[1]", "[0,1]") + "}", 1));
+    put_raw("safetensors", "header_not_object.safetensors", raw("[1, 2]", 0));
+    put_raw("safetensors", "oversized_header_length.safetensors",
+            std::string("\xff\xff\xff\xff\xff\xff\xff\xff{}", 10));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -405,6 +529,8 @@ int main(int argc, char** argv) {
     model_seeds(tmp);
     distance_seeds();
     tokenizer_seeds();
+    json_seeds();
+    safetensors_seeds(tmp);
     fs::remove(tmp);
     std::printf("seeds written under %s\n", root.string().c_str());
     return 0;
