@@ -41,13 +41,20 @@ int main(int argc, char** argv) {
         }
         if (i + 1 >= argc) return usage(("flag " + a + " needs a value").c_str());
         const std::string v = argv[++i];
-        if (a == "--model") model = v;
-        else if (a == "--workload") workload = v;
-        else if (a == "--data") data = v;
-        else if (a == "--batch") batch = std::strtol(v.c_str(), nullptr, 10);
-        else if (a == "--threads") threads = std::strtol(v.c_str(), nullptr, 10);
-        else if (a == "--runs") runs = std::strtol(v.c_str(), nullptr, 10);
-        else return usage(("unknown flag " + a).c_str());
+        if (a == "--model")
+            model = v;
+        else if (a == "--workload")
+            workload = v;
+        else if (a == "--data")
+            data = v;
+        else if (a == "--batch")
+            batch = std::strtol(v.c_str(), nullptr, 10);
+        else if (a == "--threads")
+            threads = std::strtol(v.c_str(), nullptr, 10);
+        else if (a == "--runs")
+            runs = std::strtol(v.c_str(), nullptr, 10);
+        else
+            return usage(("unknown flag " + a).c_str());
     }
     if (workload != "short" && workload != "long") return usage("--workload must be short or long");
     if (batch < 1 || threads < 1 || threads > ek::max_num_threads || runs < 1)

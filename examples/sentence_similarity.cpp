@@ -69,8 +69,7 @@ int run(int argc, char** argv) {
 
     std::printf("%zu sentences, %ld dimensions (%s)\n\n", texts.size(), static_cast<long>(e.cols()),
                 encoder.sentence_config().normalize ? "unit length" : "not normalised");
-    for (std::size_t i = 0; i < texts.size(); ++i)
-        std::printf("  [%zu] %s\n", i, texts[i].c_str());
+    for (std::size_t i = 0; i < texts.size(); ++i) std::printf("  [%zu] %s\n", i, texts[i].c_str());
     std::printf("\n  pair      dot     cosine\n");
     for (std::size_t i = 0; i < texts.size(); ++i)
         for (std::size_t j = i + 1; j < texts.size(); ++j) {

@@ -121,7 +121,8 @@ public:
         out << "usage: " << program_ << " [flags]"
             << (positional_name_.empty() ? "" : " [" + positional_name_ + "...]") << "\n\n"
             << summary_ << "\n\n";
-        if (!positional_name_.empty()) out << positional_name_ << "...: " << positional_help_ << "\n\n";
+        if (!positional_name_.empty())
+            out << positional_name_ << "...: " << positional_help_ << "\n\n";
         out << "flags:\n";
         for (const auto& f : flags_) {
             std::string left = "  " + f.name + (f.takes_value ? " VALUE" : "");

@@ -78,8 +78,7 @@ inline std::vector<std::string> read_lines(const std::string& path) {
 /// the vectors of a normalising model are unit length; plain cosine otherwise).
 inline ek::TopK<float> search_passages(const ek::text::SentenceEncoder& encoder,
                                        const ek::RowMatrixF& passages,
-                                       const std::vector<std::string>& questions,
-                                       Eigen::Index k) {
+                                       const std::vector<std::string>& questions, Eigen::Index k) {
     const ek::RowMatrixF q = encoder.encode(questions);
     return ek::top_k(q, passages, std::min<Eigen::Index>(k, passages.rows()), ek::Metric::cosine);
 }

@@ -48,8 +48,8 @@ TEST_CASE("semantic_search demo: top 3 of every question match sentence-transfor
     const embedkit::RowMatrixF passages = enc.encode(example::demo_passages());
     const embedkit::TopK<float> hits =
         example::search_passages(enc, passages, example::demo_questions(), 3);
-    const std::vector<std::string> ref =
-        lines_with_prefix(std::string(EMBEDKIT_TEXT_DATA_DIR) + "/search_demo_reference.txt", "Q\t");
+    const std::vector<std::string> ref = lines_with_prefix(
+        std::string(EMBEDKIT_TEXT_DATA_DIR) + "/search_demo_reference.txt", "Q\t");
     REQUIRE(ref.size() == example::demo_questions().size());
     for (std::size_t q = 0; q < ref.size(); ++q) {
         std::istringstream s(ref[q]);

@@ -72,8 +72,7 @@ double act(double x, HiddenActivation a) {
         case HiddenActivation::gelu:
             return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
         case HiddenActivation::gelu_tanh:
-            return 0.5 * x *
-                   (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+            return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
         case HiddenActivation::relu:
             return x > 0 ? x : 0.0;
     }
@@ -138,8 +137,8 @@ RowMatrixD reference_forward(const BertConfig& c, const BertWeights& w,
             }
         }
         for (std::size_t t = 0; t < n; ++t) {
-            std::vector<double> a = linear(ctx[t], L.attention_output_weight,
-                                           L.attention_output_bias);
+            std::vector<double> a =
+                linear(ctx[t], L.attention_output_weight, L.attention_output_bias);
             for (std::size_t j = 0; j < h; ++j) a[j] += x[t][j];
             layer_norm(a, L.attention_norm_weight, L.attention_norm_bias, c.layer_norm_eps);
             std::vector<double> in = linear(a, L.intermediate_weight, L.intermediate_bias);
@@ -226,8 +225,10 @@ TEST_CASE("bert: weights of the wrong shape are refused, naming the weight") {
     const BertConfig c = small_config(2, 32, 4, HiddenActivation::gelu, 1e-12f);
     BertWeights w = random_weights(c, 3);
     w.layers[1].intermediate_weight.resize(10, 32);
-    CHECK_THROWS_WITH_AS(BertEncoder(c, w), doctest::Contains("intermediate weight has shape [10, 32], expected [67, 32]"),
-                         embedkit::DimensionError);
+    CHECK_THROWS_WITH_AS(
+        BertEncoder(c, w),
+        doctest::Contains("intermediate weight has shape [10, 32], expected [67, 32]"),
+        embedkit::DimensionError);
     BertConfig bad = c;
     bad.num_heads = 5;
     CHECK_THROWS_WITH_AS(BertEncoder(bad, random_weights(c, 3)),

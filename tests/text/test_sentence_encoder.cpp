@@ -97,7 +97,8 @@ TEST_CASE("sentence encoder: tiny BERT folders match sentence-transformers") {
         const SentenceEncoder enc = SentenceEncoder::load(dir);
         const std::vector<std::string> texts = lines_of(dir + "/texts.txt");
         check_ids(enc, texts, ids_of(dir + "/ids.txt"));
-        const Agreement a = compare(enc.encode(texts), ek::io::read_npy<float>(dir + "/reference.npy"));
+        const Agreement a =
+            compare(enc.encode(texts), ek::io::read_npy<float>(dir + "/reference.npy"));
         INFO("max |difference| ", a.max_abs, " (text ", a.worst, "), min cosine ", a.min_cosine);
         CHECK(a.max_abs <= 1e-5);
         CHECK(a.min_cosine >= 0.99999);

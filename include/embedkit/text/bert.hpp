@@ -41,8 +41,8 @@ struct BertConfig {
 /// [out, in] row-major, so a layer computes x W^T + b; query, key and value are stacked
 /// into one [3H, H] matrix (query rows first) to make one matrix product of the three.
 struct BertLayerWeights {
-    RowMatrixF qkv_weight;  ///< [3H, H]
-    VectorF qkv_bias;       ///< 3H
+    RowMatrixF qkv_weight;               ///< [3H, H]
+    VectorF qkv_bias;                    ///< 3H
     RowMatrixF attention_output_weight;  ///< [H, H]
     VectorF attention_output_bias;       ///< H
     VectorF attention_norm_weight;       ///< H (LayerNorm gamma)
@@ -129,8 +129,7 @@ inline void activate(RowMatrixF& x, HiddenActivation a) {
             v = 0.5f * v * (1.0f + (v * 0.70710678118654752440f).erf());
             break;
         case HiddenActivation::gelu_tanh:
-            v = 0.5f * v *
-                (1.0f + (0.79788456080286535588f * (v + 0.044715f * v.cube())).tanh());
+            v = 0.5f * v * (1.0f + (0.79788456080286535588f * (v + 0.044715f * v.cube())).tanh());
             break;
         case HiddenActivation::relu:
             v = v.max(0.0f);
@@ -192,10 +191,9 @@ private:
                 "num_attention_heads, intermediate_size, vocab_size, max_position_embeddings "
                 "and type_vocab_size must all be positive");
         if (c.hidden_size % c.num_heads != 0)
-            throw ArgumentError("embedkit::text::BertEncoder: hidden_size " +
-                                std::to_string(c.hidden_size) +
-                                " is not a multiple of num_attention_heads " +
-                                std::to_string(c.num_heads));
+            throw ArgumentError(
+                "embedkit::text::BertEncoder: hidden_size " + std::to_string(c.hidden_size) +
+                " is not a multiple of num_attention_heads " + std::to_string(c.num_heads));
         if (!(c.layer_norm_eps > 0.0f) || !std::isfinite(c.layer_norm_eps))
             throw ArgumentError(
                 "embedkit::text::BertEncoder: layer_norm_eps must be positive and finite");
@@ -204,14 +202,12 @@ private:
         const BertWeights& w = weights_;
         detail::bert_expect("word_embeddings", w.word_embeddings, c.vocab_size, h);
         detail::bert_expect("position_embeddings", w.position_embeddings, c.max_positions, h);
-        detail::bert_expect("token_type_embeddings", w.token_type_embeddings, c.type_vocab_size,
-                            h);
+        detail::bert_expect("token_type_embeddings", w.token_type_embeddings, c.type_vocab_size, h);
         detail::bert_expect("embeddings LayerNorm weight", w.embedding_norm_weight, h);
         detail::bert_expect("embeddings LayerNorm bias", w.embedding_norm_bias, h);
         if (static_cast<Eigen::Index>(w.layers.size()) != c.num_layers)
-            throw DimensionError("embedkit::text::BertEncoder: " +
-                                 std::to_string(w.layers.size()) + " layers of weights, expected " +
-                                 std::to_string(c.num_layers));
+            throw DimensionError("embedkit::text::BertEncoder: " + std::to_string(w.layers.size()) +
+                                 " layers of weights, expected " + std::to_string(c.num_layers));
         for (const BertLayerWeights& l : w.layers) {
             detail::bert_expect("query/key/value weight", l.qkv_weight, 3 * h, h);
             detail::bert_expect("query/key/value bias", l.qkv_bias, 3 * h);

@@ -289,7 +289,8 @@ inline BertConfig model_bert_config(const io::JsonValue& c) {
     }
     if (const io::JsonValue* p = c.find("position_embedding_type"))
         if (p->as_string() != "absolute")
-            p->fail("is \"" + p->as_string() + "\": only absolute position embeddings are supported");
+            p->fail("is \"" + p->as_string() +
+                    "\": only absolute position embeddings are supported");
     BertConfig b;
     const std::int64_t big = std::int64_t(1) << 24;
     b.vocab_size = model_int(c, "vocab_size", std::int64_t(1) << 31);
@@ -439,8 +440,8 @@ inline WordPieceTokenizer model_tokenizer(const std::string& folder) {
         const io::JsonValue* lower = c.find("do_lower_case");
         o.lowercase = lower ? lower->as_bool() : true;
         const io::JsonValue* strip = c.find("strip_accents");
-        o.strip_accents = (strip && !strip->is_null()) ? std::optional<bool>(strip->as_bool())
-                                                       : std::nullopt;
+        o.strip_accents =
+            (strip && !strip->is_null()) ? std::optional<bool>(strip->as_bool()) : std::nullopt;
         const io::JsonValue* cjk = c.find("tokenize_chinese_chars");
         o.tokenize_chinese_chars = cjk ? cjk->as_bool() : true;
         model_special(c, "unk_token", o.unk_token);
@@ -490,20 +491,21 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
         if (path.find("..") != std::string::npos || (!path.empty() && path[0] == '/'))
             m.at("path").fail("must be a folder inside the model folder");
         const std::string dir = path.empty() ? folder : detail::model_join(folder, path);
-        const bool ordered = (t == "sentence_transformers.models.Transformer" &&
-                              transformer_dir.empty() && pooling_dir.empty()) ||
-                             (t == "sentence_transformers.models.Pooling" &&
-                              !transformer_dir.empty() && pooling_dir.empty()) ||
-                             (t == "sentence_transformers.models.Normalize" &&
-                              !pooling_dir.empty() && !normalize);
+        const bool ordered =
+            (t == "sentence_transformers.models.Transformer" && transformer_dir.empty() &&
+             pooling_dir.empty()) ||
+            (t == "sentence_transformers.models.Pooling" && !transformer_dir.empty() &&
+             pooling_dir.empty()) ||
+            (t == "sentence_transformers.models.Normalize" && !pooling_dir.empty() && !normalize);
         if (t != "sentence_transformers.models.Transformer" &&
             t != "sentence_transformers.models.Pooling" &&
             t != "sentence_transformers.models.Normalize")
             type.fail("is \"" + t +
                       "\": only Transformer, Pooling and Normalize modules are supported");
         if (!ordered)
-            type.fail("is out of place: the modules must be Transformer, Pooling and an "
-                      "optional Normalize, in that order");
+            type.fail(
+                "is out of place: the modules must be Transformer, Pooling and an "
+                "optional Normalize, in that order");
         if (t == "sentence_transformers.models.Transformer") transformer_dir = dir;
         if (t == "sentence_transformers.models.Pooling") pooling_dir = dir;
         if (t == "sentence_transformers.models.Normalize") normalize = true;
@@ -537,8 +539,8 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
     };
     if (const io::JsonValue* dim = p.find("word_embedding_dimension"))
         if (dim->as_int64() != bert.hidden_size)
-            dim->fail("is " + std::to_string(dim->as_int64()) + ", but the model's hidden_size is " +
-                      std::to_string(bert.hidden_size));
+            dim->fail("is " + std::to_string(dim->as_int64()) +
+                      ", but the model's hidden_size is " + std::to_string(bert.hidden_size));
     if (flag("pooling_mode_weightedmean_tokens"))
         p.at("pooling_mode_weightedmean_tokens")
             .fail("is true: weighted-mean pooling is not supported");
@@ -558,10 +560,9 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
                           transformer_dir +
                           "' has no model.safetensors (only safetensors weights are read)");
     if (static_cast<Eigen::Index>(tokenizer.vocab_size()) > bert.vocab_size)
-        detail::model_fail(weights_path, "the tokenizer has " +
-                                             std::to_string(tokenizer.vocab_size()) +
-                                             " tokens, but vocab_size is " +
-                                             std::to_string(bert.vocab_size));
+        detail::model_fail(weights_path,
+                           "the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+                               " tokens, but vocab_size is " + std::to_string(bert.vocab_size));
     BertEncoder encoder(bert, detail::model_weights(weights_path, bert));
     return SentenceEncoder(std::move(tokenizer), std::move(encoder), sc, options);
 }
