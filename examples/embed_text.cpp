@@ -3,7 +3,7 @@
 //
 //   embed_text --input texts.txt --out texts.npy [--model DIR] [--batch N] [--threads N]
 //              [--ids ids.txt]
-#include "text_support.hpp"
+#include "common/text_support.hpp"
 
 #include <embedkit/core/progress.hpp>
 #include <embedkit/io/atomic_file.hpp>

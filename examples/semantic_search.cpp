@@ -5,8 +5,8 @@
 //   semantic_search                                  # the built-in demo set
 //   semantic_search --passages wiki.txt "Who wrote Hamlet?" "How tall is Everest?"
 //   echo "Who wrote Hamlet?" | semantic_search --passages wiki.txt
-#include "search_demo.hpp"
-#include "text_support.hpp"
+#include "common/search_demo.hpp"
+#include "common/text_support.hpp"
 
 #include <embedkit/io/npy.hpp>
 

@@ -4,7 +4,7 @@
 //
 //   scripts/get-model                 # once: the model into models/all-MiniLM-L6-v2
 //   sentence_similarity [--model DIR] [SENTENCE...]
-#include "text_support.hpp"
+#include "common/text_support.hpp"
 
 #include <embedkit/distance/pair.hpp>
 

@@ -24,53 +24,54 @@ using embedkit::IoError;
 using iotest::check_throws;
 namespace io = embedkit::io;
 
-io::JsonDocument parse(const std::string& text) { return io::parse_json(text, "t.json"); }
+io::JsonDocument parse_text(const std::string& text) { return io::parse_json(text, "t.json"); }
 
 void rejects(const std::string& text, const std::string& fragment) {
     INFO("text: ", text);
-    check_throws<FormatError>([&] { parse(text); }, {"embedkit::io::json: 't.json'", fragment});
+    check_throws<FormatError>([&] { parse_text(text); },
+                              {"embedkit::io::json: 't.json'", fragment});
 }
 
 }  // namespace
 
 TEST_CASE("json: literals, numbers and strings at the top level") {
-    CHECK(parse("null").root().is_null());
-    CHECK(parse("true").root().as_bool());
-    CHECK_FALSE(parse(" false ").root().as_bool());
-    CHECK(parse("\"hi\"").root().as_string() == "hi");
-    CHECK(parse("0").root().as_int64() == 0);
-    CHECK(parse("-0").root().as_int64() == 0);
-    CHECK(std::signbit(parse("-0").root().as_double()));
-    CHECK(parse("12").root().as_double() == 12.0);
-    CHECK(parse("-3.25e2").root().as_double() == -325.0);
-    CHECK(parse("1E+2").root().as_double() == 100.0);
-    CHECK(parse("1e-2").root().as_double() == 0.01);
-    CHECK(parse("0.5").root().as_double() == 0.5);
-    CHECK(parse(" \t\r\n[ ]\n").root().as_array().empty());
-    CHECK(parse("{}").root().as_object().empty());
+    CHECK(parse_text("null").root().is_null());
+    CHECK(parse_text("true").root().as_bool());
+    CHECK_FALSE(parse_text(" false ").root().as_bool());
+    CHECK(parse_text("\"hi\"").root().as_string() == "hi");
+    CHECK(parse_text("0").root().as_int64() == 0);
+    CHECK(parse_text("-0").root().as_int64() == 0);
+    CHECK(std::signbit(parse_text("-0").root().as_double()));
+    CHECK(parse_text("12").root().as_double() == 12.0);
+    CHECK(parse_text("-3.25e2").root().as_double() == -325.0);
+    CHECK(parse_text("1E+2").root().as_double() == 100.0);
+    CHECK(parse_text("1e-2").root().as_double() == 0.01);
+    CHECK(parse_text("0.5").root().as_double() == 0.5);
+    CHECK(parse_text(" \t\r\n[ ]\n").root().as_array().empty());
+    CHECK(parse_text("{}").root().as_object().empty());
 }
 
 TEST_CASE("json: integers are exact over all of int64, through double only beyond it") {
-    const io::JsonDocument max = parse("9223372036854775807");
+    const io::JsonDocument max = parse_text("9223372036854775807");
     CHECK(max.root().is_integer());
     CHECK(max.root().as_int64() == std::numeric_limits<std::int64_t>::max());
-    CHECK(parse("-9223372036854775808").root().as_int64() ==
+    CHECK(parse_text("-9223372036854775808").root().as_int64() ==
           std::numeric_limits<std::int64_t>::min());
     // 2^53 + 1 is not a double; as_int64 must still be exact.
-    CHECK(parse("9007199254740993").root().as_int64() == 9007199254740993LL);
-    const io::JsonDocument big = parse("9223372036854775808");  // 2^63
+    CHECK(parse_text("9007199254740993").root().as_int64() == 9007199254740993LL);
+    const io::JsonDocument big = parse_text("9223372036854775808");  // 2^63
     CHECK(big.root().is_number());
     CHECK_FALSE(big.root().is_integer());
     CHECK(big.root().as_double() == 9223372036854775808.0);
     check_throws<FormatError>([&] { big.root().as_int64(); }, {"must be an integer (int64)"});
-    CHECK_FALSE(parse("1.0").root().is_integer());
-    CHECK_FALSE(parse("1e2").root().is_integer());
-    CHECK(parse("123456789012345678901234567890").root().as_double() == 1.2345678901234568e29);
+    CHECK_FALSE(parse_text("1.0").root().is_integer());
+    CHECK_FALSE(parse_text("1e2").root().is_integer());
+    CHECK(parse_text("123456789012345678901234567890").root().as_double() == 1.2345678901234568e29);
     // Underflow rounds to zero; overflow is refused (no JSON value is infinite).
-    CHECK(parse("1e-400").root().as_double() == 0.0);
-    CHECK(std::signbit(parse("-1e-400").root().as_double()));
-    CHECK(parse("0.000001e-320").root().as_double() == 0.0);
-    CHECK(parse("4.9e-324").root().as_double() > 0.0);  // the smallest subnormal
+    CHECK(parse_text("1e-400").root().as_double() == 0.0);
+    CHECK(std::signbit(parse_text("-1e-400").root().as_double()));
+    CHECK(parse_text("0.000001e-320").root().as_double() == 0.0);
+    CHECK(parse_text("4.9e-324").root().as_double() > 0.0);  // the smallest subnormal
     rejects("1e400", "is out of range of double");
     rejects("-123e99999", "is out of range of double");
 }
@@ -116,14 +117,14 @@ TEST_CASE("json: literals and structure") {
 }
 
 TEST_CASE("json: string escapes and UTF-8") {
-    CHECK(parse(R"("\"\\\/\b\f\n\r\t")").root().as_string() == "\"\\/\b\f\n\r\t");
-    CHECK(parse(R"("\u0041\u00e9\u20AC")").root().as_string() == "A\xC3\xA9\xE2\x82\xAC");
-    CHECK(parse(R"("\u0000")").root().as_string() == std::string(1, '\0'));
+    CHECK(parse_text(R"("\"\\\/\b\f\n\r\t")").root().as_string() == "\"\\/\b\f\n\r\t");
+    CHECK(parse_text(R"("\u0041\u00e9\u20AC")").root().as_string() == "A\xC3\xA9\xE2\x82\xAC");
+    CHECK(parse_text(R"("\u0000")").root().as_string() == std::string(1, '\0'));
     // A surrogate pair is one code point: U+1F600 as 4 UTF-8 bytes.
-    CHECK(parse(R"("\uD83D\uDE00")").root().as_string() == "\xF0\x9F\x98\x80");
-    CHECK(parse(R"("\udbff\udfff")").root().as_string() == "\xF4\x8F\xBF\xBF");  // U+10FFFF
+    CHECK(parse_text(R"("\uD83D\uDE00")").root().as_string() == "\xF0\x9F\x98\x80");
+    CHECK(parse_text(R"("\udbff\udfff")").root().as_string() == "\xF4\x8F\xBF\xBF");  // U+10FFFF
     // Raw UTF-8 passes through unchanged.
-    CHECK(parse("\"h\xC3\xA9llo \xF0\x9F\x98\x80\"").root().as_string() ==
+    CHECK(parse_text("\"h\xC3\xA9llo \xF0\x9F\x98\x80\"").root().as_string() ==
           "h\xC3\xA9llo \xF0\x9F\x98\x80");
     rejects(R"("\uD83D")", "high surrogate \\uD83D not followed by a low surrogate");
     rejects(R"("\uD83Dx")", "not followed by a low surrogate");
@@ -151,7 +152,7 @@ TEST_CASE("json: nesting is limited, without deep recursion") {
     const auto nested = [](std::size_t depth) {
         return std::string(depth, '[') + std::string(depth, ']');
     };
-    CHECK(parse(nested(io::json_max_depth)).root().is_array());
+    CHECK(parse_text(nested(io::json_max_depth)).root().is_array());
     rejects(nested(io::json_max_depth + 1), "nested deeper than 128 levels");
     // Hostile input far beyond the limit stops at the limit.
     rejects(std::string(1000000, '['), "nested deeper than 128 levels");
@@ -161,7 +162,7 @@ TEST_CASE("json: nesting is limited, without deep recursion") {
 }
 
 TEST_CASE("json: duplicate keys are refused, naming the key and its position") {
-    check_throws<FormatError>([] { parse("{\"a\": 1,\n \"b\": 2, \"a\": 3}"); },
+    check_throws<FormatError>([] { parse_text("{\"a\": 1,\n \"b\": 2, \"a\": 3}"); },
                               {"byte 18 (line 2, column 10)", "duplicate key \"a\""});
     // Large objects (hash index) too.
     std::string big = "{";
@@ -172,20 +173,20 @@ TEST_CASE("json: duplicate keys are refused, naming the key and its position") {
     // Keys equal after decoding escapes are duplicates.
     rejects(R"({"a":1,"\u0061":2})", "duplicate key \"a\"");
     // The same key in different objects is fine.
-    CHECK(parse(R"({"a":{"a":1},"b":{"a":2}})").root().at("b").at("a").as_int64() == 2);
+    CHECK(parse_text(R"({"a":{"a":1},"b":{"a":2}})").root().at("b").at("a").as_int64() == 2);
 }
 
 TEST_CASE("json: error positions count bytes, lines and columns") {
-    check_throws<FormatError>([] { parse("{\n  \"x\": tru\n}"); },
+    check_throws<FormatError>([] { parse_text("{\n  \"x\": tru\n}"); },
                               {"'t.json': byte 9 (line 2, column 8): unexpected character 't'"});
-    check_throws<FormatError>([] { parse("[1,\r\n2,\n\"\x01\"]"); },
+    check_throws<FormatError>([] { parse_text("[1,\r\n2,\n\"\x01\"]"); },
                               {"byte 9 (line 3, column 2): control character byte 0x01"});
-    check_throws<FormatError>([] { parse("[\"abc"); },
+    check_throws<FormatError>([] { parse_text("[\"abc"); },
                               {"byte 1 (line 1, column 2): unterminated string"});
 }
 
 TEST_CASE("json: objects keep file order and find keys in large objects") {
-    const io::JsonDocument d = parse(R"({"z": 1, "a": 2, "m": [true, null, "s"]})");
+    const io::JsonDocument d = parse_text(R"({"z": 1, "a": 2, "m": [true, null, "s"]})");
     const io::JsonObject& o = d.root().as_object();
     REQUIRE(o.size() == 3);
     CHECK(o[0].key == "z");
@@ -205,7 +206,7 @@ TEST_CASE("json: objects keep file order and find keys in large objects") {
         big +=
             (i ? "," : "") + std::string("\"tok") + std::to_string(i) + "\":" + std::to_string(i);
     big += "}";
-    const io::JsonDocument vocab = parse(big);
+    const io::JsonDocument vocab = parse_text(big);
     const io::JsonObject& v = vocab.root().as_object();
     REQUIRE(v.size() == 5000);
     for (int i = 0; i < 5000; ++i) {
@@ -321,6 +322,6 @@ TEST_CASE("json: json_quote writes what parse_json reads back") {
     const std::string s = std::string("a\"b\\c\n\x01\x1F/ \xC3\xA9\xF0\x9F\x98\x80") + '\0';
     const std::string q = io::json_quote(s);
     CHECK(q == "\"a\\\"b\\\\c\\u000a\\u0001\\u001f/ \xC3\xA9\xF0\x9F\x98\x80\\u0000\"");
-    CHECK(parse(q).root().as_string() == s);
+    CHECK(parse_text(q).root().as_string() == s);
     check_throws<ArgumentError>([] { io::json_quote("\xC3"); }, {"invalid UTF-8 at byte 0"});
 }
