@@ -1,5 +1,6 @@
 // semantic_search's built-in demo: the texts are those the sentence-transformers reference
 // used, and every question's top 3 (passages and cosines) matches that reference within 1e-5.
+#include "../text/model_dir.hpp"
 #include "search_demo.hpp"
 #include "text_support.hpp"
 
@@ -10,8 +11,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/stat.h>
 
 namespace {
 
@@ -34,16 +33,8 @@ TEST_CASE("semantic_search demo: the built-in set is the reference's") {
 }
 
 TEST_CASE("semantic_search demo: top 3 of every question match sentence-transformers") {
-    const char* env = std::getenv("EMBEDKIT_MODEL_DIR");
-    const std::string dir = env != nullptr && *env != 0 ? env : EMBEDKIT_DEFAULT_MODEL_DIR;
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) {
-        const char* ci = std::getenv("CI");
-        if (ci != nullptr && std::string(ci) == "true")
-            FAIL("all-MiniLM-L6-v2 not found at '", dir, "': CI must fetch it (scripts/get-model)");
-        MESSAGE("skipped: all-MiniLM-L6-v2 not found at '", dir, "' (run scripts/get-model)");
-        return;
-    }
+    const std::string dir = embedkit_test::minilm_dir_or_skip();
+    if (dir.empty()) return;
     const embedkit::text::SentenceEncoder enc = embedkit::text::SentenceEncoder::load(dir);
     const embedkit::RowMatrixF passages = enc.encode(example::demo_passages());
     const embedkit::TopK<float> hits =

@@ -1,6 +1,8 @@
 // SentenceEncoder against sentence-transformers: three tiny random BERT folders (committed,
 // with their reference embeddings and token ids) and, when it is present, all-MiniLM-L6-v2 on
 // 2,084 sentences (tests/text/data/README.md says how every reference was made).
+#include "model_dir.hpp"
+
 #include <embedkit/io/npy.hpp>
 #include <embedkit/text/sentence_encoder.hpp>
 
@@ -11,8 +13,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/stat.h>
 
 namespace {
 
@@ -78,11 +78,6 @@ void check_ids(const SentenceEncoder& enc, const std::vector<std::string>& texts
             if (++mismatches <= 3) FAIL_CHECK("token ids differ for text ", i, ": ", texts[i]);
         }
     CHECK(mismatches == 0);
-}
-
-bool is_folder(const std::string& p) {
-    struct stat st {};
-    return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 }  // namespace
@@ -152,16 +147,8 @@ TEST_CASE("sentence encoder: invalid UTF-8 names the text and the byte") {
 }
 
 TEST_CASE("sentence encoder: all-MiniLM-L6-v2 matches sentence-transformers on 2,084 sentences") {
-    const char* env = std::getenv("EMBEDKIT_MODEL_DIR");
-    const std::string dir = env != nullptr && *env != 0 ? env : EMBEDKIT_DEFAULT_MODEL_DIR;
-    if (!is_folder(dir)) {
-        const char* ci = std::getenv("CI");
-        if (ci != nullptr && std::string(ci) == "true")
-            FAIL("all-MiniLM-L6-v2 not found at '", dir,
-                 "': CI must fetch it (scripts/get-model, which scripts/test runs)");
-        MESSAGE("skipped: all-MiniLM-L6-v2 not found at '", dir, "' (run scripts/get-model)");
-        return;
-    }
+    const std::string dir = embedkit_test::minilm_dir_or_skip();
+    if (dir.empty()) return;
     EncoderOptions o;
     o.threads = 2;
     const SentenceEncoder enc = SentenceEncoder::load(dir, o);
