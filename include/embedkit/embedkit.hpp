@@ -20,6 +20,8 @@
 #include "distance/pairwise.hpp"
 #include "distance/topk.hpp"
 
+#include "linalg/packed_linear.hpp"
+
 #include "data/pairs.hpp"
 
 #include "io/atomic_file.hpp"

@@ -4,6 +4,7 @@
 
 #include "../core/error.hpp"
 #include "../core/types.hpp"
+#include "../linalg/packed_linear.hpp"
 
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
@@ -156,13 +157,46 @@ struct BertWorkspace {
 /// BertWorkspace.
 class BertEncoder {
 public:
+    /// Checks, then packs the linear layers' weights for linalg::PackedLinear (the unpacked
+    /// copies are released, so the encoder holds each weight once).
     BertEncoder(BertConfig config, BertWeights weights)
         : config_(config), weights_(std::move(weights)) {
         check();
+        for (BertLayerWeights& l : weights_.layers) {
+            PackedLayer p;
+            p.qkv = linalg::PackedLinear(l.qkv_weight, l.qkv_bias);
+            p.attention_output =
+                linalg::PackedLinear(l.attention_output_weight, l.attention_output_bias);
+            p.intermediate = linalg::PackedLinear(l.intermediate_weight, l.intermediate_bias);
+            p.output = linalg::PackedLinear(l.output_weight, l.output_bias);
+            packed_.push_back(std::move(p));
+            for (RowMatrixF* m : {&l.qkv_weight, &l.attention_output_weight, &l.intermediate_weight,
+                                  &l.output_weight})
+                m->resize(0, 0);
+            for (VectorF* v :
+                 {&l.qkv_bias, &l.attention_output_bias, &l.intermediate_bias, &l.output_bias})
+                v->resize(0);
+        }
     }
 
     const BertConfig& config() const noexcept { return config_; }
-    const BertWeights& weights() const noexcept { return weights_; }
+    /// A copy of the weights as given (the linear layers unpacked again).
+    BertWeights weights() const {
+        BertWeights w = weights_;
+        for (std::size_t i = 0; i < w.layers.size(); ++i) {
+            BertLayerWeights& l = w.layers[i];
+            const PackedLayer& p = packed_[i];
+            l.qkv_weight = p.qkv.weight();
+            l.qkv_bias = p.qkv.bias();
+            l.attention_output_weight = p.attention_output.weight();
+            l.attention_output_bias = p.attention_output.bias();
+            l.intermediate_weight = p.intermediate.weight();
+            l.intermediate_bias = p.intermediate.bias();
+            l.output_weight = p.output.weight();
+            l.output_bias = p.output.bias();
+        }
+        return w;
+    }
 
     /// The last layer's hidden state of every token of `batch`, into ws.hidden ([tokens, H],
     /// row t = token t of the packed list). Each sequence attends to its own tokens only, with
@@ -177,7 +211,8 @@ public:
         ws.context.resize(n, h);
         ws.projected.resize(n, h);
         ws.intermediate.resize(n, config_.intermediate_size);
-        for (const BertLayerWeights& layer : weights_.layers) run_layer(layer, batch, ws);
+        for (std::size_t l = 0; l < packed_.size(); ++l)
+            run_layer(weights_.layers[l], packed_[l], batch, ws);
     }
 
 private:
@@ -291,26 +326,29 @@ private:
         }
     }
 
-    void run_layer(const BertLayerWeights& l, const PackedTokens& batch, BertWorkspace& ws) const {
+    // The linear layers of one transformer layer, packed (the LayerNorms stay in weights_).
+    struct PackedLayer {
+        linalg::PackedLinear qkv, attention_output, intermediate, output;
+    };
+
+    void run_layer(const BertLayerWeights& l, const PackedLayer& p, const PackedTokens& batch,
+                   BertWorkspace& ws) const {
         const float eps = config_.layer_norm_eps;
-        ws.qkv.noalias() = ws.hidden * l.qkv_weight.transpose();
-        ws.qkv.rowwise() += l.qkv_bias.transpose();
+        p.qkv.apply(ws.hidden, ws.qkv);
         attention(batch, ws);
-        ws.projected.noalias() = ws.context * l.attention_output_weight.transpose();
-        ws.projected.rowwise() += l.attention_output_bias.transpose();
+        p.attention_output.apply(ws.context, ws.projected);
         ws.hidden += ws.projected;
         detail::layer_norm_rows(ws.hidden, l.attention_norm_weight, l.attention_norm_bias, eps);
-        ws.intermediate.noalias() = ws.hidden * l.intermediate_weight.transpose();
-        ws.intermediate.rowwise() += l.intermediate_bias.transpose();
+        p.intermediate.apply(ws.hidden, ws.intermediate);
         detail::activate(ws.intermediate, config_.activation);
-        ws.projected.noalias() = ws.intermediate * l.output_weight.transpose();
-        ws.projected.rowwise() += l.output_bias.transpose();
+        p.output.apply(ws.intermediate, ws.projected);
         ws.hidden += ws.projected;
         detail::layer_norm_rows(ws.hidden, l.output_norm_weight, l.output_norm_bias, eps);
     }
 
     BertConfig config_;
-    BertWeights weights_;
+    BertWeights weights_;  // the linear layers' matrices and biases are empty: see packed_
+    std::vector<PackedLayer> packed_;
 };
 
 }  // namespace embedkit::text

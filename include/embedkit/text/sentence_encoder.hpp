@@ -70,9 +70,9 @@ using EncodeProgress = std::function<void(std::size_t done, std::size_t total)>;
 
 /// A sentence encoder: texts in, one vector per text out.
 ///
-/// Results do not depend on the thread count. They depend, at the level of float rounding
-/// (about 1e-7), on which texts share a forward pass (matrix products of other sizes sum in
-/// another order), as sentence-transformers' do on the batch.
+/// Results are bit-identical for every thread count and batch size: a text's vector never
+/// depends on which other texts share its forward pass (sentence-transformers' do, at the
+/// level of float rounding). They may differ in the last bits between SIMD levels.
 class SentenceEncoder {
 public:
     SentenceEncoder(WordPieceTokenizer tokenizer, BertEncoder encoder, SentenceConfig config,
