@@ -25,13 +25,16 @@ namespace {
 namespace ek = embedkit;
 namespace fs = std::filesystem;
 
-// What an index was made from: the model's weights file and the passages file, by path, size
-// and modification time, and the number of passages. The index is reused only when all agree.
-std::string index_stamp(const std::string& model_dir, const std::string& passages,
+// What an index was made from: every file the encoder was loaded from (weights, vocabulary,
+// pooling and the other configs) and the passages file, by path, size and modification time,
+// and the number of passages. The index is reused only when all agree.
+std::string index_stamp(const ek::text::SentenceEncoder& encoder, const std::string& passages,
                         std::size_t rows) {
     std::ostringstream s;
-    s << "embedkit semantic_search index 1\n";
-    for (const std::string& p : {model_dir + "/model.safetensors", passages}) {
+    s << "embedkit semantic_search index 2\n";
+    std::vector<std::string> files = encoder.files();
+    files.push_back(passages);
+    for (const std::string& p : files) {
         struct stat st {};
         if (::stat(p.c_str(), &st) != 0) throw ek::IoError("cannot stat '" + p + "'");
         s << fs::weakly_canonical(p).string() << " " << st.st_size << " " << st.st_mtim.tv_sec
@@ -80,8 +83,7 @@ int run(int argc, char** argv) {
         const std::string index_file =
             flags.str("--index").empty() ? passages_file + ".npy" : flags.str("--index");
         const std::string stamp_file = index_file + ".stamp";
-        const std::string stamp =
-            index_stamp(example::find_model(flags), passages_file, passages.size());
+        const std::string stamp = index_stamp(encoder, passages_file, passages.size());
         if (slurp_or_empty(stamp_file) == stamp && fs::exists(index_file)) {
             index = ek::io::read_npy<float>(index_file);
             std::cout << "using " << index_file << " (" << index.rows() << " passages)\n";

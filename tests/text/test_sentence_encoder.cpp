@@ -2,6 +2,7 @@
 // with their reference embeddings and token ids) and, when it is present, all-MiniLM-L6-v2 on
 // 2,084 sentences (tests/text/data/README.md says how every reference was made).
 #include "model_dir.hpp"
+#include "text_test_util.hpp"
 
 #include <embedkit/io/npy.hpp>
 #include <embedkit/text/sentence_encoder.hpp>
@@ -9,6 +10,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <random>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -153,6 +156,41 @@ TEST_CASE("sentence encoder: invalid UTF-8 names the text and the byte") {
     const SentenceEncoder enc = SentenceEncoder::load(data_dir + "/tiny/mean_norm");
     CHECK_THROWS_WITH_AS(enc.encode({"fine", "also fine", std::string("bad \xC3(", 6)}),
                          doctest::Contains("text 2"), ek::ArgumentError);
+}
+
+TEST_CASE("sentence encoder: files() lists what load read; no max_seq_length falls back") {
+    namespace fs = std::filesystem;
+    const fs::path src = data_dir + "/tiny/mean_norm";
+    const fs::path dir = fs::temp_directory_path() /
+                         ("embedkit_encoder_files_" + std::to_string(std::random_device{}()));
+    fs::copy(src, dir, fs::copy_options::recursive);
+    const std::string d = dir.string();
+    {
+        const SentenceEncoder enc = SentenceEncoder::load(d);
+        const std::vector<std::string> want = {d + "/modules.json",
+                                               d + "/config.json",
+                                               d + "/tokenizer_config.json",
+                                               d + "/sentence_bert_config.json",
+                                               d + "/1_Pooling/config.json",
+                                               d + "/tokenizer.json",
+                                               d + "/vocab.txt",
+                                               d + "/model.safetensors"};
+        CHECK(enc.files() == want);
+        CHECK(enc.max_seq_length() == 16);  // sentence_bert_config.json
+    }
+    // Without sentence_bert_config.json, sentence-transformers cuts at min(positions 32,
+    // tokenizer_config.json's model_max_length).
+    fs::remove(dir / "sentence_bert_config.json");
+    CHECK(SentenceEncoder::load(d).max_seq_length() == 16);
+    std::string cfg = texttest::read_file((dir / "tokenizer_config.json").string());
+    const std::string from = "\"model_max_length\": 16";
+    REQUIRE(cfg.find(from) != std::string::npos);
+    cfg.replace(cfg.find(from), from.size(),
+                "\"model_max_length\": 1000000000000000019884624838656");
+    std::ofstream(dir / "tokenizer_config.json", std::ios::binary | std::ios::trunc) << cfg;
+    CHECK(SentenceEncoder::load(d).max_seq_length() == 32);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
 }
 
 TEST_CASE("sentence encoder: all-MiniLM-L6-v2 matches sentence-transformers on 2,084 sentences") {

@@ -74,12 +74,13 @@ EMBEDKIT_TARGET_AVX2 inline void panel_avx2(const float* x, Eigen::Index ldx, co
     static_assert(R >= 1 && R <= 6, "1 to 6 rows");
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+    // Rows past R point at row 0 (never read): no pointer past the caller's rows is formed.
     const float* x0 = x;
-    const float* x1 = x + ldx;
-    const float* x2 = x + 2 * ldx;
-    const float* x3 = x + 3 * ldx;
-    const float* x4 = x + 4 * ldx;
-    const float* x5 = x + 5 * ldx;
+    const float* x1 = R > 1 ? x + ldx : x;
+    const float* x2 = R > 2 ? x + 2 * ldx : x;
+    const float* x3 = R > 3 ? x + 3 * ldx : x;
+    const float* x4 = R > 4 ? x + 4 * ldx : x;
+    const float* x5 = R > 5 ? x + 5 * ldx : x;
     for (Eigen::Index kk = 0; kk < k; ++kk) {
         const __m256 b0 = _mm256_loadu_ps(panel + kk * panel_width);
         const __m256 b1 = _mm256_loadu_ps(panel + kk * panel_width + 8);

@@ -9,8 +9,10 @@
 #include <Eigen/Core>
 #include <unsupported/Eigen/SpecialFunctions>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -109,46 +111,92 @@ inline void bert_expect(const char* what, const VectorF& v, Eigen::Index size) {
                              std::to_string(size));
 }
 
+// The sum of n floats in an order fixed by n alone: element i goes to partial sum i % 16,
+// and the 16 partial sums are combined pairwise. Eigen's reductions peel scalar elements up
+// to the next aligned address first, so their order (and rounding) would depend on where a
+// row sits in memory, hence on which other texts share the batch.
+template <class Term>
+inline float bert_fixed_sum(const float* p, Eigen::Index n, Term term) noexcept {
+    float acc[16] = {};
+    Eigen::Index i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int j = 0; j < 16; ++j) acc[j] += term(p[i + j]);
+    for (int j = 0; i + j < n; ++j) acc[j] += term(p[i + j]);
+    for (int w = 8; w >= 1; w /= 2)
+        for (int j = 0; j < w; ++j) acc[j] += acc[j + w];
+    return acc[0];
+}
+
 // LayerNorm over each row of x, in place: (x - mean) / sqrt(var + eps) * gamma + beta, with the
-// biased variance, as torch.nn.LayerNorm.
+// biased variance, as torch.nn.LayerNorm. Plain loops: every row is computed the same way
+// wherever it starts in memory.
 inline void layer_norm_rows(RowMatrixF& x, const VectorF& gamma, const VectorF& beta, float eps) {
-    const float inv_n = 1.0f / static_cast<float>(x.cols());
+    const Eigen::Index n = x.cols();
+    const float inv_n = 1.0f / static_cast<float>(n);
+    const float* g = gamma.data();
+    const float* b = beta.data();
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
-        auto row = x.row(i).array();
-        const float mean = row.sum() * inv_n;
-        row -= mean;
-        const float var = row.square().sum() * inv_n;
+        float* row = x.data() + i * n;
+        const float mean = bert_fixed_sum(row, n, [](float v) { return v; }) * inv_n;
+        for (Eigen::Index j = 0; j < n; ++j) row[j] -= mean;
+        const float var = bert_fixed_sum(row, n, [](float v) { return v * v; }) * inv_n;
         const float scale = 1.0f / std::sqrt(var + eps);
-        row = row * scale * gamma.transpose().array() + beta.transpose().array();
+        for (Eigen::Index j = 0; j < n; ++j) row[j] = row[j] * scale * g[j] + b[j];
+    }
+}
+
+// Applies f to every value of x in chunks of 16 held in a fixed-size Eigen array, so every
+// value goes through Eigen's vectorised erf/tanh (whose results differ in the last bits from
+// the scalar functions Eigen uses for unaligned heads and tails).
+template <class F>
+inline void bert_chunked(RowMatrixF& x, F f) {
+    using Chunk = Eigen::Array<float, 16, 1>;
+    float* p = x.data();
+    const Eigen::Index n = x.size();
+    for (Eigen::Index i = 0; i < n; i += 16) {
+        const auto m = static_cast<std::size_t>(std::min<Eigen::Index>(16, n - i));
+        Chunk v = Chunk::Zero();
+        std::memcpy(v.data(), p + i, m * sizeof(float));
+        v = f(v);
+        std::memcpy(p + i, v.data(), m * sizeof(float));
     }
 }
 
 inline void activate(RowMatrixF& x, HiddenActivation a) {
-    auto v = x.array();
+    using Chunk = Eigen::Array<float, 16, 1>;
     switch (a) {
         case HiddenActivation::gelu:
-            v = 0.5f * v * (1.0f + (v * 0.70710678118654752440f).erf());
+            bert_chunked(x, [](const Chunk& v) -> Chunk {
+                return 0.5f * v * (1.0f + (v * 0.70710678118654752440f).erf());
+            });
             break;
         case HiddenActivation::gelu_tanh:
-            v = 0.5f * v * (1.0f + (0.79788456080286535588f * (v + 0.044715f * v.cube())).tanh());
+            bert_chunked(x, [](const Chunk& v) -> Chunk {
+                return 0.5f * v *
+                       (1.0f + (0.79788456080286535588f * (v + 0.044715f * v.cube())).tanh());
+            });
             break;
         case HiddenActivation::relu:
-            v = v.max(0.0f);
+            x = x.cwiseMax(0.0f);
             break;
     }
 }
 
 }  // namespace detail
 
-/// The scratch space of one forward pass. Reused across calls of one thread, it grows to the
-/// largest batch and then allocates nothing; give each thread its own.
+/// The scratch space of one forward pass; give each thread its own. Reused across calls, its
+/// matrices are resized (and so reallocated) only when a pass's token count or a sequence's
+/// length differs from the previous one: allocations are per pass and per sequence, never
+/// per token.
 struct BertWorkspace {
-    RowMatrixF hidden;        ///< [tokens, H]: the result of forward()
-    RowMatrixF qkv;           ///< [tokens, 3H]
-    RowMatrixF context;       ///< [tokens, H]
-    RowMatrixF projected;     ///< [tokens, H]
-    RowMatrixF intermediate;  ///< [tokens, I]
-    RowMatrixF scores;        ///< [L, L] of the longest sequence
+    RowMatrixF hidden;            ///< [tokens, H]: the result of forward()
+    RowMatrixF qkv;               ///< [tokens, 3H]
+    RowMatrixF context;           ///< [tokens, H]
+    RowMatrixF projected;         ///< [tokens, H]
+    RowMatrixF intermediate;      ///< [tokens, I]
+    RowMatrixF scores;            ///< [L, L] of the sequence in hand
+    RowMatrixF sequence_qkv;      ///< [L, 3H]: that sequence's rows of qkv
+    RowMatrixF sequence_context;  ///< [L, H]
 };
 
 /// A BERT encoder over token ids. Construction checks every weight's shape against the config
@@ -300,6 +348,10 @@ private:
                                 config_.layer_norm_eps);
     }
 
+    // Each sequence's query/key/value rows are copied into buffers of their own first, so the
+    // small products and the softmax (whose vectorisation in Eigen depends on where a row
+    // starts in memory) see the same addresses modulo alignment whichever batch the sequence
+    // is in.
     void attention(const PackedTokens& batch, BertWorkspace& ws) const {
         using Block = Eigen::Block<RowMatrixF, Eigen::Dynamic, Eigen::Dynamic>;
         const Eigen::Index h = config_.hidden_size;
@@ -309,11 +361,13 @@ private:
             const Eigen::Index b = batch.begin[static_cast<std::size_t>(s)];
             const Eigen::Index len = batch.length(s);
             if (len == 0) continue;
+            ws.sequence_qkv = ws.qkv.middleRows(b, len);
+            ws.sequence_context.resize(len, h);
             ws.scores.resize(len, len);
             for (Eigen::Index head = 0; head < config_.num_heads; ++head) {
-                const Block q = ws.qkv.block(b, head * d, len, d);
-                const Block k = ws.qkv.block(b, h + head * d, len, d);
-                const Block v = ws.qkv.block(b, 2 * h + head * d, len, d);
+                const Block q = ws.sequence_qkv.block(0, head * d, len, d);
+                const Block k = ws.sequence_qkv.block(0, h + head * d, len, d);
+                const Block v = ws.sequence_qkv.block(0, 2 * h + head * d, len, d);
                 ws.scores.noalias() = q * k.transpose();
                 for (Eigen::Index i = 0; i < len; ++i) {
                     auto row = ws.scores.row(i).array();
@@ -321,8 +375,9 @@ private:
                     row = (row - row.maxCoeff()).exp();
                     row /= row.sum();
                 }
-                ws.context.block(b, head * d, len, d).noalias() = ws.scores * v;
+                ws.sequence_context.block(0, head * d, len, d).noalias() = ws.scores * v;
             }
+            ws.context.middleRows(b, len) = ws.sequence_context;
         }
     }
 

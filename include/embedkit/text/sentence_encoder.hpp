@@ -167,6 +167,9 @@ public:
     const EncoderOptions& options() const noexcept { return options_; }
     const WordPieceTokenizer& tokenizer() const noexcept { return tokenizer_; }
     const BertEncoder& encoder() const noexcept { return encoder_; }
+    /// The files load() read, in the order read (empty for an encoder built from parts): what
+    /// a cache of embeddings should be stamped with.
+    const std::vector<std::string>& files() const noexcept { return files_; }
 
 private:
     void check() const {
@@ -232,6 +235,7 @@ private:
     BertEncoder encoder_;
     SentenceConfig config_;
     EncoderOptions options_;
+    std::vector<std::string> files_;
 };
 
 namespace detail {
@@ -250,17 +254,23 @@ inline std::string model_join(const std::string& folder, const std::string& name
     throw FormatError("embedkit::text::SentenceEncoder::load: '" + file + "': " + what);
 }
 
-inline io::JsonDocument model_json(const std::string& folder, const std::string& name) {
+// The files a load reads, in order.
+using ModelFiles = std::vector<std::string>;
+
+inline io::JsonDocument model_json(const std::string& folder, const std::string& name,
+                                   ModelFiles& files) {
     const std::string path = model_join(folder, name);
     if (!model_path_exists(path))
         throw FormatError("embedkit::text::SentenceEncoder::load: the model folder '" + folder +
                           "' has no " + name);
+    files.push_back(path);
     return io::read_json_file(path);
 }
 
 inline std::optional<io::JsonDocument> model_json_if(const std::string& folder,
-                                                     const std::string& name) {
+                                                     const std::string& name, ModelFiles& files) {
     if (!model_path_exists(model_join(folder, name))) return std::nullopt;
+    files.push_back(model_join(folder, name));
     return io::read_json_file(model_join(folder, name));
 }
 
@@ -302,8 +312,10 @@ inline BertConfig model_bert_config(const io::JsonValue& c) {
     b.type_vocab_size = c.find("type_vocab_size") ? model_int(c, "type_vocab_size", big) : 2;
     if (const io::JsonValue* e = c.find("layer_norm_eps")) {
         const double eps = e->as_double();
-        if (!(eps > 0.0) || !(eps < 1.0)) e->fail("must be a number in (0, 1)");
+        // Checked after the conversion to float, where a tiny value becomes 0.
         b.layer_norm_eps = static_cast<float>(eps);
+        if (!(eps < 1.0) || !(b.layer_norm_eps > 0.0f))
+            e->fail("must be a number in (0, 1) that is not 0 as a float");
     }
     if (const io::JsonValue* a = c.find("hidden_act")) b.activation = model_activation(*a);
     if (b.hidden_size % b.num_heads != 0)
@@ -406,10 +418,24 @@ inline void model_special(const io::JsonValue& cfg, const char* key, std::string
     out = v->is_object() ? v->at("content").as_string() : v->as_string();
 }
 
-inline WordPieceTokenizer model_tokenizer(const std::string& folder) {
+// tokenizer_config.json's model_max_length, which sentence-transformers uses (with the
+// model's positions) when sentence_bert_config.json gives no max_seq_length; none if absent.
+inline std::optional<double> model_max_length(const std::string& folder, ModelFiles& files) {
+    const std::optional<io::JsonDocument> cfg =
+        model_json_if(folder, "tokenizer_config.json", files);
+    if (!cfg) return std::nullopt;
+    const io::JsonValue* m = cfg->root().find("model_max_length");
+    if (m == nullptr || m->is_null()) return std::nullopt;
+    const double v = m->as_double();
+    if (!(v >= 2.0)) m->fail("must be a number of at least 2");
+    return v;
+}
+
+inline WordPieceTokenizer model_tokenizer(const std::string& folder, ModelFiles& files) {
     WordPieceOptions o;
-    const std::optional<io::JsonDocument> tok = model_json_if(folder, "tokenizer.json");
-    const std::optional<io::JsonDocument> cfg = model_json_if(folder, "tokenizer_config.json");
+    const std::optional<io::JsonDocument> tok = model_json_if(folder, "tokenizer.json", files);
+    const std::optional<io::JsonDocument> cfg =
+        model_json_if(folder, "tokenizer_config.json", files);
     if (tok) {
         const io::JsonValue& root = tok->root();
         if (const io::JsonValue* n = root.find("normalizer"); n && !n->is_null()) {
@@ -451,7 +477,10 @@ inline WordPieceTokenizer model_tokenizer(const std::string& folder) {
         model_special(c, "mask_token", o.mask_token);
     }
     const std::string vocab_txt = model_join(folder, "vocab.txt");
-    if (model_path_exists(vocab_txt)) return WordPieceTokenizer::from_vocab_file(vocab_txt, o);
+    if (model_path_exists(vocab_txt)) {
+        files.push_back(vocab_txt);
+        return WordPieceTokenizer::from_vocab_file(vocab_txt, o);
+    }
     if (!tok)
         throw FormatError("embedkit::text::SentenceEncoder::load: the model folder '" + folder +
                           "' has neither vocab.txt nor tokenizer.json");
@@ -480,8 +509,9 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
     if (::stat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         throw IoError("embedkit::text::SentenceEncoder::load: '" + folder +
                       "' is not a readable folder");
+    detail::ModelFiles files;
     // modules.json: Transformer, Pooling, and optionally Normalize, in that order.
-    const io::JsonDocument modules = detail::model_json(folder, "modules.json");
+    const io::JsonDocument modules = detail::model_json(folder, "modules.json", files);
     std::string transformer_dir, pooling_dir;
     bool normalize = false;
     for (const io::JsonValue& m : modules.root().as_array()) {
@@ -514,13 +544,18 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
         detail::model_fail(detail::model_join(folder, "modules.json"),
                            "lists no Transformer and Pooling modules");
 
-    const io::JsonDocument config = detail::model_json(transformer_dir, "config.json");
+    const io::JsonDocument config = detail::model_json(transformer_dir, "config.json", files);
     const BertConfig bert = detail::model_bert_config(config.root());
 
     SentenceConfig sc;
     sc.normalize = normalize;
+    // Without a max_seq_length, sentence-transformers cuts at min(max_position_embeddings,
+    // tokenizer_config.json's model_max_length).
     sc.max_seq_length = static_cast<std::size_t>(bert.max_positions);
-    if (auto sb = detail::model_json_if(transformer_dir, "sentence_bert_config.json")) {
+    if (const std::optional<double> m = detail::model_max_length(transformer_dir, files))
+        if (*m < static_cast<double>(bert.max_positions))
+            sc.max_seq_length = static_cast<std::size_t>(*m);
+    if (auto sb = detail::model_json_if(transformer_dir, "sentence_bert_config.json", files)) {
         const io::JsonValue& r = sb->root();
         if (const io::JsonValue* m = r.find("max_seq_length"); m && !m->is_null())
             sc.max_seq_length = static_cast<std::size_t>(m->as_int64(2, bert.max_positions));
@@ -531,7 +566,7 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
                 "tokenizer_config.json)");
     }
 
-    const io::JsonDocument pooling = detail::model_json(pooling_dir, "config.json");
+    const io::JsonDocument pooling = detail::model_json(pooling_dir, "config.json", files);
     const io::JsonValue& p = pooling.root();
     const auto flag = [&](const char* key) {
         const io::JsonValue* v = p.find(key);
@@ -553,7 +588,7 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
         detail::model_fail(detail::model_join(pooling_dir, "config.json"),
                            "selects no pooling mode");
 
-    WordPieceTokenizer tokenizer = detail::model_tokenizer(transformer_dir);
+    WordPieceTokenizer tokenizer = detail::model_tokenizer(transformer_dir, files);
     const std::string weights_path = detail::model_join(transformer_dir, "model.safetensors");
     if (!detail::model_path_exists(weights_path))
         throw FormatError("embedkit::text::SentenceEncoder::load: the model folder '" +
@@ -563,8 +598,13 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
         detail::model_fail(weights_path,
                            "the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                                " tokens, but vocab_size is " + std::to_string(bert.vocab_size));
+    files.push_back(weights_path);
     BertEncoder encoder(bert, detail::model_weights(weights_path, bert));
-    return SentenceEncoder(std::move(tokenizer), std::move(encoder), sc, options);
+    SentenceEncoder out(std::move(tokenizer), std::move(encoder), sc, options);
+    for (std::string& f : files)  // tokenizer_config.json is read twice
+        if (std::find(out.files_.begin(), out.files_.end(), f) == out.files_.end())
+            out.files_.push_back(std::move(f));
+    return out;
 }
 
 }  // namespace embedkit::text
