@@ -8,10 +8,12 @@
 // follows embedkit::simd's run-time level like the distance kernels.
 //
 // Layout of the packed weights: the N outputs are cut into panels of 16; panel p holds, for
-// k = 0 .. K-1 in turn, the 16 values W[16p + j][k] (j = 0 .. 15), zero past N. The kernel
-// takes 6 rows of x at a time against one panel: 12 accumulators of 8 floats, each output the
-// sum over k in increasing order (one FMA per k and output), so an output depends only on its
-// own row of x and column of W: never on the number of rows or their position in the batch.
+// k = 0 .. K-1 in turn, the 16 values W[16p + j][k] (j = 0 .. 15), zero past N. The AVX2 kernel
+// (levels avx2 and avx512) takes 6 rows of x at a time against one panel: 12 accumulators of 8
+// floats, each output the sum over k in increasing order (one FMA per k and output), so an
+// output depends only on its own row of x and column of W: never on the number of rows or
+// their position in the batch. The scalar and NEON levels run a portable kernel of the same
+// shape on the compiler's 4-float vectors (SSE2 on x86-64, Advanced SIMD on aarch64).
 #pragma once
 
 #include "../core/config.hpp"
@@ -46,22 +48,74 @@ inline Eigen::Index block_rows(Eigen::Index k) noexcept {
     return std::max(micro_rows, rows / micro_rows * micro_rows);
 }
 
-// y[r][0 .. n) = x[r] . panel + bias, for R rows; n <= 16 valid outputs of the panel. Portable
-// C++ (the compiler vectorises it at the build's own level); the same order of operations per
-// output as the SIMD kernel, except that it may not fuse multiply and add.
-template <int R>
-inline void panel_generic(const float* x, Eigen::Index ldx, const float* panel, Eigen::Index k,
-                          const float* bias, Eigen::Index n, float* y, Eigen::Index ldy) noexcept {
-    float acc[R][16] = {};
+// The portable kernel (levels scalar and neon): rows two at a time against one panel, the 16
+// outputs as four 4-float vectors of the compiler's vector extension (SSE2 on x86-64, Advanced
+// SIMD on aarch64), accumulators as named variables so they stay in registers. Each output is
+// the same chain over k in increasing order whatever its row's position, as in the AVX2
+// kernel (whether multiply and add are fused is the compiler's choice, the same for every
+// row). Compilers without the extension get plain loops with the same order of operations.
+#if defined(__GNUC__) || defined(__clang__)
+typedef float linalg_v4 __attribute__((vector_size(16)));
+
+inline linalg_v4 linalg_load4(const float* p) noexcept {
+    linalg_v4 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+template <int R>  // 1 or 2 rows
+inline void panel_pair(const float* x, Eigen::Index ldx, const float* panel, Eigen::Index k,
+                       const float* bias, Eigen::Index n, float* y, Eigen::Index ldy) noexcept {
+    const linalg_v4 zero = {0.0f, 0.0f, 0.0f, 0.0f};
+    linalg_v4 c00 = zero, c01 = zero, c02 = zero, c03 = zero;
+    linalg_v4 c10 = zero, c11 = zero, c12 = zero, c13 = zero;
+    const float* x1 = R > 1 ? x + ldx : x;
     for (Eigen::Index kk = 0; kk < k; ++kk) {
         const float* b = panel + kk * panel_width;
-        for (int r = 0; r < R; ++r) {
-            const float a = x[r * ldx + kk];
-            for (int j = 0; j < 16; ++j) acc[r][j] += a * b[j];
+        const linalg_v4 b0 = linalg_load4(b), b1 = linalg_load4(b + 4);
+        const linalg_v4 b2 = linalg_load4(b + 8), b3 = linalg_load4(b + 12);
+        const float s0 = x[kk];
+        const linalg_v4 a0 = {s0, s0, s0, s0};
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        if constexpr (R > 1) {
+            const float s1 = x1[kk];
+            const linalg_v4 a1 = {s1, s1, s1, s1};
+            c10 += a1 * b0;
+            c11 += a1 * b1;
+            c12 += a1 * b2;
+            c13 += a1 * b3;
         }
     }
+    const linalg_v4 acc[2][4] = {{c00, c01, c02, c03}, {c10, c11, c12, c13}};
+    for (int r = 0; r < R; ++r) {
+        float tile[16];
+        std::memcpy(tile, acc[r], sizeof tile);
+        for (Eigen::Index j = 0; j < n; ++j) y[r * ldy + j] = tile[j] + bias[j];
+    }
+}
+#else
+template <int R>  // 1 or 2 rows
+inline void panel_pair(const float* x, Eigen::Index ldx, const float* panel, Eigen::Index k,
+                       const float* bias, Eigen::Index n, float* y, Eigen::Index ldy) noexcept {
+    float acc[R][16] = {};
+    for (Eigen::Index kk = 0; kk < k; ++kk)
+        for (int r = 0; r < R; ++r)
+            for (int j = 0; j < 16; ++j) acc[r][j] += x[r * ldx + kk] * panel[kk * panel_width + j];
     for (int r = 0; r < R; ++r)
         for (Eigen::Index j = 0; j < n; ++j) y[r * ldy + j] = acc[r][j] + bias[j];
+}
+#endif
+
+template <int R>  // 1 to 6 rows, in pairs
+inline void panel_portable(const float* x, Eigen::Index ldx, const float* panel, Eigen::Index k,
+                           const float* bias, Eigen::Index n, float* y, Eigen::Index ldy) noexcept {
+    for (int r = 0; r + 1 < R; r += 2)
+        panel_pair<2>(x + r * ldx, ldx, panel, k, bias, n, y + r * ldy, ldy);
+    if constexpr (R % 2 == 1)
+        panel_pair<1>(x + (R - 1) * ldx, ldx, panel, k, bias, n, y + (R - 1) * ldy, ldy);
 }
 
 #if EMBEDKIT_ARCH_X86
@@ -140,17 +194,17 @@ struct PanelKernels {
     PanelFn rows[micro_rows + 1];  // rows[r]: r rows at once (rows[0] unused)
 };
 
-inline const PanelKernels& panel_kernels(simd::Level level) noexcept {
-    static const PanelKernels generic = {{nullptr, &panel_generic<1>, &panel_generic<2>,
-                                          &panel_generic<3>, &panel_generic<4>, &panel_generic<5>,
-                                          &panel_generic<6>}};
+// The kernels for `level`: AVX2+FMA at avx2 and avx512, the portable ones otherwise.
+inline const PanelKernels& panel_kernels([[maybe_unused]] simd::Level level) noexcept {
+    static const PanelKernels portable = {{nullptr, &panel_portable<1>, &panel_portable<2>,
+                                           &panel_portable<3>, &panel_portable<4>,
+                                           &panel_portable<5>, &panel_portable<6>}};
 #if EMBEDKIT_ARCH_X86
     static const PanelKernels avx2 = {{nullptr, &panel_avx2<1>, &panel_avx2<2>, &panel_avx2<3>,
                                        &panel_avx2<4>, &panel_avx2<5>, &panel_avx2<6>}};
     if (level == simd::Level::avx2 || level == simd::Level::avx512) return avx2;
 #endif
-    (void)level;
-    return generic;
+    return portable;
 }
 
 }  // namespace detail
@@ -198,9 +252,9 @@ public:
     /// y = x W^T + b for `rows` rows: x is rows x in() floats with row stride ldx >= in(), y
     /// rows x out() with row stride ldy >= out(); any alignment; x and y must not overlap. No
     /// checks (see the Eigen overload); the kernel is the one of embedkit::simd's active
-    /// level (AVX2+FMA at levels avx2 and avx512, portable C++ otherwise).
+    /// level (AVX2+FMA at levels avx2 and avx512, the portable kernel otherwise).
     void apply(const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
-               Eigen::Index ldy) const noexcept {
+               Eigen::Index ldy) const {
         const detail::PanelKernels& kern = detail::panel_kernels(simd::active());
         const Eigen::Index w = detail::panel_width;
         const Eigen::Index mr = detail::micro_rows;
