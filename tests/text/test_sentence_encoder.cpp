@@ -158,7 +158,7 @@ TEST_CASE("sentence encoder: invalid UTF-8 names the text and the byte") {
                          doctest::Contains("text 2"), ek::ArgumentError);
 }
 
-TEST_CASE("sentence encoder: files() lists what load read; no max_seq_length falls back") {
+TEST_CASE("sentence encoder: files() lists what load read, max_seq_length falls back") {
     namespace fs = std::filesystem;
     const fs::path src = data_dir + "/tiny/mean_norm";
     const fs::path dir = fs::temp_directory_path() /
