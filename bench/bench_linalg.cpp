@@ -6,7 +6,7 @@
 //   eigen           Eigen's product x * W.transpose() plus the bias, at the build's own level
 //                   (what the encoder used before PackedLinear)
 //   openblas        sgemm_ (W^T x^T in column-major terms, beta 1 over rows of the bias), when
-//                   the binary is linked to OpenBLAS (bench_linalg_blas)
+//                   the build found OpenBLAS
 // Counter GFLOPS: 2 M K N per iteration.
 #include "bench_util.hpp"
 

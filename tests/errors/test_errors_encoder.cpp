@@ -356,33 +356,33 @@ TEST_CASE("errors table: sentence encoder, encode and options") {
 TEST_CASE("errors table: BERT encoder") {
     const BrokenModel m;
     const text::SentenceEncoder enc = enc_load(m);
-    const text::BertEncoder& good = enc.encoder();
-    text::BertConfig heads = good.config();
+    const text::BertEncoder& bert = enc.encoder();
+    text::BertConfig heads = bert.config();
     heads.num_heads = 5;
     EMBEDKIT_ERROR_ROW("BERT-01", embedkit::ArgumentError,
                        "embedkit::text::BertEncoder: hidden_size 32 is not a multiple of "
                        "num_attention_heads 5",
-                       text::BertEncoder(heads, good.weights()));
-    text::BertConfig zero = good.config();
+                       text::BertEncoder(heads, bert.weights()));
+    text::BertConfig zero = bert.config();
     zero.num_layers = 0;
     EMBEDKIT_ERROR_ROW("BERT-02", embedkit::ArgumentError, "must all be positive",
-                       text::BertEncoder(zero, good.weights()));
-    text::BertConfig eps = good.config();
+                       text::BertEncoder(zero, bert.weights()));
+    text::BertConfig eps = bert.config();
     eps.layer_norm_eps = 0.0f;
     EMBEDKIT_ERROR_ROW("BERT-03", embedkit::ArgumentError,
                        "embedkit::text::BertEncoder: layer_norm_eps must be positive and finite",
-                       text::BertEncoder(eps, good.weights()));
-    text::BertWeights shape = good.weights();
+                       text::BertEncoder(eps, bert.weights()));
+    text::BertWeights shape = bert.weights();
     shape.layers[1].intermediate_weight.resize(64, 31);
     EMBEDKIT_ERROR_ROW("BERT-04", embedkit::DimensionError,
                        "embedkit::text::BertEncoder: intermediate weight has shape [64, 31], "
                        "expected [64, 32]",
-                       text::BertEncoder(good.config(), shape));
-    text::BertWeights layers = good.weights();
+                       text::BertEncoder(bert.config(), shape));
+    text::BertWeights layers = bert.weights();
     layers.layers.pop_back();
     EMBEDKIT_ERROR_ROW("BERT-05", embedkit::DimensionError,
                        "embedkit::text::BertEncoder: 1 layers of weights, expected 2",
-                       text::BertEncoder(good.config(), layers));
+                       text::BertEncoder(bert.config(), layers));
 
     text::BertWorkspace ws;
     text::PackedTokens far;
@@ -391,19 +391,19 @@ TEST_CASE("errors table: BERT encoder") {
     EMBEDKIT_ERROR_ROW("BERT-06", embedkit::ArgumentError,
                        "embedkit::text::BertEncoder::forward: token id 182 at position 1 is "
                        "outside the vocabulary of 182",
-                       good.forward(far, ws));
+                       bert.forward(far, ws));
     text::PackedTokens tall;
     const std::vector<std::int32_t> many(33, 1);
     tall.add(many.data(), many.size());
     EMBEDKIT_ERROR_ROW("BERT-07", embedkit::ArgumentError,
                        "embedkit::text::BertEncoder::forward: sequence 0 has 33 tokens, more "
                        "than the model's 32 positions",
-                       good.forward(tall, ws));
+                       bert.forward(tall, ws));
     text::PackedTokens torn = far;
     torn.begin.back() = 1;
     EMBEDKIT_ERROR_ROW("BERT-08", embedkit::ArgumentError,
                        "the packed batch's sequence starts do not cover its tokens",
-                       good.forward(torn, ws));
+                       bert.forward(torn, ws));
 }
 
 TEST_CASE("errors table: packed linear layer") {
