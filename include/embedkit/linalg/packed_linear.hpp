@@ -228,9 +228,10 @@ public:
         packed_.assign(static_cast<std::size_t>(panels * w * in_), 0.0f);
         bias_.assign(static_cast<std::size_t>(panels * w), 0.0f);
         for (Eigen::Index o = 0; o < out_; ++o) {
+            bias_[static_cast<std::size_t>(o)] = bias(o);
+            if (in_ == 0) continue;  // no weights: packed_ is empty (its data() may be null)
             float* dst = packed_.data() + (o / w) * w * in_ + (o % w);
             for (Eigen::Index k = 0; k < in_; ++k) dst[k * w] = weight(o, k);
-            bias_[static_cast<std::size_t>(o)] = bias(o);
         }
     }
 
