@@ -3,6 +3,7 @@
 
 #include "version.hpp"
 
+#include "core/compact.hpp"
 #include "core/config.hpp"
 #include "core/denormals.hpp"
 #include "core/error.hpp"
@@ -13,6 +14,8 @@
 #include "core/threads.hpp"
 #include "core/types.hpp"
 
+#include "distance/compact.hpp"
+#include "distance/compact_kernels.hpp"
 #include "distance/cpu.hpp"
 #include "distance/dispatch.hpp"
 #include "distance/metric.hpp"
@@ -25,6 +28,7 @@
 #include "data/pairs.hpp"
 
 #include "io/atomic_file.hpp"
+#include "io/compact_npy.hpp"
 #include "io/json.hpp"
 #include "io/mnist.hpp"
 #include "io/model_file.hpp"

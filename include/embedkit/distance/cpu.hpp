@@ -15,6 +15,8 @@ namespace embedkit {
 struct CpuFeatures {
     bool avx2 = false;     ///< AVX2 and FMA, with the OS saving YMM state
     bool avx512f = false;  ///< AVX-512F, with the OS saving ZMM and opmask state
+    bool f16c = false;     ///< F16C (half <-> float conversion), with the OS saving YMM state
+    bool popcnt = false;   ///< POPCNT
     bool neon = false;     ///< Advanced SIMD (always on aarch64)
 };
 
@@ -36,6 +38,8 @@ inline CpuFeatures detect_cpu() noexcept {
     const bool fma = (ecx >> 12) & 1u;
     const bool osxsave = (ecx >> 27) & 1u;
     const bool avx = (ecx >> 28) & 1u;
+    const bool f16c = (ecx >> 29) & 1u;
+    f.popcnt = (ecx >> 23) & 1u;
     if (!osxsave || !avx) return f;
     const std::uint64_t xcr0 = read_xcr0();
     // Bits 1-2: the OS saves XMM and YMM state; bits 5-7: opmask, ZMM0-15 high, ZMM16-31.
@@ -47,6 +51,7 @@ inline CpuFeatures detect_cpu() noexcept {
     const bool avx2 = (ebx >> 5) & 1u;
     const bool avx512f = (ebx >> 16) & 1u;
     f.avx2 = os_ymm && avx2 && fma;
+    f.f16c = os_ymm && f16c;
     f.avx512f = os_zmm && avx512f && f.avx2;
     return f;
 }

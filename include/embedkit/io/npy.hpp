@@ -612,11 +612,17 @@ inline NpyMapLayout npy_map_layout(const unsigned char* bytes, std::size_t size,
 template <class T>
 class NpyWriter {
 public:
-    NpyWriter(const std::string& path, const std::vector<std::uint64_t>& shape)
+    /// `descr` (optional) writes that dtype string instead of T's, for elements of the same
+    /// size held in T (e.g. "<f2", float16 bits held in std::uint16_t).
+    NpyWriter(const std::string& path, const std::vector<std::uint64_t>& shape,
+              const char* descr = nullptr)
         : file_(path), path_(path) {
         static_assert(is_npy_type_v<T>,
                       "embedkit::io::NpyWriter: element type must be float, double "
                       "or an integer type (not bool or a character type)");
+        if (descr != nullptr && detail::npy_item_size(descr) != sizeof(T))
+            throw ArgumentError("embedkit::io::NpyWriter: dtype '" + std::string(descr) +
+                                "' does not have the element type's size");
         if (!detail::host_is_little_endian())
             throw IoError("embedkit::io::write_npy: big-endian hosts are not supported");
         total_ = 1;
@@ -627,7 +633,7 @@ public:
             total_ *= d;
         }
         std::string dict =
-            std::string("{'descr': '") + npy_dtype<T>() +
+            std::string("{'descr': '") + (descr != nullptr ? descr : npy_dtype<T>()) +
             "', 'fortran_order': False, 'shape': " + detail::npy_shape_string(shape) + ", }";
         // Pad with spaces and a final newline so the data starts at a multiple of 64 bytes.
         std::size_t prefix = 10;

@@ -46,3 +46,56 @@ inline float half_bits_to_float(std::uint16_t h) noexcept {
 }
 
 }  // namespace embedkit::detail
+
+namespace embedkit::detail {
+
+/// The binary16 bits of `f` rounded to nearest, ties to even (as numpy's astype(float16) and
+/// F16C's vcvtps2ph do): values of magnitude 65520 and above become +-inf, values below half
+/// the smallest subnormal (2^-25) become +-0, NaN stays NaN (quiet, top payload bits kept).
+inline std::uint16_t float_to_half_bits(float f) noexcept {
+    std::uint32_t x;
+    std::memcpy(&x, &f, sizeof x);
+    const auto sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
+    x &= 0x7FFFFFFFu;
+    if (x >= 0x7F800000u)  // inf, or NaN made quiet with the top of its payload
+        return static_cast<std::uint16_t>(sign | 0x7C00u |
+                                          (x > 0x7F800000u ? 0x200u | ((x >> 13) & 0x3FFu) : 0u));
+    if (x >= 0x477FF000u) return static_cast<std::uint16_t>(sign | 0x7C00u);  // >= 65520
+    if (x < 0x38800000u) {
+        // Below 2^-14, the half subnormals: multiples of 2^-24. Adding 0.5f, whose ulp is
+        // 2^-24, rounds the value to that grid (ties to even) in the float addition itself;
+        // the fraction bits of the sum are then the half's.
+        float v;
+        std::memcpy(&v, &x, sizeof v);
+        const float sum = v + 0.5f;
+        std::uint32_t s;
+        std::memcpy(&s, &sum, sizeof s);
+        return static_cast<std::uint16_t>(sign | (s - 0x3F000000u));
+    }
+    // Normal: rebias the exponent (127 -> 15, i.e. subtract 112 << 23) and round the 13 bits
+    // that go, ties to even (0xFFF plus the lowest kept bit); a carry moves into the exponent,
+    // which is right (65504 < x < 65520 stays at most 65504: checked above).
+    const std::uint32_t odd = (x >> 13) & 1u;
+    x += 0xC8000FFFu + odd;
+    return static_cast<std::uint16_t>(sign | (x >> 13));
+}
+
+/// bfloat16 (the top 16 bits of a float) to float: exact.
+inline float bf16_bits_to_float(std::uint16_t b) noexcept {
+    const std::uint32_t x = std::uint32_t(b) << 16;
+    float f;
+    std::memcpy(&f, &x, sizeof f);
+    return f;
+}
+
+/// The bfloat16 bits of `f`, rounded to nearest, ties to even; values beyond bfloat16's
+/// largest finite number by half an ulp become +-inf; NaN stays NaN (made quiet).
+inline std::uint16_t float_to_bf16_bits(float f) noexcept {
+    std::uint32_t x;
+    std::memcpy(&x, &f, sizeof x);
+    if ((x & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<std::uint16_t>((x >> 16) | 0x40u);
+    x += 0x7FFFu + ((x >> 16) & 1u);
+    return static_cast<std::uint16_t>(x >> 16);
+}
+
+}  // namespace embedkit::detail

@@ -1,0 +1,501 @@
+// Kernels over compact rows (core/compact.hpp), per level: a float query against stored rows
+// (asymmetric), two stored rows (symmetric), and bit counts for binary rows.
+//
+// Exactness: every kernel computes on the decoded values with float arithmetic (f16, bf16 and
+// int8 products in float with FMA; int8 x int8 in exact integers; bit counts exact), so its
+// only error is float rounding of the sums, bounded as the float kernels' are
+// (docs/API.md "Compact storage").
+#pragma once
+
+#include "../core/config.hpp"
+#include "../core/detail/half.hpp"
+#include "dispatch.hpp"
+
+#if EMBEDKIT_ARCH_X86
+#include <immintrin.h>
+#endif
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if EMBEDKIT_ARCH_X86
+#define EMBEDKIT_TARGET_AVX2_COMPACT __attribute__((target("avx2,fma,f16c,popcnt")))
+#else
+#define EMBEDKIT_TARGET_AVX2_COMPACT
+#endif
+
+namespace embedkit::detail {
+
+/// The exact integer sums of two int8 code rows: a.b, a.a and b.b.
+struct Int8Sums {
+    std::int64_t ab;
+    std::int64_t aa;
+    std::int64_t bb;
+};
+
+/// Bit counts of two binary rows: |a xor b|, |a and b|, |a or b|.
+struct BitCounts {
+    std::uint64_t differ;
+    std::uint64_t both;
+    std::uint64_t either;
+};
+
+/// out[r] for `nrows` rows at `rows` (contiguous, storage_row_bytes apart):
+///  dot:        sum q_i d_i, where d is the decoded row; int8: row_scale[r] * sum q_i c_i
+///              (row_scale null: 1; a per-dimension scale is folded into q by the caller)
+///  l2_squared: sum (q_i - d_i)^2; int8: d_i = row_scale[r] * c_i or dim_scale[i] * c_i.
+using CompactManyFn = void (*)(const float* q, const unsigned char* rows, std::size_t nrows,
+                               std::size_t dim, const float* row_scale, const float* dim_scale,
+                               float* out) noexcept;
+/// One pair of stored rows of the same storage: dot or l2_squared of the decoded values.
+using CompactPairFn = float (*)(const unsigned char* a, const unsigned char* b,
+                                std::size_t dim) noexcept;
+using Int8SumsFn = Int8Sums (*)(const unsigned char* a, const unsigned char* b,
+                                std::size_t dim) noexcept;
+using BitCountsFn = BitCounts (*)(const unsigned char* a, const unsigned char* b,
+                                  std::size_t bytes) noexcept;
+/// out[r] = |q xor row r| for `nrows` rows of `bytes` bytes.
+using HammingManyFn = void (*)(const unsigned char* q, const unsigned char* rows,
+                               std::size_t nrows, std::size_t bytes, float* out) noexcept;
+
+struct CompactTable {
+    const char* name;  ///< "scalar", "avx2+f16c+popcnt"
+    CompactManyFn f16_dot, f16_l2_squared, bf16_dot, bf16_l2_squared, int8_dot, int8_l2_squared;
+    CompactPairFn f16_pair_dot, f16_pair_l2_squared, bf16_pair_dot, bf16_pair_l2_squared;
+    Int8SumsFn int8_sums;
+    BitCountsFn bit_counts;
+    HammingManyFn hamming_many;
+};
+
+// ---- Decoding one element (scalar code and tails).
+
+inline std::uint16_t compact_u16(const unsigned char* p, std::size_t i) noexcept {
+    std::uint16_t v;
+    std::memcpy(&v, p + 2 * i, 2);
+    return v;
+}
+struct F16Elem {
+    static float get(const unsigned char* p, std::size_t i) noexcept {
+        return half_bits_to_float(compact_u16(p, i));
+    }
+};
+struct Bf16Elem {
+    static float get(const unsigned char* p, std::size_t i) noexcept {
+        return bf16_bits_to_float(compact_u16(p, i));
+    }
+};
+struct Int8Elem {
+    static float get(const unsigned char* p, std::size_t i) noexcept {
+        return static_cast<float>(static_cast<signed char>(p[i]));
+    }
+};
+
+inline std::uint64_t load_u64(const unsigned char* p) noexcept {
+    std::uint64_t v;
+    std::memcpy(&v, p, 8);
+    return v;
+}
+
+// ---- Scalar level: the definitions.
+
+template <class E>
+inline float compact_dot_scalar(const float* q, const unsigned char* p, std::size_t n) noexcept {
+    float s = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) s += q[i] * E::get(p, i);
+    return s;
+}
+
+template <class E>
+inline void compact_dot_many_scalar(const float* q, const unsigned char* rows, std::size_t nrows,
+                                    std::size_t dim, const float* row_scale, const float*,
+                                    float* out) noexcept {
+    const std::size_t rb = std::is_same_v<E, Int8Elem> ? dim : 2 * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const float s = compact_dot_scalar<E>(q, rows + r * rb, dim);
+        out[r] = row_scale != nullptr ? row_scale[r] * s : s;
+    }
+}
+
+template <class E>
+inline void compact_l2_many_scalar(const float* q, const unsigned char* rows, std::size_t nrows,
+                                   std::size_t dim, const float* row_scale,
+                                   const float* dim_scale, float* out) noexcept {
+    const std::size_t rb = std::is_same_v<E, Int8Elem> ? dim : 2 * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * rb;
+        float s = 0.0f;
+        for (std::size_t i = 0; i < dim; ++i) {
+            float d = E::get(p, i);
+            if (row_scale != nullptr) d *= row_scale[r];
+            if (dim_scale != nullptr) d *= dim_scale[i];
+            const float t = q[i] - d;
+            s += t * t;
+        }
+        out[r] = s;
+    }
+}
+
+template <class E>
+inline float compact_pair_dot_scalar(const unsigned char* a, const unsigned char* b,
+                                     std::size_t n) noexcept {
+    float s = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) s += E::get(a, i) * E::get(b, i);
+    return s;
+}
+
+template <class E>
+inline float compact_pair_l2_scalar(const unsigned char* a, const unsigned char* b,
+                                    std::size_t n) noexcept {
+    float s = 0.0f;
+    for (std::size_t i = 0; i < n; ++i) {
+        const float t = E::get(a, i) - E::get(b, i);
+        s += t * t;
+    }
+    return s;
+}
+
+inline Int8Sums int8_sums_scalar(const unsigned char* a, const unsigned char* b,
+                                 std::size_t n) noexcept {
+    Int8Sums s{0, 0, 0};
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::int64_t x = static_cast<signed char>(a[i]);
+        const std::int64_t y = static_cast<signed char>(b[i]);
+        s.ab += x * y;
+        s.aa += x * x;
+        s.bb += y * y;
+    }
+    return s;
+}
+
+inline unsigned popcount8_portable(unsigned v) noexcept {
+    unsigned c = 0;
+    for (; v != 0; v &= v - 1) ++c;
+    return c;
+}
+
+template <bool HardwarePopcount>
+inline std::uint64_t popcount64(std::uint64_t v) noexcept {
+    if constexpr (HardwarePopcount) {
+        return static_cast<std::uint64_t>(__builtin_popcountll(v));
+    } else {
+        // The classic SWAR count (no POPCNT instruction assumed).
+        v = v - ((v >> 1) & 0x5555555555555555ull);
+        v = (v & 0x3333333333333333ull) + ((v >> 2) & 0x3333333333333333ull);
+        v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0Full;
+        return (v * 0x0101010101010101ull) >> 56;
+    }
+}
+
+template <bool Hw>
+inline BitCounts bit_counts_impl(const unsigned char* a, const unsigned char* b,
+                                 std::size_t bytes) noexcept {
+    BitCounts c{0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 8 <= bytes; i += 8) {
+        const std::uint64_t x = load_u64(a + i);
+        const std::uint64_t y = load_u64(b + i);
+        c.differ += popcount64<Hw>(x ^ y);
+        c.both += popcount64<Hw>(x & y);
+        c.either += popcount64<Hw>(x | y);
+    }
+    for (; i < bytes; ++i) {
+        c.differ += popcount8_portable(unsigned(a[i] ^ b[i]));
+        c.both += popcount8_portable(unsigned(a[i] & b[i]));
+        c.either += popcount8_portable(unsigned(a[i] | b[i]));
+    }
+    return c;
+}
+
+template <bool Hw>
+inline void hamming_many_impl(const unsigned char* q, const unsigned char* rows,
+                              std::size_t nrows, std::size_t bytes, float* out) noexcept {
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * bytes;
+        std::uint64_t d = 0;
+        std::size_t i = 0;
+        for (; i + 8 <= bytes; i += 8) d += popcount64<Hw>(load_u64(q + i) ^ load_u64(p + i));
+        for (; i < bytes; ++i) d += popcount8_portable(unsigned(q[i] ^ p[i]));
+        out[r] = static_cast<float>(d);
+    }
+}
+
+inline BitCounts bit_counts_scalar(const unsigned char* a, const unsigned char* b,
+                                   std::size_t bytes) noexcept {
+    return bit_counts_impl<false>(a, b, bytes);
+}
+inline void hamming_many_scalar(const unsigned char* q, const unsigned char* rows,
+                                std::size_t nrows, std::size_t bytes, float* out) noexcept {
+    hamming_many_impl<false>(q, rows, nrows, bytes, out);
+}
+
+#if EMBEDKIT_ARCH_X86
+// ---- AVX2 + FMA + F16C + POPCNT.
+
+struct F16Avx2 {
+    using E = F16Elem;
+    static constexpr std::size_t bytes = 2;
+    EMBEDKIT_TARGET_AVX2_COMPACT static __m256 load8(const unsigned char* p) noexcept {
+        return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    }
+};
+struct Bf16Avx2 {
+    using E = Bf16Elem;
+    static constexpr std::size_t bytes = 2;
+    EMBEDKIT_TARGET_AVX2_COMPACT static __m256 load8(const unsigned char* p) noexcept {
+        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+    }
+};
+struct Int8Avx2 {
+    using E = Int8Elem;
+    static constexpr std::size_t bytes = 1;
+    EMBEDKIT_TARGET_AVX2_COMPACT static __m256 load8(const unsigned char* p) noexcept {
+        return _mm256_cvtepi32_ps(
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+    }
+};
+
+EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_hsum_avx2(__m256 x) noexcept {
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    return _mm_cvtss_f32(s4);
+}
+
+// sum q_i d_i over one row: four accumulators over 32 elements, then 8 at a time, then a
+// scalar tail.
+template <class L>
+EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_dot_avx2(const float* q, const unsigned char* p,
+                                                          std::size_t n) noexcept {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), L::load8(p + L::bytes * i), a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), L::load8(p + L::bytes * (i + 8)), a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 16), L::load8(p + L::bytes * (i + 16)), a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 24), L::load8(p + L::bytes * (i + 24)), a3);
+    }
+    for (; i + 8 <= n; i += 8)
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), L::load8(p + L::bytes * i), a0);
+    float s = compact_hsum_avx2(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; ++i) s += q[i] * L::E::get(p, i);
+    return s;
+}
+
+// q_i - m_i d_i for 8 elements from i (m_i: see below).
+template <class L, int Scale>
+EMBEDKIT_TARGET_AVX2_COMPACT inline __m256 compact_l2_term(const float* q, const unsigned char* p,
+                                                          std::size_t i, __m256 rsv,
+                                                          const float* ds) noexcept {
+    const __m256 d = L::load8(p + L::bytes * i);
+    const __m256 x = _mm256_loadu_ps(q + i);
+    if constexpr (Scale == 1) return _mm256_sub_ps(x, _mm256_mul_ps(rsv, d));
+    if constexpr (Scale == 2) return _mm256_sub_ps(x, _mm256_mul_ps(_mm256_loadu_ps(ds + i), d));
+    return _mm256_sub_ps(x, d);
+}
+
+// sum (q_i - m_i d_i)^2, m_i = the row's scale (Scale 1), the dimension's (Scale 2) or 1.
+template <class L, int Scale>
+EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_l2_avx2(const float* q, const unsigned char* p,
+                                                         std::size_t n, float rs,
+                                                         const float* ds) noexcept {
+    const __m256 rsv = _mm256_set1_ps(rs);
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m256 t0 = compact_l2_term<L, Scale>(q, p, i, rsv, ds);
+        const __m256 t1 = compact_l2_term<L, Scale>(q, p, i + 8, rsv, ds);
+        const __m256 t2 = compact_l2_term<L, Scale>(q, p, i + 16, rsv, ds);
+        const __m256 t3 = compact_l2_term<L, Scale>(q, p, i + 24, rsv, ds);
+        a0 = _mm256_fmadd_ps(t0, t0, a0);
+        a1 = _mm256_fmadd_ps(t1, t1, a1);
+        a2 = _mm256_fmadd_ps(t2, t2, a2);
+        a3 = _mm256_fmadd_ps(t3, t3, a3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 t = compact_l2_term<L, Scale>(q, p, i, rsv, ds);
+        a0 = _mm256_fmadd_ps(t, t, a0);
+    }
+    float s = compact_hsum_avx2(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; i < n; ++i) {
+        float d = L::E::get(p, i);
+        if constexpr (Scale == 1) d *= rs;
+        if constexpr (Scale == 2) d *= ds[i];
+        const float t = q[i] - d;
+        s += t * t;
+    }
+    return s;
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_dot_many_avx2(
+    const float* q, const unsigned char* rows, std::size_t nrows, std::size_t dim,
+    const float* row_scale, const float*, float* out) noexcept {
+    const std::size_t rb = L::bytes * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const float s = compact_dot_avx2<L>(q, rows + r * rb, dim);
+        out[r] = row_scale != nullptr ? row_scale[r] * s : s;
+    }
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_l2_many_avx2(
+    const float* q, const unsigned char* rows, std::size_t nrows, std::size_t dim,
+    const float* row_scale, const float* dim_scale, float* out) noexcept {
+    const std::size_t rb = L::bytes * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * rb;
+        if (row_scale != nullptr)
+            out[r] = compact_l2_avx2<L, 1>(q, p, dim, row_scale[r], nullptr);
+        else if (dim_scale != nullptr)
+            out[r] = compact_l2_avx2<L, 2>(q, p, dim, 1.0f, dim_scale);
+        else
+            out[r] = compact_l2_avx2<L, 0>(q, p, dim, 1.0f, nullptr);
+    }
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_pair_dot_avx2(const unsigned char* a,
+                                                               const unsigned char* b,
+                                                               std::size_t n) noexcept {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        a0 = _mm256_fmadd_ps(L::load8(a + 2 * i), L::load8(b + 2 * i), a0);
+        a1 = _mm256_fmadd_ps(L::load8(a + 2 * (i + 8)), L::load8(b + 2 * (i + 8)), a1);
+    }
+    for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(L::load8(a + 2 * i), L::load8(b + 2 * i), a0);
+    float s = compact_hsum_avx2(_mm256_add_ps(a0, a1));
+    for (; i < n; ++i) s += L::E::get(a, i) * L::E::get(b, i);
+    return s;
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_pair_l2_avx2(const unsigned char* a,
+                                                              const unsigned char* b,
+                                                              std::size_t n) noexcept {
+    __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256 t0 = _mm256_sub_ps(L::load8(a + 2 * i), L::load8(b + 2 * i));
+        const __m256 t1 = _mm256_sub_ps(L::load8(a + 2 * (i + 8)), L::load8(b + 2 * (i + 8)));
+        a0 = _mm256_fmadd_ps(t0, t0, a0);
+        a1 = _mm256_fmadd_ps(t1, t1, a1);
+    }
+    for (; i + 8 <= n; i += 8) {
+        const __m256 t = _mm256_sub_ps(L::load8(a + 2 * i), L::load8(b + 2 * i));
+        a0 = _mm256_fmadd_ps(t, t, a0);
+    }
+    float s = compact_hsum_avx2(_mm256_add_ps(a0, a1));
+    for (; i < n; ++i) {
+        const float t = L::E::get(a, i) - L::E::get(b, i);
+        s += t * t;
+    }
+    return s;
+}
+
+EMBEDKIT_TARGET_AVX2_COMPACT inline std::int64_t int32_lanes_sum_avx2(__m256i v) noexcept {
+    alignas(32) std::int32_t lanes[8];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), v);
+    std::int64_t t = 0;
+    for (std::int32_t x : lanes) t += x;
+    return t;
+}
+
+// a.b, a.a, b.b of int8 codes: 16 codes widened to int16, pairwise products summed into
+// int32 lanes (madd), flushed into int64 every 2^15 steps (each step adds at most 2 * 2^14
+// per lane, so a lane stays below 2^30 before a flush).
+EMBEDKIT_TARGET_AVX2_COMPACT inline Int8Sums int8_sums_avx2(const unsigned char* a,
+                                                          const unsigned char* b,
+                                                          std::size_t n) noexcept {
+    Int8Sums s{0, 0, 0};
+    std::size_t i = 0;
+    while (i + 16 <= n) {
+        __m256i ab = _mm256_setzero_si256(), aa = _mm256_setzero_si256(),
+                bb = _mm256_setzero_si256();
+        const std::size_t end = i + (std::size_t(1) << 19) < n ? i + (std::size_t(1) << 19) : n;
+        for (; i + 16 <= end; i += 16) {
+            const __m256i x =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+            const __m256i y =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+            ab = _mm256_add_epi32(ab, _mm256_madd_epi16(x, y));
+            aa = _mm256_add_epi32(aa, _mm256_madd_epi16(x, x));
+            bb = _mm256_add_epi32(bb, _mm256_madd_epi16(y, y));
+        }
+        s.ab += int32_lanes_sum_avx2(ab);
+        s.aa += int32_lanes_sum_avx2(aa);
+        s.bb += int32_lanes_sum_avx2(bb);
+    }
+    const Int8Sums t = int8_sums_scalar(a + i, b + i, n - i);
+    s.ab += t.ab;
+    s.aa += t.aa;
+    s.bb += t.bb;
+    return s;
+}
+
+EMBEDKIT_TARGET_AVX2_COMPACT inline BitCounts bit_counts_avx2(const unsigned char* a,
+                                                            const unsigned char* b,
+                                                            std::size_t bytes) noexcept {
+    return bit_counts_impl<true>(a, b, bytes);
+}
+EMBEDKIT_TARGET_AVX2_COMPACT inline void hamming_many_avx2(const unsigned char* q,
+                                                         const unsigned char* rows,
+                                                         std::size_t nrows, std::size_t bytes,
+                                                         float* out) noexcept {
+    hamming_many_impl<true>(q, rows, nrows, bytes, out);
+}
+#endif
+
+/// The compact kernels of a level. AVX2 needs F16C and POPCNT as well (every AVX2 CPU known
+/// has both; one without runs the scalar kernels). AVX-512 runs the AVX2 kernels and NEON
+/// the scalar ones (the compiler's vectoriser) until kernels of their own land.
+inline const CompactTable& compact_table(simd::Level level) noexcept {
+    static const CompactTable scalar = {
+        "scalar",
+        &compact_dot_many_scalar<F16Elem>,
+        &compact_l2_many_scalar<F16Elem>,
+        &compact_dot_many_scalar<Bf16Elem>,
+        &compact_l2_many_scalar<Bf16Elem>,
+        &compact_dot_many_scalar<Int8Elem>,
+        &compact_l2_many_scalar<Int8Elem>,
+        &compact_pair_dot_scalar<F16Elem>,
+        &compact_pair_l2_scalar<F16Elem>,
+        &compact_pair_dot_scalar<Bf16Elem>,
+        &compact_pair_l2_scalar<Bf16Elem>,
+        &int8_sums_scalar,
+        &bit_counts_scalar,
+        &hamming_many_scalar};
+#if EMBEDKIT_ARCH_X86
+    static const CompactTable avx2 = {"avx2+f16c+popcnt",
+                                      &compact_dot_many_avx2<F16Avx2>,
+                                      &compact_l2_many_avx2<F16Avx2>,
+                                      &compact_dot_many_avx2<Bf16Avx2>,
+                                      &compact_l2_many_avx2<Bf16Avx2>,
+                                      &compact_dot_many_avx2<Int8Avx2>,
+                                      &compact_l2_many_avx2<Int8Avx2>,
+                                      &compact_pair_dot_avx2<F16Avx2>,
+                                      &compact_pair_l2_avx2<F16Avx2>,
+                                      &compact_pair_dot_avx2<Bf16Avx2>,
+                                      &compact_pair_l2_avx2<Bf16Avx2>,
+                                      &int8_sums_avx2,
+                                      &bit_counts_avx2,
+                                      &hamming_many_avx2};
+    const CpuFeatures& f = cpu_features();
+    if ((level == simd::Level::avx2 || level == simd::Level::avx512) && f.f16c && f.popcnt)
+        return avx2;
+#else
+    (void)level;
+#endif
+    return scalar;
+}
+
+/// The compact kernels in force (those of simd::active()).
+inline const CompactTable& active_compact_table() noexcept {
+    return compact_table(simd::active());
+}
+
+}  // namespace embedkit::detail
