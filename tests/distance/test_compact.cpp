@@ -327,6 +327,7 @@ TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every leve
             REQUIRE(s.ab == ab);
             REQUIRE(s.aa == aa);
             REQUIRE(s.bb == bb);
+            REQUIRE(t.int8_dot_codes(a, a + n, n) == ab);
             // Bits: any bytes.
             std::vector<unsigned char> bits(2 * n + 3);
             for (auto& v : bits) v = static_cast<unsigned char>(rng.integer(0, 255));
@@ -344,6 +345,8 @@ TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every leve
             REQUIRE(c.differ == differ);
             REQUIRE(c.both == both);
             REQUIRE(c.either == either);
+            REQUIRE(t.jaccard(x, y, n) ==
+                    (either == 0 ? 0.0f : float(1.0 - double(both) / double(either))));
             float h = -1;
             t.hamming_many(x, y, 1, n, &h);
             REQUIRE(h == float(differ));
@@ -360,6 +363,7 @@ TEST_CASE("compact kernels: int8 -128 everywhere and long rows stay exact") {
         const ekd::Int8Sums s = ekd::active_compact_table().int8_sums(a.data(), a.data(), n);
         CHECK(s.ab == std::int64_t(16384) * std::int64_t(n));
         CHECK(s.aa == s.ab);
+        CHECK(ekd::active_compact_table().int8_dot_codes(a.data(), a.data(), n) == s.ab);
     }
 }
 
@@ -525,7 +529,7 @@ TEST_CASE("compact search: binary top_k by Hamming and Jaccard against a naive c
                 }
                 const float s = m == BitMetric::hamming
                                     ? float(differ)
-                                    : (either == 0 ? 0.0f : 1.0f - float(double(both) / either));
+                                    : (either == 0 ? 0.0f : float(1.0 - double(both) / either));
                 all.emplace_back(s, r);
             }
             std::stable_sort(all.begin(), all.end(), [](const auto& u, const auto& v) { return u.first < v.first; });

@@ -102,12 +102,6 @@ inline void prepare_query(CompactQuery& cq, const float* q, const CompactSet& se
     }
 }
 
-inline float jaccard_from(const BitCounts& c) noexcept {
-    return c.either == 0 ? 0.0f
-                         : 1.0f - static_cast<float>(static_cast<double>(c.both) /
-                                                     static_cast<double>(c.either));
-}
-
 // Values of `metric` (a Metric, or a BitMetric for binary sets) for rows [r0, r0 + n).
 inline void compact_scores(const CompactTable& t, const CompactQuery& cq, const CompactSet& set,
                            Metric metric, Eigen::Index r0, Eigen::Index n, float* out) noexcept {
@@ -159,7 +153,7 @@ inline void bit_scores(const CompactTable& t, const unsigned char* qbits, const 
         return;
     }
     for (Eigen::Index r = 0; r < n; ++r)
-        out[r] = jaccard_from(t.bit_counts(qbits, set.row(r0 + r), rb));
+        out[r] = t.jaccard(qbits, set.row(r0 + r), rb);
 }
 
 // Rows per block of a scan: about 256 KiB of stored rows, so a block stays in L2 while a

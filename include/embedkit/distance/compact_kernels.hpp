@@ -53,8 +53,14 @@ using CompactPairFn = float (*)(const unsigned char* a, const unsigned char* b,
                                 std::size_t dim) noexcept;
 using Int8SumsFn = Int8Sums (*)(const unsigned char* a, const unsigned char* b,
                                 std::size_t dim) noexcept;
+/// The exact integer a.b of two int8 code rows.
+using Int8DotFn = std::int64_t (*)(const unsigned char* a, const unsigned char* b,
+                                   std::size_t dim) noexcept;
 using BitCountsFn = BitCounts (*)(const unsigned char* a, const unsigned char* b,
                                   std::size_t bytes) noexcept;
+/// The Jaccard distance 1 - |a and b| / |a or b| (0 when both rows are empty).
+using JaccardFn = float (*)(const unsigned char* a, const unsigned char* b,
+                            std::size_t bytes) noexcept;
 /// out[r] = |q xor row r| for `nrows` rows of `bytes` bytes.
 using HammingManyFn = void (*)(const unsigned char* q, const unsigned char* rows,
                                std::size_t nrows, std::size_t bytes, float* out) noexcept;
@@ -63,8 +69,10 @@ struct CompactTable {
     const char* name;  ///< "scalar", "avx2+f16c+popcnt"
     CompactManyFn f16_dot, f16_l2_squared, bf16_dot, bf16_l2_squared, int8_dot, int8_l2_squared;
     CompactPairFn f16_pair_dot, f16_pair_l2_squared, bf16_pair_dot, bf16_pair_l2_squared;
+    Int8DotFn int8_dot_codes;
     Int8SumsFn int8_sums;
     BitCountsFn bit_counts;
+    JaccardFn jaccard;
     HammingManyFn hamming_many;
 };
 
@@ -168,6 +176,14 @@ inline Int8Sums int8_sums_scalar(const unsigned char* a, const unsigned char* b,
     return s;
 }
 
+inline std::int64_t int8_dot_codes_scalar(const unsigned char* a, const unsigned char* b,
+                                          std::size_t n) noexcept {
+    std::int64_t s = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        s += std::int64_t(static_cast<signed char>(a[i])) * static_cast<signed char>(b[i]);
+    return s;
+}
+
 inline unsigned popcount8_portable(unsigned v) noexcept {
     unsigned c = 0;
     for (; v != 0; v &= v - 1) ++c;
@@ -192,18 +208,32 @@ inline BitCounts bit_counts_impl(const unsigned char* a, const unsigned char* b,
                                  std::size_t bytes) noexcept {
     BitCounts c{0, 0, 0};
     std::size_t i = 0;
+    // Four words per step, two sums each: the loop's own instructions cost more than the
+    // counts otherwise.
+    std::uint64_t b0 = 0, b1 = 0, e0 = 0, e1 = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        const std::uint64_t x0 = load_u64(a + i), y0 = load_u64(b + i);
+        const std::uint64_t x1 = load_u64(a + i + 8), y1 = load_u64(b + i + 8);
+        const std::uint64_t x2 = load_u64(a + i + 16), y2 = load_u64(b + i + 16);
+        const std::uint64_t x3 = load_u64(a + i + 24), y3 = load_u64(b + i + 24);
+        b0 += popcount64<Hw>(x0 & y0) + popcount64<Hw>(x1 & y1);
+        b1 += popcount64<Hw>(x2 & y2) + popcount64<Hw>(x3 & y3);
+        e0 += popcount64<Hw>(x0 | y0) + popcount64<Hw>(x1 | y1);
+        e1 += popcount64<Hw>(x2 | y2) + popcount64<Hw>(x3 | y3);
+    }
+    c.both = b0 + b1;
+    c.either = e0 + e1;
     for (; i + 8 <= bytes; i += 8) {
         const std::uint64_t x = load_u64(a + i);
         const std::uint64_t y = load_u64(b + i);
-        c.differ += popcount64<Hw>(x ^ y);
         c.both += popcount64<Hw>(x & y);
         c.either += popcount64<Hw>(x | y);
     }
     for (; i < bytes; ++i) {
-        c.differ += popcount8_portable(unsigned(a[i] ^ b[i]));
         c.both += popcount8_portable(unsigned(a[i] & b[i]));
         c.either += popcount8_portable(unsigned(a[i] | b[i]));
     }
+    c.differ = c.either - c.both;  // a xor b = (a or b) minus (a and b)
     return c;
 }
 
@@ -212,12 +242,30 @@ inline void hamming_many_impl(const unsigned char* q, const unsigned char* rows,
                               std::size_t nrows, std::size_t bytes, float* out) noexcept {
     for (std::size_t r = 0; r < nrows; ++r) {
         const unsigned char* p = rows + r * bytes;
-        std::uint64_t d = 0;
+        std::uint64_t d0 = 0, d1 = 0;
         std::size_t i = 0;
+        for (; i + 32 <= bytes; i += 32) {
+            d0 += popcount64<Hw>(load_u64(q + i) ^ load_u64(p + i)) +
+                  popcount64<Hw>(load_u64(q + i + 8) ^ load_u64(p + i + 8));
+            d1 += popcount64<Hw>(load_u64(q + i + 16) ^ load_u64(p + i + 16)) +
+                  popcount64<Hw>(load_u64(q + i + 24) ^ load_u64(p + i + 24));
+        }
+        std::uint64_t d = d0 + d1;
         for (; i + 8 <= bytes; i += 8) d += popcount64<Hw>(load_u64(q + i) ^ load_u64(p + i));
         for (; i < bytes; ++i) d += popcount8_portable(unsigned(q[i] ^ p[i]));
         out[r] = static_cast<float>(d);
     }
+}
+
+inline float jaccard_from(const BitCounts& c) noexcept {
+    return c.either == 0 ? 0.0f
+                         : static_cast<float>(1.0 - static_cast<double>(c.both) /
+                                                        static_cast<double>(c.either));
+}
+
+inline float jaccard_scalar(const unsigned char* a, const unsigned char* b,
+                            std::size_t bytes) noexcept {
+    return jaccard_from(bit_counts_impl<false>(a, b, bytes));
 }
 
 inline BitCounts bit_counts_scalar(const unsigned char* a, const unsigned char* b,
@@ -437,10 +485,99 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline Int8Sums int8_sums_avx2(const unsigned char*
     return s;
 }
 
+// a.b of int8 codes as int8_sums_avx2 computes it, alone.
+EMBEDKIT_TARGET_AVX2_COMPACT inline std::int64_t int8_dot_codes_avx2(const unsigned char* a,
+                                                                  const unsigned char* b,
+                                                                  std::size_t n) noexcept {
+    std::int64_t s = 0;
+    std::size_t i = 0;
+    while (i + 32 <= n) {
+        __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+        const std::size_t end = i + (std::size_t(1) << 19) < n ? i + (std::size_t(1) << 19) : n;
+        for (; i + 32 <= end; i += 32) {
+            const __m256i x0 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
+            const __m256i y0 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
+            const __m256i x1 = _mm256_cvtepi8_epi16(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 16)));
+            const __m256i y1 = _mm256_cvtepi8_epi16(
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 16)));
+            acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+            acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+        }
+        s += int32_lanes_sum_avx2(acc0) + int32_lanes_sum_avx2(acc1);
+    }
+    return s + int8_dot_codes_scalar(a + i, b + i, n - i);
+}
+
+// Bits set per byte of v, by two 16-entry look-ups (one per nibble), summed per 8 bytes
+// into four 64-bit lanes (psadbw against zero).
+EMBEDKIT_TARGET_AVX2_COMPACT inline __m256i popcount_lanes_avx2(__m256i v) noexcept {
+    const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,  //
+                                           0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low));
+    const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
+    return _mm256_sad_epu8(_mm256_add_epi8(lo, hi), _mm256_setzero_si256());
+}
+
+EMBEDKIT_TARGET_AVX2_COMPACT inline std::uint64_t u64_lanes_sum_avx2(__m256i v) noexcept {
+    const __m128i s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return static_cast<std::uint64_t>(_mm_cvtsi128_si64(s)) +
+           static_cast<std::uint64_t>(_mm_extract_epi64(s, 1));
+}
+
+// 32 bytes at a time through the look-up counts, the rest as bit_counts_impl does.
 EMBEDKIT_TARGET_AVX2_COMPACT inline BitCounts bit_counts_avx2(const unsigned char* a,
                                                             const unsigned char* b,
                                                             std::size_t bytes) noexcept {
-    return bit_counts_impl<true>(a, b, bytes);
+    if (bytes < 128) {
+        // Short rows: one word at a time has the shortest path (a 384-bit row is 6 words).
+        std::uint64_t nb = 0, ne = 0;
+        std::size_t j = 0;
+        for (; j + 8 <= bytes; j += 8) {
+            const std::uint64_t x = load_u64(a + j), y = load_u64(b + j);
+            nb += static_cast<std::uint64_t>(__builtin_popcountll(x & y));
+            ne += static_cast<std::uint64_t>(__builtin_popcountll(x | y));
+        }
+        for (; j < bytes; ++j) {
+            nb += popcount8_portable(unsigned(a[j] & b[j]));
+            ne += popcount8_portable(unsigned(a[j] | b[j]));
+        }
+        return {ne - nb, nb, ne};
+    }
+    __m256i both = _mm256_setzero_si256(), either = _mm256_setzero_si256();
+    std::size_t i = 0;
+    for (; i + 32 <= bytes; i += 32) {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + i));
+        const __m256i y = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + i));
+        both = _mm256_add_epi64(both, popcount_lanes_avx2(_mm256_and_si256(x, y)));
+        either = _mm256_add_epi64(either, popcount_lanes_avx2(_mm256_or_si256(x, y)));
+    }
+    BitCounts c = bit_counts_impl<true>(a + i, b + i, bytes - i);
+    c.both += u64_lanes_sum_avx2(both);
+    c.either += u64_lanes_sum_avx2(either);
+    c.differ = c.either - c.both;
+    return c;
+}
+EMBEDKIT_TARGET_AVX2_COMPACT inline float jaccard_avx2(const unsigned char* a,
+                                                      const unsigned char* b,
+                                                      std::size_t bytes) noexcept {
+    if (bytes >= 128) return jaccard_from(bit_counts_avx2(a, b, bytes));
+    std::uint64_t nb = 0, ne = 0;
+    std::size_t j = 0;
+    for (; j + 8 <= bytes; j += 8) {
+        const std::uint64_t x = load_u64(a + j), y = load_u64(b + j);
+        nb += static_cast<std::uint64_t>(__builtin_popcountll(x & y));
+        ne += static_cast<std::uint64_t>(__builtin_popcountll(x | y));
+    }
+    if (j < bytes) {
+        const BitCounts t = bit_counts_impl<true>(a + j, b + j, bytes - j);
+        nb += t.both;
+        ne += t.either;
+    }
+    return ne == 0 ? 0.0f : static_cast<float>(1.0 - static_cast<double>(nb) / static_cast<double>(ne));
 }
 EMBEDKIT_TARGET_AVX2_COMPACT inline void hamming_many_avx2(const unsigned char* q,
                                                          const unsigned char* rows,
@@ -466,8 +603,10 @@ inline const CompactTable& compact_table(simd::Level level) noexcept {
         &compact_pair_l2_scalar<F16Elem>,
         &compact_pair_dot_scalar<Bf16Elem>,
         &compact_pair_l2_scalar<Bf16Elem>,
+        &int8_dot_codes_scalar,
         &int8_sums_scalar,
         &bit_counts_scalar,
+        &jaccard_scalar,
         &hamming_many_scalar};
 #if EMBEDKIT_ARCH_X86
     static const CompactTable avx2 = {"avx2+f16c+popcnt",
@@ -481,8 +620,10 @@ inline const CompactTable& compact_table(simd::Level level) noexcept {
                                       &compact_pair_l2_avx2<F16Avx2>,
                                       &compact_pair_dot_avx2<Bf16Avx2>,
                                       &compact_pair_l2_avx2<Bf16Avx2>,
+                                      &int8_dot_codes_avx2,
                                       &int8_sums_avx2,
                                       &bit_counts_avx2,
+                                      &jaccard_avx2,
                                       &hamming_many_avx2};
     const CpuFeatures& f = cpu_features();
     if ((level == simd::Level::avx2 || level == simd::Level::avx512) && f.f16c && f.popcnt)
