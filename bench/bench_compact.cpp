@@ -67,8 +67,10 @@ void register_pairs(Index dim) {
     const PairData* p = data.get();
     static std::vector<std::shared_ptr<PairData>> keep;
     keep.push_back(data);
-    reg("pair/f32/dot" + d + "/embedkit",
-        [p, dm] { return ek::simd::detail::active_table<float>().dot(p->f32.row(0).data(), p->f32.row(1).data(), dm); });
+    reg("pair/f32/dot" + d + "/embedkit", [p, dm] {
+        return ek::simd::detail::active_table<float>().dot(p->f32.row(0).data(),
+                                                           p->f32.row(1).data(), dm);
+    });
     // Each row calls the kernel through a function pointer held by value, as SimSIMD's rows do.
     const auto pair_row = [&](const std::string& name, ek::detail::CompactPairFn fn,
                               const ek::CompactSet& set) {
@@ -203,7 +205,8 @@ void register_scans() {
     } types[] = {{"f32", 0}, {"f16", 1}, {"bf16", 2}, {"int8", 3}, {"binary", 4}};
     for (const auto& ty : types) {
         const int which = ty.which;
-        const auto bytes_of = [which](const ScanData& d) -> std::pair<const unsigned char*, std::size_t> {
+        const auto bytes_of =
+            [which](const ScanData& d) -> std::pair<const unsigned char*, std::size_t> {
             switch (which) {
                 case 0:
                     return {reinterpret_cast<const unsigned char*>(d.f32.data()),
@@ -218,14 +221,16 @@ void register_scans() {
                     return {d.binary.data(), d.binary.data_bytes()};
             }
         };
+        benchmark::RegisterBenchmark(("scan/read/" + std::string(ty.name) + tail).c_str(),
+                                     [bytes_of](benchmark::State& s) {
+                                         const auto [p, n] = bytes_of(scan_data());
+                                         for (auto _ : s)
+                                             benchmark::DoNotOptimize(read_bytes(p, n));
+                                         s.SetBytesProcessed(s.iterations() * std::int64_t(n));
+                                     });
         benchmark::RegisterBenchmark(
-            ("scan/read/" + std::string(ty.name) + tail).c_str(), [bytes_of](benchmark::State& s) {
-                const auto [p, n] = bytes_of(scan_data());
-                for (auto _ : s) benchmark::DoNotOptimize(read_bytes(p, n));
-                s.SetBytesProcessed(s.iterations() * std::int64_t(n));
-            });
-        benchmark::RegisterBenchmark(
-            ("scan/" + std::string(ty.name) + tail).c_str(), [which, bytes_of](benchmark::State& s) {
+            ("scan/" + std::string(ty.name) + tail).c_str(),
+            [which, bytes_of](benchmark::State& s) {
                 const ScanData& d = scan_data();
                 const std::size_t n = bytes_of(d).second;
                 const ek::CompactSet* sets[] = {nullptr, &d.f16, &d.bf16, &d.int8, &d.binary};
@@ -236,7 +241,8 @@ void register_scans() {
                         benchmark::DoNotOptimize(
                             ek::top_k(d.query, *sets[which], 10, ek::BitMetric::hamming));
                     else
-                        benchmark::DoNotOptimize(ek::top_k(d.query, *sets[which], 10, ek::Metric::dot));
+                        benchmark::DoNotOptimize(
+                            ek::top_k(d.query, *sets[which], 10, ek::Metric::dot));
                 }
                 s.SetBytesProcessed(s.iterations() * std::int64_t(n));
             });
@@ -255,7 +261,8 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("compiler", EMBEDKIT_BENCH_COMPILER);
     benchmark::AddCustomContext("flags", EMBEDKIT_BENCH_FLAGS);
     benchmark::AddCustomContext("embedkit_simd_supported", embedkit_bench::supported_levels());
-    benchmark::AddCustomContext("embedkit_compact_kernels", ek::detail::active_compact_table().name);
+    benchmark::AddCustomContext("embedkit_compact_kernels",
+                                ek::detail::active_compact_table().name);
 #ifdef EMBEDKIT_BENCH_HAVE_SIMSIMD
     benchmark::AddCustomContext("simsimd", std::to_string(SIMSIMD_VERSION_MAJOR) + "." +
                                                std::to_string(SIMSIMD_VERSION_MINOR) + "." +

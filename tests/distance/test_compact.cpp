@@ -40,7 +40,8 @@ __attribute__((target("f16c"))) std::uint16_t hardware_half(float f) {
 RowMatrixF random_set(ektest::Random& rng, Eigen::Index rows, Eigen::Index dim, double scale = 1) {
     RowMatrixF m(rows, dim);
     for (Eigen::Index r = 0; r < rows; ++r)
-        for (Eigen::Index i = 0; i < dim; ++i) m(r, i) = static_cast<float>(rng.uniform(-scale, scale));
+        for (Eigen::Index i = 0; i < dim; ++i)
+            m(r, i) = static_cast<float>(rng.uniform(-scale, scale));
     return m;
 }
 
@@ -66,8 +67,8 @@ TEST_CASE("compact: float16 conversion round-trips every half and rounds ties to
         const double hi = ekd::half_bits_to_float(static_cast<std::uint16_t>(h + 1));
         const auto mid = static_cast<float>((lo + hi) / 2);  // exact in float
         REQUIRE(double(mid) == (lo + hi) / 2);
-        const std::uint16_t even = (h & 1u) == 0 ? static_cast<std::uint16_t>(h)
-                                                 : static_cast<std::uint16_t>(h + 1);
+        const std::uint16_t even =
+            (h & 1u) == 0 ? static_cast<std::uint16_t>(h) : static_cast<std::uint16_t>(h + 1);
         REQUIRE(ekd::float_to_half_bits(mid) == even);
         REQUIRE(ekd::float_to_half_bits(-mid) == (even | 0x8000u));
         REQUIRE(ekd::float_to_half_bits(std::nextafter(mid, 1e9f)) == h + 1);
@@ -100,8 +101,8 @@ TEST_CASE("compact: bfloat16 conversion round-trips and rounds ties to even") {
         REQUIRE(ekd::float_to_bf16_bits(f) == b);
         if ((b & 0x7FFFu) < 0x7F7Fu) {
             const std::uint32_t mid = (b << 16) | 0x8000u;  // halfway to the next bf16
-            const std::uint16_t even = (b & 1u) == 0 ? static_cast<std::uint16_t>(b)
-                                                     : static_cast<std::uint16_t>(b + 1);
+            const std::uint16_t even =
+                (b & 1u) == 0 ? static_cast<std::uint16_t>(b) : static_cast<std::uint16_t>(b + 1);
             REQUIRE(ekd::float_to_bf16_bits(bits_float(mid)) == even);
             REQUIRE(ekd::float_to_bf16_bits(bits_float(mid + 1)) == b + 1);
             REQUIRE(ekd::float_to_bf16_bits(bits_float(mid - 1)) == b);
@@ -137,7 +138,8 @@ TEST_CASE("compact: encode and decode stay within each format's bound") {
         for (Eigen::Index r = 0; r < x.rows(); ++r)
             for (Eigen::Index i = 0; i < x.cols(); ++i) {
                 const float s = c.scales()[std::size_t(kind == Int8Scale::per_row ? r : i)];
-                REQUIRE(std::fabs(x(r, i) - d(r, i)) <= 0.5f * s * (1 + 1e-5f) + 1e-6f * std::fabs(x(r, i)));
+                REQUIRE(std::fabs(x(r, i) - d(r, i)) <=
+                        0.5f * s * (1 + 1e-5f) + 1e-6f * std::fabs(x(r, i)));
                 const auto code = static_cast<signed char>(c.row(r)[i]);
                 REQUIRE(code >= -127);
             }
@@ -219,11 +221,11 @@ RawRows raw_rows(ektest::Random& rng, Storage st, std::size_t rows, std::size_t 
                 out.decoded[r * n + i] = float(c);
             } else {
                 const auto v = static_cast<float>(rng.uniform(-2, 2));
-                const std::uint16_t h = st == Storage::f16 ? ekd::float_to_half_bits(v)
-                                                           : ekd::float_to_bf16_bits(v);
+                const std::uint16_t h =
+                    st == Storage::f16 ? ekd::float_to_half_bits(v) : ekd::float_to_bf16_bits(v);
                 std::memcpy(p + 2 * i, &h, 2);
-                out.decoded[r * n + i] = st == Storage::f16 ? ekd::half_bits_to_float(h)
-                                                            : ekd::bf16_bits_to_float(h);
+                out.decoded[r * n + i] =
+                    st == Storage::f16 ? ekd::half_bits_to_float(h) : ekd::bf16_bits_to_float(h);
             }
         }
     }
@@ -440,8 +442,9 @@ TEST_CASE("compact search: distances and pairwise agree with the float functions
                     for (Eigen::Index j = 0; j < pg.cols(); ++j)
                         REQUIRE(pg(i, j) == doctest::Approx(pw(i, j)).epsilon(1e-5).scale(1));
             }
-            CHECK_THROWS_AS(embedkit::distances(Eigen::VectorXf(y.row(0).transpose()), cx, Metric::l1),
-                            embedkit::ArgumentError);
+            CHECK_THROWS_AS(
+                embedkit::distances(Eigen::VectorXf(y.row(0).transpose()), cx, Metric::l1),
+                embedkit::ArgumentError);
         }
     // Mixed storages decode the left rows.
     const CompactSet a = embedkit::encode(y, Storage::f16);
@@ -462,7 +465,8 @@ TEST_CASE("compact search: top_k equals a full sort of the compact scores") {
             const embedkit::TopK<float> got = embedkit::top_k(queries, c, 12, m);
             REQUIRE(got.indices.cols() == 12);
             for (Eigen::Index i = 0; i < queries.rows(); ++i) {
-                const Eigen::VectorXf s = embedkit::distances(Eigen::VectorXf(queries.row(i).transpose()), c, m);
+                const Eigen::VectorXf s =
+                    embedkit::distances(Eigen::VectorXf(queries.row(i).transpose()), c, m);
                 std::vector<Eigen::Index> order(std::size_t(s.size()));
                 for (std::size_t j = 0; j < order.size(); ++j) order[j] = Eigen::Index(j);
                 const bool larger = embedkit::larger_is_closer(m);
@@ -478,7 +482,8 @@ TEST_CASE("compact search: top_k equals a full sort of the compact scores") {
     }
 }
 
-TEST_CASE("compact search: re-ranking returns exact float scores, and all candidates give float top_k") {
+TEST_CASE(
+    "compact search: re-ranking returns exact float scores, and all candidates give float top_k") {
     ektest::Random rng(61);
     const RowMatrixF x = random_set(rng, 2000, 48);
     const RowMatrixF queries = random_set(rng, 20, 48);
@@ -496,7 +501,9 @@ TEST_CASE("compact search: re-ranking returns exact float scores, and all candid
                 embedkit::top_k(queries, c, 10, m, embedkit::rerank_with(x, 4));
             for (Eigen::Index i = 0; i < queries.rows(); ++i)
                 for (Eigen::Index r = 0; r < 10; ++r)
-                    REQUIRE(some.scores(i, r) == embedkit::distances(Eigen::VectorXf(queries.row(i).transpose()), x, m)(some.indices(i, r)));
+                    REQUIRE(some.scores(i, r) ==
+                            embedkit::distances(Eigen::VectorXf(queries.row(i).transpose()), x,
+                                                m)(some.indices(i, r)));
         }
     }
     const CompactSet b = embedkit::encode(x, Storage::binary);
@@ -532,7 +539,8 @@ TEST_CASE("compact search: binary top_k by Hamming and Jaccard against a naive c
                                     : (either == 0 ? 0.0f : float(1.0 - double(both) / either));
                 all.emplace_back(s, r);
             }
-            std::stable_sort(all.begin(), all.end(), [](const auto& u, const auto& v) { return u.first < v.first; });
+            std::stable_sort(all.begin(), all.end(),
+                             [](const auto& u, const auto& v) { return u.first < v.first; });
             for (Eigen::Index r = 0; r < 7; ++r) {
                 REQUIRE(got.indices(i, r) == all[std::size_t(r)].second);
                 REQUIRE(got.scores(i, r) == all[std::size_t(r)].first);
@@ -541,8 +549,9 @@ TEST_CASE("compact search: binary top_k by Hamming and Jaccard against a naive c
         const RowMatrixF p = embedkit::pairwise(c, c, m);
         CHECK(p.diagonal().maxCoeff() == 0.0f);
     }
-    CHECK_THROWS_AS(embedkit::top_k(queries, embedkit::encode(x, Storage::f16), 3, BitMetric::hamming),
-                    embedkit::ArgumentError);
+    CHECK_THROWS_AS(
+        embedkit::top_k(queries, embedkit::encode(x, Storage::f16), 3, BitMetric::hamming),
+        embedkit::ArgumentError);
 }
 
 TEST_CASE("compact search: results do not depend on the thread count") {

@@ -6,6 +6,8 @@
 // the output is deterministic).
 #include <embedkit/io/detail/crc32.hpp>
 #include <embedkit/io/model_file.hpp>
+#include <embedkit/core/compact.hpp>
+#include <embedkit/io/compact_npy.hpp>
 #include <embedkit/io/npy.hpp>
 #include <embedkit/io/safetensors.hpp>
 #include <embedkit/models/autoencoder.hpp>
@@ -515,6 +517,55 @@ void safetensors_seeds(const fs::path& tmp) {
             std::string("\xff\xff\xff\xff\xff\xff\xff\xff{}", 10));
 }
 
+// fuzz_compact: mode byte, 2-byte length of the rows file, the rows file, then the scales and
+// norms files (halves of the rest). Seeds: an int8 set with per-row scales and norms, f16
+// with norms, binary with a dimension of 12 (mode bits 1-2 = 1), each read and mapped.
+Bytes compact_input(const Bytes& rows, const Bytes& scales, const Bytes& norms) {
+    Bytes out(2 + rows.size());
+    out[0] = static_cast<unsigned char>(rows.size() & 0xFF);
+    out[1] = static_cast<unsigned char>(rows.size() >> 8);
+    std::copy(rows.begin(), rows.end(), out.begin() + 2);
+    // Equal halves: pad the shorter companion (its own bytes end the .npy, so the padding
+    // makes that file invalid only in the seeds that are meant to be).
+    Bytes a = scales, b = norms;
+    while (a.size() < b.size()) a.push_back(0);
+    while (b.size() < a.size()) b.push_back(0);
+    out.insert(out.end(), a.begin(), a.end());
+    out.insert(out.end(), b.begin(), b.end());
+    return out;
+}
+
+void compact_seeds(const fs::path& tmp) {
+    embedkit::RowMatrixF x(3, 12);
+    for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = float((i * 7) % 11) - 5.0f;
+    const std::string p = tmp.string() + ".npy";
+    for (const auto st :
+         {embedkit::Storage::int8, embedkit::Storage::f16, embedkit::Storage::binary}) {
+        embedkit::io::write_compact(p, embedkit::encode(x, st));
+        const Bytes rows = slurp(p);
+        const std::string sp = embedkit::io::compact_companion(p, "scales");
+        const std::string np = embedkit::io::compact_companion(p, "norms");
+        const Bytes scales = fs::exists(sp) ? slurp(sp) : Bytes{};
+        const Bytes norms = fs::exists(np) ? slurp(np) : Bytes{};
+        const std::string name(embedkit::storage_name(st));
+        if (st == embedkit::Storage::int8) {
+            // Equal-sized companions: both valid. Mode 8 | 16 (scales and norms), read / map.
+            put("compact", "int8_read.bin", 8 | 16, compact_input(rows, scales, norms));
+            put("compact", "int8_map.bin", 1 | 8 | 16, compact_input(rows, scales, norms));
+            put("compact", "int8_no_scales.bin", 0, compact_input(rows, {}, {}));
+        } else if (st == embedkit::Storage::f16) {
+            put("compact", "f16_norms.bin", 16, compact_input(rows, norms, norms));
+            put("compact", "f16_alone.bin", 1, compact_input(rows, {}, {}));
+        } else {
+            put("compact", "binary_12.bin", 2, compact_input(rows, {}, {}));
+            put("compact", "binary_20.bin", 6, compact_input(rows, {}, {}));
+        }
+        fs::remove(sp);
+        fs::remove(np);
+    }
+    fs::remove(p);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -531,6 +582,7 @@ int main(int argc, char** argv) {
     tokenizer_seeds();
     json_seeds();
     safetensors_seeds(tmp);
+    compact_seeds(tmp);
     fs::remove(tmp);
     std::printf("seeds written under %s\n", root.string().c_str());
     return 0;

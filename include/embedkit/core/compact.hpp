@@ -98,7 +98,9 @@ public:
         return storage_row_bytes(storage_, static_cast<std::size_t>(dim_));
     }
     /// Bytes of all rows (without scales and norms).
-    std::size_t data_bytes() const noexcept { return row_bytes() * static_cast<std::size_t>(rows_); }
+    std::size_t data_bytes() const noexcept {
+        return row_bytes() * static_cast<std::size_t>(rows_);
+    }
     const unsigned char* data() const noexcept { return data_; }
     const unsigned char* row(Eigen::Index r) const noexcept {
         return data_ + static_cast<std::size_t>(r) * row_bytes();
@@ -162,7 +164,7 @@ inline std::shared_ptr<unsigned char> aligned_bytes(std::size_t bytes) {
     constexpr std::align_val_t align{64};
     auto* p = static_cast<unsigned char*>(::operator new(std::max<std::size_t>(bytes, 1), align));
     std::memset(p, 0, std::max<std::size_t>(bytes, 1));
-    return {p, [](unsigned char* q) { ::operator delete(q, std::align_val_t{64}); }};
+    return {p, [](unsigned char* q) { ::operator delete (q, std::align_val_t{64}); }};
 }
 
 inline std::string cell(Eigen::Index r, Eigen::Index i) {
@@ -260,7 +262,8 @@ std::vector<float> train_int8_scales(const Eigen::MatrixBase<D>& set) {
 ///  * f16 / bf16: each value rounded to nearest, ties to even. Inf and NaN are kept; a
 ///    finite value beyond the format's range (f16: |x| >= 65520, which would round to inf)
 ///    throws ArgumentError naming its row and column.
-///  * int8: code = x / scale rounded to nearest (ties to even, as np.rint), in [-127, 127]; per_row scale =
+///  * int8: code = x / scale rounded to nearest (ties to even, as np.rint), in [-127, 127]; per_row
+///  scale =
 ///    max |x| of the row / 127 (0 for a zero row, whose codes are 0); per_dim scales trained
 ///    on the set or taken from options.dim_scales (then values beyond the grid saturate).
 ///    |x - decoded| <= scale / 2 (plus float rounding) for every value within the grid.
@@ -275,7 +278,8 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
                             std::to_string(static_cast<int>(storage)) + ")");
     const auto dim = static_cast<std::size_t>(v.cols);
     const std::size_t rb = storage_row_bytes(storage, dim);
-    std::shared_ptr<unsigned char> buf = detail::aligned_bytes(rb * static_cast<std::size_t>(v.rows));
+    std::shared_ptr<unsigned char> buf =
+        detail::aligned_bytes(rb * static_cast<std::size_t>(v.rows));
     std::vector<float> scales;
     const auto at = [&](Eigen::Index r, Eigen::Index i) { return static_cast<float>(v.row(r)[i]); };
     const auto finite = [&](Eigen::Index r, Eigen::Index i, float x) {
@@ -291,10 +295,10 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
             case Storage::bf16:
                 for (Eigen::Index i = 0; i < v.cols; ++i) {
                     const float x = at(r, i);
-                    const std::uint16_t h = storage == Storage::f16
-                                                ? detail::float_to_half_bits(x)
-                                                : detail::float_to_bf16_bits(x);
-                    if (std::isfinite(x) && (h & 0x7FFFu) == (storage == Storage::f16 ? 0x7C00u : 0x7F80u))
+                    const std::uint16_t h = storage == Storage::f16 ? detail::float_to_half_bits(x)
+                                                                    : detail::float_to_bf16_bits(x);
+                    if (std::isfinite(x) &&
+                        (h & 0x7FFFu) == (storage == Storage::f16 ? 0x7C00u : 0x7F80u))
                         throw ArgumentError(fn + "the value " + std::to_string(x) + " at " +
                                             detail::cell(r, i) + " is beyond " +
                                             std::string(storage_name(storage)) +
@@ -344,7 +348,8 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
                                         " (scales must be finite and >= 0)");
         }
         for (Eigen::Index r = 0; r < v.rows; ++r) {
-            auto* out = reinterpret_cast<signed char*>(buf.get() + static_cast<std::size_t>(r) * rb);
+            auto* out =
+                reinterpret_cast<signed char*>(buf.get() + static_cast<std::size_t>(r) * rb);
             for (Eigen::Index i = 0; i < v.cols; ++i) {
                 const float s = scales[static_cast<std::size_t>(per_row ? r : i)];
                 const float c = s > 0.0f ? std::nearbyint(at(r, i) / s) : 0.0f;
@@ -353,9 +358,9 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
         }
     }
     const unsigned char* data = buf.get();
-    return CompactSet::from_parts(storage, v.rows, v.cols, std::shared_ptr<const void>(std::move(buf)),
-                                  data, options.int8_scale, std::move(scales), {},
-                                  "encode");
+    return CompactSet::from_parts(storage, v.rows, v.cols,
+                                  std::shared_ptr<const void>(std::move(buf)), data,
+                                  options.int8_scale, std::move(scales), {}, "encode");
 }
 
 /// The decoded values of every row (rows x dim floats; see the file comment).

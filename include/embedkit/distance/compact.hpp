@@ -51,7 +51,8 @@ namespace detail {
 inline void check_compact_metric(const char* fn, const CompactSet& set, Metric metric) {
     check_metric(fn, metric);
     if (set.storage() == Storage::binary)
-        throw ArgumentError(std::string("embedkit::") + fn + ": a binary set is searched with "
+        throw ArgumentError(std::string("embedkit::") + fn +
+                            ": a binary set is searched with "
                             "BitMetric::hamming or BitMetric::jaccard (or with a Metric when "
                             "re-ranking against float rows), not " +
                             std::string(metric_name(metric)));
@@ -78,10 +79,10 @@ inline void check_compact_nonempty(const char* fn, const char* what, const Compa
 // A float query prepared for one compact set: the vector the kernels take (int8 per_dim dot:
 // q * scale, folded once) and its squared norm (cosine).
 struct CompactQuery {
-    const float* q;          // the query
-    const float* q_dot;      // what the dot kernel takes
-    float qq;                // q . q
-    std::vector<float> tmp;  // storage of q_dot when it differs from q
+    const float* q;                   // the query
+    const float* q_dot;               // what the dot kernel takes
+    float qq;                         // q . q
+    std::vector<float> tmp;           // storage of q_dot when it differs from q
     std::vector<unsigned char> bits;  // binary sets: the query's sign bits
 };
 
@@ -109,11 +110,10 @@ inline void compact_scores(const CompactTable& t, const CompactQuery& cq, const 
     const unsigned char* rows = set.row(r0);
     const auto nr = static_cast<std::size_t>(n);
     const bool int8 = set.storage() == Storage::int8;
-    const float* rs = int8 && set.int8_scale() == Int8Scale::per_row
-                          ? set.scales().data() + r0
-                          : nullptr;
-    const float* ds = int8 && set.int8_scale() == Int8Scale::per_dim ? set.scales().data()
-                                                                      : nullptr;
+    const float* rs =
+        int8 && set.int8_scale() == Int8Scale::per_row ? set.scales().data() + r0 : nullptr;
+    const float* ds =
+        int8 && set.int8_scale() == Int8Scale::per_dim ? set.scales().data() : nullptr;
     CompactManyFn dot = t.f16_dot, l2 = t.f16_l2_squared;
     if (set.storage() == Storage::bf16) {
         dot = t.bf16_dot;
@@ -152,8 +152,7 @@ inline void bit_scores(const CompactTable& t, const unsigned char* qbits, const 
         t.hamming_many(qbits, set.row(r0), static_cast<std::size_t>(n), rb, out);
         return;
     }
-    for (Eigen::Index r = 0; r < n; ++r)
-        out[r] = t.jaccard(qbits, set.row(r0 + r), rb);
+    for (Eigen::Index r = 0; r < n; ++r) out[r] = t.jaccard(qbits, set.row(r0 + r), rb);
 }
 
 // Rows per block of a scan: about 256 KiB of stored rows, so a block stays in L2 while a
@@ -278,14 +277,14 @@ Vector<float> distances(const Eigen::MatrixBase<DQ>& query, const CompactSet& se
     Vector<float> out(set.rows());
     const detail::CompactTable& t = detail::active_compact_table();
     const Eigen::Index block = detail::compact_block_rows(set);
-    detail::parallel_for(
-        (set.rows() + block - 1) / block,
-        detail::threads_for_work(double(set.rows()) * double(set.row_bytes())),
-        [&](std::ptrdiff_t item) {
-            const Eigen::Index r0 = Eigen::Index(item) * block;
-            detail::compact_scores(t, cq, set, metric, r0, std::min(block, set.rows() - r0),
-                                   out.data() + r0);
-        });
+    detail::parallel_for((set.rows() + block - 1) / block,
+                         detail::threads_for_work(double(set.rows()) * double(set.row_bytes())),
+                         [&](std::ptrdiff_t item) {
+                             const Eigen::Index r0 = Eigen::Index(item) * block;
+                             detail::compact_scores(t, cq, set, metric, r0,
+                                                    std::min(block, set.rows() - r0),
+                                                    out.data() + r0);
+                         });
     return out;
 }
 
@@ -325,71 +324,75 @@ inline RowMatrix<float> pairwise(const CompactSet& a, const CompactSet& b, Metri
     const detail::CompactTable& t = detail::active_compact_table();
     const auto dim = static_cast<std::size_t>(a.dim());
     const bool same = a.storage() == b.storage() &&
-                      (a.storage() != Storage::int8 ||
-                       (a.int8_scale() == Int8Scale::per_row && b.int8_scale() == Int8Scale::per_row));
-    detail::parallel_for(a.rows(), detail::threads_for_work(double(a.rows()) * double(b.rows()) * double(dim)),
-                         [&](std::ptrdiff_t item) {
-        const Eigen::Index i = Eigen::Index(item);
-        float* row = out.data() + i * b.rows();
-        if (!same) {
-            std::vector<float> q(dim);
-            for (std::size_t d = 0; d < dim; ++d) q[d] = a.value(i, Eigen::Index(d));
-            detail::CompactQuery cq;
-            detail::prepare_query(cq, q.data(), b);
-            detail::compact_scores(t, cq, b, metric, 0, b.rows(), row);
-            return;
-        }
-        for (Eigen::Index j = 0; j < b.rows(); ++j) {
-            if (a.storage() == Storage::int8) {
-                const detail::Int8Sums s = t.int8_sums(a.row(i), b.row(j), dim);
-                const double sa = a.scales()[std::size_t(i)], sb = b.scales()[std::size_t(j)];
-                const double ab = sa * sb * double(s.ab);
+                      (a.storage() != Storage::int8 || (a.int8_scale() == Int8Scale::per_row &&
+                                                        b.int8_scale() == Int8Scale::per_row));
+    detail::parallel_for(
+        a.rows(), detail::threads_for_work(double(a.rows()) * double(b.rows()) * double(dim)),
+        [&](std::ptrdiff_t item) {
+            const Eigen::Index i = Eigen::Index(item);
+            float* row = out.data() + i * b.rows();
+            if (!same) {
+                std::vector<float> q(dim);
+                for (std::size_t d = 0; d < dim; ++d) q[d] = a.value(i, Eigen::Index(d));
+                detail::CompactQuery cq;
+                detail::prepare_query(cq, q.data(), b);
+                detail::compact_scores(t, cq, b, metric, 0, b.rows(), row);
+                return;
+            }
+            for (Eigen::Index j = 0; j < b.rows(); ++j) {
+                if (a.storage() == Storage::int8) {
+                    const detail::Int8Sums s = t.int8_sums(a.row(i), b.row(j), dim);
+                    const double sa = a.scales()[std::size_t(i)], sb = b.scales()[std::size_t(j)];
+                    const double ab = sa * sb * double(s.ab);
+                    switch (metric) {
+                        case Metric::dot:
+                            row[j] = static_cast<float>(ab);
+                            break;
+                        case Metric::cosine:
+                            row[j] = static_cast<float>(
+                                detail::finish_cosine_similarity(CosineParts<double>{
+                                    ab, sa * sa * double(s.aa), sb * sb * double(s.bb)}));
+                            break;
+                        case Metric::l2_squared:
+                        case Metric::l2: {
+                            const double v = std::max(
+                                0.0, sa * sa * double(s.aa) + sb * sb * double(s.bb) - 2.0 * ab);
+                            row[j] = static_cast<float>(metric == Metric::l2 ? std::sqrt(v) : v);
+                            break;
+                        }
+                        case Metric::l1:
+                            break;
+                    }
+                    continue;
+                }
+                const bool f16 = a.storage() == Storage::f16;
                 switch (metric) {
                     case Metric::dot:
-                        row[j] = static_cast<float>(ab);
+                    case Metric::cosine: {
+                        const float ab =
+                            (f16 ? t.f16_pair_dot : t.bf16_pair_dot)(a.row(i), b.row(j), dim);
+                        if (metric == Metric::dot) {
+                            row[j] = ab;
+                        } else {
+                            const float na = a.norms()[std::size_t(i)],
+                                        nb = b.norms()[std::size_t(j)];
+                            row[j] = detail::finish_cosine_similarity(
+                                CosineParts<float>{ab, na * na, nb * nb});
+                        }
                         break;
-                    case Metric::cosine:
-                        row[j] = static_cast<float>(detail::finish_cosine_similarity(
-                            CosineParts<double>{ab, sa * sa * double(s.aa), sb * sb * double(s.bb)}));
-                        break;
+                    }
                     case Metric::l2_squared:
                     case Metric::l2: {
-                        const double v = std::max(
-                            0.0, sa * sa * double(s.aa) + sb * sb * double(s.bb) - 2.0 * ab);
-                        row[j] = static_cast<float>(metric == Metric::l2 ? std::sqrt(v) : v);
+                        const float v = (f16 ? t.f16_pair_l2_squared : t.bf16_pair_l2_squared)(
+                            a.row(i), b.row(j), dim);
+                        row[j] = metric == Metric::l2 ? detail::finish_l2(v) : v;
                         break;
                     }
                     case Metric::l1:
                         break;
                 }
-                continue;
             }
-            const bool f16 = a.storage() == Storage::f16;
-            switch (metric) {
-                case Metric::dot:
-                case Metric::cosine: {
-                    const float ab = (f16 ? t.f16_pair_dot : t.bf16_pair_dot)(a.row(i), b.row(j), dim);
-                    if (metric == Metric::dot) {
-                        row[j] = ab;
-                    } else {
-                        const float na = a.norms()[std::size_t(i)], nb = b.norms()[std::size_t(j)];
-                        row[j] = detail::finish_cosine_similarity(
-                            CosineParts<float>{ab, na * na, nb * nb});
-                    }
-                    break;
-                }
-                case Metric::l2_squared:
-                case Metric::l2: {
-                    const float v = (f16 ? t.f16_pair_l2_squared : t.bf16_pair_l2_squared)(
-                        a.row(i), b.row(j), dim);
-                    row[j] = metric == Metric::l2 ? detail::finish_l2(v) : v;
-                    break;
-                }
-                case Metric::l1:
-                    break;
-            }
-        }
-    });
+        });
     return out;
 }
 
@@ -431,8 +434,7 @@ TopK<float> top_k(const Eigen::MatrixBase<DQ>& queries, const CompactSet& set, E
     if (metric == Metric::l1 || (set.storage() == Storage::binary && rerank == nullptr))
         detail::check_compact_metric("top_k", set, metric);
     if (rerank != nullptr) detail::check_rerank("top_k", set, *rerank);
-    const Eigen::Index keep =
-        std::min(set.rows(), rerank != nullptr ? k * rerank->factor : k);
+    const Eigen::Index keep = std::min(set.rows(), rerank != nullptr ? k * rerank->factor : k);
     std::vector<detail::CompactQuery> cqs(static_cast<std::size_t>(q.rows));
     for (Eigen::Index i = 0; i < q.rows; ++i)
         detail::prepare_query(cqs[std::size_t(i)], q.row(i), set);
@@ -451,12 +453,12 @@ TopK<float> top_k(const Eigen::MatrixBase<DQ>& queries, const CompactSet& set, E
     };
     if (rerank == nullptr)
         return detail::compact_select<decltype(key_of), int>(q.rows, set, keep, k, larger, key_of,
-                                                              nullptr);
+                                                             nullptr);
     const simd::KernelTable<float>& ft = simd::detail::active_table<float>();
     const auto dim = static_cast<std::size_t>(set.dim());
     const auto exact = [&](Eigen::Index i, Eigen::Index index) {
-        return detail::to_key(metric, detail::exact_value(ft, metric, q.row(i),
-                                                          rerank->rows.row(index), dim));
+        return detail::to_key(
+            metric, detail::exact_value(ft, metric, q.row(i), rerank->rows.row(index), dim));
     };
     TopK<float> out = detail::compact_select(q.rows, set, keep, k, false, key_of, &exact);
     if (larger_is_closer(metric)) out.scores = -out.scores;
@@ -491,7 +493,7 @@ TopK<float> top_k(const Eigen::MatrixBase<DQ>& queries, const CompactSet& set, E
         detail::bit_scores(t, cqs[std::size_t(i)].bits.data(), set, metric, r0, nr, keys);
     };
     return detail::compact_select<decltype(key_of), int>(q.rows, set, std::min(k, set.rows()), k,
-                                                          false, key_of, nullptr);
+                                                         false, key_of, nullptr);
 }
 
 }  // namespace embedkit

@@ -62,8 +62,8 @@ using BitCountsFn = BitCounts (*)(const unsigned char* a, const unsigned char* b
 using JaccardFn = float (*)(const unsigned char* a, const unsigned char* b,
                             std::size_t bytes) noexcept;
 /// out[r] = |q xor row r| for `nrows` rows of `bytes` bytes.
-using HammingManyFn = void (*)(const unsigned char* q, const unsigned char* rows,
-                               std::size_t nrows, std::size_t bytes, float* out) noexcept;
+using HammingManyFn = void (*)(const unsigned char* q, const unsigned char* rows, std::size_t nrows,
+                               std::size_t bytes, float* out) noexcept;
 
 struct CompactTable {
     const char* name;  ///< "scalar", "avx2+f16c+popcnt"
@@ -127,8 +127,8 @@ inline void compact_dot_many_scalar(const float* q, const unsigned char* rows, s
 
 template <class E>
 inline void compact_l2_many_scalar(const float* q, const unsigned char* rows, std::size_t nrows,
-                                   std::size_t dim, const float* row_scale,
-                                   const float* dim_scale, float* out) noexcept {
+                                   std::size_t dim, const float* row_scale, const float* dim_scale,
+                                   float* out) noexcept {
     const std::size_t rb = std::is_same_v<E, Int8Elem> ? dim : 2 * dim;
     for (std::size_t r = 0; r < nrows; ++r) {
         const unsigned char* p = rows + r * rb;
@@ -238,8 +238,8 @@ inline BitCounts bit_counts_impl(const unsigned char* a, const unsigned char* b,
 }
 
 template <bool Hw>
-inline void hamming_many_impl(const unsigned char* q, const unsigned char* rows,
-                              std::size_t nrows, std::size_t bytes, float* out) noexcept {
+inline void hamming_many_impl(const unsigned char* q, const unsigned char* rows, std::size_t nrows,
+                              std::size_t bytes, float* out) noexcept {
     for (std::size_t r = 0; r < nrows; ++r) {
         const unsigned char* p = rows + r * bytes;
         std::uint64_t d0 = 0, d1 = 0;
@@ -291,7 +291,8 @@ struct Bf16Avx2 {
     using E = Bf16Elem;
     static constexpr std::size_t bytes = 2;
     EMBEDKIT_TARGET_AVX2_COMPACT static __m256 load8(const unsigned char* p) noexcept {
-        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        const __m256i w =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
         return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
     }
 };
@@ -315,7 +316,7 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_hsum_avx2(__m256 x) noexcept {
 // scalar tail.
 template <class L>
 EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_dot_avx2(const float* q, const unsigned char* p,
-                                                          std::size_t n) noexcept {
+                                                           std::size_t n) noexcept {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
     std::size_t i = 0;
@@ -335,8 +336,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_dot_avx2(const float* q, const
 // q_i - m_i d_i for 8 elements from i (m_i: see below).
 template <class L, int Scale>
 EMBEDKIT_TARGET_AVX2_COMPACT inline __m256 compact_l2_term(const float* q, const unsigned char* p,
-                                                          std::size_t i, __m256 rsv,
-                                                          const float* ds) noexcept {
+                                                           std::size_t i, __m256 rsv,
+                                                           const float* ds) noexcept {
     const __m256 d = L::load8(p + L::bytes * i);
     const __m256 x = _mm256_loadu_ps(q + i);
     if constexpr (Scale == 1) return _mm256_sub_ps(x, _mm256_mul_ps(rsv, d));
@@ -347,8 +348,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline __m256 compact_l2_term(const float* q, const
 // sum (q_i - m_i d_i)^2, m_i = the row's scale (Scale 1), the dimension's (Scale 2) or 1.
 template <class L, int Scale>
 EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_l2_avx2(const float* q, const unsigned char* p,
-                                                         std::size_t n, float rs,
-                                                         const float* ds) noexcept {
+                                                          std::size_t n, float rs,
+                                                          const float* ds) noexcept {
     const __m256 rsv = _mm256_set1_ps(rs);
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     __m256 a2 = _mm256_setzero_ps(), a3 = _mm256_setzero_ps();
@@ -379,9 +380,11 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_l2_avx2(const float* q, const 
 }
 
 template <class L>
-EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_dot_many_avx2(
-    const float* q, const unsigned char* rows, std::size_t nrows, std::size_t dim,
-    const float* row_scale, const float*, float* out) noexcept {
+EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_dot_many_avx2(const float* q,
+                                                               const unsigned char* rows,
+                                                               std::size_t nrows, std::size_t dim,
+                                                               const float* row_scale, const float*,
+                                                               float* out) noexcept {
     const std::size_t rb = L::bytes * dim;
     for (std::size_t r = 0; r < nrows; ++r) {
         const float s = compact_dot_avx2<L>(q, rows + r * rb, dim);
@@ -407,8 +410,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_l2_many_avx2(
 
 template <class L>
 EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_pair_dot_avx2(const unsigned char* a,
-                                                               const unsigned char* b,
-                                                               std::size_t n) noexcept {
+                                                                const unsigned char* b,
+                                                                std::size_t n) noexcept {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -423,8 +426,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_pair_dot_avx2(const unsigned c
 
 template <class L>
 EMBEDKIT_TARGET_AVX2_COMPACT inline float compact_pair_l2_avx2(const unsigned char* a,
-                                                              const unsigned char* b,
-                                                              std::size_t n) noexcept {
+                                                               const unsigned char* b,
+                                                               std::size_t n) noexcept {
     __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
     std::size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -457,8 +460,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline std::int64_t int32_lanes_sum_avx2(__m256i v)
 // int32 lanes (madd), flushed into int64 every 2^15 steps (each step adds at most 2 * 2^14
 // per lane, so a lane stays below 2^30 before a flush).
 EMBEDKIT_TARGET_AVX2_COMPACT inline Int8Sums int8_sums_avx2(const unsigned char* a,
-                                                          const unsigned char* b,
-                                                          std::size_t n) noexcept {
+                                                            const unsigned char* b,
+                                                            std::size_t n) noexcept {
     Int8Sums s{0, 0, 0};
     std::size_t i = 0;
     while (i + 16 <= n) {
@@ -487,8 +490,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline Int8Sums int8_sums_avx2(const unsigned char*
 
 // a.b of int8 codes as int8_sums_avx2 computes it, alone.
 EMBEDKIT_TARGET_AVX2_COMPACT inline std::int64_t int8_dot_codes_avx2(const unsigned char* a,
-                                                                  const unsigned char* b,
-                                                                  std::size_t n) noexcept {
+                                                                     const unsigned char* b,
+                                                                     std::size_t n) noexcept {
     std::int64_t s = 0;
     std::size_t i = 0;
     while (i + 32 <= n) {
@@ -499,10 +502,10 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline std::int64_t int8_dot_codes_avx2(const unsig
                 _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i)));
             const __m256i y0 =
                 _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i)));
-            const __m256i x1 = _mm256_cvtepi8_epi16(
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 16)));
-            const __m256i y1 = _mm256_cvtepi8_epi16(
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 16)));
+            const __m256i x1 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i + 16)));
+            const __m256i y1 =
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i + 16)));
             acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
             acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
         }
@@ -530,8 +533,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline std::uint64_t u64_lanes_sum_avx2(__m256i v) 
 
 // 32 bytes at a time through the look-up counts, the rest as bit_counts_impl does.
 EMBEDKIT_TARGET_AVX2_COMPACT inline BitCounts bit_counts_avx2(const unsigned char* a,
-                                                            const unsigned char* b,
-                                                            std::size_t bytes) noexcept {
+                                                              const unsigned char* b,
+                                                              std::size_t bytes) noexcept {
     if (bytes < 128) {
         // Short rows: one word at a time has the shortest path (a 384-bit row is 6 words).
         std::uint64_t nb = 0, ne = 0;
@@ -562,8 +565,8 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline BitCounts bit_counts_avx2(const unsigned cha
     return c;
 }
 EMBEDKIT_TARGET_AVX2_COMPACT inline float jaccard_avx2(const unsigned char* a,
-                                                      const unsigned char* b,
-                                                      std::size_t bytes) noexcept {
+                                                       const unsigned char* b,
+                                                       std::size_t bytes) noexcept {
     if (bytes >= 128) return jaccard_from(bit_counts_avx2(a, b, bytes));
     std::uint64_t nb = 0, ne = 0;
     std::size_t j = 0;
@@ -577,12 +580,13 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline float jaccard_avx2(const unsigned char* a,
         nb += t.both;
         ne += t.either;
     }
-    return ne == 0 ? 0.0f : static_cast<float>(1.0 - static_cast<double>(nb) / static_cast<double>(ne));
+    return ne == 0 ? 0.0f
+                   : static_cast<float>(1.0 - static_cast<double>(nb) / static_cast<double>(ne));
 }
 EMBEDKIT_TARGET_AVX2_COMPACT inline void hamming_many_avx2(const unsigned char* q,
-                                                         const unsigned char* rows,
-                                                         std::size_t nrows, std::size_t bytes,
-                                                         float* out) noexcept {
+                                                           const unsigned char* rows,
+                                                           std::size_t nrows, std::size_t bytes,
+                                                           float* out) noexcept {
     hamming_many_impl<true>(q, rows, nrows, bytes, out);
 }
 #endif
@@ -591,23 +595,22 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline void hamming_many_avx2(const unsigned char* 
 /// has both; one without runs the scalar kernels). AVX-512 runs the AVX2 kernels and NEON
 /// the scalar ones (the compiler's vectoriser) until kernels of their own land.
 inline const CompactTable& compact_table(simd::Level level) noexcept {
-    static const CompactTable scalar = {
-        "scalar",
-        &compact_dot_many_scalar<F16Elem>,
-        &compact_l2_many_scalar<F16Elem>,
-        &compact_dot_many_scalar<Bf16Elem>,
-        &compact_l2_many_scalar<Bf16Elem>,
-        &compact_dot_many_scalar<Int8Elem>,
-        &compact_l2_many_scalar<Int8Elem>,
-        &compact_pair_dot_scalar<F16Elem>,
-        &compact_pair_l2_scalar<F16Elem>,
-        &compact_pair_dot_scalar<Bf16Elem>,
-        &compact_pair_l2_scalar<Bf16Elem>,
-        &int8_dot_codes_scalar,
-        &int8_sums_scalar,
-        &bit_counts_scalar,
-        &jaccard_scalar,
-        &hamming_many_scalar};
+    static const CompactTable scalar = {"scalar",
+                                        &compact_dot_many_scalar<F16Elem>,
+                                        &compact_l2_many_scalar<F16Elem>,
+                                        &compact_dot_many_scalar<Bf16Elem>,
+                                        &compact_l2_many_scalar<Bf16Elem>,
+                                        &compact_dot_many_scalar<Int8Elem>,
+                                        &compact_l2_many_scalar<Int8Elem>,
+                                        &compact_pair_dot_scalar<F16Elem>,
+                                        &compact_pair_l2_scalar<F16Elem>,
+                                        &compact_pair_dot_scalar<Bf16Elem>,
+                                        &compact_pair_l2_scalar<Bf16Elem>,
+                                        &int8_dot_codes_scalar,
+                                        &int8_sums_scalar,
+                                        &bit_counts_scalar,
+                                        &jaccard_scalar,
+                                        &hamming_many_scalar};
 #if EMBEDKIT_ARCH_X86
     static const CompactTable avx2 = {"avx2+f16c+popcnt",
                                       &compact_dot_many_avx2<F16Avx2>,
@@ -635,8 +638,6 @@ inline const CompactTable& compact_table(simd::Level level) noexcept {
 }
 
 /// The compact kernels in force (those of simd::active()).
-inline const CompactTable& active_compact_table() noexcept {
-    return compact_table(simd::active());
-}
+inline const CompactTable& active_compact_table() noexcept { return compact_table(simd::active()); }
 
 }  // namespace embedkit::detail

@@ -36,8 +36,8 @@ namespace embedkit::io {
 /// "x/emb.npy" -> "x/emb.scales.npy" (a path without ".npy" gets ".scales.npy" appended).
 inline std::string compact_companion(const std::string& path, const char* suffix) {
     const std::string ext = ".npy";
-    const bool has = path.size() >= ext.size() &&
-                     path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
+    const bool has =
+        path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0;
     return (has ? path.substr(0, path.size() - ext.size()) : path) + "." + suffix + ext;
 }
 
@@ -102,9 +102,12 @@ inline CompactLayout compact_layout(const NpyHeader& h, const std::string& path,
                               std::to_string(l.dim) + " dimensions (expected " +
                               std::to_string((l.dim + 7) / 8) + ")");
     } else if (binary_dim >= 0 && binary_dim != l.dim) {
-        throw FormatError(fn + "a " + std::string(storage_name(l.storage)) + " set of dimension " +
+        throw FormatError(fn + (l.storage == Storage::int8 ? "an " : "a ") +
+                          std::string(storage_name(l.storage)) + " set of dimension " +
                           std::to_string(l.dim) + ", not " + std::to_string(binary_dim));
     }
+    if (l.dim == 0)
+        throw FormatError(fn + "rows of 0 dimensions (a compact set needs at least one)");
     l.data_offset = h.data_offset;
     return l;
 }
@@ -210,12 +213,14 @@ inline void write_compact(const std::string& path, const CompactSet& set) {
                 : std::vector<std::uint64_t>{1, static_cast<std::uint64_t>(set.dim())};
         write_npy<float>(sp, set.scales().data(), shape);
     } else if (::unlink(sp.c_str()) != 0 && errno != ENOENT) {
-        throw IoError("embedkit::io::write_compact: cannot remove '" + sp + "': " + std::strerror(errno));
+        throw IoError("embedkit::io::write_compact: cannot remove '" + sp +
+                      "': " + std::strerror(errno));
     }
     if (set.storage() != Storage::binary)
         write_npy<float>(np, set.norms().data(), {rows});
     else if (::unlink(np.c_str()) != 0 && errno != ENOENT)
-        throw IoError("embedkit::io::write_compact: cannot remove '" + np + "': " + std::strerror(errno));
+        throw IoError("embedkit::io::write_compact: cannot remove '" + np +
+                      "': " + std::strerror(errno));
     const std::vector<std::uint64_t> shape{rows, set.storage() == Storage::binary
                                                      ? static_cast<std::uint64_t>(set.row_bytes())
                                                      : static_cast<std::uint64_t>(set.dim())};
@@ -243,8 +248,8 @@ inline void write_compact(const std::string& path, const CompactSet& set) {
 inline CompactSet read_compact(const std::string& path, Eigen::Index binary_dim = -1) {
     const NpyHeader h = read_npy_header(path);
     const detail::CompactLayout l = detail::compact_layout(h, path, binary_dim);
-    const std::size_t bytes =
-        storage_row_bytes(l.storage, static_cast<std::size_t>(l.dim)) * static_cast<std::size_t>(l.rows);
+    const std::size_t bytes = storage_row_bytes(l.storage, static_cast<std::size_t>(l.dim)) *
+                              static_cast<std::size_t>(l.rows);
     std::shared_ptr<unsigned char> buf = embedkit::detail::aligned_bytes(bytes);
     std::unique_ptr<std::FILE, detail::FileCloser> f(std::fopen(path.c_str(), "rb"));
     if (!f || std::fseek(f.get(), static_cast<long>(l.data_offset), SEEK_SET) != 0 ||
@@ -264,7 +269,8 @@ inline CompactSet map_compact(const std::string& path, Eigen::Index binary_dim =
         throw IoError("embedkit::io::map_compact: big-endian hosts are not supported");
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        throw IoError("embedkit::io::map_compact: cannot open '" + path + "': " + std::strerror(errno));
+        throw IoError("embedkit::io::map_compact: cannot open '" + path +
+                      "': " + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
         ::close(fd);
