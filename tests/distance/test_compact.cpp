@@ -348,7 +348,7 @@ TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every leve
             REQUIRE(c.both == both);
             REQUIRE(c.either == either);
             REQUIRE(t.jaccard(x, y, n) ==
-                    (either == 0 ? 0.0f : float(1.0 - double(both) / double(either))));
+                    (either == 0 ? 0.0f : 1.0f - float(both) / float(either)));
             float h = -1;
             t.hamming_many(x, y, 1, n, &h);
             REQUIRE(h == float(differ));
@@ -536,7 +536,7 @@ TEST_CASE("compact search: binary top_k by Hamming and Jaccard against a naive c
                 }
                 const float s = m == BitMetric::hamming
                                     ? float(differ)
-                                    : (either == 0 ? 0.0f : float(1.0 - double(both) / either));
+                                    : (either == 0 ? 0.0f : 1.0f - float(both) / float(either));
                 all.emplace_back(s, r);
             }
             std::stable_sort(all.begin(), all.end(),

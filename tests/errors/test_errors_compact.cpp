@@ -49,10 +49,11 @@ struct CompactTempDir {
 TEST_CASE("bad input: compact sets, encoding") {
     embedkit::RowMatrixF x = compact_rows(2, 3);
     x(1, 2) = 70000.0f;
-    EMBEDKIT_ERROR_ROW("CMP-01", embedkit::ArgumentError,
-                       "embedkit::encode: the value 70000.000000 at row 1, column 2 is beyond f16's "
-                       "range (it would become infinite); use bf16",
-                       embedkit::encode(x, Storage::f16));
+    EMBEDKIT_ERROR_ROW(
+        "CMP-01", embedkit::ArgumentError,
+        "embedkit::encode: the value 70000.000000 at row 1, column 2 is beyond f16's "
+        "range (it would become infinite); use bf16",
+        embedkit::encode(x, Storage::f16));
     x(1, 2) = std::numeric_limits<float>::quiet_NaN();
     EMBEDKIT_ERROR_ROW("CMP-02", embedkit::ArgumentError,
                        "embedkit::encode: the value at row 1, column 2 is nan; int8 stores finite "
@@ -69,9 +70,10 @@ TEST_CASE("bad input: compact sets, encoding") {
                        "embedkit::encode: 2 dim_scales for a set of dimension 3",
                        embedkit::encode(x, Storage::int8, o));
     o.dim_scales = {1.0f, -1.0f, 1.0f};
-    EMBEDKIT_ERROR_ROW("CMP-05", embedkit::ArgumentError,
-                       "embedkit::encode: dim_scales[1] is -1.000000 (scales must be finite and >= 0)",
-                       embedkit::encode(x, Storage::int8, o));
+    EMBEDKIT_ERROR_ROW(
+        "CMP-05", embedkit::ArgumentError,
+        "embedkit::encode: dim_scales[1] is -1.000000 (scales must be finite and >= 0)",
+        embedkit::encode(x, Storage::int8, o));
     o.int8_scale = embedkit::Int8Scale::per_row;
     EMBEDKIT_ERROR_ROW("CMP-06", embedkit::ArgumentError,
                        "embedkit::encode: dim_scales given with Int8Scale::per_row",
@@ -108,17 +110,21 @@ TEST_CASE("bad input: compact sets, search") {
     EMBEDKIT_ERROR_ROW("CMP-12", embedkit::DimensionError,
                        "embedkit::distances: the query has dimension 3 but the set has dimension 4",
                        embedkit::distances(q3, f16, embedkit::Metric::dot));
-    EMBEDKIT_ERROR_ROW("CMP-13", embedkit::ArgumentError, "embedkit::top_k: k must be positive, got 0",
+    EMBEDKIT_ERROR_ROW("CMP-13", embedkit::ArgumentError,
+                       "embedkit::top_k: k must be positive, got 0",
                        embedkit::top_k(q, f16, 0, embedkit::Metric::dot));
-    EMBEDKIT_ERROR_ROW("CMP-14", embedkit::ArgumentError,
-                       "embedkit::top_k: the re-ranking factor must be >= 1, got 0",
-                       embedkit::top_k(q, f16, 2, embedkit::Metric::dot, embedkit::rerank_with(x, 0)));
+    EMBEDKIT_ERROR_ROW(
+        "CMP-14", embedkit::ArgumentError,
+        "embedkit::top_k: the re-ranking factor must be >= 1, got 0",
+        embedkit::top_k(q, f16, 2, embedkit::Metric::dot, embedkit::rerank_with(x, 0)));
     const embedkit::RowMatrixF fewer = x.topRows(3);
-    EMBEDKIT_ERROR_ROW("CMP-15", embedkit::DimensionError,
-                       "embedkit::top_k: the re-ranking rows number 3, the set 5",
-                       embedkit::top_k(q, f16, 2, embedkit::Metric::dot, embedkit::rerank_with(fewer, 2)));
+    EMBEDKIT_ERROR_ROW(
+        "CMP-15", embedkit::DimensionError,
+        "embedkit::top_k: the re-ranking rows number 3, the set 5",
+        embedkit::top_k(q, f16, 2, embedkit::Metric::dot, embedkit::rerank_with(fewer, 2)));
     const CompactSet empty = embedkit::encode(embedkit::RowMatrixF(0, 4), Storage::f16);
-    EMBEDKIT_ERROR_ROW("CMP-16", embedkit::ArgumentError, "embedkit::distances: the set is empty (0 rows)",
+    EMBEDKIT_ERROR_ROW("CMP-16", embedkit::ArgumentError,
+                       "embedkit::distances: the set is empty (0 rows)",
                        embedkit::distances(q, empty, embedkit::Metric::dot));
     EMBEDKIT_ERROR_ROW("CMP-17", embedkit::ArgumentError,
                        "embedkit::top_k: unknown BitMetric (enum value 7)",
@@ -141,7 +147,8 @@ TEST_CASE("bad input: compact set files") {
                        embedkit::io::read_compact(tmp.file("f.npy")));
     const std::vector<std::int8_t> flat(16, 1);
     embedkit::io::write_npy<std::int8_t>(tmp.file("flat.npy"), flat.data(), {16});
-    EMBEDKIT_ERROR_ROW("CPF-02", embedkit::FormatError, "flat.npy': expected a 2-D array, got shape (16,)",
+    EMBEDKIT_ERROR_ROW("CPF-02", embedkit::FormatError,
+                       "flat.npy': expected a 2-D array, got shape (16,)",
                        embedkit::io::read_compact(tmp.file("flat.npy")));
     embedkit::io::write_npy<std::int8_t>(tmp.file("noscales.npy"), flat.data(), {2, 8});
     EMBEDKIT_ERROR_ROW("CPF-03", embedkit::FormatError,
@@ -183,7 +190,8 @@ TEST_CASE("bad input: compact set files") {
     EMBEDKIT_ERROR_ROW("CPF-10", embedkit::FormatError,
                        "b.npy': 2 bytes per row cannot hold 20 dimensions (expected 3)",
                        embedkit::io::read_compact(tmp.file("b.npy"), 20));
-    EMBEDKIT_ERROR_ROW("CPF-11", embedkit::FormatError, "e.npy': an int8 set of dimension 16, not 12",
+    EMBEDKIT_ERROR_ROW("CPF-11", embedkit::FormatError,
+                       "e.npy': an int8 set of dimension 16, not 12",
                        embedkit::io::read_compact(path, 12));
     EMBEDKIT_ERROR_ROW("CPF-12", embedkit::IoError, "embedkit::io::map_compact: cannot open",
                        embedkit::io::map_compact(tmp.file("missing.npy")));

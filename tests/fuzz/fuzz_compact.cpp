@@ -56,8 +56,8 @@ double decoded(const embedkit::CompactSet& s, Eigen::Index r, Eigen::Index i) {
                                   : std::ldexp(1.0 + double(f) / 1024.0, int(e) - 15));
         }
         case embedkit::Storage::bf16: {
-            const std::uint32_t b = (std::uint32_t(row[2 * k]) | (std::uint32_t(row[2 * k + 1]) << 8))
-                                    << 16;
+            const std::uint32_t b =
+                (std::uint32_t(row[2 * k]) | (std::uint32_t(row[2 * k + 1]) << 8)) << 16;
             float f;
             std::memcpy(&f, &b, 4);
             return f;
@@ -98,10 +98,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                                                    : embedkit::io::read_compact(path, binary_dim);
         const embedkit::io::NpyHeader h = embedkit::io::read_npy_header(path);
         FUZZ_CHECK(target, h.shape.size() == 2 && h.shape[0] == std::uint64_t(s.rows()));
-        FUZZ_CHECK(target, s.data_bytes() == h.count * (s.storage() == embedkit::Storage::f16 ||
-                                                                 s.storage() == embedkit::Storage::bf16
-                                                             ? 2u
-                                                             : 1u));
+        FUZZ_CHECK(target,
+                   s.data_bytes() == h.count * (s.storage() == embedkit::Storage::f16 ||
+                                                        s.storage() == embedkit::Storage::bf16
+                                                    ? 2u
+                                                    : 1u));
         for (float sc : s.scales()) FUZZ_CHECK(target, std::isfinite(sc) && sc >= 0.0f);
         for (Eigen::Index r = 0; r < s.rows(); ++r) {
             double sum = 0;
