@@ -568,3 +568,39 @@ TEST_CASE("compact search: results do not depend on the thread count") {
     CHECK(one.indices == two.indices);
     CHECK(one.scores == two.scores);
 }
+
+TEST_CASE("compact search: binary re-ranking candidates come from q . (2b - 1)") {
+    ektest::Random rng(101);
+    const RowMatrixF x = random_set(rng, 500, 21);  // 3 bytes a row, 3 padding bits
+    const RowMatrixF queries = random_set(rng, 3, 21);
+    const CompactSet c = embedkit::encode(x, Storage::binary);
+    for (Eigen::Index i = 0; i < queries.rows(); ++i) {
+        std::vector<float> tables;
+        ekd::sign_sum_tables(queries.row(i).data(), 21, c.row_bytes(), tables);
+        std::vector<float> keys(500);
+        ekd::sign_sum_keys(tables, c, 0, 500, keys.data());
+        for (Eigen::Index r = 0; r < x.rows(); ++r) {
+            double want = 0, mag = 0;
+            for (Eigen::Index d = 0; d < 21; ++d)
+                if (x(r, d) > 0) {
+                    want += queries(i, d);
+                    mag += std::fabs(queries(i, d));
+                }
+            REQUIRE(std::fabs(-keys[std::size_t(r)] - want) <= 1e-6 * (mag + 1));
+        }
+        // The candidates of a re-ranked search with factor 1 are the k best by that score.
+        const embedkit::TopK<float> got =
+            embedkit::top_k(Eigen::VectorXf(queries.row(i).transpose()), c, 5, Metric::dot,
+                            embedkit::rerank_with(x, 1));
+        std::vector<Eigen::Index> order(500);
+        for (std::size_t j = 0; j < order.size(); ++j) order[j] = Eigen::Index(j);
+        std::stable_sort(order.begin(), order.end(), [&](Eigen::Index u, Eigen::Index v) {
+            return keys[std::size_t(u)] < keys[std::size_t(v)];
+        });
+        std::vector<Eigen::Index> want(order.begin(), order.begin() + 5);
+        std::vector<Eigen::Index> have(got.indices.data(), got.indices.data() + 5);
+        std::sort(want.begin(), want.end());
+        std::sort(have.begin(), have.end());
+        CHECK(have == want);
+    }
+}
