@@ -47,15 +47,24 @@ int main(int argc, char** argv) {
         if (a == "-h" || a == "--help") usage("help");
         if (i + 1 >= argc) usage(("missing value after " + a).c_str());
         const std::string v = argv[++i];
-        if (a == "--base") base = v;
-        else if (a == "--queries") queries = v;
-        else if (a == "--storage") storage = v;
-        else if (a == "--metric") metric = v;
-        else if (a == "--out") out = v;
-        else if (a == "--k") k = std::stol(v);
-        else if (a == "--rerank") rerank = std::stol(v);
-        else if (a == "--repeat") repeat = std::max(1, std::stoi(v));
-        else usage(("unknown option " + a).c_str());
+        if (a == "--base")
+            base = v;
+        else if (a == "--queries")
+            queries = v;
+        else if (a == "--storage")
+            storage = v;
+        else if (a == "--metric")
+            metric = v;
+        else if (a == "--out")
+            out = v;
+        else if (a == "--k")
+            k = std::stol(v);
+        else if (a == "--rerank")
+            rerank = std::stol(v);
+        else if (a == "--repeat")
+            repeat = std::max(1, std::stoi(v));
+        else
+            usage(("unknown option " + a).c_str());
     }
     if (base.empty() || queries.empty() || storage.empty() || metric.empty())
         usage("--base, --queries, --storage and --metric are required");
@@ -68,15 +77,20 @@ int main(int argc, char** argv) {
 
     double t0 = now();
     ek::CompactSet set;
-    if (storage == "f16") set = ek::encode(rows, ek::Storage::f16);
-    else if (storage == "bf16") set = ek::encode(rows, ek::Storage::bf16);
-    else if (storage == "int8") set = ek::encode(rows, ek::Storage::int8);
+    if (storage == "f16")
+        set = ek::encode(rows, ek::Storage::f16);
+    else if (storage == "bf16")
+        set = ek::encode(rows, ek::Storage::bf16);
+    else if (storage == "int8")
+        set = ek::encode(rows, ek::Storage::int8);
     else if (storage == "int8dim") {
         ek::CompactOptions o;
         o.int8_scale = ek::Int8Scale::per_dim;
         set = ek::encode(rows, ek::Storage::int8, o);
-    } else if (storage == "binary") set = ek::encode(rows, ek::Storage::binary);
-    else if (storage != "f32") usage("unknown --storage");
+    } else if (storage == "binary")
+        set = ek::encode(rows, ek::Storage::binary);
+    else if (storage != "f32")
+        usage("unknown --storage");
     const double encode_s = now() - t0;
 
     double best = 1e300;
