@@ -604,3 +604,40 @@ TEST_CASE("compact search: binary re-ranking candidates come from q . (2b - 1)")
         CHECK(have == want);
     }
 }
+
+TEST_CASE("compact kernels: Hamming of many rows at every row size, against a bit count") {
+    ektest::Random rng(111);
+    for (Level level : embedkit::simd::supported()) {
+        embedkit::simd::Scoped scoped(level);
+        const ekd::CompactTable& t = ekd::active_compact_table();
+        // The sizes with loops of their own (16 to 192 bytes) and some without.
+        for (std::size_t bytes : {1u, 8u, 16u, 24u, 32u, 40u, 48u, 64u, 96u, 128u, 192u, 200u}) {
+            const std::size_t rows = 7;
+            std::vector<unsigned char> data(bytes * (rows + 1) + 1);
+            for (auto& v : data) v = static_cast<unsigned char>(rng.integer(0, 255));
+            const unsigned char* q = data.data() + 1;  // misaligned
+            const unsigned char* set = q + bytes;
+            std::vector<float> got(rows, -1.0f);
+            t.hamming_many(q, set, rows, bytes, got.data());
+            for (std::size_t r = 0; r < rows; ++r) {
+                int want = 0;
+                for (std::size_t b = 0; b < bytes; ++b)
+                    for (int k = 0; k < 8; ++k) want += ((q[b] ^ set[r * bytes + b]) >> k) & 1;
+                INFO(ektest::level_str(level), " bytes=", bytes, " row=", r);
+                REQUIRE(got[r] == float(want));
+            }
+        }
+    }
+}
+
+TEST_CASE("compact search: a re-ranking factor whose product with k overflows keeps every row") {
+    ektest::Random rng(121);
+    const RowMatrixF x = random_set(rng, 50, 16);
+    const CompactSet c = embedkit::encode(x, Storage::int8);
+    const Eigen::VectorXf q = x.row(3).transpose();
+    const embedkit::TopK<float> got =
+        embedkit::top_k(q, c, Eigen::Index(1) << 62, Metric::dot, embedkit::rerank_with(x, 4));
+    const embedkit::TopK<float> want = embedkit::top_k(q, x, 50, Metric::dot);
+    CHECK(got.indices == want.indices);
+    CHECK(got.scores == want.scores);
+}

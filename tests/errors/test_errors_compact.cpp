@@ -1,5 +1,5 @@
-// Bad-input rows of compact sets: encoding (CMP-01..08), search (CMP-09..18) and their .npy
-// files (CPF-01..12). docs/ERRORS.md lists the same rows.
+// Bad-input rows of compact sets: encoding (CMP-01..08, 19..23), search (CMP-09..18) and their .npy
+// files (CPF-01..13). docs/ERRORS.md lists the same rows.
 #include "error_rows.hpp"
 
 #include <embedkit/core/compact.hpp>
@@ -87,6 +87,30 @@ TEST_CASE("bad input: compact sets, encoding") {
                        "embedkit::CompactSet: parts: 1 scales for 2 rows",
                        CompactSet::from_parts(Storage::int8, 2, 3, nullptr, bytes.data(),
                                               embedkit::Int8Scale::per_row, {1.0f}, {}, "parts"));
+    EMBEDKIT_ERROR_ROW("CMP-19", embedkit::ArgumentError,
+                       "embedkit::encode: rows of 0 dimensions (a compact set needs at least one)",
+                       embedkit::encode(embedkit::RowMatrixF(2, 0), Storage::f16));
+    embedkit::RowMatrixD big = embedkit::RowMatrixD::Ones(2, 3);
+    big(0, 1) = 1e39;
+    EMBEDKIT_ERROR_ROW("CMP-20", embedkit::ArgumentError,
+                       "at row 0, column 1 is beyond float's range",
+                       embedkit::encode(big, Storage::bf16));
+    embedkit::CompactOptions f16_scales;
+    f16_scales.dim_scales = {1.0f, 1.0f, 1.0f};
+    EMBEDKIT_ERROR_ROW("CMP-21", embedkit::ArgumentError,
+                       "embedkit::encode: dim_scales given for a f16 set (only int8 has scales)",
+                       embedkit::encode(compact_rows(2, 3), Storage::f16, f16_scales));
+    const std::vector<unsigned char> padded = {0xFF, 0xFF};
+    EMBEDKIT_ERROR_ROW("CMP-22", embedkit::ArgumentError,
+                       "embedkit::CompactSet: parts: row 0 has bits set past dimension 12 (the "
+                       "padding must be zero)",
+                       CompactSet::from_parts(Storage::binary, 1, 12, nullptr, padded.data(),
+                                              embedkit::Int8Scale::per_row, {}, {}, "parts"));
+    const std::vector<unsigned char> halves = {0x00, 0x3C, 0x00, 0x3C};  // f16 1.0, 1.0
+    EMBEDKIT_ERROR_ROW("CMP-23", embedkit::ArgumentError,
+                       "embedkit::CompactSet: parts: norm 0 is 2.000000 but the row's is 1.414214",
+                       CompactSet::from_parts(Storage::f16, 1, 2, nullptr, halves.data(),
+                                              embedkit::Int8Scale::per_row, {}, {2.0f}, "parts"));
 }
 
 TEST_CASE("bad input: compact sets, search") {
@@ -195,4 +219,8 @@ TEST_CASE("bad input: compact set files") {
                        embedkit::io::read_compact(path, 12));
     EMBEDKIT_ERROR_ROW("CPF-12", embedkit::IoError, "embedkit::io::map_compact: cannot open",
                        embedkit::io::map_compact(tmp.file("missing.npy")));
+    EMBEDKIT_ERROR_ROW("CPF-13", embedkit::ArgumentError,
+                       "embedkit::io::read_compact: binary_dim must be -1 (8 x the row bytes) or a "
+                       "dimension from 1 to 2^40, got -2",
+                       embedkit::io::read_compact(tmp.file("b.npy"), -2));
 }

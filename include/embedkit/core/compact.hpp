@@ -133,8 +133,10 @@ public:
 
     /// Assembles a set from its parts (used by the .npy reader and by encode). `keep` owns
     /// the memory at `data` (rows * storage_row_bytes(storage, dim) bytes). Checks the
-    /// scales' and norms' sizes and values; if `norms` is empty for f16, bf16 or int8, they
-    /// are computed. Throws ArgumentError naming what is wrong (`what` names the source).
+    /// scales' and norms' sizes and values, a binary row's padding bits (zero) and the
+    /// dimension (at least 1); the norms of f16, bf16 and int8 rows are computed from the
+    /// rows, and given ones must agree with them (relative 1e-5). Throws ArgumentError
+    /// naming what is wrong (`what` names the source).
     static CompactSet from_parts(Storage storage, Eigen::Index rows, Eigen::Index dim,
                                  std::shared_ptr<const void> keep, const unsigned char* data,
                                  Int8Scale int8_scale, std::vector<float> scales,
@@ -169,6 +171,14 @@ inline std::shared_ptr<unsigned char> aligned_bytes(std::size_t bytes) {
 
 inline std::string cell(Eigen::Index r, Eigen::Index i) {
     return "row " + std::to_string(r) + ", column " + std::to_string(i);
+}
+
+// Whether a stored norm describes a row whose norm is `want`: relative 1e-5 (both NaN, or
+// the same infinity, agree too).
+inline bool norms_agree(float given, float want) noexcept {
+    if (std::isnan(given) || std::isnan(want)) return std::isnan(given) && std::isnan(want);
+    if (std::isinf(want) || std::isinf(given)) return given == want;
+    return std::fabs(given - want) <= 1e-5f * want + std::numeric_limits<float>::denorm_min();
 }
 
 // The norm of decoded row r, summed in double.
@@ -214,8 +224,19 @@ inline CompactSet CompactSet::from_parts(Storage storage, Eigen::Index rows, Eig
         throw ArgumentError(fn + "scales given for a " + std::string(storage_name(storage)) +
                             " set (only int8 sets have scales)");
     }
+    if (dim == 0 && rows > 0)
+        throw ArgumentError(fn + "rows of 0 dimensions (a compact set needs at least one)");
     if (storage == Storage::binary && !norms.empty())
         throw ArgumentError(fn + "norms given for a binary set");
+    if (storage == Storage::binary && dim % 8 != 0) {
+        const std::size_t rb = storage_row_bytes(storage, static_cast<std::size_t>(dim));
+        const auto pad = static_cast<unsigned char>(0xFFu >> (dim % 8));
+        for (Eigen::Index r = 0; r < rows; ++r)
+            if ((data[static_cast<std::size_t>(r) * rb + rb - 1] & pad) != 0)
+                throw ArgumentError(fn + "row " + std::to_string(r) +
+                                    " has bits set past dimension " + std::to_string(dim) +
+                                    " (the padding must be zero)");
+    }
     if (!norms.empty() && static_cast<Eigen::Index>(norms.size()) != rows)
         throw ArgumentError(fn + std::to_string(norms.size()) + " norms for " +
                             std::to_string(rows) + " rows");
@@ -230,12 +251,17 @@ inline CompactSet CompactSet::from_parts(Storage storage, Eigen::Index rows, Eig
     s.keep_ = std::move(keep);
     s.data_ = data;
     s.scales_ = std::move(scales);
-    if (storage != Storage::binary && norms.empty()) {
-        norms.resize(static_cast<std::size_t>(rows));
+    if (storage != Storage::binary) {
+        // Norms are always computed from the rows; given ones must agree (relative 1e-5).
+        s.norms_.resize(static_cast<std::size_t>(rows));
         for (Eigen::Index r = 0; r < rows; ++r)
-            norms[static_cast<std::size_t>(r)] = detail::decoded_norm(s, r);
+            s.norms_[static_cast<std::size_t>(r)] = detail::decoded_norm(s, r);
+        for (std::size_t r = 0; r < norms.size(); ++r)
+            if (!detail::norms_agree(norms[r], s.norms_[r]))
+                throw ArgumentError(fn + "norm " + std::to_string(r) + " is " +
+                                    std::to_string(norms[r]) + " but the row's is " +
+                                    std::to_string(s.norms_[r]));
     }
-    s.norms_ = std::move(norms);
     return s;
 }
 
@@ -268,7 +294,9 @@ std::vector<float> train_int8_scales(const Eigen::MatrixBase<D>& set) {
 ///    on the set or taken from options.dim_scales (then values beyond the grid saturate).
 ///    |x - decoded| <= scale / 2 (plus float rounding) for every value within the grid.
 ///  * binary: bit = (x > 0).
-/// int8 and binary refuse non-finite values (ArgumentError naming row and column).
+/// int8 and binary refuse NaN and infinities, every storage a double beyond float's range
+/// and rows of 0 dimensions, and dim_scales are for int8 only (ArgumentError naming row and
+/// column where there is one).
 template <class D>
 CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptions options = {}) {
     const detail::SetView<typename D::Scalar> v = detail::view_set("encode", "the set", set);
@@ -281,7 +309,20 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
     std::shared_ptr<unsigned char> buf =
         detail::aligned_bytes(rb * static_cast<std::size_t>(v.rows));
     std::vector<float> scales;
-    const auto at = [&](Eigen::Index r, Eigen::Index i) { return static_cast<float>(v.row(r)[i]); };
+    if (v.cols == 0 && v.rows > 0)
+        throw ArgumentError(fn + "rows of 0 dimensions (a compact set needs at least one)");
+    if (!options.dim_scales.empty() && storage != Storage::int8)
+        throw ArgumentError(fn + "dim_scales given for a " + std::string(storage_name(storage)) +
+                            " set (only int8 has scales)");
+    // A double beyond float's range would become an infinity in the cast: refused first.
+    const auto at = [&](Eigen::Index r, Eigen::Index i) {
+        const double orig = static_cast<double>(v.row(r)[i]);
+        const auto x = static_cast<float>(orig);
+        if (std::isfinite(orig) && !std::isfinite(x))
+            throw ArgumentError(fn + "the value " + std::to_string(orig) + " at " +
+                                detail::cell(r, i) + " is beyond float's range");
+        return x;
+    };
     const auto finite = [&](Eigen::Index r, Eigen::Index i, float x) {
         if (!std::isfinite(x))
             throw ArgumentError(fn + "the value at " + detail::cell(r, i) + " is " +
@@ -310,7 +351,7 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
             case Storage::binary:
                 for (Eigen::Index i = 0; i < v.cols; ++i) {
                     const float x = at(r, i);
-                    if (std::isnan(x)) finite(r, i, x);
+                    finite(r, i, x);
                     if (x > 0.0f) out[i / 8] |= static_cast<unsigned char>(0x80u >> (i % 8));
                 }
                 break;

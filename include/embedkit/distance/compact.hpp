@@ -333,9 +333,9 @@ Vector<float> distances(const Eigen::MatrixBase<DQ>& query, const CompactSet& se
     return out;
 }
 
-/// Hamming or Jaccard distances between one query and every row of a binary set. The query
-/// is a float vector (binarised as the set was: bit = x > 0) or row `row` of another binary
-/// set. Throws as distances() above, and ArgumentError if the set is not binary.
+/// Hamming or Jaccard distances between one float query (binarised as the set was: bit =
+/// x > 0) and every row of a binary set. Throws as distances() above, and ArgumentError if
+/// the set is not binary.
 template <class DQ>
 Vector<float> distances(const Eigen::MatrixBase<DQ>& query, const CompactSet& set,
                         BitMetric metric) {
@@ -480,7 +480,12 @@ TopK<float> top_k(const Eigen::MatrixBase<DQ>& queries, const CompactSet& set, E
     if (metric == Metric::l1 || (set.storage() == Storage::binary && rerank == nullptr))
         detail::check_compact_metric("top_k", set, metric);
     if (rerank != nullptr) detail::check_rerank("top_k", set, *rerank);
-    const Eigen::Index keep = std::min(set.rows(), rerank != nullptr ? k * rerank->factor : k);
+    // k * factor without overflow: anything beyond the rows keeps them all.
+    const Eigen::Index keep =
+        rerank != nullptr && rerank->factor > set.rows() / std::min(k, set.rows())
+            ? set.rows()
+            : std::min(set.rows(),
+                       rerank != nullptr ? std::min(k, set.rows()) * rerank->factor : k);
     const bool binary = set.storage() == Storage::binary;
     std::vector<detail::CompactQuery> cqs(static_cast<std::size_t>(q.rows));
     for (Eigen::Index i = 0; i < q.rows; ++i) {

@@ -94,6 +94,11 @@ inline CompactLayout compact_layout(const NpyHeader& h, const std::string& path,
         throw FormatError(fn + "shape " + npy_shape_string(h.shape) + " too large");
     l.rows = static_cast<Eigen::Index>(h.shape[0]);
     l.dim = static_cast<Eigen::Index>(h.shape[1]);
+    if (binary_dim < -1 || binary_dim > (Eigen::Index(1) << 40))
+        throw ArgumentError(
+            "embedkit::io::read_compact: binary_dim must be -1 (8 x the row "
+            "bytes) or a dimension from 1 to 2^40, got " +
+            std::to_string(binary_dim));
     if (l.storage == Storage::binary) {
         const Eigen::Index bytes = l.dim;
         l.dim = binary_dim >= 0 ? binary_dim : 8 * bytes;
@@ -180,9 +185,7 @@ inline CompactSet compact_assemble(const std::string& path, const CompactLayout&
     // disagree here.
     for (std::size_t r = 0; r < given.size(); ++r) {
         const float want = s.norms()[r];
-        if (std::isnan(want) && std::isnan(given[r])) continue;
-        if (!(std::fabs(given[r] - want) <= 1e-5f * std::max(1.0f, want)) &&
-            !(std::isinf(want) && given[r] == want))
+        if (!embedkit::detail::norms_agree(given[r], want))
             throw FormatError(fn + "'" + np + "': norm " + std::to_string(r) + " is " +
                               std::to_string(given[r]) + " but the row's is " +
                               std::to_string(want) +
