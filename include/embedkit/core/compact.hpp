@@ -173,6 +173,23 @@ inline std::string cell(Eigen::Index r, Eigen::Index i) {
     return "row " + std::to_string(r) + ", column " + std::to_string(i);
 }
 
+// Sets bit i of a packed binary row (np.packbits order: dimension 0 in the most significant
+// bit of byte 0).
+inline void set_bit(unsigned char* row, std::size_t i) noexcept {
+    row[i / 8] |= static_cast<unsigned char>(0x80u >> (i % 8));
+}
+
+// The first of `rows` packed binary rows of `dim` bits with a padding bit set, or -1.
+inline Eigen::Index first_padded_row(const unsigned char* data, Eigen::Index rows,
+                                     Eigen::Index dim) noexcept {
+    if (dim % 8 == 0) return -1;
+    const std::size_t rb = (static_cast<std::size_t>(dim) + 7) / 8;
+    const auto pad = static_cast<unsigned char>(0xFFu >> (dim % 8));
+    for (Eigen::Index r = 0; r < rows; ++r)
+        if ((data[static_cast<std::size_t>(r) * rb + rb - 1] & pad) != 0) return r;
+    return -1;
+}
+
 // Whether a stored norm describes a row whose norm is `want`: relative 1e-5 (both NaN, or
 // the same infinity, agree too).
 inline bool norms_agree(float given, float want) noexcept {
@@ -228,14 +245,11 @@ inline CompactSet CompactSet::from_parts(Storage storage, Eigen::Index rows, Eig
         throw ArgumentError(fn + "rows of 0 dimensions (a compact set needs at least one)");
     if (storage == Storage::binary && !norms.empty())
         throw ArgumentError(fn + "norms given for a binary set");
-    if (storage == Storage::binary && dim % 8 != 0) {
-        const std::size_t rb = storage_row_bytes(storage, static_cast<std::size_t>(dim));
-        const auto pad = static_cast<unsigned char>(0xFFu >> (dim % 8));
-        for (Eigen::Index r = 0; r < rows; ++r)
-            if ((data[static_cast<std::size_t>(r) * rb + rb - 1] & pad) != 0)
-                throw ArgumentError(fn + "row " + std::to_string(r) +
-                                    " has bits set past dimension " + std::to_string(dim) +
-                                    " (the padding must be zero)");
+    if (storage == Storage::binary) {
+        const Eigen::Index r = detail::first_padded_row(data, rows, dim);
+        if (r >= 0)
+            throw ArgumentError(fn + "row " + std::to_string(r) + " has bits set past dimension " +
+                                std::to_string(dim) + " (the padding must be zero)");
     }
     if (!norms.empty() && static_cast<Eigen::Index>(norms.size()) != rows)
         throw ArgumentError(fn + std::to_string(norms.size()) + " norms for " +
@@ -352,7 +366,7 @@ CompactSet encode(const Eigen::MatrixBase<D>& set, Storage storage, CompactOptio
                 for (Eigen::Index i = 0; i < v.cols; ++i) {
                     const float x = at(r, i);
                     finite(r, i, x);
-                    if (x > 0.0f) out[i / 8] |= static_cast<unsigned char>(0x80u >> (i % 8));
+                    if (x > 0.0f) detail::set_bit(out, static_cast<std::size_t>(i));
                 }
                 break;
             case Storage::int8:

@@ -71,11 +71,6 @@ inline void check_bit_metric(const char* fn, const CompactSet& set, BitMetric me
                             std::string(storage_name(set.storage())));
 }
 
-inline void check_compact_nonempty(const char* fn, const char* what, const CompactSet& s) {
-    if (s.rows() == 0)
-        throw ArgumentError(std::string("embedkit::") + fn + ": " + what + " is empty (0 rows)");
-}
-
 // A float query prepared for one compact set: the vector the kernels take (int8 per_dim dot:
 // q * scale, folded once) and its squared norm (cosine).
 struct CompactQuery {
@@ -144,7 +139,7 @@ inline void prepare_query(CompactQuery& cq, const float* q, const CompactSet& se
     if (set.storage() == Storage::binary) {
         cq.bits.assign(set.row_bytes(), 0);
         for (std::size_t i = 0; i < dim; ++i)
-            if (q[i] > 0.0f) cq.bits[i / 8] |= static_cast<unsigned char>(0x80u >> (i % 8));
+            if (q[i] > 0.0f) set_bit(cq.bits.data(), i);
     }
 }
 
@@ -313,7 +308,7 @@ Vector<float> distances(const Eigen::MatrixBase<DQ>& query, const CompactSet& se
     static_assert(DQ::IsVectorAtCompileTime, "embedkit::distances: the query must be a vector");
     static_assert(std::is_same_v<typename DQ::Scalar, float>,
                   "embedkit::distances: a query against a compact set must be float");
-    detail::check_compact_nonempty("distances", "the set", set);
+    detail::check_nonempty("distances", "the set", set.rows());
     detail::check_dims("distances", query.size(), "the query", set.dim(), "the set");
     detail::check_compact_metric("distances", set, metric);
     const auto q = detail::contiguous(query);
@@ -343,7 +338,7 @@ Vector<float> distances(const Eigen::MatrixBase<DQ>& query, const CompactSet& se
     static_assert(std::is_same_v<typename DQ::Scalar, float>,
                   "embedkit::distances: a query against a compact set must be float");
     detail::check_bit_metric("distances", set, metric);
-    detail::check_compact_nonempty("distances", "the set", set);
+    detail::check_nonempty("distances", "the set", set.rows());
     detail::check_dims("distances", query.size(), "the query", set.dim(), "the set");
     const auto q = detail::contiguous(query);
     detail::CompactQuery cq;
@@ -360,8 +355,8 @@ Vector<float> distances(const Eigen::MatrixBase<DQ>& query, const CompactSet& se
 /// otherwise each row of `a` is decoded and scored as a float query against `b`.
 /// Returns a.rows() x b.rows(). Throws as distances().
 inline RowMatrix<float> pairwise(const CompactSet& a, const CompactSet& b, Metric metric) {
-    detail::check_compact_nonempty("pairwise", "A", a);
-    detail::check_compact_nonempty("pairwise", "B", b);
+    detail::check_nonempty("pairwise", "A", a.rows());
+    detail::check_nonempty("pairwise", "B", b.rows());
     detail::check_dims("pairwise", a.dim(), "A", b.dim(), "B");
     detail::check_compact_metric("pairwise", a, metric);
     detail::check_compact_metric("pairwise", b, metric);
@@ -445,8 +440,8 @@ inline RowMatrix<float> pairwise(const CompactSet& a, const CompactSet& b, Metri
 inline RowMatrix<float> pairwise(const CompactSet& a, const CompactSet& b, BitMetric metric) {
     detail::check_bit_metric("pairwise", a, metric);
     detail::check_bit_metric("pairwise", b, metric);
-    detail::check_compact_nonempty("pairwise", "A", a);
-    detail::check_compact_nonempty("pairwise", "B", b);
+    detail::check_nonempty("pairwise", "A", a.rows());
+    detail::check_nonempty("pairwise", "B", b.rows());
     detail::check_dims("pairwise", a.dim(), "A", b.dim(), "B");
     RowMatrix<float> out(a.rows(), b.rows());
     const detail::CompactTable& t = detail::active_compact_table();
@@ -474,7 +469,7 @@ TopK<float> top_k(const Eigen::MatrixBase<DQ>& queries, const CompactSet& set, E
     if (k <= 0)
         throw ArgumentError("embedkit::top_k: k must be positive, got " + std::to_string(k));
     detail::check_nonempty("top_k", "queries", q.rows);
-    detail::check_compact_nonempty("top_k", "the set", set);
+    detail::check_nonempty("top_k", "the set", set.rows());
     detail::check_dims("top_k", q.cols, "queries", set.dim(), "the set");
     detail::check_metric("top_k", metric);
     if (metric == Metric::l1 || (set.storage() == Storage::binary && rerank == nullptr))
@@ -538,7 +533,7 @@ TopK<float> top_k(const Eigen::MatrixBase<DQ>& queries, const CompactSet& set, E
         throw ArgumentError("embedkit::top_k: k must be positive, got " + std::to_string(k));
     detail::check_bit_metric("top_k", set, metric);
     detail::check_nonempty("top_k", "queries", q.rows);
-    detail::check_compact_nonempty("top_k", "the set", set);
+    detail::check_nonempty("top_k", "the set", set.rows());
     detail::check_dims("top_k", q.cols, "queries", set.dim(), "the set");
     std::vector<detail::CompactQuery> cqs(static_cast<std::size_t>(q.rows));
     for (Eigen::Index i = 0; i < q.rows; ++i)

@@ -138,14 +138,12 @@ inline bool read_companion(const std::string& path, std::vector<std::uint64_t>& 
 inline CompactSet compact_assemble(const std::string& path, const CompactLayout& l,
                                    std::shared_ptr<const void> keep, const unsigned char* data) {
     const std::string fn = "embedkit::io::read_compact: ";
-    const std::size_t rb = storage_row_bytes(l.storage, static_cast<std::size_t>(l.dim));
-    if (l.storage == Storage::binary && l.dim % 8 != 0) {
-        const auto pad = static_cast<unsigned char>(0xFFu >> (l.dim % 8));
-        for (Eigen::Index r = 0; r < l.rows; ++r)
-            if ((data[std::size_t(r) * rb + rb - 1] & pad) != 0)
-                throw FormatError(fn + "'" + path + "': row " + std::to_string(r) +
-                                  " has bits set past dimension " + std::to_string(l.dim) +
-                                  " (the padding must be zero)");
+    if (l.storage == Storage::binary) {
+        const Eigen::Index r = embedkit::detail::first_padded_row(data, l.rows, l.dim);
+        if (r >= 0)
+            throw FormatError(fn + "'" + path + "': row " + std::to_string(r) +
+                              " has bits set past dimension " + std::to_string(l.dim) +
+                              " (the padding must be zero)");
     }
     std::vector<float> scales;
     Int8Scale kind = Int8Scale::per_row;
