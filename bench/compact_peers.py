@@ -45,29 +45,18 @@ def recall(found, truth, k):
     return hits / (len(truth) * k)
 
 
-def timed_search(index, q, k):
-    t0 = time.perf_counter()
-    _, idx = index.search(q, k)
-    return time.perf_counter() - t0, idx
+def timed_search(index, q, k, repeat=1):
+    best = None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        _, idx = index.search(q, k)
+        t = time.perf_counter() - t0
+        best = t if best is None else min(best, t)
+    return best, idx
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ours", required=True, help="path of bench/compact_topk")
-    ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--dim", type=int, default=384)
-    ap.add_argument("--queries", type=int, default=1000)
-    ap.add_argument("--k", type=int, default=10)
-    ap.add_argument("--base", help="float32 .npy of real embeddings (queries held out at the end)")
-    ap.add_argument("--data", default="build/compact_bench", help="folder for the .npy files")
-    ap.add_argument("--storages", default="f32,int8,f16,binary")
-    ap.add_argument("--metrics", default="dot,l2")
-    ap.add_argument("--rerank", default="", help="comma list of re-ranking factors for our rows too")
-    ap.add_argument("--json", default="", help="write the results here")
-    a = ap.parse_args()
-
-    faiss.omp_set_num_threads(1)
-    os.makedirs(a.data, exist_ok=True)
+def run_dim(a, dim, results):
+    """Every storage and metric at one dimension; appends to results."""
     base_path = os.path.join(a.data, "base.npy")
     query_path = os.path.join(a.data, "queries.npy")
     if a.base:
@@ -77,8 +66,8 @@ def main():
         source = a.base
     else:
         rng = np.random.default_rng(20261204)
-        base = unit_rows(rng.standard_normal((a.rows, a.dim), dtype=np.float32))
-        q = unit_rows(rng.standard_normal((a.queries, a.dim), dtype=np.float32))
+        base = unit_rows(rng.standard_normal((a.rows, dim), dtype=np.float32))
+        q = unit_rows(rng.standard_normal((a.queries, dim), dtype=np.float32))
         source = "random unit vectors (seed 20261204)"
     np.save(base_path, base)
     np.save(query_path, q)
@@ -87,14 +76,13 @@ def main():
     print(f"# faiss {faiss.__version__} ({faiss.get_compile_options().strip()}), numpy {np.__version__}, "
           f"{platform.processor() or platform.machine()}", flush=True)
 
-    results = []
     for metric in a.metrics.split(","):
         fm = faiss.METRIC_INNER_PRODUCT if metric == "dot" else faiss.METRIC_L2
         flat = faiss.IndexFlatIP(d) if metric == "dot" else faiss.IndexFlatL2(d)
         flat.add(base)
-        t_exact, truth = timed_search(flat, q, a.k)
+        t_exact, truth = timed_search(flat, q, a.k, a.repeat if "f32" in a.storages.split(",") else 1)
         for storage in a.storages.split(","):
-            row = {"metric": metric, "storage": storage}
+            row = {"metric": metric, "storage": storage, "dim": d}
             if storage == "f32":
                 row.update(faiss_seconds=t_exact, faiss_recall=1.0, faiss_index="IndexFlat")
             elif storage in ("int8", "f16"):
@@ -102,19 +90,19 @@ def main():
                 index = faiss.IndexScalarQuantizer(d, qt, fm)
                 index.train(base)
                 index.add(base)
-                t, idx = timed_search(index, q, a.k)
+                t, idx = timed_search(index, q, a.k, a.repeat)
                 row.update(faiss_seconds=t, faiss_recall=recall(idx, truth, a.k),
                            faiss_index="IndexScalarQuantizer(QT_8bit)" if storage == "int8"
                            else "IndexScalarQuantizer(QT_fp16)")
             elif storage == "binary":
                 index = faiss.IndexBinaryFlat(d)
                 index.add(np.packbits(base > 0, axis=1))
-                t, idx = timed_search(index, np.packbits(q > 0, axis=1), a.k)
+                t, idx = timed_search(index, np.packbits(q > 0, axis=1), a.k, a.repeat)
                 row.update(faiss_seconds=t, faiss_recall=recall(idx, truth, a.k),
                            faiss_index="IndexBinaryFlat (Hamming)")
             out_path = os.path.join(a.data, f"ours_{storage}_{metric}.npy")
             cmd = [a.ours, "--base", base_path, "--queries", query_path, "--storage", storage,
-                   "--metric", metric, "--k", str(a.k), "--out", out_path]
+                   "--metric", metric, "--k", str(a.k), "--repeat", str(a.repeat), "--out", out_path]
             ours = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout)
             row.update(ours_seconds=ours["seconds"], ours_recall=recall(np.load(out_path), truth, a.k),
                        ours_kernels=ours["kernels"])
@@ -126,14 +114,41 @@ def main():
                 row.setdefault("rerank", []).append(
                     {"factor": r, "seconds": o["seconds"], "recall": recall(np.load(out_path), truth, a.k)})
             results.append(row)
-            print(f"{metric:4s} {storage:7s} faiss {row.get('faiss_seconds', float('nan')):8.2f} s "
+            print(f"{d:4d} {metric:4s} {storage:7s} faiss {row.get('faiss_seconds', float('nan')):8.2f} s "
                   f"(recall {row.get('faiss_recall', float('nan')):.4f})  embedkit {row['ours_seconds']:8.2f} s "
                   f"(recall {row['ours_recall']:.4f})  speed vs faiss {row.get('speedup', float('nan')):.2f}x"
                   + "".join(f"  r={x['factor']}: {x['seconds']:.2f} s recall {x['recall']:.4f}"
                             for x in row.get("rerank", [])), flush=True)
+    return n, d, source, q
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ours", required=True, help="path of bench/compact_topk")
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--dim", default="384", help="dimension, or a comma list run one after another")
+    ap.add_argument("--queries", type=int, default=1000)
+    ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--base", help="float32 .npy of real embeddings (queries held out at the end)")
+    ap.add_argument("--data", default="build/compact_bench", help="folder for the .npy files")
+    ap.add_argument("--storages", default="f32,int8,f16,binary")
+    ap.add_argument("--metrics", default="dot,l2")
+    ap.add_argument("--rerank", default="", help="comma list of re-ranking factors for our rows too")
+    ap.add_argument("--repeat", type=int, default=1, help="best of this many searches, both sides")
+    ap.add_argument("--json", default="", help="write the results here")
+    a = ap.parse_args()
+
+    faiss.omp_set_num_threads(1)
+    os.makedirs(a.data, exist_ok=True)
+    dims = [int(x) for x in a.dim.split(",")]
+    if a.base and len(dims) > 1:
+        ap.error("--base fixes the dimension: give one --dim")
+    results = []
+    for dim in dims:
+        n, d, source, q = run_dim(a, dim, results)
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"rows": n, "dim": d, "queries": len(q), "k": a.k, "source": source,
+            json.dump({"rows": n, "dims": dims, "queries": len(q), "k": a.k, "source": source,
                        "faiss": faiss.__version__, "results": results}, f, indent=1)
 
 

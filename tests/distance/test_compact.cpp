@@ -12,6 +12,7 @@
 #endif
 
 #include <cstring>
+#include <string>
 
 namespace {
 
@@ -232,6 +233,28 @@ RawRows raw_rows(ektest::Random& rng, Storage st, std::size_t rows, std::size_t 
     return out;
 }
 
+// Every kernel table this CPU can run: each supported level's, and at level avx512 one per
+// combination of the sub-features it has (VPOPCNTDQ, VNNI), each forced off in turn.
+std::vector<const ekd::CompactTable*> all_tables() {
+    std::vector<const ekd::CompactTable*> out;
+    const embedkit::CpuFeatures& cpu = embedkit::cpu_features();
+    for (Level level : embedkit::simd::supported()) {
+        if (level != Level::avx512) {
+            out.push_back(&ekd::compact_table(level));
+            continue;
+        }
+        for (const bool popcnt : {false, true})
+            for (const bool vnni : {false, true}) {
+                if ((popcnt && !cpu.avx512vpopcntdq) || (vnni && !cpu.avx512vnni)) continue;
+                embedkit::CpuFeatures f = cpu;
+                f.avx512vpopcntdq = popcnt;
+                f.avx512vnni = vnni;
+                out.push_back(&ekd::compact_table(level, f));
+            }
+    }
+    return out;
+}
+
 embedkit::detail::CompactManyFn many_fn(const ekd::CompactTable& t, Storage st, bool dot) {
     if (st == Storage::f16) return dot ? t.f16_dot : t.f16_l2_squared;
     if (st == Storage::bf16) return dot ? t.bf16_dot : t.bf16_l2_squared;
@@ -242,9 +265,8 @@ embedkit::detail::CompactManyFn many_fn(const ekd::CompactTable& t, Storage st, 
 
 TEST_CASE("compact kernels: float query against stored rows at every level, length and offset") {
     ektest::Random rng(21);
-    for (Level level : embedkit::simd::supported()) {
-        embedkit::simd::Scoped scoped(level);
-        const ekd::CompactTable& t = ekd::active_compact_table();
+    for (const ekd::CompactTable* table : all_tables()) {
+        const ekd::CompactTable& t = *table;
         for (Storage st : kFloatLike)
             for (std::size_t n : ektest::grid_lengths()) {
                 const std::size_t off = n % 7;  // misaligned rows and query
@@ -280,8 +302,8 @@ TEST_CASE("compact kernels: float query against stored rows at every level, leng
                                       (std::fabs((long double)q[i]) + std::fabs(d));
                         }
                         const long double eps = 0x1p-24L * (n + 4);
-                        INFO(ektest::level_str(level), " ", embedkit::storage_name(st), " n=", n,
-                             " mode=", mode, " row=", r);
+                        INFO(t.name, " ", embedkit::storage_name(st), " n=", n, " mode=", mode,
+                             " row=", r);
                         REQUIRE(std::fabs(dot[r] - ref_dot) <= eps * mag_dot + 1e-30L);
                         REQUIRE(std::fabs(l2[r] - ref_l2) <= eps * mag_l2 + 1e-30L);
                     }
@@ -292,9 +314,8 @@ TEST_CASE("compact kernels: float query against stored rows at every level, leng
 
 TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every level") {
     ektest::Random rng(31);
-    for (Level level : embedkit::simd::supported()) {
-        embedkit::simd::Scoped scoped(level);
-        const ekd::CompactTable& t = ekd::active_compact_table();
+    for (const ekd::CompactTable* table : all_tables()) {
+        const ekd::CompactTable& t = *table;
         for (std::size_t n : ektest::grid_lengths()) {
             for (Storage st : {Storage::f16, Storage::bf16}) {
                 const RawRows rr = raw_rows(rng, st, 2, n, n % 3);
@@ -309,7 +330,7 @@ TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every leve
                     mag_l2 += (std::fabs(x) + std::fabs(y)) * (std::fabs(x) + std::fabs(y));
                 }
                 const long double eps = 0x1p-24L * (n + 4);
-                INFO(ektest::level_str(level), " ", embedkit::storage_name(st), " n=", n);
+                INFO(t.name, " ", embedkit::storage_name(st), " n=", n);
                 const bool f16 = st == Storage::f16;
                 REQUIRE(std::fabs((f16 ? t.f16_pair_dot : t.bf16_pair_dot)(a, b, n) - ref_dot) <=
                         eps * mag_dot);
@@ -360,20 +381,18 @@ TEST_CASE("compact kernels: int8 -128 everywhere and long rows stay exact") {
     // 2^20 + 3 codes of -128: a.b = 2^14 * n overflows int32 lanes without the flushes.
     const std::size_t n = (std::size_t(1) << 20) + 3;
     std::vector<unsigned char> a(n, 0x80);
-    for (Level level : embedkit::simd::supported()) {
-        embedkit::simd::Scoped scoped(level);
-        const ekd::Int8Sums s = ekd::active_compact_table().int8_sums(a.data(), a.data(), n);
+    for (const ekd::CompactTable* t : all_tables()) {
+        const ekd::Int8Sums s = t->int8_sums(a.data(), a.data(), n);
         CHECK(s.ab == std::int64_t(16384) * std::int64_t(n));
         CHECK(s.aa == s.ab);
-        CHECK(ekd::active_compact_table().int8_dot_codes(a.data(), a.data(), n) == s.ab);
+        CHECK(t->int8_dot_codes(a.data(), a.data(), n) == s.ab);
     }
 }
 
 TEST_CASE("compact kernels: f16 infinities and subnormals, NaN, zero rows") {
-    for (Level level : embedkit::simd::supported()) {
-        embedkit::simd::Scoped scoped(level);
-        INFO(ektest::level_str(level));
-        const ekd::CompactTable& t = ekd::active_compact_table();
+    for (const ekd::CompactTable* table : all_tables()) {
+        const ekd::CompactTable& t = *table;
+        INFO(t.name);
         for (std::size_t n : {1u, 7u, 8u, 9u, 33u, 64u}) {
             std::vector<unsigned char> row(2 * n, 0);
             std::vector<float> q(n, 1.0f);
@@ -605,11 +624,43 @@ TEST_CASE("compact search: binary re-ranking candidates come from q . (2b - 1)")
     }
 }
 
+TEST_CASE("compact kernels: each level's table follows the CPU's sub-features") {
+    const embedkit::CpuFeatures& f = embedkit::cpu_features();
+    CHECK(std::string(ekd::compact_table(Level::scalar).name) == "scalar");
+    for (Level level : embedkit::simd::supported()) {
+        const std::string name = ekd::compact_table(level).name;
+        INFO(ektest::level_str(level), " -> ", name);
+        if (level == Level::avx512)
+            CHECK(name == std::string("avx512") + (f.avx512vpopcntdq ? "+vpopcntdq" : "") +
+                              (f.avx512vnni ? "+vnni" : ""));
+        else if (level == Level::avx2)
+            CHECK(name == "avx2+f16c+popcnt");
+        else
+            CHECK(name == "scalar");
+    }
+#if EMBEDKIT_ARCH_X86
+    // Without the sub-features the AVX-512 table keeps AVX2's bit counts and int8 sums (the
+    // table only, not run: this CPU need not have AVX-512).
+    embedkit::CpuFeatures no_vpopcnt = f;
+    no_vpopcnt.avx512vpopcntdq = no_vpopcnt.avx512vnni = false;
+    no_vpopcnt.avx512f = true;
+    no_vpopcnt.f16c = no_vpopcnt.popcnt = true;
+    CHECK(std::string(ekd::compact_table(Level::avx512, no_vpopcnt).name) == "avx512");
+    const ekd::CompactTable& plain = ekd::compact_table(Level::avx512, no_vpopcnt);
+    const ekd::CompactTable& avx2 = ekd::compact_table(Level::avx2);
+    const bool avx2_bits = plain.hamming_many == avx2.hamming_many &&
+                           plain.bit_counts == avx2.bit_counts && plain.jaccard == avx2.jaccard;
+    const bool avx2_int8 =
+        plain.int8_sums == avx2.int8_sums && plain.int8_dot_codes == avx2.int8_dot_codes;
+    CHECK(avx2_bits);
+    CHECK(avx2_int8);
+#endif
+}
+
 TEST_CASE("compact kernels: Hamming of many rows at every row size, against a bit count") {
     ektest::Random rng(111);
-    for (Level level : embedkit::simd::supported()) {
-        embedkit::simd::Scoped scoped(level);
-        const ekd::CompactTable& t = ekd::active_compact_table();
+    for (const ekd::CompactTable* table : all_tables()) {
+        const ekd::CompactTable& t = *table;
         // The sizes with loops of their own (16 to 192 bytes) and some without.
         for (std::size_t bytes : {1u, 8u, 16u, 24u, 32u, 40u, 48u, 64u, 96u, 128u, 192u, 200u}) {
             const std::size_t rows = 7;
@@ -623,7 +674,7 @@ TEST_CASE("compact kernels: Hamming of many rows at every row size, against a bi
                 int want = 0;
                 for (std::size_t b = 0; b < bytes; ++b)
                     for (int k = 0; k < 8; ++k) want += ((q[b] ^ set[r * bytes + b]) >> k) & 1;
-                INFO(ektest::level_str(level), " bytes=", bytes, " row=", r);
+                INFO(t.name, " bytes=", bytes, " row=", r);
                 REQUIRE(got[r] == float(want));
             }
         }

@@ -582,6 +582,130 @@ TEST_CASE_TEMPLATE(
     CHECK(determined * 100 >= lists * 95);
 }
 
+// ---- The fused float path (levels avx2 and avx512): the filter in registers must let through
+// every key offer() would accept. The reference computes every pair's key the way the path
+// does -- the inner product as one FMA chain over the dimensions in order (what each lane of
+// the micro-kernel computes, bit for bit), the same key rules (cancellation, rows and queries
+// the product cannot score) -- keeps the k best of all of them by (key, index), and reports
+// them as top_k does (pair values, sorted). Any key the filter wrongly drops changes a list.
+
+float fused_key(Metric m, const float* q, const float* s, Index dim, float q_sq, float s_sq) {
+    namespace ed = embedkit::detail;
+    const auto d = std::size_t(dim);
+    const auto exact = [&] { return ed::to_key(m, pair_value(m, q, s, d)); };
+    if (!ed::gemm_safe_norm(q_sq) || !ed::gemm_safe_norm(s_sq)) return exact();
+    float ip = 0.0f;
+    for (Index t = 0; t < dim; ++t) ip = std::fma(q[t], s[t], ip);
+    if (m == Metric::l2 || m == Metric::l2_squared) {
+        const float sum = q_sq + s_sq;
+        const float dd = sum - 2.0f * ip;
+        const float g = dd < 0.0f ? 0.0f : dd;
+        if (!(g > ed::cancellation_fraction<float>(d) * sum)) return exact();
+        return m == Metric::l2 ? std::sqrt(g) : g;
+    }
+    return ed::to_key(m, ed::from_inner_product(m, ip, q_sq, s_sq));
+}
+
+TopK<float> fused_reference(const RM<float>& queries, const RM<float>& set, Index k, Metric m,
+                            bool exclude_self) {
+    namespace ed = embedkit::detail;
+    const Index nq = queries.rows(), n = set.rows(), dim = set.cols();
+    const Index kk = std::min(k, n - (exclude_self ? 1 : 0));
+    const auto d = std::size_t(dim);
+    TopK<float> out;
+    out.indices.resize(nq, kk);
+    out.scores.resize(nq, kk);
+    for (Index i = 0; i < nq; ++i) {
+        const float* q = queries.row(i).data();
+        const float q_sq = embedkit::dot(q, q, d);
+        std::vector<ed::Candidate<float>> c;
+        for (Index j = 0; j < n; ++j) {
+            if (exclude_self && j == i) continue;
+            const float* s = set.row(j).data();
+            c.push_back({fused_key(m, q, s, dim, q_sq, embedkit::dot(s, s, d)), j});
+        }
+        const auto better = [](const ed::Candidate<float>& a, const ed::Candidate<float>& b) {
+            return ed::better(a.key, a.index, b.key, b.index);
+        };
+        std::partial_sort(c.begin(), c.begin() + kk, c.end(), better);
+        c.resize(std::size_t(kk));
+        for (auto& x : c) x.key = ed::to_key(m, pair_value(m, q, set.row(x.index).data(), d));
+        std::sort(c.begin(), c.end(), better);
+        for (Index r = 0; r < kk; ++r) {
+            out.indices(i, r) = c[std::size_t(r)].index;
+            out.scores(i, r) = ed::to_key(m, c[std::size_t(r)].key);
+        }
+    }
+    return out;
+}
+
+TEST_CASE("topk: the fused float path keeps what offering every key would keep") {
+    Random rng(0x70bc0020);
+    Log log;
+    int ran = 0;
+    // 37 queries: two full panels of 16 and one of 5; 6 * 50 + 5 rows: a tail of 5 rows.
+    const Index nq = 37, n = 6 * 50 + 5;
+    for (const Index dim : {1, 7, 19, 64}) {
+        for (const bool integers : {true, false}) {
+            RM<float> set =
+                integers ? integer_set<float>(rng, n, dim, -3, 3) : random_set<float>(rng, n, dim);
+            if (!integers) {
+                // Near and exact duplicates (cancellation), rows the product cannot score (a zero
+                // row, a huge one, an infinite and a NaN value), rows of different lengths.
+                for (Index j = 40; j < 80; j += 2) {
+                    set.row(j + 1) = set.row(j);
+                    set(j + 1, 0) += 1e-6f;
+                }
+                set.row(90).setZero();
+                set.row(91) *= 1e19f;
+                set(92, 0) = std::numeric_limits<float>::infinity();
+                set(93, dim - 1) = std::numeric_limits<float>::quiet_NaN();
+                for (Index j = 100; j < 200; ++j) set.row(j) *= float(1 + j % 7);
+            }
+            RM<float> queries = set.topRows(nq);
+            if (!integers) {
+                queries.row(5) = set.row(41);                            // a near duplicate's twin
+                queries(7, 0) = std::numeric_limits<float>::infinity();  // not scorable
+                queries.row(8) *= 1e-21f;  // squared norm too small for the product
+            }
+            for (const Level level : simd::supported()) {
+                if (level != Level::avx2 && level != Level::avx512) continue;
+                simd::Scoped scoped(level);
+                ++ran;
+                for (const Metric m : gemm_metrics)
+                    for (const Index k : {Index(1), Index(3), Index(10), Index(64)})
+                        for (const bool self : {false, true}) {
+                            TopKOptions o;
+                            o.exclude_self = self;
+                            o.self_offset = self ? 0 : -1;
+                            const TopK<float> got = embedkit::top_k(queries, set, k, m, o);
+                            const TopK<float> want = fused_reference(queries, set, k, m, self);
+                            const auto where = [&] {
+                                return cat(level_str(level), " ", name(m), " dim ", dim,
+                                           integers ? " integers" : " reals", " k ", k,
+                                           self ? " exclude_self" : "");
+                            };
+                            REQUIRE(got.indices.cols() == want.indices.cols());
+                            for (Index i = 0; i < nq; ++i)
+                                for (Index r = 0; r < want.indices.cols(); ++r)
+                                    log.expect(got.indices(i, r) == want.indices(i, r) &&
+                                                   same_value(got.scores(i, r), want.scores(i, r)),
+                                               [&] {
+                                                   return cat(where(), " query ", i, " rank ", r,
+                                                              ": got ", got.indices(i, r), " (",
+                                                              got.scores(i, r), "), expected ",
+                                                              want.indices(i, r), " (",
+                                                              want.scores(i, r), ")");
+                                               });
+                        }
+            }
+        }
+    }
+    log.report(1);
+    // Every x86-64 CI host has AVX2: the fused path must have been tested there.
+    if (simd::cpu_supports(Level::avx2)) CHECK(ran > 0);
+}
+
 // Exact duplicates have exactly equal scores: ties, which go to the lower index.
 TEST_CASE_TEMPLATE("topk: duplicate rows come out in index order (integer data, both paths)", S,
                    float, double) {

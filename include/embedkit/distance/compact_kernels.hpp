@@ -21,8 +21,16 @@
 
 #if EMBEDKIT_ARCH_X86
 #define EMBEDKIT_TARGET_AVX2_COMPACT __attribute__((target("avx2,fma,f16c,popcnt")))
+#define EMBEDKIT_TARGET_AVX512_COMPACT __attribute__((target("avx512f,avx2,fma,f16c,popcnt")))
+#define EMBEDKIT_TARGET_AVX512_VPOPCNT \
+    __attribute__((target("avx512f,avx512vpopcntdq,avx2,fma,f16c,popcnt")))
+#define EMBEDKIT_TARGET_AVX512_VNNI \
+    __attribute__((target("avx512f,avx512vnni,avx2,fma,f16c,popcnt")))
 #else
 #define EMBEDKIT_TARGET_AVX2_COMPACT
+#define EMBEDKIT_TARGET_AVX512_COMPACT
+#define EMBEDKIT_TARGET_AVX512_VPOPCNT
+#define EMBEDKIT_TARGET_AVX512_VNNI
 #endif
 
 namespace embedkit::detail {
@@ -66,7 +74,7 @@ using HammingManyFn = void (*)(const unsigned char* q, const unsigned char* rows
                                std::size_t bytes, float* out) noexcept;
 
 struct CompactTable {
-    const char* name;  ///< "scalar", "avx2+f16c+popcnt"
+    const char* name;  ///< "scalar", "avx2+f16c+popcnt", "avx512", "avx512+vpopcntdq+vnni", ...
     CompactManyFn f16_dot, f16_l2_squared, bf16_dot, bf16_l2_squared, int8_dot, int8_l2_squared;
     CompactPairFn f16_pair_dot, f16_pair_l2_squared, bf16_pair_dot, bf16_pair_l2_squared;
     Int8DotFn int8_dot_codes;
@@ -632,12 +640,471 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline void hamming_many_avx2(const unsigned char* 
             return hamming_many_impl<true>(q, rows, nrows, bytes, out);
     }
 }
+
+// ---- AVX-512F (+ F16C and POPCNT, which every AVX-512 CPU has): 16 lanes per vector. Bit
+// counts take VPOPCNTDQ where the CPU has it (the AVX2 ones otherwise). As in
+// kernels_avx512.hpp, GCC 12 reports the undefined pass-through operand of the unmasked forms
+// of conversions, extracts and reductions as uninitialised (GCC bug 105593): their
+// zero-masked forms with every lane selected are the same instructions; loads are zero-masked
+// too, for the -Warray-bounds reason given there.
+
+inline constexpr __mmask16 compact_all16 = 0xFFFF;
+
+EMBEDKIT_TARGET_AVX512_COMPACT inline __m512 compact_load512(const float* p) noexcept {
+    return _mm512_maskz_loadu_ps(compact_all16, p);
+}
+EMBEDKIT_TARGET_AVX512_COMPACT inline __m512i compact_load512i(const unsigned char* p) noexcept {
+    return _mm512_maskz_loadu_epi64(0xFF, p);
+}
+// The 16 lanes' sum: halves added down to one lane.
+EMBEDKIT_TARGET_AVX512_COMPACT inline float compact_hsum512(__m512 x) noexcept {
+    const __m512d xd = _mm512_castps_pd(x);
+    const __m256 lo = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, xd, 0));
+    const __m256 hi = _mm256_castpd_ps(_mm512_maskz_extractf64x4_pd(0xFF, xd, 1));
+    return compact_hsum_avx2(_mm256_add_ps(lo, hi));
+}
+// The 8 64-bit lanes' sum.
+EMBEDKIT_TARGET_AVX512_COMPACT inline std::uint64_t compact_u64_sum512(__m512i x) noexcept {
+    const __m256i lo = _mm512_maskz_extracti64x4_epi64(0xFF, x, 0);
+    const __m256i hi = _mm512_maskz_extracti64x4_epi64(0xFF, x, 1);
+    return u64_lanes_sum_avx2(_mm256_add_epi64(lo, hi));
+}
+
+struct F16Avx512 {
+    using E = F16Elem;
+    static constexpr std::size_t bytes = 2;
+    EMBEDKIT_TARGET_AVX512_COMPACT static __m512 load16(const unsigned char* p) noexcept {
+        return _mm512_maskz_cvtph_ps(compact_all16,
+                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    }
+};
+struct Bf16Avx512 {
+    using E = Bf16Elem;
+    static constexpr std::size_t bytes = 2;
+    EMBEDKIT_TARGET_AVX512_COMPACT static __m512 load16(const unsigned char* p) noexcept {
+        const __m512i w = _mm512_maskz_cvtepu16_epi32(
+            compact_all16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+        return _mm512_castsi512_ps(_mm512_maskz_slli_epi32(compact_all16, w, 16));
+    }
+};
+struct Int8Avx512 {
+    using E = Int8Elem;
+    static constexpr std::size_t bytes = 1;
+    EMBEDKIT_TARGET_AVX512_COMPACT static __m512 load16(const unsigned char* p) noexcept {
+        const __m512i w = _mm512_maskz_cvtepi8_epi32(
+            compact_all16, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+        return _mm512_maskz_cvtepi32_ps(compact_all16, w);
+    }
+};
+
+// sum q_i d_i over one row: four accumulators over 64 elements, then 16 at a time, then a
+// scalar tail.
+template <class L>
+EMBEDKIT_TARGET_AVX512_COMPACT inline float compact_dot_avx512(const float* q,
+                                                               const unsigned char* p,
+                                                               std::size_t n) noexcept {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(compact_load512(q + i), L::load16(p + L::bytes * i), a0);
+        a1 = _mm512_fmadd_ps(compact_load512(q + i + 16), L::load16(p + L::bytes * (i + 16)), a1);
+        a2 = _mm512_fmadd_ps(compact_load512(q + i + 32), L::load16(p + L::bytes * (i + 32)), a2);
+        a3 = _mm512_fmadd_ps(compact_load512(q + i + 48), L::load16(p + L::bytes * (i + 48)), a3);
+    }
+    for (; i + 16 <= n; i += 16)
+        a0 = _mm512_fmadd_ps(compact_load512(q + i), L::load16(p + L::bytes * i), a0);
+    float s = compact_hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; ++i) s += q[i] * L::E::get(p, i);
+    return s;
+}
+
+// q_i - m_i d_i for 16 elements from i (m_i as in compact_l2_term).
+template <class L, int Scale>
+EMBEDKIT_TARGET_AVX512_COMPACT inline __m512 compact_l2_term512(const float* q,
+                                                                const unsigned char* p,
+                                                                std::size_t i, __m512 rsv,
+                                                                const float* ds) noexcept {
+    const __m512 d = L::load16(p + L::bytes * i);
+    const __m512 x = compact_load512(q + i);
+    if constexpr (Scale == 1) return _mm512_sub_ps(x, _mm512_mul_ps(rsv, d));
+    if constexpr (Scale == 2) return _mm512_sub_ps(x, _mm512_mul_ps(compact_load512(ds + i), d));
+    return _mm512_sub_ps(x, d);
+}
+
+template <class L, int Scale>
+EMBEDKIT_TARGET_AVX512_COMPACT inline float compact_l2_avx512(const float* q,
+                                                              const unsigned char* p, std::size_t n,
+                                                              float rs, const float* ds) noexcept {
+    const __m512 rsv = _mm512_set1_ps(rs);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    __m512 a2 = _mm512_setzero_ps(), a3 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        const __m512 t0 = compact_l2_term512<L, Scale>(q, p, i, rsv, ds);
+        const __m512 t1 = compact_l2_term512<L, Scale>(q, p, i + 16, rsv, ds);
+        const __m512 t2 = compact_l2_term512<L, Scale>(q, p, i + 32, rsv, ds);
+        const __m512 t3 = compact_l2_term512<L, Scale>(q, p, i + 48, rsv, ds);
+        a0 = _mm512_fmadd_ps(t0, t0, a0);
+        a1 = _mm512_fmadd_ps(t1, t1, a1);
+        a2 = _mm512_fmadd_ps(t2, t2, a2);
+        a3 = _mm512_fmadd_ps(t3, t3, a3);
+    }
+    for (; i + 16 <= n; i += 16) {
+        const __m512 t = compact_l2_term512<L, Scale>(q, p, i, rsv, ds);
+        a0 = _mm512_fmadd_ps(t, t, a0);
+    }
+    float s = compact_hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; ++i) {
+        float d = L::E::get(p, i);
+        if constexpr (Scale == 1) d *= rs;
+        if constexpr (Scale == 2) d *= ds[i];
+        const float t = q[i] - d;
+        s += t * t;
+    }
+    return s;
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX512_COMPACT inline void compact_dot_many_avx512(
+    const float* q, const unsigned char* rows, std::size_t nrows, std::size_t dim,
+    const float* row_scale, const float*, float* out) noexcept {
+    const std::size_t rb = L::bytes * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const float s = compact_dot_avx512<L>(q, rows + r * rb, dim);
+        out[r] = row_scale != nullptr ? row_scale[r] * s : s;
+    }
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX512_COMPACT inline void compact_l2_many_avx512(
+    const float* q, const unsigned char* rows, std::size_t nrows, std::size_t dim,
+    const float* row_scale, const float* dim_scale, float* out) noexcept {
+    const std::size_t rb = L::bytes * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * rb;
+        if (row_scale != nullptr)
+            out[r] = compact_l2_avx512<L, 1>(q, p, dim, row_scale[r], nullptr);
+        else if (dim_scale != nullptr)
+            out[r] = compact_l2_avx512<L, 2>(q, p, dim, 1.0f, dim_scale);
+        else
+            out[r] = compact_l2_avx512<L, 0>(q, p, dim, 1.0f, nullptr);
+    }
+}
+
+// Two stored rows: sum a_i b_i and sum (a_i - b_i)^2 of the decoded values.
+template <class L>
+EMBEDKIT_TARGET_AVX512_COMPACT inline float compact_pair_dot_avx512(const unsigned char* a,
+                                                                    const unsigned char* b,
+                                                                    std::size_t n) noexcept {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm512_fmadd_ps(L::load16(a + L::bytes * i), L::load16(b + L::bytes * i), a0);
+        a1 = _mm512_fmadd_ps(L::load16(a + L::bytes * (i + 16)), L::load16(b + L::bytes * (i + 16)),
+                             a1);
+    }
+    for (; i + 16 <= n; i += 16)
+        a0 = _mm512_fmadd_ps(L::load16(a + L::bytes * i), L::load16(b + L::bytes * i), a0);
+    float s = compact_hsum512(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) s += L::E::get(a, i) * L::E::get(b, i);
+    return s;
+}
+
+template <class L>
+EMBEDKIT_TARGET_AVX512_COMPACT inline float compact_pair_l2_avx512(const unsigned char* a,
+                                                                   const unsigned char* b,
+                                                                   std::size_t n) noexcept {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    std::size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512 t0 = _mm512_sub_ps(L::load16(a + L::bytes * i), L::load16(b + L::bytes * i));
+        const __m512 t1 =
+            _mm512_sub_ps(L::load16(a + L::bytes * (i + 16)), L::load16(b + L::bytes * (i + 16)));
+        a0 = _mm512_fmadd_ps(t0, t0, a0);
+        a1 = _mm512_fmadd_ps(t1, t1, a1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        const __m512 t = _mm512_sub_ps(L::load16(a + L::bytes * i), L::load16(b + L::bytes * i));
+        a0 = _mm512_fmadd_ps(t, t, a0);
+    }
+    float s = compact_hsum512(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) {
+        const float t = L::E::get(a, i) - L::E::get(b, i);
+        s += t * t;
+    }
+    return s;
+}
+
+// Two bf16 rows: a 32-bit lane holding elements 2j (low half) and 2j + 1 (high half) gives
+// element 2j + 1 as a float by clearing its low half and element 2j by shifting it up, so 32
+// elements take two integer operations per row instead of four conversions. The products are
+// the same as compact_pair_*_avx512's, summed in another order.
+EMBEDKIT_TARGET_AVX512_COMPACT inline void bf16_halves512(const unsigned char* p, __m512& even,
+                                                          __m512& odd) noexcept {
+    const __m512i w = compact_load512i(p);
+    even = _mm512_castsi512_ps(_mm512_maskz_slli_epi32(compact_all16, w, 16));
+    odd = _mm512_castsi512_ps(
+        _mm512_maskz_and_epi32(compact_all16, w, _mm512_set1_epi32(int(0xFFFF0000u))));
+}
+
+EMBEDKIT_TARGET_AVX512_COMPACT inline float bf16_pair_dot_avx512(const unsigned char* a,
+                                                                 const unsigned char* b,
+                                                                 std::size_t n) noexcept {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64) {  // four accumulators: the FMA latency, not the loads
+        __m512 xe, xo, ye, yo, ue, uo, ve, vo;
+        bf16_halves512(a + 2 * i, xe, xo);
+        bf16_halves512(b + 2 * i, ye, yo);
+        bf16_halves512(a + 2 * i + 64, ue, uo);
+        bf16_halves512(b + 2 * i + 64, ve, vo);
+        a0 = _mm512_fmadd_ps(xe, ye, a0);
+        a1 = _mm512_fmadd_ps(xo, yo, a1);
+        a2 = _mm512_fmadd_ps(ue, ve, a2);
+        a3 = _mm512_fmadd_ps(uo, vo, a3);
+    }
+    for (; i + 32 <= n; i += 32) {
+        __m512 xe, xo, ye, yo;
+        bf16_halves512(a + 2 * i, xe, xo);
+        bf16_halves512(b + 2 * i, ye, yo);
+        a0 = _mm512_fmadd_ps(xe, ye, a0);
+        a1 = _mm512_fmadd_ps(xo, yo, a1);
+    }
+    float s = compact_hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; ++i) s += Bf16Elem::get(a, i) * Bf16Elem::get(b, i);
+    return s;
+}
+
+EMBEDKIT_TARGET_AVX512_COMPACT inline float bf16_pair_l2_avx512(const unsigned char* a,
+                                                                const unsigned char* b,
+                                                                std::size_t n) noexcept {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    std::size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        __m512 xe, xo, ye, yo, ue, uo, ve, vo;
+        bf16_halves512(a + 2 * i, xe, xo);
+        bf16_halves512(b + 2 * i, ye, yo);
+        bf16_halves512(a + 2 * i + 64, ue, uo);
+        bf16_halves512(b + 2 * i + 64, ve, vo);
+        const __m512 te = _mm512_sub_ps(xe, ye), to = _mm512_sub_ps(xo, yo);
+        const __m512 se = _mm512_sub_ps(ue, ve), so = _mm512_sub_ps(uo, vo);
+        a0 = _mm512_fmadd_ps(te, te, a0);
+        a1 = _mm512_fmadd_ps(to, to, a1);
+        a2 = _mm512_fmadd_ps(se, se, a2);
+        a3 = _mm512_fmadd_ps(so, so, a3);
+    }
+    for (; i + 32 <= n; i += 32) {
+        __m512 xe, xo, ye, yo;
+        bf16_halves512(a + 2 * i, xe, xo);
+        bf16_halves512(b + 2 * i, ye, yo);
+        const __m512 te = _mm512_sub_ps(xe, ye), to = _mm512_sub_ps(xo, yo);
+        a0 = _mm512_fmadd_ps(te, te, a0);
+        a1 = _mm512_fmadd_ps(to, to, a1);
+    }
+    float s = compact_hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    for (; i < n; ++i) {
+        const float t = Bf16Elem::get(a, i) - Bf16Elem::get(b, i);
+        s += t * t;
+    }
+    return s;
+}
+
+// ---- VPOPCNTDQ bit counts. The words of a row past its last whole 64 bytes come in through a
+// zero-masked 64-bit-lane load (nothing past the row is read), the bytes past its last whole
+// word as bit_counts_impl counts them.
+
+// The first `words` (at most 8) 64-bit words at p, zero in the other lanes.
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i load_words512(const unsigned char* p,
+                                                            std::size_t words) noexcept {
+    const auto mask = static_cast<__mmask8>((1u << words) - 1u);
+    return _mm512_maskz_loadu_epi64(mask, p);
+}
+
+// Both counts come out of one reduction: each lane holds |a and b| + 2^32 |a or b| (a row of
+// fewer than 2^28 bytes keeps either sum below 2^32; longer rows reduce them apart).
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts bit_counts_avx512(const unsigned char* a,
+                                                                  const unsigned char* b,
+                                                                  std::size_t bytes) noexcept {
+    __m512i both = _mm512_setzero_si512(), either = _mm512_setzero_si512();
+    std::size_t i = 0;
+    for (; i + 64 <= bytes; i += 64) {
+        const __m512i x = compact_load512i(a + i), y = compact_load512i(b + i);
+        both = _mm512_add_epi64(both, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
+        either = _mm512_add_epi64(either, _mm512_popcnt_epi64(_mm512_or_si512(x, y)));
+    }
+    if (const std::size_t words = (bytes - i) / 8; words > 0) {
+        const __m512i x = load_words512(a + i, words), y = load_words512(b + i, words);
+        both = _mm512_add_epi64(both, _mm512_popcnt_epi64(_mm512_and_si512(x, y)));
+        either = _mm512_add_epi64(either, _mm512_popcnt_epi64(_mm512_or_si512(x, y)));
+        i += 8 * words;
+    }
+    BitCounts c = bit_counts_impl<true>(a + i, b + i, bytes - i);
+    if (bytes < (std::size_t(1) << 28)) {
+        const std::uint64_t packed =
+            compact_u64_sum512(_mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32)));
+        c.both += packed & 0xFFFFFFFFu;
+        c.either += packed >> 32;
+    } else {
+        c.both += compact_u64_sum512(both);
+        c.either += compact_u64_sum512(either);
+    }
+    c.differ = c.either - c.both;
+    return c;
+}
+
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* a,
+                                                           const unsigned char* b,
+                                                           std::size_t bytes) noexcept {
+    if (bytes % 8 == 0 && bytes <= 64) {  // one masked load per row, one reduction
+        const std::size_t words = bytes / 8;
+        const __m512i x = load_words512(a, words), y = load_words512(b, words);
+        const std::uint64_t packed = compact_u64_sum512(_mm512_add_epi64(
+            _mm512_popcnt_epi64(_mm512_and_si512(x, y)),
+            _mm512_maskz_slli_epi64(0xFF, _mm512_popcnt_epi64(_mm512_or_si512(x, y)), 32)));
+        return jaccard_of(packed & 0xFFFFFFFFu, packed >> 32);
+    }
+    return jaccard_from(bit_counts_avx512(a, b, bytes));
+}
+
+// Rows of whole 64-bit words: up to 64 bytes the query stays in one register and each row is
+// one masked load, xor and count (also for a single row: there is no set-up to amortise);
+// longer rows 64 bytes at a time.
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline void hamming_many_avx512(const unsigned char* q,
+                                                               const unsigned char* rows,
+                                                               std::size_t nrows, std::size_t bytes,
+                                                               float* out) noexcept {
+    if (bytes % 8 != 0) return hamming_many_impl<true>(q, rows, nrows, bytes, out);
+    const std::size_t words = bytes / 8;
+    if (words <= 8) {
+        const __m512i qv = load_words512(q, words);
+        if (nrows == 1) {  // a pair: no prefetch
+            out[0] = static_cast<float>(compact_u64_sum512(
+                _mm512_popcnt_epi64(_mm512_xor_si512(qv, load_words512(rows, words)))));
+            return;
+        }
+        for (std::size_t r = 0; r < nrows; ++r) {
+            const unsigned char* p = rows + r * bytes;
+            __builtin_prefetch(p + 4096);
+            const __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(qv, load_words512(p, words)));
+            out[r] = static_cast<float>(compact_u64_sum512(d));
+        }
+        return;
+    }
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * bytes;
+        if (nrows > 1) __builtin_prefetch(p + 4096);
+        __m512i d = _mm512_setzero_si512(), e = d;
+        std::size_t i = 0;
+        for (; i + 128 <= bytes; i += 128) {  // two sums: the count's latency
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(q + i),
+                                                                         compact_load512i(p + i))));
+            e = _mm512_add_epi64(
+                e, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(q + i + 64),
+                                                        compact_load512i(p + i + 64))));
+        }
+        d = _mm512_add_epi64(d, e);
+        for (; i + 64 <= bytes; i += 64)
+            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(q + i),
+                                                                         compact_load512i(p + i))));
+        if (i < bytes)
+            d = _mm512_add_epi64(
+                d, _mm512_popcnt_epi64(_mm512_xor_si512(load_words512(q + i, (bytes - i) / 8),
+                                                        load_words512(p + i, (bytes - i) / 8))));
+        out[r] = static_cast<float>(compact_u64_sum512(d));
+    }
+}
+
+// ---- VNNI: exact int8 code sums with VPDPBUSD (unsigned x signed bytes, four products into
+// each 32-bit lane). a.b = sum (a_i + 128) b_i - 128 sum b_i: a_i + 128 is a's byte with its
+// top bit flipped, read as unsigned, and sum b_i is VPDPBUSD against bytes of 1. A step adds
+// at most 4 * 255 * 128 < 2^17 to a lane, so lanes are flushed into int64 every 2^13 steps;
+// the last bytes (fewer than 64) go through the AVX2 kernels.
+
+// sum_lanes(x) - 128 sum_lanes(s) of two int32 accumulators of one flush block (each lane of
+// x below 2^30 and of 128 s below 2^29 in magnitude, so x - 128 s fits an int32 lane), widened
+// to int64 before the lanes are added.
+EMBEDKIT_TARGET_AVX512_VNNI inline std::int64_t vnni_block_sum(__m512i x, __m512i s) noexcept {
+    const __m512i d = _mm512_sub_epi32(x, _mm512_maskz_slli_epi32(compact_all16, s, 7));
+    const __m512i lo =
+        _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, d, 0));
+    const __m512i hi =
+        _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xFF, d, 1));
+    return static_cast<std::int64_t>(compact_u64_sum512(_mm512_add_epi64(lo, hi)));
+}
+
+inline constexpr std::size_t vnni_flush_bytes = std::size_t(64) << 13;
+
+// Two accumulators of each kind over 128 bytes a step (VPDPBUSD's latency), 64 for the rest.
+EMBEDKIT_TARGET_AVX512_VNNI inline std::int64_t int8_dot_codes_vnni(const unsigned char* a,
+                                                                    const unsigned char* b,
+                                                                    std::size_t n) noexcept {
+    const __m512i flip = _mm512_set1_epi32(int(0x80808080u));
+    const __m512i ones = _mm512_set1_epi32(0x01010101);
+    std::int64_t s = 0;
+    std::size_t i = 0;
+    while (i + 64 <= n) {
+        __m512i ab0 = _mm512_setzero_si512(), ab1 = ab0, sb0 = ab0, sb1 = ab0;
+        const std::size_t end = i + vnni_flush_bytes < n ? i + vnni_flush_bytes : n;
+        for (; i + 128 <= end; i += 128) {
+            const __m512i y0 = compact_load512i(b + i), y1 = compact_load512i(b + i + 64);
+            ab0 = _mm512_dpbusd_epi32(ab0, _mm512_xor_si512(compact_load512i(a + i), flip), y0);
+            ab1 =
+                _mm512_dpbusd_epi32(ab1, _mm512_xor_si512(compact_load512i(a + i + 64), flip), y1);
+            sb0 = _mm512_dpbusd_epi32(sb0, ones, y0);
+            sb1 = _mm512_dpbusd_epi32(sb1, ones, y1);
+        }
+        for (; i + 64 <= end; i += 64) {
+            const __m512i y = compact_load512i(b + i);
+            ab0 = _mm512_dpbusd_epi32(ab0, _mm512_xor_si512(compact_load512i(a + i), flip), y);
+            sb0 = _mm512_dpbusd_epi32(sb0, ones, y);
+        }
+        s += vnni_block_sum(ab0, sb0) + vnni_block_sum(ab1, sb1);
+    }
+    return i < n ? s + int8_dot_codes_avx2(a + i, b + i, n - i) : s;
+}
+
+EMBEDKIT_TARGET_AVX512_VNNI inline Int8Sums int8_sums_vnni(const unsigned char* a,
+                                                           const unsigned char* b,
+                                                           std::size_t n) noexcept {
+    const __m512i flip = _mm512_set1_epi32(int(0x80808080u));
+    const __m512i ones = _mm512_set1_epi32(0x01010101);
+    Int8Sums s{0, 0, 0};
+    std::size_t i = 0;
+    while (i + 64 <= n) {
+        __m512i ab = _mm512_setzero_si512(), aa = ab, bb = ab, sa = ab, sb = ab;
+        const std::size_t end = i + vnni_flush_bytes < n ? i + vnni_flush_bytes : n;
+        for (; i + 64 <= end; i += 64) {
+            const __m512i x = compact_load512i(a + i), y = compact_load512i(b + i);
+            const __m512i xu = _mm512_xor_si512(x, flip), yu = _mm512_xor_si512(y, flip);
+            ab = _mm512_dpbusd_epi32(ab, xu, y);
+            aa = _mm512_dpbusd_epi32(aa, xu, x);
+            bb = _mm512_dpbusd_epi32(bb, yu, y);
+            sa = _mm512_dpbusd_epi32(sa, ones, x);
+            sb = _mm512_dpbusd_epi32(sb, ones, y);
+        }
+        s.ab += vnni_block_sum(ab, sb);
+        s.aa += vnni_block_sum(aa, sa);
+        s.bb += vnni_block_sum(bb, sb);
+    }
+    if (i < n) {
+        const Int8Sums t = int8_sums_avx2(a + i, b + i, n - i);
+        s.ab += t.ab;
+        s.aa += t.aa;
+        s.bb += t.bb;
+    }
+    return s;
+}
 #endif
 
-/// The compact kernels of a level. AVX2 needs F16C and POPCNT as well (every AVX2 CPU known
-/// has both; one without runs the scalar kernels). AVX-512 runs the AVX2 kernels and NEON
-/// the scalar ones (the compiler's vectoriser) until kernels of their own land.
-inline const CompactTable& compact_table(simd::Level level) noexcept {
+/// The compact kernels of a level on a CPU with features `f` (tests pass fewer features than
+/// the CPU has, to run every table it could choose). AVX2 needs F16C and POPCNT as well (every
+/// AVX2 CPU known has both; one without runs the scalar kernels). AVX-512 has 16-lane kernels
+/// for f16, bf16 and int8 rows, its bit counts where VPOPCNTDQ is there (AVX2's otherwise), and
+/// its exact int8 code sums with VNNI where the CPU has it (AVX2's otherwise); NEON runs the scalar
+/// ones (the compiler's vectoriser) until kernels of its own land.
+inline const CompactTable& compact_table(simd::Level level,
+                                         const CpuFeatures& f = cpu_features()) noexcept {
     static const CompactTable scalar = {"scalar",
                                         &compact_dot_many_scalar<F16Elem>,
                                         &compact_l2_many_scalar<F16Elem>,
@@ -671,11 +1138,56 @@ inline const CompactTable& compact_table(simd::Level level) noexcept {
                                       &bit_counts_avx2,
                                       &jaccard_avx2,
                                       &hamming_many_avx2};
-    const CpuFeatures& f = cpu_features();
+    static const CompactTable avx512 = {"avx512",
+                                        &compact_dot_many_avx512<F16Avx512>,
+                                        &compact_l2_many_avx512<F16Avx512>,
+                                        &compact_dot_many_avx512<Bf16Avx512>,
+                                        &compact_l2_many_avx512<Bf16Avx512>,
+                                        &compact_dot_many_avx512<Int8Avx512>,
+                                        &compact_l2_many_avx512<Int8Avx512>,
+                                        &compact_pair_dot_avx512<F16Avx512>,
+                                        &compact_pair_l2_avx512<F16Avx512>,
+                                        &bf16_pair_dot_avx512,
+                                        &bf16_pair_l2_avx512,
+                                        &int8_dot_codes_avx2,
+                                        &int8_sums_avx2,
+                                        &bit_counts_avx2,
+                                        &jaccard_avx2,
+                                        &hamming_many_avx2};
+    // The AVX-512 tables by sub-feature: [VPOPCNTDQ][VNNI].
+    static const CompactTable avx512_sub[2][2] = {{avx512,
+                                                   [] {
+                                                       CompactTable t = avx512;
+                                                       t.name = "avx512+vnni";
+                                                       t.int8_dot_codes = &int8_dot_codes_vnni;
+                                                       t.int8_sums = &int8_sums_vnni;
+                                                       return t;
+                                                   }()},
+                                                  {[] {
+                                                       CompactTable t = avx512;
+                                                       t.name = "avx512+vpopcntdq";
+                                                       t.bit_counts = &bit_counts_avx512;
+                                                       t.jaccard = &jaccard_avx512;
+                                                       t.hamming_many = &hamming_many_avx512;
+                                                       return t;
+                                                   }(),
+                                                   [] {
+                                                       CompactTable t = avx512;
+                                                       t.name = "avx512+vpopcntdq+vnni";
+                                                       t.bit_counts = &bit_counts_avx512;
+                                                       t.jaccard = &jaccard_avx512;
+                                                       t.hamming_many = &hamming_many_avx512;
+                                                       t.int8_dot_codes = &int8_dot_codes_vnni;
+                                                       t.int8_sums = &int8_sums_vnni;
+                                                       return t;
+                                                   }()}};
+    if (level == simd::Level::avx512 && f.avx512f && f.f16c && f.popcnt)
+        return avx512_sub[f.avx512vpopcntdq ? 1 : 0][f.avx512vnni ? 1 : 0];
     if ((level == simd::Level::avx2 || level == simd::Level::avx512) && f.f16c && f.popcnt)
         return avx2;
 #else
     (void)level;
+    (void)f;
 #endif
     return scalar;
 }

@@ -13,11 +13,13 @@ namespace embedkit {
 
 /// What the running CPU and operating system can execute.
 struct CpuFeatures {
-    bool avx2 = false;     ///< AVX2 and FMA, with the OS saving YMM state
-    bool avx512f = false;  ///< AVX-512F, with the OS saving ZMM and opmask state
-    bool f16c = false;     ///< F16C (half <-> float conversion), with the OS saving YMM state
-    bool popcnt = false;   ///< POPCNT
-    bool neon = false;     ///< Advanced SIMD (always on aarch64)
+    bool avx2 = false;             ///< AVX2 and FMA, with the OS saving YMM state
+    bool avx512f = false;          ///< AVX-512F, with the OS saving ZMM and opmask state
+    bool avx512vpopcntdq = false;  ///< AVX-512 VPOPCNTDQ (bit counts of 64-bit lanes), with avx512f
+    bool avx512vnni = false;  ///< AVX-512 VNNI (byte dot products into 32-bit lanes), with avx512f
+    bool f16c = false;        ///< F16C (half <-> float conversion), with the OS saving YMM state
+    bool popcnt = false;      ///< POPCNT
+    bool neon = false;        ///< Advanced SIMD (always on aarch64)
 };
 
 namespace detail {
@@ -53,6 +55,8 @@ inline CpuFeatures detect_cpu() noexcept {
     f.avx2 = os_ymm && avx2 && fma;
     f.f16c = os_ymm && f16c;
     f.avx512f = os_zmm && avx512f && f.avx2;
+    f.avx512vpopcntdq = f.avx512f && ((ecx >> 14) & 1u);
+    f.avx512vnni = f.avx512f && ((ecx >> 11) & 1u);
     return f;
 }
 #else

@@ -6,6 +6,7 @@
 #include "../core/types.hpp"
 #include "pairwise.hpp"
 #include "../core/detail/set_view.hpp"
+#include "detail/panel_tile.hpp"
 #include "dispatch.hpp"
 #include "metric.hpp"
 
@@ -278,9 +279,358 @@ struct TopKScan {
     SetView<Scalar> q;
     SetView<Scalar> s;
     bool gemm;
+    bool fused;  // float at levels avx2 and avx512: topk_scan_fused instead of Eigen's product
+    bool wide;   // with fused, level avx512: the AVX-512 micro-kernel
     bool exclude_self;
     Eigen::Index self_offset;
 };
+
+#if EMBEDKIT_ARCH_X86
+// The float matrix-product path at levels avx2 and avx512 (TopKScan::fused). The query block is
+// packed into panels of 16 queries (distance/detail/panel_tile.hpp) and the set rows stream
+// through the micro-kernel 6 at a time, read in place: no product matrix is written. Each 6 x 16
+// tile of inner products is compared in registers with a per-query bound derived from the
+// query's current k-th key (fused_bound); only lanes that pass reach fused_offer, which computes
+// the key exactly as the Eigen path does (keys_from_products, squared_keys_from_products,
+// exact_value for pairs the product cannot score) and offers it. The bound lets through a
+// superset of the keys offer() would accept, so the lists end as if every key were offered.
+// Queries or rows with unsafe norms (gemm_safe_norm) pass always and are scored exactly.
+struct FusedScan {
+    const TopKScan<float>* a;
+    Eigen::Index q0;
+    KBest<float>* best;
+    const float* q_sq;              // per query of the block (16 per panel, zero-padded)
+    const float* q_inv;             // cosine: 1 / |q|
+    const unsigned char* q_unsafe;  // queries the product cannot score
+    float* bound;                   // per query: fused_bound, NaN lets every key through
+    float frac;                     // cancellation_fraction (l2, l2_squared)
+    Eigen::Index row0;              // set row of the current tile's row 0
+    const float* s_sq;              // the tile's rows: squared norms,
+    const float* s_inv;             // 1 / norm (cosine),
+    const unsigned char* s_unsafe;  // and whether the product cannot score them
+};
+
+// The bound of a query's list for the filter, in the filter's terms: the filter passes dot
+// lanes unless ip <= bound, l2 and l2_squared lanes unless g >= bound (g the clamped squared
+// distance from the product, or the cancellation rule does not trust g), cosine lanes unless
+// ip / (|q| |s|) <= bound. NaN (the list is not full) lets every lane through.
+template <Metric M>
+inline float fused_bound(const KBest<float>& b) noexcept {
+    if (b.open()) return std::numeric_limits<float>::quiet_NaN();
+    const float t = b.threshold();
+    if constexpr (M == Metric::dot) {
+        return -t;  // key = -ip < t exactly when ip > -t
+    } else if constexpr (M == Metric::l2_squared) {
+        return t;  // key = g, computed as the filter does
+    } else if constexpr (M == Metric::l2) {
+        // key = sqrt(g) (correctly rounded) < t implies g < t^2 (1 + 2^-22): a little above.
+        const double sq = double(t) * double(t) * (1.0 + 1e-6);
+        return sq >= double(std::numeric_limits<float>::max())
+                   ? std::numeric_limits<float>::infinity()
+                   : static_cast<float>(sq);
+    } else {
+        // key = -similarity; the filter's similarity (ip * (1/|q|) * (1/|s|)) is within a few
+        // units in the last place of finish_cosine_similarity's, both at most about 1.
+        return -t - 1e-5f;
+    }
+}
+
+// The cold path: lanes of `mask` (queries qbase + lane of the block) for tile row r passed the
+// filter; ip[lane] is the lane's inner product.
+template <Metric M>
+inline void fused_offer(FusedScan& c, Eigen::Index qbase, int r, std::uint32_t mask,
+                        const float* ip) {
+    const TopKScan<float>& a = *c.a;
+    const auto dim = static_cast<std::size_t>(a.s.cols);
+    const Eigen::Index row = c.row0 + r;
+    const bool row_unsafe = c.s_unsafe[r] != 0;
+    const float s_sq = c.s_sq[r];
+    while (mask != 0) {
+        const int lane = __builtin_ctz(mask);
+        mask &= mask - 1;
+        const Eigen::Index i = qbase + lane;
+        if (a.exclude_self && row == a.self_offset + c.q0 + i) continue;
+        KBest<float>& b = c.best[i];
+        const float* qi = a.q.row(c.q0 + i);
+        float key;
+        if (row_unsafe || c.q_unsafe[i]) {
+            key = to_key(M, exact_value(a.t, M, qi, a.s.row(row), dim));
+        } else if constexpr (M == Metric::l2 || M == Metric::l2_squared) {
+            const float sum = c.q_sq[i] + s_sq;
+            const float d = sum - 2.0f * ip[lane];
+            const float g = d < 0.0f ? 0.0f : d;
+            if (!(g > c.frac * sum)) {  // not trusted (cancellation): the pair kernel
+                if (!b.open() && !(0.0f < b.threshold())) continue;
+                key = to_key(M, exact_value(a.t, M, qi, a.s.row(row), dim));
+            } else {
+                key = M == Metric::l2 ? std::sqrt(g) : g;
+            }
+        } else {
+            key = to_key(M, from_inner_product(M, ip[lane], c.q_sq[i], s_sq));
+        }
+        b.offer(key, row);
+        if (!c.q_unsafe[i]) c.bound[i] = fused_bound<M>(b);
+    }
+}
+
+// The filter: the epilogue of panel_tile_avx2 for panel p (valid: its lanes that are queries).
+template <Metric M>
+struct FusedFilter {
+    FusedScan* c;
+    Eigen::Index p;
+    unsigned valid;
+
+    // l2 and l2_squared, 8 lanes: g = max(|q|^2 + |s|^2 - 2 ip, 0) as squared_keys_from_products
+    // computes it (2 ip is exact, so the fused form rounds the same), passed unless g >= the
+    // bound and the cancellation rule trusts g.
+    EMBEDKIT_TARGET_AVX2 static unsigned squared_pass(__m256 ip, __m256 ss, const float* q_sq,
+                                                      const float* bnd, float frac) noexcept {
+        const __m256 sum = _mm256_add_ps(_mm256_loadu_ps(q_sq), ss);
+        const __m256 g =
+            _mm256_max_ps(_mm256_fnmadd_ps(_mm256_set1_ps(2.0f), ip, sum), _mm256_setzero_ps());
+        const __m256 over = _mm256_cmp_ps(g, _mm256_loadu_ps(bnd), _CMP_NGE_UQ);
+        const __m256 unsure =
+            _mm256_cmp_ps(g, _mm256_mul_ps(_mm256_set1_ps(frac), sum), _CMP_NGT_UQ);
+        return unsigned(_mm256_movemask_ps(_mm256_or_ps(over, unsure)));
+    }
+
+    EMBEDKIT_TARGET_AVX2 void operator()(int r, __m256 lo, __m256 hi) const noexcept {
+        const Eigen::Index o = p * panel_width;
+        const float* bnd = c->bound + o;
+        unsigned mask;
+        if constexpr (M == Metric::dot) {
+            const __m256 plo = _mm256_cmp_ps(lo, _mm256_loadu_ps(bnd), _CMP_NLE_UQ);
+            const __m256 phi = _mm256_cmp_ps(hi, _mm256_loadu_ps(bnd + 8), _CMP_NLE_UQ);
+            mask = unsigned(_mm256_movemask_ps(plo)) | unsigned(_mm256_movemask_ps(phi)) << 8;
+        } else if constexpr (M == Metric::l2 || M == Metric::l2_squared) {
+            const __m256 ss = _mm256_set1_ps(c->s_sq[r]);
+            mask = squared_pass(lo, ss, c->q_sq + o, bnd, c->frac) |
+                   squared_pass(hi, ss, c->q_sq + o + 8, bnd + 8, c->frac) << 8;
+        } else {
+            const __m256 si = _mm256_set1_ps(c->s_inv[r]);
+            const __m256 slo = _mm256_mul_ps(_mm256_mul_ps(lo, _mm256_loadu_ps(c->q_inv + o)), si);
+            const __m256 shi =
+                _mm256_mul_ps(_mm256_mul_ps(hi, _mm256_loadu_ps(c->q_inv + o + 8)), si);
+            mask = unsigned(
+                       _mm256_movemask_ps(_mm256_cmp_ps(slo, _mm256_loadu_ps(bnd), _CMP_NLE_UQ))) |
+                   unsigned(_mm256_movemask_ps(
+                       _mm256_cmp_ps(shi, _mm256_loadu_ps(bnd + 8), _CMP_NLE_UQ)))
+                       << 8;
+        }
+        mask = c->s_unsafe[r] ? valid : (mask & valid);
+        if (mask != 0) {
+            alignas(32) float ip[16];
+            _mm256_store_ps(ip, lo);
+            _mm256_store_ps(ip + 8, hi);
+            fused_offer<M>(*c, o, r, mask, ip);
+        }
+    }
+};
+
+// Rows j0 .. j0 + nb - 1 of the set (norms and flags from the block's arrays) against panel p,
+// 6 rows at a time.
+template <Metric M>
+EMBEDKIT_TARGET_AVX2 inline void fused_panel(FusedScan& c, Eigen::Index p, const float* panel,
+                                             Eigen::Index k, Eigen::Index qn, Eigen::Index j0,
+                                             Eigen::Index nb, const float* s_sq, const float* s_inv,
+                                             const unsigned char* s_unsafe) noexcept {
+    const SetView<float>& s = c.a->s;
+    const Eigen::Index lanes = std::min(panel_width, qn - p * panel_width);
+    FusedFilter<M> f{&c, p, lanes == panel_width ? 0xFFFFu : (1u << lanes) - 1u};
+    for (Eigen::Index j = 0; j < nb; j += panel_rows) {
+        c.row0 = j0 + j;
+        c.s_sq = s_sq + j;
+        c.s_inv = s_inv + j;
+        c.s_unsafe = s_unsafe + j;
+        const float* x = s.row(j0 + j);
+        switch (std::min(panel_rows, nb - j)) {
+            case 6:
+                panel_tile_avx2<6>(x, s.stride, panel, k, f);
+                break;
+            case 5:
+                panel_tile_avx2<5>(x, s.stride, panel, k, f);
+                break;
+            case 4:
+                panel_tile_avx2<4>(x, s.stride, panel, k, f);
+                break;
+            case 3:
+                panel_tile_avx2<3>(x, s.stride, panel, k, f);
+                break;
+            case 2:
+                panel_tile_avx2<2>(x, s.stride, panel, k, f);
+                break;
+            default:
+                panel_tile_avx2<1>(x, s.stride, panel, k, f);
+                break;
+        }
+    }
+}
+
+// The filter of the AVX-512 kernel: as FusedFilter, for the 32 queries of panels 2pp and
+// 2pp + 1 (lo and hi).
+template <Metric M>
+struct FusedFilter512 {
+    FusedScan* c;
+    Eigen::Index pp;
+    std::uint32_t valid;
+
+    EMBEDKIT_TARGET_AVX512 static std::uint32_t squared_pass(__m512 ip, __m512 ss,
+                                                             const float* q_sq, const float* bnd,
+                                                             float frac) noexcept {
+        const __m512 sum = _mm512_add_ps(_mm512_loadu_ps(q_sq), ss);
+        // The masked max (all lanes) instead of _mm512_max_ps, whose undefined pass-through
+        // operand GCC 12 reports as maybe-uninitialized.
+        const __m512 d = _mm512_fnmadd_ps(_mm512_set1_ps(2.0f), ip, sum);
+        const __m512 g = _mm512_mask_max_ps(d, __mmask16(0xFFFF), d, _mm512_setzero_ps());
+        return std::uint32_t(
+            _mm512_cmp_ps_mask(g, _mm512_loadu_ps(bnd), _CMP_NGE_UQ) |
+            _mm512_cmp_ps_mask(g, _mm512_mul_ps(_mm512_set1_ps(frac), sum), _CMP_NGT_UQ));
+    }
+
+    EMBEDKIT_TARGET_AVX512 void operator()(int r, __m512 lo, __m512 hi) const noexcept {
+        const Eigen::Index o = pp * 2 * panel_width;
+        const float* bnd = c->bound + o;
+        std::uint32_t mask;
+        if constexpr (M == Metric::dot) {
+            mask = std::uint32_t(_mm512_cmp_ps_mask(lo, _mm512_loadu_ps(bnd), _CMP_NLE_UQ)) |
+                   std::uint32_t(_mm512_cmp_ps_mask(hi, _mm512_loadu_ps(bnd + 16), _CMP_NLE_UQ))
+                       << 16;
+        } else if constexpr (M == Metric::l2 || M == Metric::l2_squared) {
+            const __m512 ss = _mm512_set1_ps(c->s_sq[r]);
+            mask = squared_pass(lo, ss, c->q_sq + o, bnd, c->frac) |
+                   squared_pass(hi, ss, c->q_sq + o + 16, bnd + 16, c->frac) << 16;
+        } else {
+            const __m512 si = _mm512_set1_ps(c->s_inv[r]);
+            const __m512 slo = _mm512_mul_ps(_mm512_mul_ps(lo, _mm512_loadu_ps(c->q_inv + o)), si);
+            const __m512 shi =
+                _mm512_mul_ps(_mm512_mul_ps(hi, _mm512_loadu_ps(c->q_inv + o + 16)), si);
+            mask = std::uint32_t(_mm512_cmp_ps_mask(slo, _mm512_loadu_ps(bnd), _CMP_NLE_UQ)) |
+                   std::uint32_t(_mm512_cmp_ps_mask(shi, _mm512_loadu_ps(bnd + 16), _CMP_NLE_UQ))
+                       << 16;
+        }
+        mask = c->s_unsafe[r] ? valid : (mask & valid);
+        if (mask != 0) {
+            alignas(64) float ip[32];
+            _mm512_store_ps(ip, lo);
+            _mm512_store_ps(ip + 16, hi);
+            fused_offer<M>(*c, o, r, mask, ip);
+        }
+    }
+};
+
+// `rows` (1 to R) set rows from x against panels 2pp and 2pp + 1: the R-row kernel for a full
+// tile, fewer for the block's last.
+template <Metric M, int R>
+EMBEDKIT_TARGET_AVX512 inline void fused_tile512(FusedFilter512<M>& f, Eigen::Index rows,
+                                                 const float* x, Eigen::Index ldx,
+                                                 const float* panel0, const float* panel1,
+                                                 Eigen::Index k) noexcept {
+    if constexpr (R > 1) {
+        if (rows < R) return fused_tile512<M, R - 1>(f, rows, x, ldx, panel0, panel1, k);
+    }
+    panel_tile_avx512<R>(x, ldx, panel0, panel1, k, f);
+}
+
+inline constexpr Eigen::Index wide_rows = 12;  // set rows per AVX-512 tile
+
+// Rows j0 .. j0 + nb - 1 of the set against panels 2pp and 2pp + 1, 12 rows at a time.
+template <Metric M>
+EMBEDKIT_TARGET_AVX512 inline void fused_pair512(FusedScan& c, Eigen::Index pp, const float* panels,
+                                                 Eigen::Index k, Eigen::Index qn, Eigen::Index j0,
+                                                 Eigen::Index nb, const float* s_sq,
+                                                 const float* s_inv,
+                                                 const unsigned char* s_unsafe) noexcept {
+    const SetView<float>& s = c.a->s;
+    const Eigen::Index lanes = std::min<Eigen::Index>(2 * panel_width, qn - pp * 2 * panel_width);
+    FusedFilter512<M> f{&c, pp, lanes == 32 ? 0xFFFFFFFFu : (std::uint32_t(1) << lanes) - 1u};
+    const float* panel0 = panels + 2 * pp * panel_width * k;
+    const float* panel1 = panel0 + panel_width * k;
+    for (Eigen::Index j = 0; j < nb; j += wide_rows) {
+        c.row0 = j0 + j;
+        c.s_sq = s_sq + j;
+        c.s_inv = s_inv + j;
+        c.s_unsafe = s_unsafe + j;
+        fused_tile512<M, int(wide_rows)>(f, std::min(wide_rows, nb - j), s.row(j0 + j), s.stride,
+                                         panel0, panel1, k);
+    }
+}
+
+// One work item of the fused path (as topk_scan's, same lists and order of candidates).
+template <Metric M>
+inline void topk_scan_fused(const TopKScan<float>& a, Eigen::Index q0, Eigen::Index qn,
+                            Eigen::Index c0, Eigen::Index c1, KBest<float>* best) {
+    using Index = Eigen::Index;
+    const SetView<float>& s = a.s;
+    const Index k = s.cols;
+    // The AVX-512 kernel takes panels in pairs: their number is made even.
+    Index panel_count = (qn + panel_width - 1) / panel_width;
+    if (a.wide) panel_count += panel_count % 2;
+    const auto padded = static_cast<std::size_t>(panel_count * panel_width);
+    std::vector<float> panels(padded * static_cast<std::size_t>(k));
+    pack_panels(a.q.row(q0), qn, a.q.stride, k, panels.data());
+    std::vector<float> q_sq(padded, 0.0f), q_inv(padded, 0.0f);
+    std::vector<float> bound(padded, std::numeric_limits<float>::quiet_NaN());
+    std::vector<unsigned char> q_unsafe(padded, 0);
+    row_squared_norms(a.t, SetView<float>{a.q.row(q0), qn, a.q.cols, a.q.stride}, q_sq.data());
+    for (Index i = 0; i < qn; ++i) {
+        q_unsafe[std::size_t(i)] = !gemm_safe_norm(q_sq[std::size_t(i)]);
+        q_inv[std::size_t(i)] = 1.0f / std::sqrt(q_sq[std::size_t(i)]);
+        if (!q_unsafe[std::size_t(i)]) bound[std::size_t(i)] = fused_bound<M>(best[i]);
+    }
+    // The set a block at a time: the block (about 128 KiB) stays in L2 while every panel passes
+    // over it, each panel in L1 for the block's tiles. Within a query's panel its candidates
+    // still come in increasing row order.
+    const Index block =
+        std::clamp<Index>(Index(32768) / std::max<Index>(k, 1) / wide_rows, 4, 32) * wide_rows;
+    std::vector<float> s_sq(static_cast<std::size_t>(block)), s_inv(s_sq.size());
+    std::vector<unsigned char> s_unsafe(s_sq.size());
+    FusedScan c{&a,
+                q0,
+                best,
+                q_sq.data(),
+                q_inv.data(),
+                q_unsafe.data(),
+                bound.data(),
+                cancellation_fraction<float>(static_cast<std::size_t>(k)),
+                0,
+                nullptr,
+                nullptr,
+                nullptr};
+    for (Index j0 = c0; j0 < c1; j0 += block) {
+        const Index nb = std::min(block, c1 - j0);
+        row_squared_norms(a.t, SetView<float>{s.row(j0), nb, s.cols, s.stride}, s_sq.data());
+        for (Index j = 0; j < nb; ++j) {
+            s_unsafe[std::size_t(j)] = !gemm_safe_norm(s_sq[std::size_t(j)]);
+            s_inv[std::size_t(j)] = 1.0f / std::sqrt(s_sq[std::size_t(j)]);
+        }
+        if (a.wide) {
+            for (Index pp = 0; pp < panel_count / 2; ++pp)
+                fused_pair512<M>(c, pp, panels.data(), k, qn, j0, nb, s_sq.data(), s_inv.data(),
+                                 s_unsafe.data());
+        } else {
+            for (Index p = 0; p < panel_count; ++p)
+                fused_panel<M>(c, p, panels.data() + p * panel_width * k, k, qn, j0, nb,
+                               s_sq.data(), s_inv.data(), s_unsafe.data());
+        }
+    }
+}
+
+inline void topk_scan_fused(const TopKScan<float>& a, Eigen::Index q0, Eigen::Index qn,
+                            Eigen::Index c0, Eigen::Index c1, KBest<float>* best) {
+    switch (a.metric) {
+        case Metric::dot:
+            return topk_scan_fused<Metric::dot>(a, q0, qn, c0, c1, best);
+        case Metric::l2:
+            return topk_scan_fused<Metric::l2>(a, q0, qn, c0, c1, best);
+        case Metric::l2_squared:
+            return topk_scan_fused<Metric::l2_squared>(a, q0, qn, c0, c1, best);
+        case Metric::cosine:
+            return topk_scan_fused<Metric::cosine>(a, q0, qn, c0, c1, best);
+        case Metric::l1:
+            return;  // never on the matrix-product path
+    }
+}
+#endif
 
 // One work item: offers set rows [c0, c1) to queries q0 .. q0 + qn - 1, whose lists are
 // best[0 .. qn). c0 is a multiple of topk_set_block (or 0), so the blocks are those of one
@@ -294,6 +644,11 @@ inline void topk_scan(const TopKScan<Scalar>& a, Eigen::Index q0, Eigen::Index q
     const SetView<Scalar>& q = a.q;
     const SetView<Scalar>& s = a.s;
     const auto dim = static_cast<std::size_t>(q.cols);
+#if EMBEDKIT_ARCH_X86
+    if constexpr (std::is_same_v<Scalar, float>) {
+        if (a.fused) return topk_scan_fused(a, q0, qn, c0, c1, best);
+    }
+#endif
     if (a.gemm) {
         const SetView<Scalar> qv{q.row(q0), qn, q.cols, q.stride};
         const auto qmap = as_map(qv);
@@ -448,15 +803,20 @@ inline SetView<typename DQ::Scalar> view_queries(const Eigen::MatrixBase<DQ>& qu
 /// Inf, NaN, or squared norms that overflow or underflow, and, for l2 and l2_squared, near
 /// duplicates whose value cancels) are scored with the pair kernels before selection. The
 /// remaining rounding (dot: about eps * sum |q_i s_i|; l2: relative 1e-4) can only swap
-/// candidates whose exact scores are that close at the k-th place.
+/// candidates whose exact scores are that close at the k-th place. For float at levels avx2
+/// and avx512 the product is embedkit's own micro-kernel (distance/detail/panel_tile.hpp),
+/// fused with the selection: each tile of inner products is compared in registers with every
+/// query's current k-th key, and only candidates that can enter reach the lists (no product
+/// matrix is written); both levels compute each inner product as the same FMA chain.
 ///
 /// Threads: up to num_threads() (core/threads.hpp). The work items are fixed by the sizes:
 /// query blocks of 128, and with fewer than 2048 queries the set is also split into chunks
 /// (24,576 rows or more), each with its own lists, merged in the same order; so indices and
 /// scores, ties included, are bit-identical for every thread count.
 /// Memory: O(nq * k) (with a split set, one list per query and chunk: at most 2^20 kept
-/// candidates over all chunks, or nq * k if more) plus one block of scores per thread; the
-/// set is streamed, never copied.
+/// candidates over all chunks, or nq * k if more) plus, per thread, one block of scores (or,
+/// on the fused float path, its query block packed: 128 x d floats); the set is streamed,
+/// never copied.
 /// Throws ArgumentError if k <= 0, queries or set are empty, exclude_self leaves no candidate
 /// or cannot tell the queries' set rows (TopKOptions::self_offset), self_offset is out of
 /// range, or `metric` is not a Metric value; DimensionError if the dimensions differ.
@@ -502,7 +862,13 @@ TopK<typename DS::Scalar> top_k(const Eigen::MatrixBase<DQ>& queries,
     for (std::size_t l = 0; l < lists; ++l) best[l].reset(storage.data() + Index(l) * kk, kk);
 
     // Work items: (query block, chunk) pairs, query block major.
-    const detail::TopKScan<Scalar> scan{t, metric, q, s, gemm, options.exclude_self, self_offset};
+    // The fused float path needs the AVX2+FMA micro-kernel (levels avx2 and avx512).
+    const simd::Level level = simd::active();
+    const bool fused = std::is_same_v<Scalar, float> && gemm &&
+                       (level == simd::Level::avx2 || level == simd::Level::avx512);
+    const bool wide = fused && level == simd::Level::avx512;
+    const detail::TopKScan<Scalar> scan{
+        t, metric, q, s, gemm, fused, wide, options.exclude_self, self_offset};
     detail::parallel_for(nblocks_q * nchunks, threads, [&](std::ptrdiff_t item) {
         const Index bq = Index(item) / nchunks;
         const Index c = Index(item) % nchunks;

@@ -12,7 +12,8 @@
 // (levels avx2 and avx512) takes 6 rows of x at a time against one panel: 12 accumulators of 8
 // floats, each output the sum over k in increasing order (one FMA per k and output), so an
 // output depends only on its own row of x and column of W: never on the number of rows or
-// their position in the batch. The scalar and NEON levels run a portable kernel of the same
+// their position in the batch (the micro-kernel is distance/detail/panel_tile.hpp, which the
+// float top_k shares). The scalar and NEON levels run a portable kernel of the same
 // shape on the compiler's 4-float vectors (SSE2 on x86-64, Advanced SIMD on aarch64).
 #pragma once
 
@@ -20,6 +21,7 @@
 #include "../core/error.hpp"
 #include "../core/types.hpp"
 #include "../distance/dispatch.hpp"
+#include "../distance/detail/panel_tile.hpp"
 
 #include <Eigen/Core>
 
@@ -37,8 +39,8 @@ namespace embedkit::linalg {
 
 namespace detail {
 
-inline constexpr Eigen::Index panel_width = 16;  // outputs per packed panel
-inline constexpr Eigen::Index micro_rows = 6;    // rows of x per kernel call
+inline constexpr Eigen::Index panel_width = embedkit::detail::panel_width;  // outputs per panel
+inline constexpr Eigen::Index micro_rows = embedkit::detail::panel_rows;    // rows of x per call
 
 // Rows of x per block, so a block of x (rows x K floats) stays in a core's L2 cache while
 // every panel of W passes over it.
@@ -119,71 +121,35 @@ inline void panel_portable(const float* x, Eigen::Index ldx, const float* panel,
 }
 
 #if EMBEDKIT_ARCH_X86
-// Accumulators are named variables, not arrays: GCC keeps an array of __m256 in memory and
-// stores it on every iteration, which halves the speed.
+// The store epilogue of the shared micro-kernel (distance/detail/panel_tile.hpp): bias added,
+// n of the panel's 16 outputs written.
+struct PanelStore {
+    const float* bias;
+    Eigen::Index n;
+    float* y;
+    Eigen::Index ldy;
+    EMBEDKIT_TARGET_AVX2 void operator()(int r, __m256 lo, __m256 hi) const noexcept {
+        lo = _mm256_add_ps(lo, _mm256_loadu_ps(bias));
+        hi = _mm256_add_ps(hi, _mm256_loadu_ps(bias + 8));
+        float* row = y + r * ldy;
+        if (n == panel_width) {
+            _mm256_storeu_ps(row, lo);
+            _mm256_storeu_ps(row + 8, hi);
+        } else {
+            alignas(32) float tile[16];
+            _mm256_store_ps(tile, lo);
+            _mm256_store_ps(tile + 8, hi);
+            std::memcpy(row, tile, static_cast<std::size_t>(n) * sizeof(float));
+        }
+    }
+};
+
 template <int R>
 EMBEDKIT_TARGET_AVX2 inline void panel_avx2(const float* x, Eigen::Index ldx, const float* panel,
                                             Eigen::Index k, const float* bias, Eigen::Index n,
                                             float* y, Eigen::Index ldy) noexcept {
-    static_assert(R >= 1 && R <= 6, "1 to 6 rows");
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    // Rows past R point at row 0 (never read): no pointer past the caller's rows is formed.
-    const float* x0 = x;
-    const float* x1 = R > 1 ? x + ldx : x;
-    const float* x2 = R > 2 ? x + 2 * ldx : x;
-    const float* x3 = R > 3 ? x + 3 * ldx : x;
-    const float* x4 = R > 4 ? x + 4 * ldx : x;
-    const float* x5 = R > 5 ? x + 5 * ldx : x;
-    for (Eigen::Index kk = 0; kk < k; ++kk) {
-        const __m256 b0 = _mm256_loadu_ps(panel + kk * panel_width);
-        const __m256 b1 = _mm256_loadu_ps(panel + kk * panel_width + 8);
-        __m256 a = _mm256_broadcast_ss(x0 + kk);
-        c00 = _mm256_fmadd_ps(a, b0, c00);
-        c01 = _mm256_fmadd_ps(a, b1, c01);
-        if constexpr (R > 1) {
-            a = _mm256_broadcast_ss(x1 + kk);
-            c10 = _mm256_fmadd_ps(a, b0, c10);
-            c11 = _mm256_fmadd_ps(a, b1, c11);
-        }
-        if constexpr (R > 2) {
-            a = _mm256_broadcast_ss(x2 + kk);
-            c20 = _mm256_fmadd_ps(a, b0, c20);
-            c21 = _mm256_fmadd_ps(a, b1, c21);
-        }
-        if constexpr (R > 3) {
-            a = _mm256_broadcast_ss(x3 + kk);
-            c30 = _mm256_fmadd_ps(a, b0, c30);
-            c31 = _mm256_fmadd_ps(a, b1, c31);
-        }
-        if constexpr (R > 4) {
-            a = _mm256_broadcast_ss(x4 + kk);
-            c40 = _mm256_fmadd_ps(a, b0, c40);
-            c41 = _mm256_fmadd_ps(a, b1, c41);
-        }
-        if constexpr (R > 5) {
-            a = _mm256_broadcast_ss(x5 + kk);
-            c50 = _mm256_fmadd_ps(a, b0, c50);
-            c51 = _mm256_fmadd_ps(a, b1, c51);
-        }
-    }
-    const __m256 bias0 = _mm256_loadu_ps(bias);
-    const __m256 bias1 = _mm256_loadu_ps(bias + 8);
-    const __m256 acc[6][2] = {{c00, c01}, {c10, c11}, {c20, c21},
-                              {c30, c31}, {c40, c41}, {c50, c51}};
-    alignas(32) float tile[16];
-    for (int r = 0; r < R; ++r) {
-        const __m256 lo = _mm256_add_ps(acc[r][0], bias0);
-        const __m256 hi = _mm256_add_ps(acc[r][1], bias1);
-        if (n == panel_width) {
-            _mm256_storeu_ps(y + r * ldy, lo);
-            _mm256_storeu_ps(y + r * ldy + 8, hi);
-        } else {
-            _mm256_store_ps(tile, lo);
-            _mm256_store_ps(tile + 8, hi);
-            std::memcpy(y + r * ldy, tile, static_cast<std::size_t>(n) * sizeof(float));
-        }
-    }
+    PanelStore out{bias, n, y, ldy};
+    embedkit::detail::panel_tile_avx2<R>(x, ldx, panel, k, out);
 }
 #endif
 
@@ -227,12 +193,8 @@ public:
         const Eigen::Index panels = (out_ + w - 1) / w;
         packed_.assign(static_cast<std::size_t>(panels * w * in_), 0.0f);
         bias_.assign(static_cast<std::size_t>(panels * w), 0.0f);
-        for (Eigen::Index o = 0; o < out_; ++o) {
-            bias_[static_cast<std::size_t>(o)] = bias(o);
-            if (in_ == 0) continue;  // no weights: packed_ is empty (its data() may be null)
-            float* dst = packed_.data() + (o / w) * w * in_ + (o % w);
-            for (Eigen::Index k = 0; k < in_; ++k) dst[k * w] = weight(o, k);
-        }
+        for (Eigen::Index o = 0; o < out_; ++o) bias_[static_cast<std::size_t>(o)] = bias(o);
+        embedkit::detail::pack_panels(weight.data(), out_, in_, in_, packed_.data());
     }
 
     Eigen::Index in() const noexcept { return in_; }
