@@ -115,6 +115,42 @@ TEST_CASE("PackedLinear: every shape, stride and misaligned start, at every leve
     }
 }
 
+TEST_CASE("PackedLinear: the AVX-512 and AVX2 kernels give the same bits") {
+#if EMBEDKIT_ARCH_X86
+    if (!simd::cpu_supports(simd::Level::avx512)) {
+        MESSAGE("this CPU lacks AVX-512F: the AVX-512 kernel is not run here");
+        return;
+    }
+    std::mt19937 rng(77);
+    int compared = 0;
+    // Odd and even panel counts (an odd last panel takes the AVX2 kernel at avx512), row counts
+    // around the 12-row tile, the encoder's shapes.
+    for (const Index m : {1, 11, 12, 13, 25, 40})
+        for (const Index k : {1, 17, 384})
+            for (const Index n : {5, 16, 17, 32, 33, 48, 1152}) {
+                const RowMatrixF x = random_matrix(m, k, rng);
+                const PackedLinear lin(random_matrix(n, k, rng), random_matrix(n, 1, rng));
+                RowMatrixF y2, y5;
+                {
+                    const simd::Scoped forced(simd::Level::avx2);
+                    lin.apply(x, y2);
+                }
+                {
+                    const simd::Scoped forced(simd::Level::avx512);
+                    lin.apply(x, y5);
+                }
+                INFO("m ", m, " k ", k, " n ", n);
+                REQUIRE(y2.rows() == y5.rows());
+                CHECK(std::memcmp(y2.data(), y5.data(), sizeof(float) * std::size_t(y2.size())) ==
+                      0);
+                ++compared;
+            }
+    CHECK(compared == 6 * 3 * 7);
+#else
+    MESSAGE("not an x86-64 build: no AVX-512 kernel");
+#endif
+}
+
 TEST_CASE("PackedLinear: a row's result does not depend on the other rows, at every level") {
     // k = 1000: row blocks of 36 (linalg::detail::block_rows), so the 100 rows cross block
     // boundaries and take every position in a 6-row tile; each row is also computed alone and

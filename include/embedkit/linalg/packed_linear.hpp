@@ -1,6 +1,6 @@
 // embedkit::linalg::PackedLinear: the weights of a linear layer y = x W^T + b packed once for a
-// matrix-product kernel chosen at run time (AVX2+FMA where the CPU has it, whatever the build's
-// -march), and the product itself.
+// matrix-product kernel chosen at run time (AVX-512 or AVX2+FMA where the CPU has it, whatever
+// the build's -march), and the product itself.
 //
 // Why not Eigen's product: Eigen chooses its instruction set when the user's program is
 // compiled (SSE2 without -march), packs both operands on every call, and reaches about 75 % of
@@ -9,12 +9,14 @@
 //
 // Layout of the packed weights: the N outputs are cut into panels of 16; panel p holds, for
 // k = 0 .. K-1 in turn, the 16 values W[16p + j][k] (j = 0 .. 15), zero past N. The AVX2 kernel
-// (levels avx2 and avx512) takes 6 rows of x at a time against one panel: 12 accumulators of 8
-// floats, each output the sum over k in increasing order (one FMA per k and output), so an
-// output depends only on its own row of x and column of W: never on the number of rows or
-// their position in the batch (the micro-kernel is distance/detail/panel_tile.hpp, which the
-// float top_k shares). The scalar and NEON levels run a portable kernel of the same
-// shape on the compiler's 4-float vectors (SSE2 on x86-64, Advanced SIMD on aarch64).
+// (level avx2) takes 6 rows of x at a time against one panel: 12 accumulators of 8 floats; the
+// AVX-512 kernel (level avx512) 12 rows against two panels: 24 accumulators of 16 (an odd last
+// panel goes to the AVX2 kernel). Each output is the sum over k in increasing order (one FMA
+// per k and output) in both, so an output depends only on its own row of x and column of W:
+// never on the level, the number of rows or their position in the batch (the micro-kernels
+// are distance/detail/panel_tile.hpp, which the float top_k shares). The scalar and NEON levels run
+// a portable kernel of the same shape on the compiler's 4-float vectors (SSE2 on x86-64, Advanced
+// SIMD on aarch64).
 #pragma once
 
 #include "../core/config.hpp"
@@ -151,6 +153,37 @@ EMBEDKIT_TARGET_AVX2 inline void panel_avx2(const float* x, Eigen::Index ldx, co
     PanelStore out{bias, n, y, ldy};
     embedkit::detail::panel_tile_avx2<R>(x, ldx, panel, k, out);
 }
+
+// The AVX-512 kernel's store: a pair of panels (32 outputs, n of them real), bias added.
+struct PanelStore512 {
+    const float* bias;  // 32 values (the bias is zero-padded to whole panels)
+    Eigen::Index n;
+    float* y;
+    Eigen::Index ldy;
+    EMBEDKIT_TARGET_AVX512 void operator()(int r, __m512 lo, __m512 hi) const noexcept {
+        lo = _mm512_add_ps(lo, _mm512_loadu_ps(bias));
+        hi = _mm512_add_ps(hi, _mm512_loadu_ps(bias + 16));
+        float* row = y + r * ldy;
+        if (n == 2 * panel_width) {
+            _mm512_storeu_ps(row, lo);
+            _mm512_storeu_ps(row + 16, hi);
+        } else {
+            alignas(64) float tile[32];
+            _mm512_store_ps(tile, lo);
+            _mm512_store_ps(tile + 16, hi);
+            std::memcpy(row, tile, static_cast<std::size_t>(n) * sizeof(float));
+        }
+    }
+};
+
+template <int R>
+EMBEDKIT_TARGET_AVX512 inline void panel_pair_avx512(const float* x, Eigen::Index ldx,
+                                                     const float* panel, Eigen::Index k,
+                                                     const float* bias, Eigen::Index n, float* y,
+                                                     Eigen::Index ldy) noexcept {
+    PanelStore512 out{bias, n, y, ldy};
+    embedkit::detail::panel_tile_avx512<R>(x, ldx, panel, panel + panel_width * k, k, out);
+}
 #endif
 
 using PanelFn = void (*)(const float*, Eigen::Index, const float*, Eigen::Index, const float*,
@@ -159,6 +192,27 @@ using PanelFn = void (*)(const float*, Eigen::Index, const float*, Eigen::Index,
 struct PanelKernels {
     PanelFn rows[micro_rows + 1];  // rows[r]: r rows at once (rows[0] unused)
 };
+
+inline constexpr Eigen::Index wide_rows = 12;  // rows of x per AVX-512 kernel call
+
+// The AVX-512 kernels take two panels at once (panel, then the next one k * 16 floats on);
+// null where the level has none.
+struct PairKernels {
+    PanelFn rows[wide_rows + 1];
+};
+
+inline const PairKernels& pair_kernels([[maybe_unused]] simd::Level level) noexcept {
+    static const PairKernels none = {};
+#if EMBEDKIT_ARCH_X86
+    static const PairKernels avx512 = {
+        {nullptr, &panel_pair_avx512<1>, &panel_pair_avx512<2>, &panel_pair_avx512<3>,
+         &panel_pair_avx512<4>, &panel_pair_avx512<5>, &panel_pair_avx512<6>, &panel_pair_avx512<7>,
+         &panel_pair_avx512<8>, &panel_pair_avx512<9>, &panel_pair_avx512<10>,
+         &panel_pair_avx512<11>, &panel_pair_avx512<12>}};
+    if (level == simd::Level::avx512) return avx512;
+#endif
+    return none;
+}
 
 // The kernels for `level`: AVX2+FMA at avx2 and avx512, the portable ones otherwise.
 inline const PanelKernels& panel_kernels([[maybe_unused]] simd::Level level) noexcept {
@@ -215,16 +269,34 @@ public:
     /// y = x W^T + b for `rows` rows: x is rows x in() floats with row stride ldx >= in(), y
     /// rows x out() with row stride ldy >= out(); any alignment; x and y must not overlap. No
     /// checks (see the Eigen overload); the kernel is the one of embedkit::simd's active
-    /// level (AVX2+FMA at levels avx2 and avx512, the portable kernel otherwise).
+    /// level (AVX-512 over pairs of panels at avx512, AVX2+FMA at avx2 and for an odd last
+    /// panel, the portable kernel otherwise).
     void apply(const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
                Eigen::Index ldy) const {
-        const detail::PanelKernels& kern = detail::panel_kernels(simd::active());
+        const simd::Level level = simd::active();
+        const detail::PanelKernels& kern = detail::panel_kernels(level);
+        const detail::PairKernels& pairs = detail::pair_kernels(level);
         const Eigen::Index w = detail::panel_width;
         const Eigen::Index mr = detail::micro_rows;
         const Eigen::Index block = detail::block_rows(in_);
         for (Eigen::Index r0 = 0; r0 < rows; r0 += block) {
             const Eigen::Index r1 = std::min(rows, r0 + block);
-            for (Eigen::Index p = 0; p * w < out_; ++p) {
+            Eigen::Index p = 0;
+            if (pairs.rows[1] != nullptr) {
+                // AVX-512: two panels (32 outputs) and up to 12 rows a call; an odd last panel
+                // goes to the AVX2 kernel below (the same multiply-add chains).
+                for (; (p + 1) * w < out_; p += 2) {
+                    const float* panel = packed_.data() + p * w * in_;
+                    const float* b = bias_.data() + p * w;
+                    const Eigen::Index n = std::min(2 * w, out_ - p * w);
+                    for (Eigen::Index r = r0; r < r1; r += detail::wide_rows) {
+                        const Eigen::Index take = std::min(detail::wide_rows, r1 - r);
+                        pairs.rows[take](x + r * ldx, ldx, panel, in_, b, n, y + r * ldy + p * w,
+                                         ldy);
+                    }
+                }
+            }
+            for (; p * w < out_; ++p) {
                 const float* panel = packed_.data() + p * w * in_;
                 const float* b = bias_.data() + p * w;
                 const Eigen::Index n = std::min(w, out_ - p * w);
