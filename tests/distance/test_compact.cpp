@@ -635,6 +635,8 @@ TEST_CASE("compact kernels: each level's table follows the CPU's sub-features") 
                               (f.avx512vnni ? "+vnni" : ""));
         else if (level == Level::avx2)
             CHECK(name == "avx2+f16c+popcnt");
+        else if (level == Level::neon)
+            CHECK(name == "neon");
         else
             CHECK(name == "scalar");
     }

@@ -14,6 +14,9 @@
 #if EMBEDKIT_ARCH_X86
 #include <immintrin.h>
 #endif
+#if EMBEDKIT_ARCH_NEON
+#include <arm_neon.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
@@ -1097,12 +1100,259 @@ EMBEDKIT_TARGET_AVX512_VNNI inline Int8Sums int8_sums_vnni(const unsigned char* 
 }
 #endif
 
+#if EMBEDKIT_ARCH_NEON
+// ---- NEON (AArch64 Advanced SIMD, baseline): 8 values per step as two 4-float vectors. f16
+// through the baseline half conversions, bf16 by widening shifts, int8 by widening moves and
+// a conversion; int8 code sums with widening multiplies (exact 16-bit products) added
+// pairwise into 32-bit lanes; bit counts with the byte count instruction.
+
+struct F16Neon {
+    using E = F16Elem;
+    static constexpr std::size_t bytes = 2;
+    static void load8(const unsigned char* p, float32x4_t& lo, float32x4_t& hi) noexcept {
+        const float16x8_t h = vreinterpretq_f16_u8(vld1q_u8(p));
+        lo = vcvt_f32_f16(vget_low_f16(h));
+        hi = vcvt_high_f32_f16(h);
+    }
+};
+struct Bf16Neon {
+    using E = Bf16Elem;
+    static constexpr std::size_t bytes = 2;
+    static void load8(const unsigned char* p, float32x4_t& lo, float32x4_t& hi) noexcept {
+        const uint16x8_t w = vreinterpretq_u16_u8(vld1q_u8(p));
+        lo = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(w), 16));
+        hi = vreinterpretq_f32_u32(vshll_high_n_u16(w, 16));
+    }
+};
+struct Int8Neon {
+    using E = Int8Elem;
+    static constexpr std::size_t bytes = 1;
+    static void load8(const unsigned char* p, float32x4_t& lo, float32x4_t& hi) noexcept {
+        const int16x8_t w = vmovl_s8(vreinterpret_s8_u8(vld1_u8(p)));
+        lo = vcvtq_f32_s32(vmovl_s16(vget_low_s16(w)));
+        hi = vcvtq_f32_s32(vmovl_high_s16(w));
+    }
+};
+
+// sum q_i d_i over one row: four accumulators over 16 values, then 8 at a time, then a tail.
+template <class L>
+inline float compact_dot_neon(const float* q, const unsigned char* p, std::size_t n) noexcept {
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    std::size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        float32x4_t d0, d1, d2, d3;
+        L::load8(p + L::bytes * i, d0, d1);
+        L::load8(p + L::bytes * (i + 8), d2, d3);
+        a0 = vfmaq_f32(a0, vld1q_f32(q + i), d0);
+        a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), d1);
+        a2 = vfmaq_f32(a2, vld1q_f32(q + i + 8), d2);
+        a3 = vfmaq_f32(a3, vld1q_f32(q + i + 12), d3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t d0, d1;
+        L::load8(p + L::bytes * i, d0, d1);
+        a0 = vfmaq_f32(a0, vld1q_f32(q + i), d0);
+        a1 = vfmaq_f32(a1, vld1q_f32(q + i + 4), d1);
+    }
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(a0, a1), vaddq_f32(a2, a3)));
+    for (; i < n; ++i) s += q[i] * L::E::get(p, i);
+    return s;
+}
+
+// sum (q_i - m_i d_i)^2, m_i = the row's scale (Scale 1), the dimension's (Scale 2) or 1.
+template <class L, int Scale>
+inline float compact_l2_neon(const float* q, const unsigned char* p, std::size_t n, float rs,
+                             const float* ds) noexcept {
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+    const float32x4_t rsv = vdupq_n_f32(rs);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t d0, d1;
+        L::load8(p + L::bytes * i, d0, d1);
+        if constexpr (Scale == 1) {
+            d0 = vmulq_f32(rsv, d0);
+            d1 = vmulq_f32(rsv, d1);
+        }
+        if constexpr (Scale == 2) {
+            d0 = vmulq_f32(vld1q_f32(ds + i), d0);
+            d1 = vmulq_f32(vld1q_f32(ds + i + 4), d1);
+        }
+        const float32x4_t t0 = vsubq_f32(vld1q_f32(q + i), d0);
+        const float32x4_t t1 = vsubq_f32(vld1q_f32(q + i + 4), d1);
+        a0 = vfmaq_f32(a0, t0, t0);
+        a1 = vfmaq_f32(a1, t1, t1);
+    }
+    float s = vaddvq_f32(vaddq_f32(a0, a1));
+    for (; i < n; ++i) {
+        float d = L::E::get(p, i);
+        if constexpr (Scale == 1) d *= rs;
+        if constexpr (Scale == 2) d *= ds[i];
+        const float t = q[i] - d;
+        s += t * t;
+    }
+    return s;
+}
+
+template <class L>
+inline void compact_dot_many_neon(const float* q, const unsigned char* rows, std::size_t nrows,
+                                  std::size_t dim, const float* row_scale, const float*,
+                                  float* out) noexcept {
+    const std::size_t rb = L::bytes * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const float s = compact_dot_neon<L>(q, rows + r * rb, dim);
+        out[r] = row_scale != nullptr ? row_scale[r] * s : s;
+    }
+}
+
+template <class L>
+inline void compact_l2_many_neon(const float* q, const unsigned char* rows, std::size_t nrows,
+                                 std::size_t dim, const float* row_scale, const float* dim_scale,
+                                 float* out) noexcept {
+    const std::size_t rb = L::bytes * dim;
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * rb;
+        if (row_scale != nullptr)
+            out[r] = compact_l2_neon<L, 1>(q, p, dim, row_scale[r], nullptr);
+        else if (dim_scale != nullptr)
+            out[r] = compact_l2_neon<L, 2>(q, p, dim, 1.0f, dim_scale);
+        else
+            out[r] = compact_l2_neon<L, 0>(q, p, dim, 1.0f, nullptr);
+    }
+}
+
+template <class L>
+inline float compact_pair_dot_neon(const unsigned char* a, const unsigned char* b,
+                                   std::size_t n) noexcept {
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t x0, x1, y0, y1;
+        L::load8(a + L::bytes * i, x0, x1);
+        L::load8(b + L::bytes * i, y0, y1);
+        a0 = vfmaq_f32(a0, x0, y0);
+        a1 = vfmaq_f32(a1, x1, y1);
+    }
+    float s = vaddvq_f32(vaddq_f32(a0, a1));
+    for (; i < n; ++i) s += L::E::get(a, i) * L::E::get(b, i);
+    return s;
+}
+
+template <class L>
+inline float compact_pair_l2_neon(const unsigned char* a, const unsigned char* b,
+                                  std::size_t n) noexcept {
+    float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t x0, x1, y0, y1;
+        L::load8(a + L::bytes * i, x0, x1);
+        L::load8(b + L::bytes * i, y0, y1);
+        const float32x4_t t0 = vsubq_f32(x0, y0), t1 = vsubq_f32(x1, y1);
+        a0 = vfmaq_f32(a0, t0, t0);
+        a1 = vfmaq_f32(a1, t1, t1);
+    }
+    float s = vaddvq_f32(vaddq_f32(a0, a1));
+    for (; i < n; ++i) {
+        const float t = L::E::get(a, i) - L::E::get(b, i);
+        s += t * t;
+    }
+    return s;
+}
+
+// a.b, a.a, b.b of int8 codes: 16 codes a step, products exact in 16 bits (vmull_s8), added
+// pairwise into 32-bit lanes (vpadalq_s16: at most 2^15 per lane per call, two calls a step),
+// flushed into int64 every 2^14 steps (a lane stays below 2^31).
+inline constexpr std::size_t neon_int8_flush_bytes = std::size_t(16) << 14;
+
+inline Int8Sums int8_sums_neon(const unsigned char* a, const unsigned char* b,
+                               std::size_t n) noexcept {
+    Int8Sums s{0, 0, 0};
+    std::size_t i = 0;
+    while (i + 16 <= n) {
+        int32x4_t ab = vdupq_n_s32(0), aa = ab, bb = ab;
+        const std::size_t end = i + neon_int8_flush_bytes < n ? i + neon_int8_flush_bytes : n;
+        for (; i + 16 <= end; i += 16) {
+            const int8x16_t x = vreinterpretq_s8_u8(vld1q_u8(a + i));
+            const int8x16_t y = vreinterpretq_s8_u8(vld1q_u8(b + i));
+            ab = vpadalq_s16(ab, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+            ab = vpadalq_s16(ab, vmull_high_s8(x, y));
+            aa = vpadalq_s16(aa, vmull_s8(vget_low_s8(x), vget_low_s8(x)));
+            aa = vpadalq_s16(aa, vmull_high_s8(x, x));
+            bb = vpadalq_s16(bb, vmull_s8(vget_low_s8(y), vget_low_s8(y)));
+            bb = vpadalq_s16(bb, vmull_high_s8(y, y));
+        }
+        s.ab += vaddlvq_s32(ab);
+        s.aa += vaddlvq_s32(aa);
+        s.bb += vaddlvq_s32(bb);
+    }
+    const Int8Sums t = int8_sums_scalar(a + i, b + i, n - i);
+    s.ab += t.ab;
+    s.aa += t.aa;
+    s.bb += t.bb;
+    return s;
+}
+
+inline std::int64_t int8_dot_codes_neon(const unsigned char* a, const unsigned char* b,
+                                        std::size_t n) noexcept {
+    std::int64_t s = 0;
+    std::size_t i = 0;
+    while (i + 16 <= n) {
+        int32x4_t ab = vdupq_n_s32(0);
+        const std::size_t end = i + neon_int8_flush_bytes < n ? i + neon_int8_flush_bytes : n;
+        for (; i + 16 <= end; i += 16) {
+            const int8x16_t x = vreinterpretq_s8_u8(vld1q_u8(a + i));
+            const int8x16_t y = vreinterpretq_s8_u8(vld1q_u8(b + i));
+            ab = vpadalq_s16(ab, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+            ab = vpadalq_s16(ab, vmull_high_s8(x, y));
+        }
+        s += vaddlvq_s32(ab);
+    }
+    return s + int8_dot_codes_scalar(a + i, b + i, n - i);
+}
+
+// Bits set in 16 bytes, as one number (at most 128).
+inline std::uint64_t popcount16_neon(uint8x16_t v) noexcept { return vaddlvq_u8(vcntq_u8(v)); }
+
+inline BitCounts bit_counts_neon(const unsigned char* a, const unsigned char* b,
+                                 std::size_t bytes) noexcept {
+    BitCounts c{0, 0, 0};
+    std::size_t i = 0;
+    for (; i + 16 <= bytes; i += 16) {
+        const uint8x16_t x = vld1q_u8(a + i), y = vld1q_u8(b + i);
+        c.both += popcount16_neon(vandq_u8(x, y));
+        c.either += popcount16_neon(vorrq_u8(x, y));
+    }
+    const BitCounts t = bit_counts_impl<false>(a + i, b + i, bytes - i);
+    c.both += t.both;
+    c.either += t.either;
+    c.differ = c.either - c.both;
+    return c;
+}
+
+inline float jaccard_neon(const unsigned char* a, const unsigned char* b,
+                          std::size_t bytes) noexcept {
+    return jaccard_from(bit_counts_neon(a, b, bytes));
+}
+
+inline void hamming_many_neon(const unsigned char* q, const unsigned char* rows, std::size_t nrows,
+                              std::size_t bytes, float* out) noexcept {
+    for (std::size_t r = 0; r < nrows; ++r) {
+        const unsigned char* p = rows + r * bytes;
+        std::uint64_t d = 0;
+        std::size_t i = 0;
+        for (; i + 16 <= bytes; i += 16)
+            d += popcount16_neon(veorq_u8(vld1q_u8(q + i), vld1q_u8(p + i)));
+        for (; i < bytes; ++i) d += popcount8_portable(unsigned(q[i] ^ p[i]));
+        out[r] = static_cast<float>(d);
+    }
+}
+#endif
+
 /// The compact kernels of a level on a CPU with features `f` (tests pass fewer features than
 /// the CPU has, to run every table it could choose). AVX2 needs F16C and POPCNT as well (every
 /// AVX2 CPU known has both; one without runs the scalar kernels). AVX-512 has 16-lane kernels
 /// for f16, bf16 and int8 rows, its bit counts where VPOPCNTDQ is there (AVX2's otherwise), and
-/// its exact int8 code sums with VNNI where the CPU has it (AVX2's otherwise); NEON runs the scalar
-/// ones (the compiler's vectoriser) until kernels of its own land.
+/// its exact int8 code sums with VNNI where the CPU has it (AVX2's otherwise). NEON has kernels
+/// of its own (baseline Advanced SIMD).
 inline const CompactTable& compact_table(simd::Level level,
                                          const CpuFeatures& f = cpu_features()) noexcept {
     static const CompactTable scalar = {"scalar",
@@ -1185,6 +1435,24 @@ inline const CompactTable& compact_table(simd::Level level,
         return avx512_sub[f.avx512vpopcntdq ? 1 : 0][f.avx512vnni ? 1 : 0];
     if ((level == simd::Level::avx2 || level == simd::Level::avx512) && f.f16c && f.popcnt)
         return avx2;
+#elif EMBEDKIT_ARCH_NEON
+    static const CompactTable neon = {"neon",
+                                      &compact_dot_many_neon<F16Neon>,
+                                      &compact_l2_many_neon<F16Neon>,
+                                      &compact_dot_many_neon<Bf16Neon>,
+                                      &compact_l2_many_neon<Bf16Neon>,
+                                      &compact_dot_many_neon<Int8Neon>,
+                                      &compact_l2_many_neon<Int8Neon>,
+                                      &compact_pair_dot_neon<F16Neon>,
+                                      &compact_pair_l2_neon<F16Neon>,
+                                      &compact_pair_dot_neon<Bf16Neon>,
+                                      &compact_pair_l2_neon<Bf16Neon>,
+                                      &int8_dot_codes_neon,
+                                      &int8_sums_neon,
+                                      &bit_counts_neon,
+                                      &jaccard_neon,
+                                      &hamming_many_neon};
+    if (level == simd::Level::neon && f.neon) return neon;
 #else
     (void)level;
     (void)f;
