@@ -288,6 +288,19 @@ TEST_CASE("compact kernels: float query against stored rows at every level, leng
                     many_fn(t, st, true)(mode == 2 ? qd.data() : q, rr.bytes.data() + off, 3, n, rs,
                                          ds, dot);
                     many_fn(t, st, false)(q, rr.bytes.data() + off, 3, n, rs, ds, l2);
+                    // Each row alone gives the same bits as among others (rows may be paired).
+                    const std::size_t stride = int8 ? n : 2 * n;
+                    for (std::size_t r = 0; r < 3; ++r) {
+                        float one_dot = -1, one_l2 = -1;
+                        const unsigned char* row = rr.bytes.data() + off + r * stride;
+                        const float* rs1 = rs != nullptr ? rs + r : nullptr;
+                        many_fn(t, st, true)(mode == 2 ? qd.data() : q, row, 1, n, rs1, ds,
+                                             &one_dot);
+                        many_fn(t, st, false)(q, row, 1, n, rs1, ds, &one_l2);
+                        INFO(t.name, " ", embedkit::storage_name(st), " n=", n, " row=", r);
+                        REQUIRE(std::memcmp(&one_dot, &dot[r], sizeof(float)) == 0);
+                        REQUIRE(std::memcmp(&one_l2, &l2[r], sizeof(float)) == 0);
+                    }
                     for (std::size_t r = 0; r < 3; ++r) {
                         long double ref_dot = 0, ref_l2 = 0, mag_dot = 0, mag_l2 = 0;
                         for (std::size_t i = 0; i < n; ++i) {
@@ -665,7 +678,7 @@ TEST_CASE("compact kernels: Hamming of many rows at every row size, against a bi
         const ekd::CompactTable& t = *table;
         // The sizes with loops of their own (16 to 192 bytes) and some without.
         for (std::size_t bytes : {1u, 8u, 16u, 24u, 32u, 40u, 48u, 64u, 96u, 128u, 192u, 200u}) {
-            const std::size_t rows = 7;
+            const std::size_t rows = 19;  // groups of 8 rows and a tail
             std::vector<unsigned char> data(bytes * (rows + 1) + 1);
             for (auto& v : data) v = static_cast<unsigned char>(rng.integer(0, 255));
             const unsigned char* q = data.data() + 1;  // misaligned
