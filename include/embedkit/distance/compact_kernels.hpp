@@ -768,57 +768,12 @@ EMBEDKIT_TARGET_AVX512_COMPACT inline float compact_l2_avx512(const float* q,
     return s;
 }
 
-// compact_dot_avx512 of two rows at once, each with the same accumulators in the same order
-// (so each row's sum has the same bits as alone); the query is loaded once for both.
-template <class L>
-EMBEDKIT_TARGET_AVX512_COMPACT inline void compact_dot2_avx512(const float* q,
-                                                               const unsigned char* p,
-                                                               const unsigned char* u,
-                                                               std::size_t n, float* out) noexcept {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    std::size_t i = 0;
-    for (; i + 64 <= n; i += 64) {
-        const __m512 x0 = compact_load512(q + i), x1 = compact_load512(q + i + 16);
-        const __m512 x2 = compact_load512(q + i + 32), x3 = compact_load512(q + i + 48);
-        a0 = _mm512_fmadd_ps(x0, L::load16(p + L::bytes * i), a0);
-        a1 = _mm512_fmadd_ps(x1, L::load16(p + L::bytes * (i + 16)), a1);
-        a2 = _mm512_fmadd_ps(x2, L::load16(p + L::bytes * (i + 32)), a2);
-        a3 = _mm512_fmadd_ps(x3, L::load16(p + L::bytes * (i + 48)), a3);
-        b0 = _mm512_fmadd_ps(x0, L::load16(u + L::bytes * i), b0);
-        b1 = _mm512_fmadd_ps(x1, L::load16(u + L::bytes * (i + 16)), b1);
-        b2 = _mm512_fmadd_ps(x2, L::load16(u + L::bytes * (i + 32)), b2);
-        b3 = _mm512_fmadd_ps(x3, L::load16(u + L::bytes * (i + 48)), b3);
-    }
-    for (; i + 16 <= n; i += 16) {
-        const __m512 x = compact_load512(q + i);
-        a0 = _mm512_fmadd_ps(x, L::load16(p + L::bytes * i), a0);
-        b0 = _mm512_fmadd_ps(x, L::load16(u + L::bytes * i), b0);
-    }
-    float s = compact_hsum512(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-    float t = compact_hsum512(_mm512_add_ps(_mm512_add_ps(b0, b1), _mm512_add_ps(b2, b3)));
-    for (; i < n; ++i) {
-        s += q[i] * L::E::get(p, i);
-        t += q[i] * L::E::get(u, i);
-    }
-    out[0] = s;
-    out[1] = t;
-}
-
 template <class L>
 EMBEDKIT_TARGET_AVX512_COMPACT inline void compact_dot_many_avx512(
     const float* q, const unsigned char* rows, std::size_t nrows, std::size_t dim,
     const float* row_scale, const float*, float* out) noexcept {
     const std::size_t rb = L::bytes * dim;
-    std::size_t r = 0;
-    for (; r + 2 <= nrows; r += 2) {
-        compact_dot2_avx512<L>(q, rows + r * rb, rows + (r + 1) * rb, dim, out + r);
-        if (row_scale != nullptr) {
-            out[r] *= row_scale[r];
-            out[r + 1] *= row_scale[r + 1];
-        }
-    }
-    for (; r < nrows; ++r) {
+    for (std::size_t r = 0; r < nrows; ++r) {
         const float s = compact_dot_avx512<L>(q, rows + r * rb, dim);
         out[r] = row_scale != nullptr ? row_scale[r] * s : s;
     }
@@ -1015,23 +970,6 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* 
     return jaccard_from(bit_counts_avx512(a, b, bytes));
 }
 
-// The lane sums of eight vectors of 64-bit lanes, as the eight lanes of one: pairs of lanes
-// added within 128-bit blocks (rows 2i, 2i + 1 side by side), then blocks added across (two
-// levels of 128-bit block shuffles), 21 operations instead of eight separate reductions.
-// [x0 + x1, x2 + x3, y0 + y1, y2 + y3] of the 128-bit blocks of x and y.
-EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i fold_blocks(__m512i x, __m512i y) noexcept {
-    return _mm512_add_epi64(_mm512_maskz_shuffle_i64x2(0xFF, x, y, 0x88),
-                            _mm512_maskz_shuffle_i64x2(0xFF, x, y, 0xDD));
-}
-
-EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i row_sums8(const __m512i* v) noexcept {
-    __m512i a[4];
-    for (int i = 0; i < 4; ++i)  // block k of a[i]: rows 2i and 2i + 1, lanes 2k and 2k + 1
-        a[i] = _mm512_add_epi64(_mm512_maskz_unpacklo_epi64(0xFF, v[2 * i], v[2 * i + 1]),
-                                _mm512_maskz_unpackhi_epi64(0xFF, v[2 * i], v[2 * i + 1]));
-    return fold_blocks(fold_blocks(a[0], a[1]), fold_blocks(a[2], a[3]));
-}
-
 // Rows of whole 64-bit words: up to 64 bytes the query stays in one register and each row is
 // one masked load, xor and count (also for a single row: there is no set-up to amortise);
 // longer rows 64 bytes at a time.
@@ -1048,20 +986,9 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline void hamming_many_avx512(const unsigned ch
                 _mm512_popcnt_epi64(_mm512_xor_si512(qv, load_words512(rows, words)))));
             return;
         }
-        std::size_t r = 0;
-        for (; r + 8 <= nrows; r += 8) {  // eight rows, one transposing reduction
+        for (std::size_t r = 0; r < nrows; ++r) {
             const unsigned char* p = rows + r * bytes;
             __builtin_prefetch(p + 4096);
-            __builtin_prefetch(p + 4096 + 4 * bytes);
-            __m512i d[8];
-            for (int j = 0; j < 8; ++j)
-                d[j] = _mm512_popcnt_epi64(
-                    _mm512_xor_si512(qv, load_words512(p + std::size_t(j) * bytes, words)));
-            const __m256i sums = _mm512_maskz_cvtepi64_epi32(0xFF, row_sums8(d));
-            _mm256_storeu_ps(out + r, _mm256_cvtepi32_ps(sums));
-        }
-        for (; r < nrows; ++r) {
-            const unsigned char* p = rows + r * bytes;
             const __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(qv, load_words512(p, words)));
             out[r] = static_cast<float>(compact_u64_sum512(d));
         }
