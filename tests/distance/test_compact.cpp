@@ -400,6 +400,19 @@ TEST_CASE("compact kernels: int8 -128 everywhere and long rows stay exact") {
         CHECK(s.aa == s.ab);
         CHECK(t->int8_dot_codes(a.data(), a.data(), n) == s.ab);
     }
+    // 127 against -128 over 2^22 + 3 codes: every kernel's int32 lanes would overflow without
+    // their flushes (VNNI: (127 + 128) * -128 four times a step for 2^16 steps, 8.6e9 a lane),
+    // and -128 alone is 0 in VNNI's offset form, so this is the case that tests its flush.
+    const std::size_t m = (std::size_t(1) << 22) + 3;
+    std::vector<unsigned char> x(m, 0x7F), y(m, 0x80);
+    for (const ekd::CompactTable* t : all_tables()) {
+        INFO(t->name);
+        const ekd::Int8Sums s = t->int8_sums(x.data(), y.data(), m);
+        CHECK(s.ab == std::int64_t(-16256) * std::int64_t(m));
+        CHECK(s.aa == std::int64_t(16129) * std::int64_t(m));
+        CHECK(s.bb == std::int64_t(16384) * std::int64_t(m));
+        CHECK(t->int8_dot_codes(x.data(), y.data(), m) == s.ab);
+    }
 }
 
 TEST_CASE("compact kernels: f16 infinities and subnormals, NaN, zero rows") {

@@ -27,6 +27,7 @@
 #include <string>
 #include <type_traits>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 // Named, not anonymous: the unity build puts this file beside test_batch.cpp, whose helpers
@@ -651,9 +652,14 @@ TEST_CASE("topk: the fused float path keeps what offering every key would keep")
     Random rng(0x70bc0020);
     Log log;
     int ran = 0;
-    // 37 queries: two full panels of 16 and one of 5; 6 * 50 + 5 rows: a tail of 5 rows.
-    const Index nq = 37, n = 6 * 50 + 5;
-    for (const Index dim : {1, 7, 19, 64}) {
+    // 37 queries: two full panels of 16 and one of 5; 6 * 50 + 5 rows: a tail of 5 rows. At
+    // dimension 300 the set crosses blocks of the fused loop (108 rows there); 140 queries
+    // cross a query block (128).
+    const Index n = 6 * 50 + 5;
+    const std::pair<Index, Index> shapes[] = {{1, 37},  {7, 37},   {19, 37},
+                                              {64, 37}, {300, 37}, {7, 140}};
+    for (const auto& shape : shapes) {
+        const Index dim = shape.first, nq = shape.second;
         for (const bool integers : {true, false}) {
             RM<float> set =
                 integers ? integer_set<float>(rng, n, dim, -3, 3) : random_set<float>(rng, n, dim);
