@@ -924,6 +924,15 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i load_words512(const unsigned char*
     return _mm512_maskz_loadu_epi64(mask, p);
 }
 
+// The lane sums of two count vectors whose totals stay below 2^32, in one reduction: each lane
+// holds both + 2^32 either. Only `both` and `either` of the result are set.
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts packed_counts512(__m512i both,
+                                                                 __m512i either) noexcept {
+    const std::uint64_t packed =
+        compact_u64_sum512(_mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32)));
+    return {0, packed & 0xFFFFFFFFu, packed >> 32};
+}
+
 // Both counts come out of one reduction: each lane holds |a and b| + 2^32 |a or b| (a row of
 // fewer than 2^28 bytes keeps either sum below 2^32; longer rows reduce them apart).
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts bit_counts_avx512(const unsigned char* a,
@@ -944,10 +953,9 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts bit_counts_avx512(const unsigned
     }
     BitCounts c = bit_counts_impl<true>(a + i, b + i, bytes - i);
     if (bytes < (std::size_t(1) << 28)) {
-        const std::uint64_t packed =
-            compact_u64_sum512(_mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32)));
-        c.both += packed & 0xFFFFFFFFu;
-        c.either += packed >> 32;
+        const BitCounts t = packed_counts512(both, either);
+        c.both += t.both;
+        c.either += t.either;
     } else {
         c.both += compact_u64_sum512(both);
         c.either += compact_u64_sum512(either);
@@ -962,10 +970,9 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* 
     if (bytes % 8 == 0 && bytes <= 64) {  // one masked load per row, one reduction
         const std::size_t words = bytes / 8;
         const __m512i x = load_words512(a, words), y = load_words512(b, words);
-        const std::uint64_t packed = compact_u64_sum512(_mm512_add_epi64(
-            _mm512_popcnt_epi64(_mm512_and_si512(x, y)),
-            _mm512_maskz_slli_epi64(0xFF, _mm512_popcnt_epi64(_mm512_or_si512(x, y)), 32)));
-        return jaccard_of(packed & 0xFFFFFFFFu, packed >> 32);
+        const BitCounts t = packed_counts512(_mm512_popcnt_epi64(_mm512_and_si512(x, y)),
+                                             _mm512_popcnt_epi64(_mm512_or_si512(x, y)));
+        return jaccard_of(t.both, t.either);
     }
     return jaccard_from(bit_counts_avx512(a, b, bytes));
 }

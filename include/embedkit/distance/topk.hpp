@@ -574,7 +574,8 @@ inline void topk_scan_fused(const TopKScan<float>& a, Eigen::Index q0, Eigen::In
     row_squared_norms(a.t, SetView<float>{a.q.row(q0), qn, a.q.cols, a.q.stride}, q_sq.data());
     for (Index i = 0; i < qn; ++i) {
         q_unsafe[std::size_t(i)] = !gemm_safe_norm(q_sq[std::size_t(i)]);
-        q_inv[std::size_t(i)] = 1.0f / std::sqrt(q_sq[std::size_t(i)]);
+        if constexpr (M == Metric::cosine)  // only cosine's filter reads the inverse norms
+            q_inv[std::size_t(i)] = 1.0f / std::sqrt(q_sq[std::size_t(i)]);
         if (!q_unsafe[std::size_t(i)]) bound[std::size_t(i)] = fused_bound<M>(best[i]);
     }
     // The set a block at a time: the block (about 128 KiB) stays in L2 while every panel passes
@@ -601,7 +602,8 @@ inline void topk_scan_fused(const TopKScan<float>& a, Eigen::Index q0, Eigen::In
         row_squared_norms(a.t, SetView<float>{s.row(j0), nb, s.cols, s.stride}, s_sq.data());
         for (Index j = 0; j < nb; ++j) {
             s_unsafe[std::size_t(j)] = !gemm_safe_norm(s_sq[std::size_t(j)]);
-            s_inv[std::size_t(j)] = 1.0f / std::sqrt(s_sq[std::size_t(j)]);
+            if constexpr (M == Metric::cosine)
+                s_inv[std::size_t(j)] = 1.0f / std::sqrt(s_sq[std::size_t(j)]);
         }
         if (a.wide) {
             for (Index pp = 0; pp < panel_count / 2; ++pp)
