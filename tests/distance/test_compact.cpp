@@ -244,13 +244,17 @@ std::vector<const ekd::CompactTable*> all_tables() {
             continue;
         }
         for (const bool popcnt : {false, true})
-            for (const bool vnni : {false, true}) {
-                if ((popcnt && !cpu.avx512vpopcntdq) || (vnni && !cpu.avx512vnni)) continue;
-                embedkit::CpuFeatures f = cpu;
-                f.avx512vpopcntdq = popcnt;
-                f.avx512vnni = vnni;
-                out.push_back(&ekd::compact_table(level, f));
-            }
+            for (const bool vnni : {false, true})
+                for (const bool bf16 : {false, true}) {
+                    if ((popcnt && !cpu.avx512vpopcntdq) || (vnni && !cpu.avx512vnni) ||
+                        (bf16 && !cpu.avx512bf16))
+                        continue;
+                    embedkit::CpuFeatures f = cpu;
+                    f.avx512vpopcntdq = popcnt;
+                    f.avx512vnni = vnni;
+                    f.avx512bf16 = bf16;
+                    out.push_back(&ekd::compact_table(level, f));
+                }
     }
     return out;
 }
@@ -347,6 +351,14 @@ TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every leve
                 const bool f16 = st == Storage::f16;
                 REQUIRE(std::fabs((f16 ? t.f16_pair_dot : t.bf16_pair_dot)(a, b, n) - ref_dot) <=
                         eps * mag_dot);
+                if (!f16) {
+                    bool small = false;
+                    for (std::size_t i = 0; i < 2 * n; ++i)
+                        small = small || ekd::bf16_is_small(ekd::float_to_bf16_bits(rr.decoded[i]));
+                    if (!small)
+                        REQUIRE(std::fabs(t.bf16_pair_dot_normal(a, b, n) - ref_dot) <=
+                                eps * mag_dot);
+                }
                 REQUIRE(std::fabs((f16 ? t.f16_pair_l2_squared : t.bf16_pair_l2_squared)(a, b, n) -
                                   ref_l2) <= eps * mag_l2);
             }
@@ -383,6 +395,7 @@ TEST_CASE("compact kernels: stored pairs, int8 sums and bit counts at every leve
             REQUIRE(c.either == either);
             REQUIRE(t.jaccard(x, y, n) ==
                     (either == 0 ? 0.0f : 1.0f - float(both) / float(either)));
+            REQUIRE(t.hamming(x, y, n) == differ);
             float h = -1;
             t.hamming_many(x, y, 1, n, &h);
             REQUIRE(h == float(differ));
@@ -562,6 +575,49 @@ TEST_CASE(
                     embedkit::DimensionError);
 }
 
+TEST_CASE("compact search: bf16 sets with values below 2^-40 keep exact pair dot products") {
+    // 2^-70 squared is a subnormal float, and 2^-130 a subnormal bf16: a kernel that flushes
+    // subnormal inputs or results to zero (AVX-512 BF16's) would give 0 for both products.
+    RowMatrixF x = RowMatrixF::Zero(2, 40), y = RowMatrixF::Zero(2, 40);
+    x(0, 0) = std::ldexp(1.0f, -70);
+    x(1, 33) = std::ldexp(1.0f, -130);
+    y(0, 0) = std::ldexp(1.0f, -70);
+    y(1, 33) = std::ldexp(1.0f, 97);
+    const CompactSet a = embedkit::encode(x, Storage::bf16), b = embedkit::encode(y, Storage::bf16);
+    CHECK(a.has_small_values());
+    CHECK(b.has_small_values());
+    y(0, 0) = 1.0f;
+    const CompactSet c = embedkit::encode(y, Storage::bf16);
+    CHECK_FALSE(c.has_small_values());
+    const RowMatrixF halves = RowMatrixF::Constant(2, 3, 0.5f);
+    CHECK_FALSE(embedkit::encode(halves, Storage::f16).has_small_values());
+    const RowMatrixF got = embedkit::pairwise(a, b, Metric::dot);
+    CHECK(got(0, 0) == std::ldexp(1.0f, -140));
+    CHECK(got(1, 1) == std::ldexp(1.0f, -33));
+    CHECK(got(0, 1) == 0.0f);
+    CHECK(got(1, 0) == 0.0f);
+    // Against a set without small values: the small side alone decides.
+    const RowMatrixF mixed = embedkit::pairwise(a, c, Metric::dot);
+    CHECK(mixed(1, 1) == std::ldexp(1.0f, -33));
+    CHECK(mixed(0, 0) == std::ldexp(1.0f, -70));
+}
+
+TEST_CASE("compact search: the pair functions on binary rows match pairwise") {
+    ektest::Random rng(43);
+    for (Eigen::Index dim : {1, 7, 64, 384, 1000, 1536}) {
+        const CompactSet set = embedkit::encode(random_set(rng, 3, dim), Storage::binary);
+        const RowMatrixF h = embedkit::pairwise(set, set, BitMetric::hamming);
+        const RowMatrixF j = embedkit::pairwise(set, set, BitMetric::jaccard);
+        INFO("dim=", dim);
+        for (Eigen::Index a = 0; a < 3; ++a)
+            for (Eigen::Index b = 0; b < 3; ++b) {
+                REQUIRE(float(embedkit::hamming(set.row(a), set.row(b), set.row_bytes())) ==
+                        h(a, b));
+                REQUIRE(embedkit::jaccard(set.row(a), set.row(b), set.row_bytes()) == j(a, b));
+            }
+    }
+}
+
 TEST_CASE("compact search: binary top_k by Hamming and Jaccard against a naive count") {
     ektest::Random rng(71);
     const RowMatrixF x = random_set(rng, 1500, 70);
@@ -658,7 +714,7 @@ TEST_CASE("compact kernels: each level's table follows the CPU's sub-features") 
         INFO(ektest::level_str(level), " -> ", name);
         if (level == Level::avx512)
             CHECK(name == std::string("avx512") + (f.avx512vpopcntdq ? "+vpopcntdq" : "") +
-                              (f.avx512vnni ? "+vnni" : ""));
+                              (f.avx512vnni ? "+vnni" : "") + (f.avx512bf16 ? "+bf16" : ""));
         else if (level == Level::avx2)
             CHECK(name == "avx2+f16c+popcnt");
         else if (level == Level::neon)
@@ -670,18 +726,20 @@ TEST_CASE("compact kernels: each level's table follows the CPU's sub-features") 
     // Without the sub-features the AVX-512 table keeps AVX2's bit counts and int8 sums (the
     // table only, not run: this CPU need not have AVX-512).
     embedkit::CpuFeatures no_vpopcnt = f;
-    no_vpopcnt.avx512vpopcntdq = no_vpopcnt.avx512vnni = false;
+    no_vpopcnt.avx512vpopcntdq = no_vpopcnt.avx512vnni = no_vpopcnt.avx512bf16 = false;
     no_vpopcnt.avx512f = true;
     no_vpopcnt.f16c = no_vpopcnt.popcnt = true;
     CHECK(std::string(ekd::compact_table(Level::avx512, no_vpopcnt).name) == "avx512");
     const ekd::CompactTable& plain = ekd::compact_table(Level::avx512, no_vpopcnt);
     const ekd::CompactTable& avx2 = ekd::compact_table(Level::avx2);
     const bool avx2_bits = plain.hamming_many == avx2.hamming_many &&
-                           plain.bit_counts == avx2.bit_counts && plain.jaccard == avx2.jaccard;
+                           plain.hamming == avx2.hamming && plain.bit_counts == avx2.bit_counts &&
+                           plain.jaccard == avx2.jaccard;
     const bool avx2_int8 =
         plain.int8_sums == avx2.int8_sums && plain.int8_dot_codes == avx2.int8_dot_codes;
     CHECK(avx2_bits);
     CHECK(avx2_int8);
+    CHECK((plain.bf16_pair_dot_normal == plain.bf16_pair_dot));
 #endif
 }
 

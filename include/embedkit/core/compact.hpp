@@ -109,6 +109,11 @@ public:
     const std::vector<float>& scales() const noexcept { return scales_; }
     /// The L2 norm of each decoded row (f16, bf16, int8); empty for binary.
     const std::vector<float>& norms() const noexcept { return norms_; }
+    /// bf16 only: whether some value is nonzero and of magnitude below 2^-40 (subnormals
+    /// included). Pair dot products between two sets without such values may use
+    /// instructions that flush subnormals (AVX-512 BF16), which then give float arithmetic's
+    /// result; with them, the exact float kernels run. False for other storages.
+    bool has_small_values() const noexcept { return small_values_; }
 
     /// Decoded element (r, i): see the file comment. No bounds checks.
     float value(Eigen::Index r, Eigen::Index i) const noexcept {
@@ -157,6 +162,7 @@ private:
     const unsigned char* data_ = nullptr;
     std::vector<float> scales_;
     std::vector<float> norms_;
+    bool small_values_ = false;
 };
 
 namespace detail {
@@ -270,6 +276,9 @@ inline CompactSet CompactSet::from_parts(Storage storage, Eigen::Index rows, Eig
         s.norms_.resize(static_cast<std::size_t>(rows));
         for (Eigen::Index r = 0; r < rows; ++r)
             s.norms_[static_cast<std::size_t>(r)] = detail::decoded_norm(s, r);
+        if (storage == Storage::bf16)
+            for (std::size_t i = 0; i < s.data_bytes() && !s.small_values_; i += 2)
+                s.small_values_ = detail::bf16_is_small(load_u16(data + i));
         for (std::size_t r = 0; r < norms.size(); ++r)
             if (!detail::norms_agree(norms[r], s.norms_[r]))
                 throw ArgumentError(fn + "norm " + std::to_string(r) + " is " +

@@ -29,6 +29,20 @@ constexpr std::string_view bit_metric_name(BitMetric m) noexcept {
     return m == BitMetric::hamming ? "hamming" : m == BitMetric::jaccard ? "jaccard" : "unknown";
 }
 
+/// The Hamming distance (the number of differing bits) of two packed bit rows of `bytes`
+/// bytes each, for example two rows of binary sets (set.row(i), set.row_bytes()), through the
+/// active level's kernel. Pointer form: no checks, any alignment.
+inline std::uint64_t hamming(const unsigned char* a, const unsigned char* b,
+                             std::size_t bytes) noexcept {
+    return detail::active_compact_table().hamming(a, b, bytes);
+}
+
+/// The Jaccard distance 1 - |a and b| / |a or b| of two packed bit rows of `bytes` bytes each
+/// (0 when both are empty), as BitMetric::jaccard computes it. Pointer form, as hamming.
+inline float jaccard(const unsigned char* a, const unsigned char* b, std::size_t bytes) noexcept {
+    return detail::active_compact_table().jaccard(a, b, bytes);
+}
+
 /// Exact re-ranking for top_k over a compact set: the float rows the set was encoded from
 /// (the same row order), in memory or memory-mapped (io::map_npy), and how many candidates
 /// per result to re-score: the compact scan keeps k * factor candidates per query, which are
@@ -183,6 +197,12 @@ inline void compact_scores(const CompactTable& t, const CompactQuery& cq, const 
         case Metric::l1:
             return;
     }
+}
+
+// The bf16 pair dot product for two sets: the kernel for rows without small values
+// (CompactSet::has_small_values) unless either set has them.
+inline CompactPairFn bf16_pair_dot_for(const CompactTable& t, bool small_values) noexcept {
+    return small_values ? t.bf16_pair_dot : t.bf16_pair_dot_normal;
 }
 
 inline void bit_scores(const CompactTable& t, const unsigned char* qbits, const CompactSet& set,
@@ -366,6 +386,10 @@ inline RowMatrix<float> pairwise(const CompactSet& a, const CompactSet& b, Metri
     const bool same = a.storage() == b.storage() &&
                       (a.storage() != Storage::int8 || (a.int8_scale() == Int8Scale::per_row &&
                                                         b.int8_scale() == Int8Scale::per_row));
+    const bool f16 = a.storage() == Storage::f16;
+    const detail::CompactPairFn pair_dot =
+        f16 ? t.f16_pair_dot
+            : detail::bf16_pair_dot_for(t, a.has_small_values() || b.has_small_values());
     detail::parallel_for(
         a.rows(), detail::threads_for_work(double(a.rows()) * double(b.rows()) * double(dim)),
         [&](std::ptrdiff_t item) {
@@ -405,12 +429,10 @@ inline RowMatrix<float> pairwise(const CompactSet& a, const CompactSet& b, Metri
                     }
                     continue;
                 }
-                const bool f16 = a.storage() == Storage::f16;
                 switch (metric) {
                     case Metric::dot:
                     case Metric::cosine: {
-                        const float ab =
-                            (f16 ? t.f16_pair_dot : t.bf16_pair_dot)(a.row(i), b.row(j), dim);
+                        const float ab = pair_dot(a.row(i), b.row(j), dim);
                         if (metric == Metric::dot) {
                             row[j] = ab;
                         } else {

@@ -17,6 +17,7 @@ struct CpuFeatures {
     bool avx512f = false;          ///< AVX-512F, with the OS saving ZMM and opmask state
     bool avx512vpopcntdq = false;  ///< AVX-512 VPOPCNTDQ (bit counts of 64-bit lanes), with avx512f
     bool avx512vnni = false;  ///< AVX-512 VNNI (byte dot products into 32-bit lanes), with avx512f
+    bool avx512bf16 = false;  ///< AVX-512 BF16 (bf16 pair dot products into float), with avx512f
     bool f16c = false;        ///< F16C (half <-> float conversion), with the OS saving YMM state
     bool popcnt = false;      ///< POPCNT
     bool neon = false;        ///< Advanced SIMD (always on aarch64)
@@ -50,6 +51,7 @@ inline CpuFeatures detect_cpu() noexcept {
     const unsigned max_leaf = static_cast<unsigned>(__get_cpuid_max(0, nullptr));
     if (max_leaf < 7) return f;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
+    const unsigned max_subleaf = eax;
     const bool avx2 = (ebx >> 5) & 1u;
     const bool avx512f = (ebx >> 16) & 1u;
     f.avx2 = os_ymm && avx2 && fma;
@@ -57,6 +59,10 @@ inline CpuFeatures detect_cpu() noexcept {
     f.avx512f = os_zmm && avx512f && f.avx2;
     f.avx512vpopcntdq = f.avx512f && ((ecx >> 14) & 1u);
     f.avx512vnni = f.avx512f && ((ecx >> 11) & 1u);
+    if (max_subleaf >= 1) {
+        __cpuid_count(7, 1, eax, ebx, ecx, edx);
+        f.avx512bf16 = f.avx512f && ((eax >> 5) & 1u);
+    }
     return f;
 }
 #else

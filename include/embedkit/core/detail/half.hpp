@@ -88,6 +88,19 @@ inline float bf16_bits_to_float(std::uint16_t b) noexcept {
     return f;
 }
 
+/// A bf16 value is small when it is nonzero and of magnitude below 2^-40 (exponent field
+/// below 87; subnormals included). Rows without small values have every value zero or a
+/// multiple of 2^-47, so every product of two values is 0 or a multiple of 2^-94, and so is
+/// every partial sum of such products, in any order and with any float rounding: none is
+/// subnormal. Instructions that flush subnormal inputs and results to zero (AVX-512 BF16's
+/// VDPBF16PS) then compute what float arithmetic does; CompactSet::has_small_values tells
+/// the sets they may serve.
+inline constexpr unsigned bf16_small_limit = 87u << 7;
+inline bool bf16_is_small(std::uint16_t bits) noexcept {
+    const unsigned m = bits & 0x7FFFu;
+    return m != 0 && m < bf16_small_limit;
+}
+
 /// The bfloat16 bits of `f`, rounded to nearest, ties to even; values beyond bfloat16's
 /// largest finite number by half an ulp become +-inf; NaN stays NaN (made quiet).
 inline std::uint16_t float_to_bf16_bits(float f) noexcept {
