@@ -265,8 +265,9 @@ int main(int argc, char** argv) {
     const std::string command = embedkit_bench::shell_command(argc, argv);
     int kept = 1;
     for (int i = 1; i < argc; ++i) {
-        if (std::string(argv[i]) == "--read_prefetch=0")
-            read_prefetch = false;
+        const std::string arg = argv[i];
+        if (arg == "--read_prefetch=0" || arg == "--read_prefetch=1")
+            read_prefetch = arg.back() == '1';
         else
             argv[kept++] = argv[i];
     }

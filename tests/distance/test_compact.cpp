@@ -234,7 +234,7 @@ RawRows raw_rows(ektest::Random& rng, Storage st, std::size_t rows, std::size_t 
 }
 
 // Every kernel table this CPU can run: each supported level's, and at level avx512 one per
-// combination of the sub-features it has (VPOPCNTDQ, VNNI), each forced off in turn.
+// combination of the sub-features it has (VPOPCNTDQ, VNNI, BF16), each forced off in turn.
 std::vector<const ekd::CompactTable*> all_tables() {
     std::vector<const ekd::CompactTable*> out;
     const embedkit::CpuFeatures& cpu = embedkit::cpu_features();
@@ -425,6 +425,63 @@ TEST_CASE("compact kernels: int8 -128 everywhere and long rows stay exact") {
         CHECK(s.aa == std::int64_t(16129) * std::int64_t(m));
         CHECK(s.bb == std::int64_t(16384) * std::int64_t(m));
         CHECK(t->int8_dot_codes(x.data(), y.data(), m) == s.ab);
+    }
+}
+
+TEST_CASE("compact kernels: int8 sums at the edges of the single-block path") {
+    // Rows of whole 64-byte steps below 2^16 bytes reduce once in int32 lanes: the largest
+    // (65472 codes) with the largest sums, the first that flushes instead (65536), and
+    // 127 against -128 (VNNI's offset form: (127 + 128) * -128 in every product).
+    for (const std::size_t n : {std::size_t(64), std::size_t(65472), std::size_t(65536)}) {
+        const std::vector<unsigned char> lo(n, 0x80), hi(n, 0x7F);
+        for (const ekd::CompactTable* t : all_tables()) {
+            INFO(t->name, " n=", n);
+            const ekd::Int8Sums s = t->int8_sums(lo.data(), lo.data(), n);
+            CHECK(s.ab == std::int64_t(16384) * std::int64_t(n));
+            CHECK(s.aa == s.ab);
+            CHECK(s.bb == s.ab);
+            const ekd::Int8Sums m = t->int8_sums(hi.data(), lo.data(), n);
+            CHECK(m.ab == std::int64_t(-16256) * std::int64_t(n));
+            CHECK(m.aa == std::int64_t(16129) * std::int64_t(n));
+            CHECK(m.bb == std::int64_t(16384) * std::int64_t(n));
+        }
+    }
+}
+
+TEST_CASE("compact kernels: bf16 pair dot for rows without small values, at the threshold") {
+    CHECK(ekd::bf16_is_small(0x2B7F));        // just below 2^-40
+    CHECK_FALSE(ekd::bf16_is_small(0x2B80));  // 2^-40
+    CHECK_FALSE(ekd::bf16_is_small(0xAB80));  // -2^-40
+    CHECK(ekd::bf16_is_small(0x8001));        // a negative subnormal
+    CHECK(ekd::bf16_is_small(0x0001));
+    CHECK_FALSE(ekd::bf16_is_small(0x0000));
+    CHECK_FALSE(ekd::bf16_is_small(0x8000));
+    CHECK_FALSE(ekd::bf16_is_small(0x7F80));  // inf
+    CHECK_FALSE(ekd::bf16_is_small(0x7FC0));  // NaN
+    // Values of magnitude in [2^-40, 2^-39): products near 2^-80, sums far from subnormal
+    // only because of the threshold's argument. Every length with tails, every table.
+    ektest::Random rng(57);
+    for (const ekd::CompactTable* table : all_tables()) {
+        for (std::size_t n : ektest::grid_lengths()) {
+            std::vector<unsigned char> bytes(4 * n + 2);
+            std::vector<long double> v(2 * n);
+            for (std::size_t i = 0; i < 2 * n; ++i) {
+                const auto mant = static_cast<std::uint16_t>(rng.integer(0, 127));
+                const std::uint16_t sign = rng.integer(0, 1) ? 0x8000 : 0;
+                const auto h = static_cast<std::uint16_t>(sign | 0x2B80 | mant);
+                std::memcpy(bytes.data() + 1 + 2 * i, &h, 2);
+                v[i] = ekd::bf16_bits_to_float(h);
+            }
+            long double ref = 0, mag = 0;
+            for (std::size_t i = 0; i < n; ++i) {
+                ref += v[i] * v[n + i];
+                mag += std::fabs(v[i] * v[n + i]);
+            }
+            const unsigned char* a = bytes.data() + 1;  // misaligned
+            INFO(table->name, " n=", n);
+            REQUIRE(std::fabs(table->bf16_pair_dot_normal(a, a + 2 * n, n) - ref) <=
+                    0x1p-24L * (n + 4) * mag);
+        }
     }
 }
 

@@ -274,11 +274,12 @@ inline CompactSet CompactSet::from_parts(Storage storage, Eigen::Index rows, Eig
     if (storage != Storage::binary) {
         // Norms are always computed from the rows; given ones must agree (relative 1e-5).
         s.norms_.resize(static_cast<std::size_t>(rows));
-        for (Eigen::Index r = 0; r < rows; ++r)
+        for (Eigen::Index r = 0; r < rows; ++r) {
             s.norms_[static_cast<std::size_t>(r)] = detail::decoded_norm(s, r);
-        if (storage == Storage::bf16)
-            for (std::size_t i = 0; i < s.data_bytes() && !s.small_values_; i += 2)
-                s.small_values_ = detail::bf16_is_small(load_u16(data + i));
+            if (storage == Storage::bf16 && !s.small_values_)  // the row is in cache now
+                for (Eigen::Index i = 0; i < dim && !s.small_values_; ++i)
+                    s.small_values_ = detail::bf16_is_small(load_u16(s.row(r) + 2 * i));
+        }
         for (std::size_t r = 0; r < norms.size(); ++r)
             if (!detail::norms_agree(norms[r], s.norms_[r]))
                 throw ArgumentError(fn + "norm " + std::to_string(r) + " is " +

@@ -953,9 +953,10 @@ EMBEDKIT_TARGET_AVX512_COMPACT inline float bf16_pair_l2_avx512(const unsigned c
 }
 
 // ---- AVX-512 BF16: VDPBF16PS adds the two products of each 32-bit lane's bf16 pair into a
-// float lane, 32 products an instruction. It treats subnormal inputs and results as zero
-// whatever MXCSR says, so it serves only rows without small values (bf16_is_small), on which
-// it computes what float FMAs do up to the order of the sums. Four accumulators: its latency.
+// float lane, 32 products an instruction. It may treat subnormal inputs and results as zero
+// whatever MXCSR says, so it serves only rows without small values (bf16_is_small), where no
+// input or partial sum is subnormal: there it is within the float kernels' error bound
+// (tested against long double). Four accumulators: its latency.
 EMBEDKIT_TARGET_AVX512_BF16 inline __m512bh bf16_load512(const unsigned char* p) noexcept {
     return reinterpret_cast<__m512bh>(compact_load512i(p));
 }
@@ -999,9 +1000,8 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts packed_counts512(__m512i both,
 }
 
 // |a and b| and |a or b| in 64-bit lanes over the first `whole` bytes (a multiple of 8) of two
-// rows: 64 bytes a step, the last 1-8 words through a masked load.
-// The last block (1-8 words) comes first, through a masked load, then whole blocks two at a
-// time into a second pair of sums: a 1536-bit row is three blocks without a loop test between.
+// rows: the last block (1-8 words) first, through a masked load, then whole blocks two at a
+// time into a second pair of sums (a 1536-bit row: the last block and one pass of the loop).
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline void and_or_counts512(const __m512i x, const __m512i y,
                                                             __m512i& both,
                                                             __m512i& either) noexcept {
@@ -1060,24 +1060,25 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT __attribute__((noinline)) inline float jaccard_od
     return jaccard_from(bit_counts_avx512(a, b, bytes));
 }
 
+// Rows of whole words below 2^21 bytes: counts below 2^24 are exact floats, so the quotient
+// is jaccard_of's without its branches (a 384-bit pair: 2.5 ns with them, 2.2 without); rows
+// of at most 64 bytes are one masked block.
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* a,
                                                            const unsigned char* b,
                                                            std::size_t bytes) noexcept {
-    if (bytes <= 64 && bytes % 8 == 0) {
-        // One block; counts of at most 512 bits, exact floats: jaccard_of's quotient without
-        // its branches (measured: 2.5 ns for a 384-bit pair with them, 2.2 without).
-        const __m512i x = load_words512(a, bytes / 8), y = load_words512(b, bytes / 8);
-        const BitCounts t = packed_counts512(_mm512_popcnt_epi64(_mm512_and_si512(x, y)),
-                                             _mm512_popcnt_epi64(_mm512_or_si512(x, y)));
-        return t.either == 0 ? 0.0f
-                             : 1.0f - static_cast<float>(static_cast<std::uint32_t>(t.both)) /
-                                          static_cast<float>(static_cast<std::uint32_t>(t.either));
-    }
-    if (bytes % 8 != 0 || bytes >= (std::size_t(1) << 28)) return jaccard_odd_avx512(a, b, bytes);
+    if (bytes % 8 != 0 || bytes >= (std::size_t(1) << 21)) return jaccard_odd_avx512(a, b, bytes);
     __m512i both, either;
-    word_counts512(a, b, bytes, both, either);
+    if (bytes <= 64) {
+        const __m512i x = load_words512(a, bytes / 8), y = load_words512(b, bytes / 8);
+        both = _mm512_popcnt_epi64(_mm512_and_si512(x, y));
+        either = _mm512_popcnt_epi64(_mm512_or_si512(x, y));
+    } else {
+        word_counts512(a, b, bytes, both, either);
+    }
     const BitCounts t = packed_counts512(both, either);
-    return jaccard_of(t.both, t.either);
+    return t.either == 0 ? 0.0f
+                         : 1.0f - static_cast<float>(static_cast<std::uint32_t>(t.both)) /
+                                      static_cast<float>(static_cast<std::uint32_t>(t.either));
 }
 
 // |a xor b| over the first `whole` bytes (a multiple of 8), in word_counts512's order.
@@ -1572,8 +1573,9 @@ inline void hamming_many_neon(const unsigned char* q, const unsigned char* rows,
 /// the CPU has, to run every table it could choose). AVX2 needs F16C and POPCNT as well (every
 /// AVX2 CPU known has both; one without runs the scalar kernels). AVX-512 has 16-lane kernels
 /// for f16, bf16 and int8 rows, its bit counts where VPOPCNTDQ is there (AVX2's otherwise), and
-/// its exact int8 code sums with VNNI where the CPU has it (AVX2's otherwise). NEON has kernels
-/// of its own (baseline Advanced SIMD).
+/// its exact int8 code sums with VNNI where the CPU has it (AVX2's otherwise), and its bf16
+/// pair dot for rows without small values with AVX-512 BF16 (the exact one otherwise). NEON
+/// has kernels of its own (baseline Advanced SIMD).
 inline const CompactTable& compact_table(simd::Level level,
                                          const CpuFeatures& f = cpu_features()) noexcept {
     static const CompactTable scalar = {"scalar",

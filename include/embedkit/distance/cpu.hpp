@@ -17,10 +17,10 @@ struct CpuFeatures {
     bool avx512f = false;          ///< AVX-512F, with the OS saving ZMM and opmask state
     bool avx512vpopcntdq = false;  ///< AVX-512 VPOPCNTDQ (bit counts of 64-bit lanes), with avx512f
     bool avx512vnni = false;  ///< AVX-512 VNNI (byte dot products into 32-bit lanes), with avx512f
-    bool avx512bf16 = false;  ///< AVX-512 BF16 (bf16 pair dot products into float), with avx512f
     bool f16c = false;        ///< F16C (half <-> float conversion), with the OS saving YMM state
     bool popcnt = false;      ///< POPCNT
     bool neon = false;        ///< Advanced SIMD (always on aarch64)
+    bool avx512bf16 = false;  ///< AVX-512 BF16 (bf16 pair dot products into float), with avx512f
 };
 
 namespace detail {
