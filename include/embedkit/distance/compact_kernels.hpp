@@ -1015,9 +1015,22 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline void word_counts512(const unsigned char* a
     either = _mm512_setzero_si512();
     if (whole == 0) return;
     const std::size_t last = (whole - 1) / 64 * 64;
-    and_or_counts512(load_words512(a + last, (whole - last) / 8),
-                     load_words512(b + last, (whole - last) / 8), both, either);
+    if (whole - last == 64)  // a whole last block: no mask to compute first
+        and_or_counts512(compact_load512i(a + last), compact_load512i(b + last), both, either);
+    else
+        and_or_counts512(load_words512(a + last, (whole - last) / 8),
+                         load_words512(b + last, (whole - last) / 8), both, either);
     __m512i both2 = _mm512_setzero_si512(), either2 = both2;
+    if (last <= 192) {  // up to 2048 bits: straight code, no loop (as SimSIMD's kernels)
+        if (last >= 64) and_or_counts512(compact_load512i(a), compact_load512i(b), both2, either2);
+        if (last >= 128)
+            and_or_counts512(compact_load512i(a + 64), compact_load512i(b + 64), both, either);
+        if (last >= 192)
+            and_or_counts512(compact_load512i(a + 128), compact_load512i(b + 128), both2, either2);
+        both = _mm512_add_epi64(both, both2);
+        either = _mm512_add_epi64(either, either2);
+        return;
+    }
     std::size_t i = 0;
     for (; i + 128 <= last; i += 128) {
         and_or_counts512(compact_load512i(a + i), compact_load512i(b + i), both, either);
@@ -1082,24 +1095,36 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* 
 }
 
 // |a xor b| over the first `whole` bytes (a multiple of 8), in word_counts512's order.
+// The bit counts of a xor b over one 64-byte block, per 64-bit lane.
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i xor_count_block512(const unsigned char* a,
+                                                                 const unsigned char* b) noexcept {
+    return _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(a), compact_load512i(b)));
+}
+
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline std::uint64_t hamming_words512(const unsigned char* a,
                                                                      const unsigned char* b,
                                                                      std::size_t whole) noexcept {
     if (whole == 0) return 0;
     const std::size_t last = (whole - 1) / 64 * 64;
-    __m512i d = _mm512_popcnt_epi64(_mm512_xor_si512(load_words512(a + last, (whole - last) / 8),
-                                                     load_words512(b + last, (whole - last) / 8)));
+    // The last block whole (1024, 1536, 2048 bits) needs no mask to be computed first.
+    __m512i d =
+        whole - last == 64
+            ? xor_count_block512(a + last, b + last)
+            : _mm512_popcnt_epi64(_mm512_xor_si512(load_words512(a + last, (whole - last) / 8),
+                                                   load_words512(b + last, (whole - last) / 8)));
     __m512i e = _mm512_setzero_si512();
+    if (last <= 192) {  // up to 2048 bits: straight code, as word_counts512
+        if (last >= 64) e = xor_count_block512(a, b);
+        if (last >= 128) d = _mm512_add_epi64(d, xor_count_block512(a + 64, b + 64));
+        if (last >= 192) e = _mm512_add_epi64(e, xor_count_block512(a + 128, b + 128));
+        return compact_u64_sum512(_mm512_add_epi64(d, e));
+    }
     std::size_t i = 0;
     for (; i + 128 <= last; i += 128) {
-        d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(a + i),
-                                                                     compact_load512i(b + i))));
-        e = _mm512_add_epi64(e, _mm512_popcnt_epi64(_mm512_xor_si512(
-                                    compact_load512i(a + i + 64), compact_load512i(b + i + 64))));
+        d = _mm512_add_epi64(d, xor_count_block512(a + i, b + i));
+        e = _mm512_add_epi64(e, xor_count_block512(a + i + 64, b + i + 64));
     }
-    if (i < last)
-        e = _mm512_add_epi64(e, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(a + i),
-                                                                     compact_load512i(b + i))));
+    if (i < last) e = _mm512_add_epi64(e, xor_count_block512(a + i, b + i));
     return compact_u64_sum512(_mm512_add_epi64(d, e));
 }
 
@@ -1113,6 +1138,9 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline std::uint64_t hamming_avx512(const unsigne
                                                                    const unsigned char* b,
                                                                    std::size_t bytes) noexcept {
     if (bytes % 8 != 0) return hamming_odd_avx512(a, b, bytes);
+    if (bytes <= 64)  // one block: no block arithmetic on the way to the loads
+        return compact_u64_sum512(_mm512_popcnt_epi64(
+            _mm512_xor_si512(load_words512(a, bytes / 8), load_words512(b, bytes / 8))));
     return hamming_words512(a, b, bytes);
 }
 
