@@ -1088,10 +1088,14 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* 
     } else {
         word_counts512(a, b, bytes, both, either);
     }
-    const BitCounts t = packed_counts512(both, either);
-    return t.either == 0 ? 0.0f
-                         : 1.0f - static_cast<float>(static_cast<std::uint32_t>(t.both)) /
-                                      static_cast<float>(static_cast<std::uint32_t>(t.either));
+    // Both sums in one 64-bit lane (|a and b| low, |a or b| high), converted together.
+    const __m512i packed = _mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32));
+    const __m256i h = _mm256_add_epi64(_mm512_maskz_extracti64x4_epi64(0xFF, packed, 0),
+                                       _mm512_maskz_extracti64x4_epi64(0xFF, packed, 1));
+    const __m128i q = _mm_add_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128 f = _mm_cvtepi32_ps(_mm_add_epi64(q, _mm_unpackhi_epi64(q, q)));
+    const float nb = _mm_cvtss_f32(f), ne = _mm_cvtss_f32(_mm_movehdup_ps(f));
+    return ne == 0.0f ? 0.0f : 1.0f - nb / ne;
 }
 
 // |a xor b| over the first `whole` bytes (a multiple of 8), in word_counts512's order.
