@@ -138,10 +138,12 @@ inline void offer_keys(KBest<Scalar>& best, const Scalar* keys, Eigen::Index n, 
     Eigen::Index j = 0;
     for (; j + group <= n; j += group) {
         if (!best.open()) {
+            // A count, not an early-out: compilers vectorise it (the scalar compares were a
+            // quarter of a binary set's scan).
             const Scalar threshold = best.threshold();
-            int any = 0;
-            for (Eigen::Index t = 0; t < group; ++t) any |= keys[j + t] < threshold;
-            if (!any) continue;
+            int below = 0;
+            for (Eigen::Index t = 0; t < group; ++t) below += keys[j + t] < threshold ? 1 : 0;
+            if (below == 0) continue;
         }
         for (Eigen::Index t = j; t < j + group; ++t)
             if (t != self) best.offer(keys[t], j0 + t);
