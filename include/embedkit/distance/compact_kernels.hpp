@@ -1000,8 +1000,9 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts packed_counts512(__m512i both,
 }
 
 // |a and b| and |a or b| in 64-bit lanes over the first `whole` bytes (a multiple of 8) of two
-// rows: the last block (1-8 words) first, through a masked load, then whole blocks two at a
-// time into a second pair of sums (a 1536-bit row: the last block and one pass of the loop).
+// rows: the last block (1-8 words) first, through a masked load unless it is whole, then the
+// blocks before it: straight code up to 2048 bits, else two at a time into a second pair of
+// sums.
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline void and_or_counts512(const __m512i x, const __m512i y,
                                                             __m512i& both,
                                                             __m512i& either) noexcept {
@@ -1098,13 +1099,13 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* 
     return ne == 0.0f ? 0.0f : 1.0f - nb / ne;
 }
 
-// |a xor b| over the first `whole` bytes (a multiple of 8), in word_counts512's order.
 // The bit counts of a xor b over one 64-byte block, per 64-bit lane.
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i xor_count_block512(const unsigned char* a,
                                                                  const unsigned char* b) noexcept {
     return _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(a), compact_load512i(b)));
 }
 
+// |a xor b| over the first `whole` bytes (a multiple of 8), in word_counts512's order.
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline std::uint64_t hamming_words512(const unsigned char* a,
                                                                      const unsigned char* b,
                                                                      std::size_t whole) noexcept {

@@ -165,11 +165,11 @@ inline void offer_checked(KBest<Scalar>& best, const Scalar* keys, const unsigne
     const auto dim = static_cast<std::size_t>(s.cols);
     for (Eigen::Index g0 = 0; g0 < n; g0 += group) {
         const Eigen::Index g1 = std::min(n, g0 + group);
-        if (!best.open()) {
+        if (!best.open()) {  // a count, as offer_keys
             const Scalar threshold = best.threshold();
-            int any = 0;
-            for (Eigen::Index t2 = g0; t2 < g1; ++t2) any |= keys[t2] < threshold;
-            if (!any) continue;
+            int below = 0;
+            for (Eigen::Index t2 = g0; t2 < g1; ++t2) below += keys[t2] < threshold ? 1 : 0;
+            if (below == 0) continue;
         }
         for (Eigen::Index t2 = g0; t2 < g1; ++t2) {
             if (t2 == self) continue;
