@@ -316,10 +316,14 @@ inline void hamming_many_scalar(const unsigned char* q, const unsigned char* row
 // 64 bytes or less: one, at its start; consecutive rows then cover every line). The hardware
 // prefetchers alone leave a 1,000,000-row scan at 0.75-0.85 of a plain read of its bytes on an
 // AMD Zen 5; this brings the int8 scan to about 0.95 (4 KiB ahead: 0.84; docs/BENCHMARKS.md).
+// The AVX2 kernels, slower per byte, ask 4 KiB ahead: 16 KiB made the int8 scan at level avx2
+// 1.2x slower on the same core (its lines left the caches before use).
 inline constexpr std::size_t scan_prefetch_distance = std::size_t(16) << 10;
+inline constexpr std::size_t scan_prefetch_distance_avx2 = std::size_t(4) << 10;
 
-inline void prefetch_row(const unsigned char* p, std::size_t bytes) noexcept {
-    for (std::size_t l = 0; l < bytes; l += 64) __builtin_prefetch(p + scan_prefetch_distance + l);
+inline void prefetch_row(const unsigned char* p, std::size_t bytes,
+                         std::size_t distance = scan_prefetch_distance) noexcept {
+    for (std::size_t l = 0; l < bytes; l += 64) __builtin_prefetch(p + distance + l);
 }
 
 #if EMBEDKIT_ARCH_X86
@@ -432,7 +436,7 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_dot_many_avx2(const float* q,
                                                                float* out) noexcept {
     const std::size_t rb = L::bytes * dim;
     for (std::size_t r = 0; r < nrows; ++r) {
-        prefetch_row(rows + r * rb, rb);
+        prefetch_row(rows + r * rb, rb, scan_prefetch_distance_avx2);
         const float s = compact_dot_avx2<L>(q, rows + r * rb, dim);
         out[r] = row_scale != nullptr ? row_scale[r] * s : s;
     }
@@ -445,7 +449,7 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline void compact_l2_many_avx2(
     const std::size_t rb = L::bytes * dim;
     for (std::size_t r = 0; r < nrows; ++r) {
         const unsigned char* p = rows + r * rb;
-        prefetch_row(p, rb);
+        prefetch_row(p, rb, scan_prefetch_distance_avx2);
         if (row_scale != nullptr)
             out[r] = compact_l2_avx2<L, 1>(q, p, dim, row_scale[r], nullptr);
         else if (dim_scale != nullptr)
@@ -640,7 +644,7 @@ EMBEDKIT_TARGET_AVX2_COMPACT inline void hamming_words_avx2(const unsigned char*
     for (std::size_t w = 0; w < W; ++w) qw[w] = load_u64(q + 8 * w);
     for (std::size_t r = 0; r < nrows; ++r) {
         const unsigned char* p = rows + r * 8 * W;
-        prefetch_row(p, 8 * W);
+        prefetch_row(p, 8 * W, scan_prefetch_distance_avx2);
         std::uint64_t d = 0;
         for (std::size_t w = 0; w < W; ++w)
             d += static_cast<std::uint64_t>(__builtin_popcountll(qw[w] ^ load_u64(p + 8 * w)));
