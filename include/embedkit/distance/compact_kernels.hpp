@@ -996,10 +996,13 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i load_words512(const unsigned char*
 
 // The lane sums of two count vectors whose totals stay below 2^32, in one reduction: each lane
 // holds both + 2^32 either. Only `both` and `either` of the result are set.
+EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i pack_counts512(__m512i both,
+                                                             __m512i either) noexcept {
+    return _mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32));
+}
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline BitCounts packed_counts512(__m512i both,
                                                                  __m512i either) noexcept {
-    const std::uint64_t packed =
-        compact_u64_sum512(_mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32)));
+    const std::uint64_t packed = compact_u64_sum512(pack_counts512(both, either));
     return {0, packed & 0xFFFFFFFFu, packed >> 32};
 }
 
@@ -1094,7 +1097,7 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline float jaccard_avx512(const unsigned char* 
         word_counts512(a, b, bytes, both, either);
     }
     // Both sums in one 64-bit lane (|a and b| low, |a or b| high), converted together.
-    const __m512i packed = _mm512_add_epi64(both, _mm512_maskz_slli_epi64(0xFF, either, 32));
+    const __m512i packed = pack_counts512(both, either);
     const __m256i h = _mm256_add_epi64(_mm512_maskz_extracti64x4_epi64(0xFF, packed, 0),
                                        _mm512_maskz_extracti64x4_epi64(0xFF, packed, 1));
     const __m128i q = _mm_add_epi64(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
@@ -1175,7 +1178,7 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline __m512i pair_lanes512(__m512i x, __m512i y
 // lanes of one vector (21 operations instead of eight reductions of eight). With the prefetch
 // (alone it measured slower: the hardware prefetchers fell behind) a 1,000,000 x 384 scan went
 // from 1.42 to 1.05 ms on Zen 5 (docs/BENCHMARKS.md).
-// Longer rows 64 bytes at a time.
+// Longer rows as the pair kernel walks them (hamming_words512).
 EMBEDKIT_TARGET_AVX512_VPOPCNT inline void hamming_many_avx512(const unsigned char* q,
                                                                const unsigned char* rows,
                                                                std::size_t nrows, std::size_t bytes,
@@ -1207,24 +1210,7 @@ EMBEDKIT_TARGET_AVX512_VPOPCNT inline void hamming_many_avx512(const unsigned ch
     for (std::size_t r = 0; r < nrows; ++r) {
         const unsigned char* p = rows + r * bytes;
         if (nrows > 1) prefetch_row(p, bytes);
-        __m512i d = _mm512_setzero_si512(), e = d;
-        std::size_t i = 0;
-        for (; i + 128 <= bytes; i += 128) {  // two sums: the count's latency
-            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(q + i),
-                                                                         compact_load512i(p + i))));
-            e = _mm512_add_epi64(
-                e, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(q + i + 64),
-                                                        compact_load512i(p + i + 64))));
-        }
-        d = _mm512_add_epi64(d, e);
-        for (; i + 64 <= bytes; i += 64)
-            d = _mm512_add_epi64(d, _mm512_popcnt_epi64(_mm512_xor_si512(compact_load512i(q + i),
-                                                                         compact_load512i(p + i))));
-        if (i < bytes)
-            d = _mm512_add_epi64(
-                d, _mm512_popcnt_epi64(_mm512_xor_si512(load_words512(q + i, (bytes - i) / 8),
-                                                        load_words512(p + i, (bytes - i) / 8))));
-        out[r] = static_cast<float>(compact_u64_sum512(d));
+        out[r] = static_cast<float>(hamming_words512(q, p, bytes));
     }
 }
 
