@@ -11,7 +11,12 @@ Engines, each in its own process, all on one thread:
                          model's tokenizer.json via `tokenizers` (truncation 256, padding to the
                          longest text of a batch), mean pooling and L2 normalisation in numpy;
                          texts sorted by length before batching, as sentence-transformers does
-  embedkit (--ours CMD)  an external program, see the protocol below
+  onnxruntime int8       the same ONNX model through onnxruntime.quantization.quantize_dynamic
+                         (onnx 1.16.2), MatMul only, QInt8 weights per output channel
+                         (ort-int8-ch) or per tensor (ort-int8-t), activations quantised at run
+                         time by ORT; same session options
+  embedkit (--ours CMD)  an external program, see the protocol below (repeatable: e.g. one per
+                         precision)
 
 Workloads (scripts/make_text_workloads.py): bench/data/text_short.txt, 1,000 texts of 8..17 word
 pieces (10..19 tokens with [CLS]/[SEP]); bench/data/text_long.txt, 100 passages of 120..136 word
@@ -32,9 +37,13 @@ bench/data/text_<workload>.txt (one text per line, LF) in batches of N, timing o
 stdout one JSON line for the run, e.g.
     {"engine":"embedkit","workload":"short","batch":32,"texts_per_s":123.4}
 Other stdout lines are ignored; if several JSON lines name the same workload and batch, the best
-texts_per_s is taken. A non-zero exit status fails the benchmark. Its peak RSS is the largest
+texts_per_s is taken (a "precision" key, if present, is added to the engine's name). A non-zero exit status fails the benchmark. Its peak RSS is the largest
 ru_maxrss of its runs. It should use one thread (the script sets OMP_NUM_THREADS=1 and
-OPENBLAS_NUM_THREADS=1 in its environment).
+OPENBLAS_NUM_THREADS=1 in its environment). For the accuracy table the script also runs
+    CMD --embed tests/text/data/minilm_sentences.txt --out FILE.npy
+which must write the embeddings of that file's lines (split on LF only, batch 32) as float32 .npy.
+Every engine's worst cosine to sentence-transformers' fp32 embeddings of those 2,084 texts
+(tests/text/data/minilm_reference.npy) is printed.
 
 Usage (machine of 2 cores shared with builds: pin to one core):
     PY="$(scripts/python-env)"
@@ -60,7 +69,10 @@ MAX_SEQ_LENGTH = 256
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
               "TOKENIZERS_PARALLELISM": "false"}
 QUIET = {"TRANSFORMERS_VERBOSITY": "error", "PYTHONWARNINGS": "ignore"}  # peers' processes only
-PEERS = {"st": "sentence-transformers", "ort": "onnxruntime"}
+PEERS = {"st": "sentence-transformers", "ort": "onnxruntime",
+         "ort-int8-ch": "onnxruntime int8 per-channel", "ort-int8-t": "onnxruntime int8 per-tensor"}
+ACCURACY_TEXTS = ROOT / "tests" / "text" / "data" / "minilm_sentences.txt"
+ACCURACY_REFERENCE = ROOT / "tests" / "text" / "data" / "minilm_reference.npy"
 
 
 def workload_path(name):
@@ -137,13 +149,32 @@ def export_onnx():
     print(f"exported {onnx_path()} with torch {torch.__version__}", file=sys.stderr)
 
 
+def quantized_path(kind):
+    return CACHE / f"all-MiniLM-L6-v2.{kind}.onnx"
+
+
+def quantize_onnx():
+    """ONNX Runtime's dynamic int8 quantisation of the exported model, MatMul only, weights
+    QInt8 per output channel (ort-int8-ch) or per tensor (ort-int8-t); activations are
+    quantised per tensor at run time by ORT itself."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    for kind, per_channel in (("ort-int8-ch", True), ("ort-int8-t", False)):
+        tmp = quantized_path(kind).with_suffix(".tmp")
+        quantize_dynamic(str(onnx_path()), str(tmp), per_channel=per_channel,
+                         op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+        tmp.replace(quantized_path(kind))
+
+
 def ensure_onnx(py):
     key_file = onnx_path().with_suffix(".key")
-    if onnx_path().exists() and key_file.exists() and \
-            key_file.read_text().startswith(model_key() + " "):
-        return
-    subprocess.run([py, __file__, "--export"], check=True,
-                   env={**os.environ, **ONE_THREAD, **QUIET})
+    fresh = onnx_path().exists() and key_file.exists() and \
+        key_file.read_text().startswith(model_key() + " ")
+    if not fresh:
+        subprocess.run([py, __file__, "--export"], check=True,
+                       env={**os.environ, **ONE_THREAD, **QUIET})
+    if not fresh or not all(quantized_path(k).exists() for k in ("ort-int8-ch", "ort-int8-t")):
+        subprocess.run([py, __file__, "--quantize"], check=True,
+                       env={**os.environ, **ONE_THREAD, **QUIET})
 
 
 # ----------------------------------------------------------------------------- engines
@@ -170,7 +201,7 @@ class StEngine:
 
 
 class OrtEngine:
-    def __init__(self):
+    def __init__(self, kind="ort"):
         import numpy as np
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -180,7 +211,8 @@ class OrtEngine:
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(str(onnx_path()), so,
+        path = onnx_path() if kind == "ort" else quantized_path(kind)
+        self.session = ort.InferenceSession(str(path), so,
                                             providers=["CPUExecutionProvider"])
         self.tok = Tokenizer.from_file(str(MODEL / "tokenizer.json"))
         self.tok.enable_truncation(MAX_SEQ_LENGTH)
@@ -209,7 +241,7 @@ class OrtEngine:
 
 def worker(kind):
     """Line protocol on stdin/stdout: JSON commands in, one JSON reply per command."""
-    engine = {"st": StEngine, "ort": OrtEngine}[kind]()
+    engine = StEngine() if kind == "st" else OrtEngine(kind)
     texts = {}
     reply = sys.stdout
     sys.stdout = sys.stderr  # anything a library prints must not break the protocol
@@ -225,7 +257,8 @@ def worker(kind):
             return
         w = cmd["workload"]
         if w not in texts:
-            texts[w] = read_texts(w)
+            texts[w] = (ACCURACY_TEXTS.read_text(encoding="utf-8").rstrip("\n").split("\n")
+                        if w == "accuracy" else read_texts(w))
         subset = texts[w][:cmd.get("limit", len(texts[w]))]
         t0 = time.perf_counter()
         emb = engine.embed(subset, cmd["batch"])
@@ -265,12 +298,18 @@ class Worker:
 
 
 class Ours:
-    kind = "ours"
-
-    def __init__(self, cmd):
+    def __init__(self, cmd, index):
         self.argv = shlex.split(cmd)
         self.peak_rss_kb = 0
+        self.kind = f"ours{index}"
         self.name = "embedkit"
+
+    def save(self, path):
+        """The accuracy texts' embeddings into `path` (CMD --embed FILE --out NPY)."""
+        p = subprocess.run(self.argv + ["--embed", str(ACCURACY_TEXTS), "--out", str(path)],
+                           cwd=ROOT, env={**os.environ, **ONE_THREAD}, stdout=subprocess.PIPE)
+        if p.returncode != 0:
+            sys.exit(f"text_peers: {shlex.join(self.argv)} --embed exited with {p.returncode}")
 
     def run(self, workload, batch):
         p = subprocess.Popen(self.argv + ["--workload", workload, "--batch", str(batch)],
@@ -289,7 +328,8 @@ class Ours:
                 continue
             rec = json.loads(line)
             if rec.get("workload") == workload and int(rec.get("batch", -1)) == batch:
-                self.name = rec.get("engine", self.name)
+                self.name = rec.get("engine", self.name) + (
+                    f" {rec['precision']}" if "precision" in rec else "")
                 best = max(best or 0.0, float(rec["texts_per_s"]))
         if best is None:
             sys.exit(f"text_peers: --ours printed no JSON line for {workload} batch {batch}")
@@ -310,16 +350,22 @@ def cpu_model():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--ours", help="command of embedkit's benchmark program (protocol above)")
+    ap.add_argument("--ours", action="append", default=[],
+                    help="command of embedkit's benchmark program (protocol above); repeatable")
+    ap.add_argument("--peers", default="st,ort,ort-int8-ch,ort-int8-t",
+                    help="peer engines to run (default: all)")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workloads", default="short,long")
     ap.add_argument("--batches", default="32,1")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--worker", choices=sorted(PEERS), help=argparse.SUPPRESS)
     ap.add_argument("--export", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--quantize", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.export:
         return export_onnx()
+    if args.quantize:
+        return quantize_onnx()
     if args.worker:
         return worker(args.worker)
 
@@ -338,29 +384,32 @@ def main():
     print(f"python {platform.python_version()}")
 
     ensure_onnx(py)
-    engines = [Worker(py, "st"), Worker(py, "ort")]
+    engines = [Worker(py, k) for k in args.peers.split(",")]
     for e in engines:
         print(f"{PEERS[e.kind]}: {e.info['versions']}; BLAS/libs: {', '.join(e.info['blas'])}; "
               f"RSS after loading {e.info['rss_loaded_kb'] / 1024:.0f} MB")
 
-    # Same embeddings? ONNX Runtime against sentence-transformers, batch 32, both workloads.
+    # Same embeddings? ONNX Runtime fp32 against sentence-transformers, batch 32.
     import numpy as np
     CACHE.mkdir(parents=True, exist_ok=True)
     worst = 0.0
-    for w in workloads:
-        got = {}
-        for e in engines:
-            path = CACHE / f"check_{e.kind}_{w}.npy"
-            e.ask(op="save", workload=w, batch=32, path=str(path))
-            got[e.kind] = np.load(path)
-        d = float(np.abs(got["st"] - got["ort"]).max())
-        worst = max(worst, d)
-        print(f"check {w}: max |onnxruntime - sentence-transformers| = {d:.3g} over "
-              f"{got['st'].shape[0]} texts x {got['st'].shape[1]}")
-    print(f"ONNX check: max difference {worst:.3g} ({'within' if worst <= 1e-5 else 'ABOVE'} 1e-5)")
+    kinds = {e.kind: e for e in engines}
+    if "st" in kinds and "ort" in kinds:
+        for w in workloads:
+            got = {}
+            for k in ("st", "ort"):
+                path = CACHE / f"check_{k}_{w}.npy"
+                kinds[k].ask(op="save", workload=w, batch=32, path=str(path))
+                got[k] = np.load(path)
+            d = float(np.abs(got["st"] - got["ort"]).max())
+            worst = max(worst, d)
+            print(f"check {w}: max |onnxruntime - sentence-transformers| = {d:.3g} over "
+                  f"{got['st'].shape[0]} texts x {got['st'].shape[1]}")
+        print(f"ONNX check: max difference {worst:.3g} "
+              f"({'within' if worst <= 1e-5 else 'ABOVE'} 1e-5)")
 
-    if args.ours:
-        engines.append(Ours(args.ours))
+    for i, cmd in enumerate(args.ours):
+        engines.append(Ours(cmd, i))
     names = {e.kind: PEERS.get(e.kind, "embedkit") for e in engines}
     results = []
     for w in workloads:
@@ -375,12 +424,32 @@ def main():
             line = ", ".join(f"{names[k]} {max(v):.1f} ({min(v):.1f}..{max(v):.1f})"
                              for k, v in runs.items())
             print(f"  {w} batch {b}: {line}", flush=True)
-    if args.ours:
-        names["ours"] = engines[-1].name
+    for e in engines:
+        if isinstance(e, Ours):
+            names[e.kind] = e.name
+
+    # Accuracy: each engine's embeddings of the 2,084 test texts (batch 32) against
+    # sentence-transformers' fp32 ones (tests/text/data/minilm_reference.npy).
+    reference = np.load(ACCURACY_REFERENCE)
+    accuracy = {}
+    for e in engines:
+        path = CACHE / f"accuracy_{e.kind}.npy"
+        if isinstance(e, Ours):
+            e.save(path)
+        else:
+            e.ask(op="save", workload="accuracy", batch=32, path=str(path))
+        got = np.load(path).astype(np.float64)
+        ref = reference.astype(np.float64)
+        cos = (got * ref).sum(1) / np.maximum(
+            np.linalg.norm(got, axis=1) * np.linalg.norm(ref, axis=1), 1e-30)
+        accuracy[e.kind] = {"worst": float(cos.min()), "mean": float(cos.mean()),
+                            "p001": float(np.quantile(cos, 0.001))}
     peaks = {e.kind: e.close() for e in engines}
 
     kinds = [e.kind for e in engines]
-    pairs = ([("ours", "st"), ("ours", "ort")] if args.ours else []) + [("ort", "st")]
+    ours = [k for k in kinds if k.startswith("ours")]
+    pairs = [(o, p) for o in ours for p in kinds if not p.startswith("ours")] + \
+        ([("ort", "st")] if "st" in kinds and "ort" in kinds else [])
     head = ["workload", "batch"] + [f"{names[k]} texts/s" for k in kinds] + \
         [f"{names[a]}/{names[b]}" for a, b in pairs]
     rows = []
@@ -394,6 +463,12 @@ def main():
     print("|" + "|".join("-" * (wd + 2) for wd in widths) + "|")
     for r in rows:
         print("| " + " | ".join(c.rjust(wd) for c, wd in zip(r, widths)) + " |")
+    print(f"\nCosine to sentence-transformers fp32 over the {reference.shape[0]} texts of "
+          f"{ACCURACY_TEXTS.relative_to(ROOT)} (batch 32):")
+    for k in kinds:
+        a = accuracy[k]
+        print(f"  {names[k]}: worst {a['worst']:.5f}, 0.1 % quantile {a['p001']:.5f}, "
+              f"mean {a['mean']:.6f}")
     print("\nPeak RSS: " + ", ".join(f"{names[k]} {peaks[k] / 1024:.0f} MB" for k in kinds))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -401,7 +476,7 @@ def main():
             "cpu": cpu_model(), "affinity": cpus, "onnx_max_diff": worst,
             "engines": {k: names[k] for k in kinds},
             "info": {e.kind: e.info for e in engines if hasattr(e, "info")},
-            "peak_rss_kb": peaks, "results": results}, indent=1) + "\n")
+            "peak_rss_kb": peaks, "accuracy": accuracy, "results": results}, indent=1) + "\n")
         print(f"wrote {args.json}")
 
 

@@ -18,13 +18,16 @@
 
 namespace example {
 
-/// Adds --model, --threads and --batch.
+/// Adds --model, --threads, --batch and --precision.
 inline void add_model_flags(Flags& flags) {
     flags.add("--model", "",
               "sentence-transformers model folder (default: $EMBEDKIT_MODEL_DIR, else "
               "models/all-MiniLM-L6-v2)");
     flags.add("--threads", "1", "threads for encoding (0: all cores)");
     flags.add("--batch", "32", "texts per forward pass");
+    flags.add("--precision", "fp32",
+              "number format of the linear layers: fp32 (exact), bf16 or int8 (faster; see "
+              "README, Precision modes)");
 }
 
 /// The model folder: --model, else $EMBEDKIT_MODEL_DIR, else models/all-MiniLM-L6-v2.
@@ -51,6 +54,7 @@ inline ek::text::SentenceEncoder load_encoder(const Flags& flags) {
     o.threads = threads == 0 ? static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))
                              : static_cast<int>(threads);
     o.batch_size = static_cast<std::size_t>(flags.integer("--batch", 1, 1 << 20));
+    o.precision = ek::linalg::parse_precision(flags.str("--precision"));
     return ek::text::SentenceEncoder::load(find_model(flags), o);
 }
 

@@ -23,6 +23,7 @@
 #include "distance/pairwise.hpp"
 #include "distance/topk.hpp"
 
+#include "linalg/gemm.hpp"
 #include "linalg/packed_linear.hpp"
 
 #include "data/pairs.hpp"

@@ -351,6 +351,13 @@ TEST_CASE("errors table: sentence encoder, encode and options") {
     EMBEDKIT_ERROR_ROW("ENC-37", embedkit::ArgumentError,
                        "embedkit::text::SentenceEncoder: max_seq_length must be at least 2",
                        text::SentenceEncoder(small, enc.encoder(), one));
+    text::EncoderOptions int8;
+    int8.precision = embedkit::linalg::Precision::int8;
+    EMBEDKIT_ERROR_ROW(
+        "ENC-38", embedkit::ArgumentError,
+        "embedkit::text::SentenceEncoder: options ask for precision int8, the "
+        "encoder was packed in fp32",
+        text::SentenceEncoder(enc.tokenizer(), enc.encoder(), enc.sentence_config(), int8));
 }
 
 TEST_CASE("errors table: BERT encoder") {
@@ -420,4 +427,8 @@ TEST_CASE("errors table: packed linear layer") {
     EMBEDKIT_ERROR_ROW("LIN-03", embedkit::ArgumentError,
                        "embedkit::linalg::PackedLinear::apply: x and y must be different matrices",
                        lin.apply(xy, xy));
+    EMBEDKIT_ERROR_ROW("LIN-04", embedkit::ArgumentError,
+                       "embedkit::linalg::parse_precision: unknown precision 'fp16' (fp32, bf16 "
+                       "or int8)",
+                       embedkit::linalg::parse_precision("fp16"));
 }

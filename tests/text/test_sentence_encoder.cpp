@@ -210,3 +210,49 @@ TEST_CASE("sentence encoder: all-MiniLM-L6-v2 matches sentence-transformers on 2
     CHECK(a.min_cosine >= 0.99999);
     MESSAGE("all-MiniLM-L6-v2: max |difference| ", a.max_abs, ", min cosine ", a.min_cosine);
 }
+
+TEST_CASE("sentence encoder: bf16 and int8 stay close to the float model on 2,084 sentences") {
+    // The bars of the precision modes (README, "Precision modes"): the worst cosine over all
+    // 2,084 texts to the sentence-transformers embedding, at the active level with this CPU's
+    // kernels; then on 120 texts at every level (forced), which at levels without
+    // AVX-512 BF16 / VNNI runs the decoded float path.
+    const std::string dir = embedkit_test::minilm_dir_or_skip();
+    if (dir.empty()) return;
+    const std::vector<std::string> texts = lines_of(data_dir + "/minilm_sentences.txt");
+    const RowMatrixF ref = ek::io::read_npy<float>(data_dir + "/minilm_reference.npy");
+    const std::vector<std::string> some(texts.begin(), texts.begin() + 120);
+    for (const ek::linalg::Precision p :
+         {ek::linalg::Precision::bf16, ek::linalg::Precision::int8}) {
+        const double bar = p == ek::linalg::Precision::bf16 ? 0.9999 : 0.995;
+        EncoderOptions o;
+        o.threads = 2;
+        o.precision = p;
+        const SentenceEncoder enc = SentenceEncoder::load(dir, o);
+        CHECK(enc.encoder().precision() == p);
+        const Agreement a = compare(enc.encode(texts), ref);
+        INFO(std::string(ek::linalg::precision_name(p)), ": min cosine ", a.min_cosine);
+        CHECK(a.min_cosine >= bar);
+        MESSAGE(std::string(ek::linalg::precision_name(p)), " at ",
+                std::string(ek::simd::level_name(ek::simd::active())), ": min cosine ",
+                a.min_cosine, " over 2,084 texts");
+        for (const ek::simd::Level level : ek::simd::supported()) {
+            const ek::simd::Scoped forced(level);
+            INFO("level ", std::string(ek::simd::level_name(level)));
+            const Agreement b = compare(enc.encode(some), ref.topRows(120));
+            CHECK(b.min_cosine >= bar);
+        }
+    }
+}
+
+TEST_CASE("sentence encoder: options and encoder must agree on the precision") {
+    const std::string dir = data_dir + "/tiny/mean_norm";
+    EncoderOptions o;
+    o.precision = ek::linalg::Precision::int8;
+    const SentenceEncoder enc = SentenceEncoder::load(dir, o);
+    CHECK(enc.encoder().precision() == ek::linalg::Precision::int8);
+    CHECK_THROWS_WITH_AS(
+        SentenceEncoder(enc.tokenizer(), enc.encoder(), enc.sentence_config(), EncoderOptions{}),
+        "embedkit::text::SentenceEncoder: options ask for precision fp32, the encoder was packed "
+        "in int8",
+        ek::ArgumentError);
+}

@@ -24,12 +24,15 @@
 #include "../core/types.hpp"
 #include "../distance/dispatch.hpp"
 #include "../distance/detail/panel_tile.hpp"
+#include "detail/low_precision.hpp"
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -38,6 +41,35 @@
 #endif
 
 namespace embedkit::linalg {
+
+/// The number format a PackedLinear computes in. fp32: float weights and activations, every
+/// output the same float chain at every level. bf16: weights and activations rounded to
+/// bfloat16, products summed in float. int8: weights as 8-bit codes with one scale per output
+/// and group of 64 inputs, activations quantised per row and group of 64 (8-bit codes with a
+/// scale and a zero point, computed on every call), integer sums scaled and summed in float.
+/// The layout and the quantisation rules: linalg/detail/low_precision.hpp.
+enum class Precision { fp32, bf16, int8 };
+
+/// "fp32", "bf16", "int8".
+inline const char* precision_name(Precision p) noexcept {
+    switch (p) {
+        case Precision::bf16:
+            return "bf16";
+        case Precision::int8:
+            return "int8";
+        case Precision::fp32:
+            break;
+    }
+    return "fp32";
+}
+
+/// The precision named `name` ("fp32", "bf16", "int8"); ArgumentError for another name.
+inline Precision parse_precision(const std::string& name) {
+    for (Precision p : {Precision::fp32, Precision::bf16, Precision::int8})
+        if (name == precision_name(p)) return p;
+    throw ArgumentError("embedkit::linalg::parse_precision: unknown precision '" + name +
+                        "' (fp32, bf16 or int8)");
+}
 
 namespace detail {
 
@@ -227,40 +259,103 @@ inline const PanelKernels& panel_kernels([[maybe_unused]] simd::Level level) noe
     return portable;
 }
 
+// y = x P + bias for `rows` rows of x through the fp32 kernels of `level`: `panels` holds
+// `count` consecutive panels ([k][16] floats each, as pack_panels writes them) of a layer with
+// `n` outputs, the first being its panel p0; bias has whole panels' values (zero-padded).
+inline void run_panels(simd::Level level, const float* panels, Eigen::Index k, Eigen::Index n,
+                       Eigen::Index p0, Eigen::Index count, const float* bias, const float* x,
+                       Eigen::Index rows, Eigen::Index ldx, float* y, Eigen::Index ldy) {
+    const PanelKernels& kern = panel_kernels(level);
+    const PairKernels& pairs = pair_kernels(level);
+    const Eigen::Index w = panel_width;
+    Eigen::Index p = 0;
+    if (pairs.rows[1] != nullptr) {
+        // AVX-512: two panels (32 outputs) and up to 12 rows a call; an odd last panel goes to
+        // the AVX2 kernel below (the same multiply-add chains).
+        for (; p + 1 < count && (p0 + p + 1) * w < n; p += 2) {
+            const float* panel = panels + p * w * k;
+            const Eigen::Index outs = std::min(2 * w, n - (p0 + p) * w);
+            for (Eigen::Index r = 0; r < rows; r += wide_rows) {
+                const Eigen::Index take = std::min(wide_rows, rows - r);
+                pairs.rows[take](x + r * ldx, ldx, panel, k, bias + (p0 + p) * w, outs,
+                                 y + r * ldy + (p0 + p) * w, ldy);
+            }
+        }
+    }
+    for (; p < count && (p0 + p) * w < n; ++p) {
+        const float* panel = panels + p * w * k;
+        const Eigen::Index outs = std::min(w, n - (p0 + p) * w);
+        for (Eigen::Index r = 0; r < rows; r += micro_rows) {
+            const Eigen::Index take = std::min(micro_rows, rows - r);
+            kern.rows[take](x + r * ldx, ldx, panel, k, bias + (p0 + p) * w, outs,
+                            y + r * ldy + (p0 + p) * w, ldy);
+        }
+    }
+}
+
 }  // namespace detail
 
 /// A linear layer's weight [out, in] (PyTorch's layout: row-major, one row per output) and
-/// bias, packed for apply(). Immutable after construction; apply() is const and thread-safe.
+/// bias, packed for apply() in the precision asked for. Immutable after construction; apply()
+/// is const and thread-safe.
 class PackedLinear {
 public:
     PackedLinear() = default;
 
-    /// Packs `weight` ([out, in], row-major) and `bias` (out values). Throws DimensionError if
-    /// the bias has another length than weight.rows().
-    PackedLinear(const RowMatrixF& weight, const VectorF& bias)
-        : in_(weight.cols()), out_(weight.rows()) {
+    /// Packs `weight` ([out, in], row-major) and `bias` (out values) in `precision` (bf16 and
+    /// int8 round or quantise the weight once, here). Throws DimensionError if the bias has
+    /// another length than weight.rows().
+    PackedLinear(const RowMatrixF& weight, const VectorF& bias,
+                 Precision precision = Precision::fp32)
+        : in_(weight.cols()), out_(weight.rows()), precision_(precision) {
         if (bias.size() != weight.rows())
             throw DimensionError("embedkit::linalg::PackedLinear: the bias has " +
                                  std::to_string(bias.size()) + " values, the weight " +
                                  std::to_string(weight.rows()) + " rows");
-        const Eigen::Index w = detail::panel_width;
-        const Eigen::Index panels = (out_ + w - 1) / w;
-        packed_.assign(static_cast<std::size_t>(panels * w * in_), 0.0f);
-        bias_.assign(static_cast<std::size_t>(panels * w), 0.0f);
+        const Eigen::Index np = detail::padded_outputs(out_);
+        bias_.assign(static_cast<std::size_t>(np), 0.0f);
         for (Eigen::Index o = 0; o < out_; ++o) bias_[static_cast<std::size_t>(o)] = bias(o);
-        embedkit::detail::pack_panels(weight.data(), out_, in_, in_, packed_.data());
+        switch (precision_) {
+            case Precision::fp32:
+                packed_.assign(static_cast<std::size_t>(np * in_), 0.0f);
+                embedkit::detail::pack_panels(weight.data(), out_, in_, in_, packed_.data());
+                break;
+            case Precision::bf16:
+                words_.resize(static_cast<std::size_t>(np * detail::bf16_words(in_)));
+                detail::pack_bf16(weight.data(), out_, in_, in_, words_.data());
+                break;
+            case Precision::int8: {
+                const Eigen::Index groups = detail::int8_groups(in_);
+                codes_.resize(static_cast<std::size_t>(np * groups * detail::int8_group));
+                qscale_.resize(static_cast<std::size_t>(np * groups));
+                qsum_.resize(static_cast<std::size_t>(np * groups));
+                detail::pack_int8(weight.data(), out_, in_, in_, codes_.data(), qscale_.data(),
+                                  qsum_.data());
+                break;
+            }
+        }
     }
 
     Eigen::Index in() const noexcept { return in_; }
     Eigen::Index out() const noexcept { return out_; }
+    Precision precision() const noexcept { return precision_; }
+    /// Bytes of packed weights, scales and bias held.
+    std::size_t bytes() const noexcept {
+        return packed_.size() * sizeof(float) + words_.size() * sizeof(std::uint32_t) +
+               codes_.size() + (qscale_.size() + qsum_.size() + bias_.size()) * sizeof(float);
+    }
 
-    /// The weight as given, unpacked: [out, in] row-major.
+    /// The weight the layer computes with, unpacked: [out, in] row-major. In fp32 the weight
+    /// as given; in bf16 and int8 its rounded or quantised values (code x scale).
     RowMatrixF weight() const {
         RowMatrixF m(out_, in_);
         const Eigen::Index w = detail::panel_width;
-        for (Eigen::Index o = 0; o < out_; ++o)
-            for (Eigen::Index k = 0; k < in_; ++k)
-                m(o, k) = packed_[static_cast<std::size_t>((o / w) * w * in_ + k * w + o % w)];
+        std::vector<float> panel(static_cast<std::size_t>(in_ * w));
+        for (Eigen::Index p = 0; p * w < out_; ++p) {
+            const float* src = panel_floats(p, panel.data());
+            for (Eigen::Index o = p * w; o < std::min(out_, (p + 1) * w); ++o)
+                for (Eigen::Index k = 0; k < in_; ++k) m(o, k) = src[k * w + o % w];
+        }
         return m;
     }
     /// The bias as given.
@@ -268,44 +363,33 @@ public:
 
     /// y = x W^T + b for `rows` rows: x is rows x in() floats with row stride ldx >= in(), y
     /// rows x out() with row stride ldy >= out(); any alignment; x and y must not overlap. No
-    /// checks (see the Eigen overload); the kernel is the one of embedkit::simd's active
-    /// level (AVX-512 over pairs of panels at avx512, AVX2+FMA at avx2 and for an odd last
-    /// panel, the portable kernel otherwise).
+    /// checks (see the Eigen overload); the kernels are those of embedkit::simd's active level
+    /// and this CPU's features (see apply_using).
     void apply(const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
                Eigen::Index ldy) const {
-        const simd::Level level = simd::active();
-        const detail::PanelKernels& kern = detail::panel_kernels(level);
-        const detail::PairKernels& pairs = detail::pair_kernels(level);
-        const Eigen::Index w = detail::panel_width;
-        const Eigen::Index mr = detail::micro_rows;
-        const Eigen::Index block = detail::block_rows(in_);
-        for (Eigen::Index r0 = 0; r0 < rows; r0 += block) {
-            const Eigen::Index r1 = std::min(rows, r0 + block);
-            Eigen::Index p = 0;
-            if (pairs.rows[1] != nullptr) {
-                // AVX-512: two panels (32 outputs) and up to 12 rows a call; an odd last panel
-                // goes to the AVX2 kernel below (the same multiply-add chains).
-                for (; (p + 1) * w < out_; p += 2) {
-                    const float* panel = packed_.data() + p * w * in_;
-                    const float* b = bias_.data() + p * w;
-                    const Eigen::Index n = std::min(2 * w, out_ - p * w);
-                    for (Eigen::Index r = r0; r < r1; r += detail::wide_rows) {
-                        const Eigen::Index take = std::min(detail::wide_rows, r1 - r);
-                        pairs.rows[take](x + r * ldx, ldx, panel, in_, b, n, y + r * ldy + p * w,
-                                         ldy);
-                    }
-                }
-            }
-            for (; p * w < out_; ++p) {
-                const float* panel = packed_.data() + p * w * in_;
-                const float* b = bias_.data() + p * w;
-                const Eigen::Index n = std::min(w, out_ - p * w);
-                for (Eigen::Index r = r0; r < r1; r += mr) {
-                    const Eigen::Index take = std::min(mr, r1 - r);
-                    kern.rows[take](x + r * ldx, ldx, panel, in_, b, n, y + r * ldy + p * w, ldy);
-                }
-            }
+        apply_using(simd::active(), cpu_features(), x, rows, ldx, y, ldy);
+    }
+
+    /// apply() with the kernels that `level` and `features` select, for tests and benchmarks
+    /// (both must be what this CPU has: no check). fp32: AVX-512 over pairs of panels at
+    /// avx512, AVX2+FMA at avx2 and for an odd last panel, the portable kernel otherwise.
+    /// bf16 and int8: the AVX-512 BF16 or AVX-512 VNNI kernel at avx512 when `features` has
+    /// it; otherwise activations and weights are decoded to float (the rounded or quantised
+    /// values) and run through the fp32 kernels of the level. In int8 a row of x holding NaN
+    /// or infinity gives a row of NaN.
+    void apply_using(simd::Level level, const CpuFeatures& features, const float* x,
+                     Eigen::Index rows, Eigen::Index ldx, float* y, Eigen::Index ldy) const {
+        if (rows <= 0 || out_ == 0) return;
+#if EMBEDKIT_ARCH_X86
+        if (level == simd::Level::avx512) {
+            if (precision_ == Precision::bf16 && features.avx512bf16)
+                return apply_bf16_avx512(x, rows, ldx, y, ldy);
+            if (precision_ == Precision::int8 && features.avx512vnni)
+                return apply_int8_avx512(x, rows, ldx, y, ldy);
         }
+#endif
+        if (precision_ == Precision::fp32) return apply_float(level, x, rows, ldx, y, ldy);
+        apply_decoded(level, x, rows, ldx, y, ldy);
     }
 
     /// y = x W^T + b (y is resized to x.rows() x out()). Throws DimensionError if x has
@@ -323,10 +407,202 @@ public:
     }
 
 private:
+    // Panel p (16 outputs) as floats [in][16]: the packed fp32 panel itself, or the bf16/int8
+    // one decoded into `scratch` (in x 16 floats).
+    const float* panel_floats(Eigen::Index p, float* scratch) const {
+        const Eigen::Index w = detail::panel_width;
+        switch (precision_) {
+            case Precision::fp32:
+                return packed_.data() + p * w * in_;
+            case Precision::bf16:
+                detail::bf16_panel_to_float(words_.data() + p * w * detail::bf16_words(in_), in_,
+                                            scratch);
+                return scratch;
+            case Precision::int8: {
+                const Eigen::Index groups = detail::int8_groups(in_);
+                detail::int8_panel_to_float(codes_.data() + p * w * groups * detail::int8_group,
+                                            qscale_.data() + p * groups * w, in_, scratch);
+                return scratch;
+            }
+        }
+        return scratch;
+    }
+
+    void float_panels(simd::Level level, const float* panels, Eigen::Index p0, Eigen::Index count,
+                      const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
+                      Eigen::Index ldy) const {
+        detail::run_panels(level, panels, in_, out_, p0, count, bias_.data(), x, rows, ldx, y, ldy);
+    }
+
+    void apply_float(simd::Level level, const float* x, Eigen::Index rows, Eigen::Index ldx,
+                     float* y, Eigen::Index ldy) const {
+        const Eigen::Index panels = (out_ + detail::panel_width - 1) / detail::panel_width;
+        const Eigen::Index block = detail::block_rows(in_);
+        for (Eigen::Index r0 = 0; r0 < rows; r0 += block)
+            float_panels(level, packed_.data(), 0, panels, x + r0 * ldx, std::min(block, rows - r0),
+                         ldx, y + r0 * ldy, ldy);
+    }
+
+    // bf16 or int8 at a level without their kernel: each block of rows decoded to the float
+    // values it stands for, each pair of panels decoded, the fp32 kernels.
+    void apply_decoded(simd::Level level, const float* x, Eigen::Index rows, Eigen::Index ldx,
+                       float* y, Eigen::Index ldy) const {
+        const Eigen::Index w = detail::panel_width;
+        // Rows per block: a pair of panels is decoded once per block, so blocks are longer
+        // than the fp32 path's (x's decoded block, 512 KiB, still fits a core's L2 here).
+        const Eigen::Index block = std::max(
+            detail::micro_rows * 2, 512 * 1024 / static_cast<Eigen::Index>(sizeof(float)) /
+                                        std::max<Eigen::Index>(in_, 1) / (detail::micro_rows * 2) *
+                                        (detail::micro_rows * 2));
+        const Eigen::Index groups = detail::int8_groups(in_);
+        thread_local std::vector<float> xs, ws, qs;
+        thread_local std::vector<std::uint8_t> codes, bad;
+        xs.resize(static_cast<std::size_t>(block * in_));
+        ws.resize(static_cast<std::size_t>(2 * w * in_));
+        if (precision_ == Precision::int8) {
+            codes.resize(static_cast<std::size_t>(groups * detail::int8_group));
+            qs.resize(static_cast<std::size_t>(2 * groups));
+            bad.resize(static_cast<std::size_t>(block));
+        }
+        for (Eigen::Index r0 = 0; r0 < rows; r0 += block) {
+            const Eigen::Index r1 = std::min(rows, r0 + block);
+            for (Eigen::Index r = r0; r < r1; ++r) {
+                float* dst = xs.data() + (r - r0) * in_;
+                if (precision_ == Precision::bf16) {
+                    for (Eigen::Index k = 0; k < in_; ++k)
+                        dst[k] = embedkit::detail::bf16_bits_to_float(
+                            embedkit::detail::float_to_bf16_bits(x[r * ldx + k]));
+                } else {
+                    bad[static_cast<std::size_t>(r - r0)] = !detail::quantize_row_int8(
+                        x + r * ldx, in_, codes.data(), qs.data(), qs.data() + groups);
+                    detail::int8_row_to_float(codes.data(), qs.data(), qs.data() + groups, in_,
+                                              dst);
+                }
+            }
+            for (Eigen::Index p = 0; p * w < out_; p += 2) {
+                panel_floats(p, ws.data());
+                const Eigen::Index count = (p + 1) * w < out_ ? 2 : 1;
+                if (count == 2) panel_floats(p + 1, ws.data() + w * in_);
+                float_panels(level, ws.data(), p, count, xs.data(), r1 - r0, in_, y + r0 * ldy,
+                             ldy);
+            }
+            if (precision_ == Precision::int8)
+                mark_bad_rows(bad.data(), r1 - r0, y + r0 * ldy, ldy);
+        }
+    }
+
+    // Rows of y whose x held NaN or infinity (int8): NaN.
+    void mark_bad_rows(const std::uint8_t* bad, Eigen::Index rows, float* y,
+                       Eigen::Index ldy) const {
+        for (Eigen::Index r = 0; r < rows; ++r)
+            if (bad[r])
+                std::fill(y + r * ldy, y + r * ldy + out_, std::numeric_limits<float>::quiet_NaN());
+    }
+
+#if EMBEDKIT_ARCH_X86
+    void apply_bf16_avx512(const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
+                           Eigen::Index ldy) const {
+        const Eigen::Index words = detail::bf16_words(in_);
+        const Eigen::Index np = detail::padded_outputs(out_);
+        const Eigen::Index mr = 12;
+        const Eigen::Index block =
+            std::max(mr, 160 * 1024 / (4 * std::max<Eigen::Index>(words, 1)) / mr * mr);
+        thread_local std::vector<std::uint32_t> xs;
+        xs.resize(static_cast<std::size_t>(block * words));
+        using Tile =
+            void (*)(const std::uint32_t*, Eigen::Index, const std::uint32_t*, const std::uint32_t*,
+                     Eigen::Index, const float*, Eigen::Index, float*, Eigen::Index) noexcept;
+        static constexpr Tile tiles[13] = {nullptr,
+                                           &detail::bf16_tile512<1>,
+                                           &detail::bf16_tile512<2>,
+                                           &detail::bf16_tile512<3>,
+                                           &detail::bf16_tile512<4>,
+                                           &detail::bf16_tile512<5>,
+                                           &detail::bf16_tile512<6>,
+                                           &detail::bf16_tile512<7>,
+                                           &detail::bf16_tile512<8>,
+                                           &detail::bf16_tile512<9>,
+                                           &detail::bf16_tile512<10>,
+                                           &detail::bf16_tile512<11>,
+                                           &detail::bf16_tile512<12>};
+        for (Eigen::Index r0 = 0; r0 < rows; r0 += block) {
+            const Eigen::Index r1 = std::min(rows, r0 + block);
+            detail::rows_to_bf16_avx512(x + r0 * ldx, r1 - r0, in_, ldx, xs.data(), words);
+            for (Eigen::Index o = 0; o < np; o += detail::q_pair) {
+                const std::uint32_t* p0 = words_.data() + o * words;
+                const Eigen::Index n = std::min(detail::q_pair, out_ - o);
+                if (n <= 0) break;
+                for (Eigen::Index r = r0; r < r1; r += mr) {
+                    const Eigen::Index take = std::min(mr, r1 - r);
+                    tiles[take](xs.data() + (r - r0) * words, words, p0,
+                                p0 + detail::q_panel * words, words, bias_.data() + o, n,
+                                y + r * ldy + o, ldy);
+                }
+            }
+        }
+    }
+
+    void apply_int8_avx512(const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
+                           Eigen::Index ldy) const {
+        const Eigen::Index groups = detail::int8_groups(in_);
+        const Eigen::Index kp = groups * detail::int8_group;
+        const Eigen::Index np = detail::padded_outputs(out_);
+        const Eigen::Index mr = 6;
+        const Eigen::Index block = std::max(mr, 160 * 1024 / kp / mr * mr);
+        thread_local std::vector<std::uint8_t> us, bad;
+        thread_local std::vector<float> scales, zeros;
+        us.resize(static_cast<std::size_t>(block * kp));
+        bad.resize(static_cast<std::size_t>(block));
+        scales.resize(static_cast<std::size_t>(block * groups));
+        zeros.resize(static_cast<std::size_t>(block * groups));
+        using Tile = void (*)(const std::uint8_t*, Eigen::Index, const float*, const float*,
+                              Eigen::Index, const std::int8_t*, const std::int8_t*, const float*,
+                              const float*, const float*, const float*, const float*, Eigen::Index,
+                              float*, Eigen::Index) noexcept;
+        static constexpr Tile tiles[7] = {nullptr,
+                                          &detail::int8_tile512<1>,
+                                          &detail::int8_tile512<2>,
+                                          &detail::int8_tile512<3>,
+                                          &detail::int8_tile512<4>,
+                                          &detail::int8_tile512<5>,
+                                          &detail::int8_tile512<6>};
+        const Eigen::Index w = detail::q_panel;
+        for (Eigen::Index r0 = 0; r0 < rows; r0 += block) {
+            const Eigen::Index r1 = std::min(rows, r0 + block);
+            for (Eigen::Index r = r0; r < r1; ++r) {
+                const Eigen::Index i = r - r0;
+                bad[static_cast<std::size_t>(i)] = !detail::quantize_row_int8_avx512(
+                    x + r * ldx, in_, us.data() + i * kp, scales.data() + i * groups,
+                    zeros.data() + i * groups);
+            }
+            for (Eigen::Index o = 0; o < np; o += detail::q_pair) {
+                const Eigen::Index n = std::min(detail::q_pair, out_ - o);
+                if (n <= 0) break;
+                const std::int8_t* p0 = codes_.data() + o * kp;
+                const float* ws0 = qscale_.data() + o * groups;
+                const float* cs0 = qsum_.data() + o * groups;
+                for (Eigen::Index r = r0; r < r1; r += mr) {
+                    const Eigen::Index take = std::min(mr, r1 - r);
+                    const Eigen::Index i = r - r0;
+                    tiles[take](us.data() + i * kp, kp, scales.data() + i * groups,
+                                zeros.data() + i * groups, groups, p0, p0 + w * kp, ws0,
+                                ws0 + w * groups, cs0, cs0 + w * groups, bias_.data() + o, n,
+                                y + r * ldy + o, ldy);
+                }
+            }
+            mark_bad_rows(bad.data(), r1 - r0, y + r0 * ldy, ldy);
+        }
+    }
+#endif
+
     Eigen::Index in_ = 0;
     Eigen::Index out_ = 0;
-    std::vector<float> packed_;  // panels, see the header comment
-    std::vector<float> bias_;    // out() values, zero-padded to whole panels
+    Precision precision_ = Precision::fp32;
+    std::vector<float> packed_;         // fp32: panels, see the header comment
+    std::vector<std::uint32_t> words_;  // bf16: panels of bf16 pairs (detail/low_precision.hpp)
+    std::vector<std::int8_t> codes_;    // int8: panels of codes
+    std::vector<float> qscale_, qsum_;  // int8: per panel, group and output: scale, code sum
+    std::vector<float> bias_;           // out() values, zero-padded to whole pairs of panels
 };
 
 }  // namespace embedkit::linalg

@@ -4,6 +4,7 @@
 
 #include "../core/error.hpp"
 #include "../core/types.hpp"
+#include "../linalg/gemm.hpp"
 #include "../linalg/packed_linear.hpp"
 
 #include <Eigen/Core>
@@ -205,18 +206,23 @@ struct BertWorkspace {
 /// BertWorkspace.
 class BertEncoder {
 public:
-    /// Checks, then packs the linear layers' weights for linalg::PackedLinear (the unpacked
-    /// copies are released, so the encoder holds each weight once).
-    BertEncoder(BertConfig config, BertWeights weights)
-        : config_(config), weights_(std::move(weights)) {
+    /// Checks, then packs the linear layers' weights for linalg::PackedLinear in `precision`
+    /// (the unpacked copies are released, so the encoder holds each weight once). fp32 is the
+    /// model as given; bf16 and int8 round or quantise the weights of the linear layers and
+    /// their inputs on every pass (embeddings, LayerNorm, attention, softmax and GELU stay in
+    /// float).
+    BertEncoder(BertConfig config, BertWeights weights,
+                linalg::Precision precision = linalg::Precision::fp32)
+        : config_(config), weights_(std::move(weights)), precision_(precision) {
         check();
         for (BertLayerWeights& l : weights_.layers) {
             PackedLayer p;
-            p.qkv = linalg::PackedLinear(l.qkv_weight, l.qkv_bias);
+            p.qkv = linalg::PackedLinear(l.qkv_weight, l.qkv_bias, precision);
             p.attention_output =
-                linalg::PackedLinear(l.attention_output_weight, l.attention_output_bias);
-            p.intermediate = linalg::PackedLinear(l.intermediate_weight, l.intermediate_bias);
-            p.output = linalg::PackedLinear(l.output_weight, l.output_bias);
+                linalg::PackedLinear(l.attention_output_weight, l.attention_output_bias, precision);
+            p.intermediate =
+                linalg::PackedLinear(l.intermediate_weight, l.intermediate_bias, precision);
+            p.output = linalg::PackedLinear(l.output_weight, l.output_bias, precision);
             packed_.push_back(std::move(p));
             for (RowMatrixF* m : {&l.qkv_weight, &l.attention_output_weight, &l.intermediate_weight,
                                   &l.output_weight})
@@ -228,7 +234,17 @@ public:
     }
 
     const BertConfig& config() const noexcept { return config_; }
-    /// A copy of the weights as given (the linear layers unpacked again).
+    linalg::Precision precision() const noexcept { return precision_; }
+    /// Bytes held by the packed linear layers.
+    std::size_t packed_bytes() const noexcept {
+        std::size_t n = 0;
+        for (const PackedLayer& p : packed_)
+            n += p.qkv.bytes() + p.attention_output.bytes() + p.intermediate.bytes() +
+                 p.output.bytes();
+        return n;
+    }
+    /// A copy of the weights (the linear layers unpacked again: as given in fp32, their
+    /// rounded or quantised values in bf16 and int8).
     BertWeights weights() const {
         BertWeights w = weights_;
         for (std::size_t i = 0; i < w.layers.size(); ++i) {
@@ -349,11 +365,11 @@ private:
     }
 
     // Each sequence's query/key/value rows are copied into buffers of their own first, so the
-    // small products and the softmax (whose vectorisation in Eigen depends on where a row
-    // starts in memory) see the same addresses modulo alignment whichever batch the sequence
-    // is in.
+    // softmax (whose vectorisation in Eigen depends on where a row starts in memory) sees the
+    // same addresses modulo alignment whichever batch the sequence is in. The two products
+    // per head run through linalg::gemm (the run-time dispatched kernels; each score and
+    // context value is one multiply-add chain, whatever the sequence's neighbours).
     void attention(const PackedTokens& batch, BertWorkspace& ws) const {
-        using Block = Eigen::Block<RowMatrixF, Eigen::Dynamic, Eigen::Dynamic>;
         const Eigen::Index h = config_.hidden_size;
         const Eigen::Index d = config_.head_size();
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -364,18 +380,20 @@ private:
             ws.sequence_qkv = ws.qkv.middleRows(b, len);
             ws.sequence_context.resize(len, h);
             ws.scores.resize(len, len);
+            const float* qkv = ws.sequence_qkv.data();
             for (Eigen::Index head = 0; head < config_.num_heads; ++head) {
-                const Block q = ws.sequence_qkv.block(0, head * d, len, d);
-                const Block k = ws.sequence_qkv.block(0, h + head * d, len, d);
-                const Block v = ws.sequence_qkv.block(0, 2 * h + head * d, len, d);
-                ws.scores.noalias() = q * k.transpose();
+                // scores = q k^T, q and k: [len, d] column blocks of the [len, 3H] rows.
+                linalg::gemm(len, len, d, qkv + head * d, 3 * h, qkv + h + head * d, 3 * h, true,
+                             ws.scores.data(), len);
                 for (Eigen::Index i = 0; i < len; ++i) {
                     auto row = ws.scores.row(i).array();
                     row *= scale;
                     row = (row - row.maxCoeff()).exp();
                     row /= row.sum();
                 }
-                ws.sequence_context.block(0, head * d, len, d).noalias() = ws.scores * v;
+                // context = scores v, v: [len, d].
+                linalg::gemm(len, d, len, ws.scores.data(), len, qkv + 2 * h + head * d, 3 * h,
+                             false, ws.sequence_context.data() + head * d, h);
             }
             ws.context.middleRows(b, len) = ws.sequence_context;
         }
@@ -402,7 +420,9 @@ private:
     }
 
     BertConfig config_;
-    BertWeights weights_;  // the linear layers' matrices and biases are empty: see packed_
+    BertWeights weights_;
+    linalg::Precision precision_ =
+        linalg::Precision::fp32;  // the linear layers' matrices and biases are empty: see packed_
     std::vector<PackedLayer> packed_;
 };
 

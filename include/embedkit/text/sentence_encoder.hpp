@@ -62,6 +62,10 @@ struct EncoderOptions {
     /// about max_batch_tokens x (6 H + intermediate) floats (16 MB for all-MiniLM-L6-v2).
     std::size_t batch_size = 32;
     std::size_t max_batch_tokens = 1024;
+    /// The number format of the encoder's linear layers, chosen at load (the model file stays
+    /// as it is): fp32 (the model as given), bf16 or int8 (linalg::Precision; their accuracy
+    /// and speed: README, "Precision modes").
+    linalg::Precision precision = linalg::Precision::fp32;
 };
 
 /// Called after each forward pass with the texts done so far and the total, under a lock
@@ -196,6 +200,11 @@ private:
         if (options_.batch_size == 0 || options_.max_batch_tokens == 0)
             throw ArgumentError(std::string(func) +
                                 ": batch_size and max_batch_tokens must be at least 1");
+        if (options_.precision != encoder_.precision())
+            throw ArgumentError(std::string(func) + ": options ask for precision " +
+                                linalg::precision_name(options_.precision) +
+                                ", the encoder was packed in " +
+                                linalg::precision_name(encoder_.precision()));
     }
 
     template <class States, class Row>
@@ -599,7 +608,7 @@ inline SentenceEncoder SentenceEncoder::load(const std::string& folder, EncoderO
                            "the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
                                " tokens, but vocab_size is " + std::to_string(bert.vocab_size));
     files.push_back(weights_path);
-    BertEncoder encoder(bert, detail::model_weights(weights_path, bert));
+    BertEncoder encoder(bert, detail::model_weights(weights_path, bert), options.precision);
     SentenceEncoder out(std::move(tokenizer), std::move(encoder), sc, options);
     for (std::string& f : files)  // tokenizer_config.json is read twice
         if (std::find(out.files_.begin(), out.files_.end(), f) == out.files_.end())
