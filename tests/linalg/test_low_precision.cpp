@@ -1,6 +1,8 @@
 // linalg::PackedLinear in bf16 and int8: at every SIMD level this CPU supports and, at avx512,
 // with its BF16 and VNNI kernels each switched off in turn (the decoded float path), against a
-// long-double product of the rounded or quantised operands; the quantiser's rules; NaN rows.
+// long-double product of the rounded or quantised operands; the quantiser's rules; NaN rows;
+// linalg::gemm at every level.
+#include <embedkit/linalg/gemm.hpp>
 #include <embedkit/linalg/packed_linear.hpp>
 
 #include <doctest/doctest.h>
@@ -308,4 +310,43 @@ TEST_CASE("parse_precision: the three names, and a clear error for another") {
                          "embedkit::linalg::parse_precision: unknown precision 'fp16' (fp32, "
                          "bf16 or int8)",
                          embedkit::ArgumentError);
+}
+
+TEST_CASE("linalg::gemm: A B and A B^T at every level, against long double") {
+    std::mt19937 rng(21);
+    const long double u = std::ldexp(1.0L, -24);
+    for (const simd::Level level : simd::supported()) {
+        const simd::Scoped forced(level);
+        INFO("level ", std::string(simd::level_name(level)));
+        for (const bool transposed : {false, true})
+            for (Index m : {1, 5, 13, 40})
+                for (Index n : {1, 16, 17, 32, 33, 130})
+                    for (Index k : {0, 1, 7, 32, 129}) {
+                        INFO("m ", m, " n ", n, " k ", k, " transposed ", transposed);
+                        const Index lda = k + 2, ldb = (transposed ? k : n) + 3, ldc = n + 1;
+                        const RowMatrixF a = uniform(m, lda, rng);
+                        const RowMatrixF b = uniform(transposed ? n : k, ldb, rng);
+                        RowMatrixF c = RowMatrixF::Constant(m, ldc, -7.0f);
+                        embedkit::linalg::gemm(m, n, k, a.data(), lda, b.data(), ldb, transposed,
+                                               c.data(), ldc);
+                        int bad = 0;
+                        for (Index i = 0; i < m; ++i) {
+                            CHECK(c(i, n) == -7.0f);
+                            for (Index j = 0; j < n; ++j) {
+                                long double ref = 0, mag = 0;
+                                for (Index q = 0; q < k; ++q) {
+                                    const long double p = static_cast<long double>(a(i, q)) *
+                                                          (transposed ? b(j, q) : b(q, j));
+                                    ref += p;
+                                    mag += std::fabs(p);
+                                }
+                                if (!(std::fabs(c(i, j) - ref) <= (k + 1) * u * mag * 1.01L) &&
+                                    bad++ < 3)
+                                    FAIL_CHECK("c(", i, ", ", j, ") = ", c(i, j), ", reference ",
+                                               double(ref));
+                            }
+                        }
+                        CHECK(bad == 0);
+                    }
+    }
 }
