@@ -3,6 +3,10 @@
 // for M = 14 rows (one short sentence), 448 (a batch of 32 short ones) and 1024 (a pass of long
 // passages). Rows, one thread:
 //   packed/<level>  PackedLinear at each SIMD level this CPU has (forced)
+//   bf16/<kernel>, int8/<kernel>  PackedLinear in bf16 or int8 (GOPS: the same 2 M K N): at
+//                   avx512 with the BF16 / VNNI kernel when the CPU has it ("avx512+bf16",
+//                   "avx512+vnni"), and the decoded float path at each level (the speed of a CPU
+//                   without those instructions)
 //   eigen           Eigen's product x * W.transpose() plus the bias, at the build's own level
 //                   (what the encoder used before PackedLinear)
 //   openblas        sgemm_ (W^T x^T in column-major terms, beta 1 over rows of the bias), when
@@ -71,6 +75,32 @@ void register_shape(const Shape& s) {
                 set_counters(state, s);
             });
     }
+    const ek::CpuFeatures cpu = ek::cpu_features();
+    for (const ek::linalg::Precision prec :
+         {ek::linalg::Precision::bf16, ek::linalg::Precision::int8})
+        for (const ek::simd::Level level : ek::simd::supported())
+            for (const bool native : {false, true}) {
+                const bool has =
+                    prec == ek::linalg::Precision::bf16 ? cpu.avx512bf16 : cpu.avx512vnni;
+                if (native && (level != ek::simd::Level::avx512 || !has)) continue;
+                ek::CpuFeatures f = cpu;
+                if (!native) f.avx512bf16 = f.avx512vnni = false;
+                const std::string kernel =
+                    std::string(ek::simd::level_name(level)) +
+                    (native ? (prec == ek::linalg::Precision::bf16 ? "+bf16" : "+vnni") : "");
+                benchmark::RegisterBenchmark(
+                    (std::string(ek::linalg::precision_name(prec)) + "/" + kernel + tail).c_str(),
+                    [s, level, f, prec](benchmark::State& state) {
+                        Problem p(s);
+                        const ek::linalg::PackedLinear lin(p.w, p.b, prec);
+                        for (auto _ : state) {
+                            lin.apply_using(level, f, p.x.data(), s.m, s.k, p.y.data(), s.n);
+                            benchmark::DoNotOptimize(p.y.data());
+                            benchmark::ClobberMemory();
+                        }
+                        set_counters(state, s);
+                    });
+            }
     benchmark::RegisterBenchmark(("eigen" + tail).c_str(), [s](benchmark::State& state) {
         Problem p(s);
         for (auto _ : state) {
