@@ -27,7 +27,7 @@ namespace fs = std::filesystem;
 
 // What an index was made from: every file the encoder was loaded from (weights, vocabulary,
 // pooling and the other configs) and the passages file, by path, size and modification time,
-// and the number of passages. The index is reused only when all agree.
+// the number of passages and the encoder's precision. The index is reused only when all agree.
 std::string index_stamp(const ek::text::SentenceEncoder& encoder, const std::string& passages,
                         std::size_t rows) {
     std::ostringstream s;
@@ -41,6 +41,7 @@ std::string index_stamp(const ek::text::SentenceEncoder& encoder, const std::str
           << "." << st.st_mtim.tv_nsec << "\n";
     }
     s << "rows " << rows << "\n";
+    s << "precision " << ek::linalg::precision_name(encoder.encoder().precision()) << "\n";
     return s.str();
 }
 

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <string>
@@ -431,4 +432,11 @@ TEST_CASE("errors table: packed linear layer") {
                        "embedkit::linalg::parse_precision: unknown precision 'fp16' (fp32, bf16 "
                        "or int8)",
                        embedkit::linalg::parse_precision("fp16"));
+    embedkit::RowMatrixF inf = embedkit::RowMatrixF::Ones(3, 4);
+    inf(2, 1) = std::numeric_limits<float>::infinity();
+    EMBEDKIT_ERROR_ROW("LIN-05", embedkit::ArgumentError,
+                       "embedkit::linalg::PackedLinear: int8 needs finite weights; row 2 of the "
+                       "weight holds NaN or infinity",
+                       embedkit::linalg::PackedLinear(inf, embedkit::VectorF::Zero(3),
+                                                      embedkit::linalg::Precision::int8));
 }

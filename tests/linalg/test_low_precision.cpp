@@ -265,12 +265,39 @@ TEST_CASE("PackedLinear int8 and bf16: NaN and infinity in a row give NaN in tha
                     CHECK(y.row(i).array().isNaN().all());
                 } else if (i == 5) {
                     // int8: the whole row is NaN; bf16: inf times weights of both signs.
-                    CHECK(!y.row(i).array().isFinite().any());
+                    if (p == Precision::int8)
+                        CHECK(y.row(i).array().isNaN().all());
+                    else
+                        CHECK(!y.row(i).array().isFinite().any());
                 } else {
                     CHECK(y.row(i).array().isFinite().all());
                 }
             }
         }
+    }
+}
+
+TEST_CASE(
+    "PackedLinear int8: a row whose range overflows floats gives NaN, no inputs give the "
+    "bias") {
+    std::mt19937 rng(13);
+    const PackedLinear layer(uniform(20, 70, rng, 0.1f), uniform(20, 1, rng), Precision::int8);
+    RowMatrixF x = uniform(3, 70, rng);
+    x(1, 2) = 3e38f;  // max - min overflows to infinity: no scale fits
+    x(1, 9) = -3e38f;
+    const PackedLinear empty(RowMatrixF(5, 0), uniform(5, 1, rng), Precision::int8);
+    for (const Setting& s : settings()) {
+        INFO(s.name);
+        RowMatrixF y(3, 20);
+        layer.apply_using(s.level, s.features, x.data(), 3, 70, y.data(), 20);
+        CHECK(y.row(0).array().isFinite().all());
+        CHECK(y.row(1).array().isNaN().all());
+        CHECK(y.row(2).array().isFinite().all());
+        RowMatrixF e(2, 5);
+        const float none = 0.0f;
+        empty.apply_using(s.level, s.features, &none, 2, 0, e.data(), 5);
+        CHECK((e.row(0) - empty.bias().transpose()).cwiseAbs().maxCoeff() == 0.0f);
+        CHECK((e.row(1) - empty.bias().transpose()).cwiseAbs().maxCoeff() == 0.0f);
     }
 }
 
@@ -293,7 +320,8 @@ TEST_CASE("PackedLinear bf16 and int8: weight() gives the rounded weights, bytes
         }
     CHECK((bf.bias() - b).cwiseAbs().maxCoeff() == 0.0f);
     CHECK((q.bias() - b).cwiseAbs().maxCoeff() == 0.0f);
-    // Held bytes on an encoder shape: bf16 half of fp32, int8 a quarter plus an eighth (scales).
+    // Held bytes on an encoder shape: bf16 half of fp32, int8 a quarter plus 1/32 (a scale
+    // and a code sum per 64 codes).
     const RowMatrixF big = uniform(384, 1536, rng);
     const VectorF zb = VectorF::Zero(384);
     const PackedLinear big32(big, zb), big16(big, zb, Precision::bf16),

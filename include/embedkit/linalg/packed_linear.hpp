@@ -7,7 +7,8 @@
 // one core's FMA peak on the encoder's shapes here; this kernel packs the weights once and
 // follows embedkit::simd's run-time level like the distance kernels.
 //
-// Layout of the packed weights: the N outputs are cut into panels of 16; panel p holds, for
+// Layout of the packed fp32 weights (bf16 and int8: linalg/detail/low_precision.hpp): the N
+// outputs are cut into panels of 16; panel p holds, for
 // k = 0 .. K-1 in turn, the 16 values W[16p + j][k] (j = 0 .. 15), zero past N. The AVX2 kernel
 // (level avx2) takes 6 rows of x at a time against one panel: 12 accumulators of 8 floats; the
 // AVX-512 kernel (level avx512) 12 rows against two panels: 24 accumulators of 16 (an odd last
@@ -304,7 +305,8 @@ public:
 
     /// Packs `weight` ([out, in], row-major) and `bias` (out values) in `precision` (bf16 and
     /// int8 round or quantise the weight once, here). Throws DimensionError if the bias has
-    /// another length than weight.rows().
+    /// another length than weight.rows(), ArgumentError for int8 with a NaN or infinite weight
+    /// (its codes would stand for finite values).
     PackedLinear(const RowMatrixF& weight, const VectorF& bias,
                  Precision precision = Precision::fp32)
         : in_(weight.cols()), out_(weight.rows()), precision_(precision) {
@@ -325,6 +327,11 @@ public:
                 detail::pack_bf16(weight.data(), out_, in_, in_, words_.data());
                 break;
             case Precision::int8: {
+                for (Eigen::Index o = 0; o < out_; ++o)
+                    if (!weight.row(o).allFinite())
+                        throw ArgumentError(
+                            "embedkit::linalg::PackedLinear: int8 needs finite weights; row " +
+                            std::to_string(o) + " of the weight holds NaN or infinity");
                 const Eigen::Index groups = detail::int8_groups(in_);
                 codes_.resize(static_cast<std::size_t>(np * groups * detail::int8_group));
                 qscale_.resize(static_cast<std::size_t>(np * groups));
@@ -548,7 +555,8 @@ private:
         const Eigen::Index kp = groups * detail::int8_group;
         const Eigen::Index np = detail::padded_outputs(out_);
         const Eigen::Index mr = 6;
-        const Eigen::Index block = std::max(mr, 160 * 1024 / kp / mr * mr);
+        const Eigen::Index block =
+            std::max(mr, 160 * 1024 / std::max<Eigen::Index>(kp, 1) / mr * mr);
         thread_local std::vector<std::uint8_t> us, bad;
         thread_local std::vector<float> scales, zeros;
         us.resize(static_cast<std::size_t>(block * kp));

@@ -1,12 +1,15 @@
 // Dense (fully connected) layer y = act(x W + b) on row-major batches, products through GEMM.
 #pragma once
 
+#include "../linalg/gemm.hpp"
 #include "activation.hpp"
 #include "init.hpp"
 #include "layer.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace embedkit::nn {
@@ -30,9 +33,11 @@ struct DenseOptions {
 ///
 /// Shapes: input n x in, W in x out (row-major, row k = the weights leaving input k),
 /// b 1 x out, output n x out. Parameters are named "<prefix>weight" and "<prefix>bias".
-/// The products run through Eigen's GEMM (or BLAS under EIGEN_USE_BLAS), except that a mostly
-/// zero input (InputSparsity) takes a sparse path for the forward product and the weight
-/// gradient: gradients stay exact, only the zero terms are skipped.
+/// In float the products run through linalg::gemm and the sparse path through linalg's kernels,
+/// both at embedkit::simd's active level (AVX-512, AVX2+FMA or portable, whatever the build's
+/// -march); in double, or when the program defines EIGEN_USE_BLAS, through Eigen's GEMM (or
+/// BLAS). A mostly zero input (InputSparsity) takes a sparse path for the forward product and
+/// the weight gradient: gradients stay exact, only the zero terms are skipped.
 template <class Scalar = float>
 class Dense final : public Layer<Scalar> {
 public:
@@ -86,7 +91,7 @@ public:
             sparse_forward(csr_, input.rows(), output_);
         } else {
             profile::Scope phase(profile::Phase::gemm);
-            output_.noalias() = input * weight_;
+            product(input, weight_, output_);
         }
         profile::Scope phase(profile::Phase::activation);
         if (!sparse_) output_.rowwise() += bias_.row(0);
@@ -105,7 +110,7 @@ public:
             output.resize(input.rows(), weight_.cols());
             sparse_forward(csr, input.rows(), output);
         } else {
-            output.noalias() = input * weight_;
+            product(input, weight_, output);
             output.rowwise() += bias_.row(0);
         }
         apply_activation(options_.activation, output);
@@ -133,12 +138,12 @@ public:
         if (sparse_)
             sparse_weight_gradient(*delta);
         else
-            grad_weight_.noalias() = input_->transpose() * *delta;
+            product_at(*input_, *delta, grad_weight_);
         if (!need_input_grad) {
             grad_input_.resize(0, 0);
             return grad_input_;
         }
-        grad_input_.noalias() = *delta * weight_.transpose();
+        product_bt(*delta, weight_, grad_input_);
         return grad_input_;
     }
 
@@ -168,6 +173,42 @@ public:
 
 private:
     Dense(const Dense&) = default;
+
+#ifdef EIGEN_USE_BLAS
+    static constexpr bool dispatched = false;
+#else
+    static constexpr bool dispatched = std::is_same_v<Scalar, float>;
+#endif
+
+    // c = a b
+    static void product(const Matrix& a, const Matrix& b, Matrix& c) {
+        if constexpr (dispatched) {
+            c.resize(a.rows(), b.cols());
+            linalg::gemm(a.rows(), b.cols(), a.cols(), a.data(), a.cols(), b.data(), b.cols(),
+                         false, c.data(), c.cols());
+        } else {
+            c.noalias() = a * b;
+        }
+    }
+    // c = a b^T
+    static void product_bt(const Matrix& a, const Matrix& b, Matrix& c) {
+        if constexpr (dispatched) {
+            c.resize(a.rows(), b.rows());
+            linalg::gemm(a.rows(), b.rows(), a.cols(), a.data(), a.cols(), b.data(), b.cols(), true,
+                         c.data(), c.cols());
+        } else {
+            c.noalias() = a * b.transpose();
+        }
+    }
+    // c = a^T b (a transposed into a buffer of the layer first)
+    void product_at(const Matrix& a, const Matrix& b, Matrix& c) {
+        if constexpr (dispatched) {
+            transposed_ = a.transpose();
+            product(transposed_, b, c);
+        } else {
+            c.noalias() = a.transpose() * b;
+        }
+    }
 
     // An input's non-zeros row by row (CSR).
     struct SparseRows {
@@ -217,6 +258,18 @@ private:
         using Acc = Eigen::Array<Scalar, block, 1>;
         const Eigen::Index out = weight_.cols();
         const Eigen::Index full = out / block * block;
+        if constexpr (dispatched) {
+            // The level's kernel, column blocks outermost as below.
+            const linalg::detail::SparseRowsFn kern =
+                linalg::detail::sparse_rows_kernel(simd::active());
+            for (Eigen::Index c = 0; c < out; c += block)
+                for (Eigen::Index i = 0; i < rows; ++i)
+                    kern(bias_.data() + c, values.data(), columns.data(),
+                         row_start[static_cast<std::size_t>(i)],
+                         row_start[static_cast<std::size_t>(i) + 1], weight_.data() + c, out,
+                         output.data() + i * out + c, std::min(block, out - c));
+            return;
+        }
         // Column blocks outermost: a block of W (in x 64) stays in L2 while every row uses it.
         for (Eigen::Index c = 0; c < full; c += block)
             for (Eigen::Index i = 0; i < rows; ++i) {
@@ -263,6 +316,16 @@ private:
         using Acc = Eigen::Array<Scalar, block, 1>;
         const Eigen::Index out = weight_.cols();
         const Eigen::Index full = out / block * block;
+        if constexpr (dispatched) {
+            const linalg::detail::SparseRowsFn kern =
+                linalg::detail::sparse_rows_kernel(simd::active());
+            for (Eigen::Index k = 0; k < in; ++k)
+                kern(nullptr, t_values_.data(), t_rows_.data(),
+                     col_start_[static_cast<std::size_t>(k)],
+                     col_start_[static_cast<std::size_t>(k) + 1], delta.data(), out,
+                     grad_weight_.data() + k * out, out);
+            return;
+        }
         for (Eigen::Index k = 0; k < in; ++k) {
             const std::uint32_t begin = col_start_[static_cast<std::size_t>(k)];
             const std::uint32_t end = col_start_[static_cast<std::size_t>(k) + 1];
@@ -288,6 +351,7 @@ private:
     Matrix weight_, bias_, grad_weight_, grad_bias_;
     const Matrix* input_ = nullptr;
     Matrix output_, delta_, grad_input_;
+    Matrix transposed_;  // the input transposed, for the weight gradient (float)
     // The sparse path's lists of the last input's non-zeros (CSR, and CSC for the backward).
     bool sparse_ = false;
     SparseRows csr_;

@@ -420,9 +420,8 @@ private:
     }
 
     BertConfig config_;
-    BertWeights weights_;
-    linalg::Precision precision_ =
-        linalg::Precision::fp32;  // the linear layers' matrices and biases are empty: see packed_
+    BertWeights weights_;  // the linear layers' matrices and biases are empty: see packed_
+    linalg::Precision precision_ = linalg::Precision::fp32;
     std::vector<PackedLayer> packed_;
 };
 

@@ -172,7 +172,7 @@ public:
     const WordPieceTokenizer& tokenizer() const noexcept { return tokenizer_; }
     const BertEncoder& encoder() const noexcept { return encoder_; }
     /// The files load() read, in the order read (empty for an encoder built from parts): what
-    /// a cache of embeddings should be stamped with.
+    /// a cache of embeddings should be stamped with, together with encoder().precision().
     const std::vector<std::string>& files() const noexcept { return files_; }
 
 private:

@@ -2,10 +2,12 @@
 // quantised, how the weights are packed, and the AVX-512 BF16 and AVX-512 VNNI micro-kernels.
 // Levels without those instructions decode both operands to float and run the float kernels
 // (packed_linear.hpp), so every level computes the same rounded product, within a float sum's
-// rounding.
+// rounding (and, for bf16, subnormal inputs: see below).
 //
 // bf16: weights and activations are rounded to bfloat16 (to nearest, ties to even); products
-// are exact in float and summed in float. Packed weights: the N outputs in panels of 16
+// are exact in float and summed in float. The AVX-512 BF16 instructions treat subnormal inputs
+// as zero (VCVTNE2PS2BF16, VDPBF16PS); the decoded path keeps them: the two differ by at most
+// the products of subnormals (below 2^-126 each). Packed weights: the N outputs in panels of 16
 // (N padded to whole pairs of panels), panel p holds for j = 0 .. ceil(K/2) - 1 the 16 32-bit
 // words (bf16(W[16p + o][2j]) | bf16(W[16p + o][2j + 1]) << 16), o = 0 .. 15 (zero past K
 // and N): the operand layout of VDPBF16PS.
@@ -73,29 +75,6 @@ inline void pack_bf16(const float* w, Index n, Index k, Index ld, std::uint32_t*
         for (Index j = 0; j < words; ++j)
             d[j * q_panel] = bf16_pair(src[2 * j], 2 * j + 1 < k ? src[2 * j + 1] : 0.0f);
     }
-}
-
-// Rows of x rounded to bf16, two per 32-bit word (the last word of an odd k padded with 0).
-inline void rows_to_bf16(const float* x, Index rows, Index k, Index ldx, std::uint32_t* dst,
-                         Index ldd) noexcept {
-    const Index words = bf16_words(k);
-    for (Index r = 0; r < rows; ++r) {
-        const float* src = x + r * ldx;
-        std::uint32_t* d = dst + r * ldd;
-        for (Index j = 0; j < words; ++j)
-            d[j] = bf16_pair(src[2 * j], 2 * j + 1 < k ? src[2 * j + 1] : 0.0f);
-    }
-}
-
-// The float values of bf16 rows (for the levels without AVX-512 BF16): k values per row.
-inline void bf16_rows_to_float(const std::uint32_t* src, Index rows, Index k, Index lds, float* dst,
-                               Index ldd) noexcept {
-    for (Index r = 0; r < rows; ++r)
-        for (Index i = 0; i < k; ++i) {
-            const std::uint32_t word = src[r * lds + i / 2];
-            const auto bits = static_cast<std::uint16_t>(i % 2 == 0 ? word & 0xFFFFu : word >> 16);
-            dst[r * ldd + i] = embedkit::detail::bf16_bits_to_float(bits);
-        }
 }
 
 inline float bits_float(std::uint32_t bits) noexcept {
@@ -171,12 +150,14 @@ inline bool quantize_row_int8(const float* x, Index k, std::uint8_t* u, float* s
             finite = finite && std::isfinite(x[i]);
         }
         float s = (hi - lo) / 255.0f;
+        finite = finite && std::isfinite(s);  // a range past the float range: no codes fit
         if (!(s >= int8_tiny_scale) || !std::isfinite(s)) s = 1.0f;  // (near) zero: codes z = 0
         const float inv = 1.0f / s;
         const float z = std::clamp(std::nearbyint(-lo * inv), 0.0f, 255.0f);
         for (Index i = k0; i < k0 + int8_group; ++i) {
             const float q = i < k1 ? std::nearbyint(x[i] * inv) + z : z;
-            u[i] = static_cast<std::uint8_t>(std::clamp(q, 0.0f, 255.0f));
+            // NaN (from a NaN or infinite x) becomes 0: the row is reported, never cast.
+            u[i] = static_cast<std::uint8_t>(q >= 0.0f ? std::min(q, 255.0f) : 0.0f);
         }
         scale[g] = s;
         zero[g] = z;
@@ -237,7 +218,8 @@ EMBEDKIT_TARGET_AVX512 inline bool quantize_row_int8_avx512(const float* x, Inde
         for (int i = 0; i < 4; ++i) {
             const Index m = std::clamp<Index>(left - 16 * i, 0, 16);
             const auto mask = static_cast<__mmask16>(m == 16 ? 0xFFFFu : (1u << m) - 1u);
-            v[i] = _mm512_maskz_loadu_ps(mask, x + k0 + 16 * i);
+            // No pointer past the row is formed.
+            v[i] = m > 0 ? _mm512_maskz_loadu_ps(mask, x + k0 + 16 * i) : zf;
             lo = _mm512_maskz_min_ps(0xFFFF, lo, v[i]);  // maskz forms: GCC bug 105593
             hi = _mm512_maskz_max_ps(0xFFFF, hi, v[i]);
             nan = _mm512_add_ps(nan, _mm512_sub_ps(v[i], v[i]));
@@ -245,6 +227,7 @@ EMBEDKIT_TARGET_AVX512 inline bool quantize_row_int8_avx512(const float* x, Inde
         float l, h;
         min_max512(lo, hi, l, h);
         float s = (h - l) / 255.0f;
+        if (!std::isfinite(s)) nan = _mm512_set1_ps(std::numeric_limits<float>::quiet_NaN());
         if (!(s >= int8_tiny_scale) || !std::isfinite(s)) s = 1.0f;
         const float inv = 1.0f / s;
         const float z = std::clamp(std::nearbyint(-l * inv), 0.0f, 255.0f);
@@ -265,7 +248,8 @@ EMBEDKIT_TARGET_AVX512 inline bool quantize_row_int8_avx512(const float* x, Inde
     return _mm512_cmp_ps_mask(nan, zf, _CMP_EQ_OQ) == 0xFFFF;
 }
 
-// rows_to_bf16 with AVX-512 BF16 (VCVTNE2PS2BF16: to nearest even; it also flushes subnormal
+// Rows of x rounded to bf16, two per 32-bit word (the last word of an odd k padded with 0),
+// with AVX-512 BF16 (VCVTNE2PS2BF16: to nearest even; it also flushes subnormal
 // inputs to zero, which the scalar rounding keeps).
 EMBEDKIT_TARGET_AVX512_LINALG_BF16 inline void rows_to_bf16_avx512(const float* x, Index rows,
                                                                    Index k, Index ldx,
@@ -280,7 +264,7 @@ EMBEDKIT_TARGET_AVX512_LINALG_BF16 inline void rows_to_bf16_avx512(const float* 
             const auto k0 = static_cast<__mmask16>(m0 == 16 ? 0xFFFFu : (1u << m0) - 1u);
             const auto k1 = static_cast<__mmask16>(m1 == 16 ? 0xFFFFu : (1u << m1) - 1u);
             const __m512 a = _mm512_maskz_loadu_ps(k0, src + i);
-            const __m512 b = _mm512_maskz_loadu_ps(k1, src + i + 16);
+            const __m512 b = m1 > 0 ? _mm512_maskz_loadu_ps(k1, src + i + 16) : _mm512_setzero_ps();
             const __m512i bf = reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(b, a));
             const auto words =
                 static_cast<__mmask16>((m + 1) / 2 == 16 ? 0xFFFFu : (1u << ((m + 1) / 2)) - 1u);
@@ -303,7 +287,7 @@ EMBEDKIT_TARGET_AVX512 inline void store_pair512(float* row, __m512 lo, __m512 h
         const auto m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
         const auto m1 = static_cast<__mmask16>(n <= 16 ? 0u : (1u << (n - 16)) - 1u);
         _mm512_mask_storeu_ps(row, m0, lo);
-        _mm512_mask_storeu_ps(row + 16, m1, hi);
+        if (n > 16) _mm512_mask_storeu_ps(row + 16, m1, hi);
     }
 }
 
