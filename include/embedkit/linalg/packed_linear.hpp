@@ -384,8 +384,9 @@ public:
     /// it; otherwise activations and weights are decoded to float (the rounded or quantised
     /// values) and run through the fp32 kernels of the level. In int8 a row of x holding NaN
     /// or infinity gives a row of NaN.
-    void apply_using(simd::Level level, const CpuFeatures& features, const float* x,
-                     Eigen::Index rows, Eigen::Index ldx, float* y, Eigen::Index ldy) const {
+    void apply_using(simd::Level level, [[maybe_unused]] const CpuFeatures& features,
+                     const float* x, Eigen::Index rows, Eigen::Index ldx, float* y,
+                     Eigen::Index ldy) const {
         if (rows <= 0 || out_ == 0) return;
 #if EMBEDKIT_ARCH_X86
         if (level == simd::Level::avx512) {
