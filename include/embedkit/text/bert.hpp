@@ -213,7 +213,7 @@ public:
     /// float).
     BertEncoder(BertConfig config, BertWeights weights,
                 linalg::Precision precision = linalg::Precision::fp32)
-        : config_(config), weights_(std::move(weights)), precision_(precision) {
+        : config_(config), weights_(std::move(weights)) {
         check();
         for (BertLayerWeights& l : weights_.layers) {
             PackedLayer p;
@@ -234,7 +234,8 @@ public:
     }
 
     const BertConfig& config() const noexcept { return config_; }
-    linalg::Precision precision() const noexcept { return precision_; }
+    /// The precision the linear layers were packed in (check() guarantees at least one layer).
+    linalg::Precision precision() const noexcept { return packed_.front().qkv.precision(); }
     /// Bytes held by the packed linear layers.
     std::size_t packed_bytes() const noexcept {
         std::size_t n = 0;
@@ -421,7 +422,6 @@ private:
 
     BertConfig config_;
     BertWeights weights_;  // the linear layers' matrices and biases are empty: see packed_
-    linalg::Precision precision_ = linalg::Precision::fp32;
     std::vector<PackedLayer> packed_;
 };
 
