@@ -1,6 +1,7 @@
 // Dense (fully connected) layer y = act(x W + b) on row-major batches, products through GEMM.
 #pragma once
 
+#include "../linalg/elementwise.hpp"
 #include "../linalg/gemm.hpp"
 #include "activation.hpp"
 #include "init.hpp"
@@ -94,8 +95,7 @@ public:
             product(input, weight_, output_);
         }
         profile::Scope phase(profile::Phase::activation);
-        if (!sparse_) output_.rowwise() += bias_.row(0);
-        apply_activation(options_.activation, output_);
+        finish_output(!sparse_, output_);
         return output_;
     }
 
@@ -109,11 +109,11 @@ public:
         if (options_.sparsity != InputSparsity::dense && gather_nonzeros(input, csr)) {
             output.resize(input.rows(), weight_.cols());
             sparse_forward(csr, input.rows(), output);
+            finish_output(false, output);
         } else {
             product(input, weight_, output);
-            output.rowwise() += bias_.row(0);
+            finish_output(true, output);
         }
-        apply_activation(options_.activation, output);
     }
 
     const Matrix& backward(const Matrix& grad_output, bool need_input_grad = true) override {
@@ -129,10 +129,10 @@ public:
             profile::Scope phase(profile::Phase::activation);
             if (options_.activation != Activation::identity) {
                 delta_ = grad_output;
-                scale_by_derivative(options_.activation, delta_, output_);
+                scale_delta();
                 delta = &delta_;
             }
-            grad_bias_.row(0).noalias() = delta->colwise().sum();
+            bias_gradient(*delta);
         }
         profile::Scope phase(profile::Phase::gemm);
         if (sparse_)
@@ -173,6 +173,48 @@ public:
 
 private:
     Dense(const Dense&) = default;
+
+    // The float loops below run through linalg's elementwise kernels at the run-time level
+    // where it has them (AVX-512, AVX2+FMA); double and the other levels keep Eigen's.
+
+    // Adds the bias to every row (when `add_bias`) and applies the activation, in place.
+    void finish_output(bool add_bias, Matrix& out) const {
+        if constexpr (std::is_same_v<Scalar, float>) {
+            if (const auto* k = linalg::detail::elementwise_kernels(simd::active())) {
+                if (add_bias) k->add_row(out.data(), out.rows(), out.cols(), bias_.data());
+                if (options_.activation == Activation::relu)
+                    k->relu(out.data(), out.size());
+                else
+                    apply_activation(options_.activation, out);
+                return;
+            }
+        }
+        if (add_bias) out.rowwise() += bias_.row(0);
+        apply_activation(options_.activation, out);
+    }
+
+    // delta_ (a copy of the output gradient) times the activation's derivative.
+    void scale_delta() {
+        if constexpr (std::is_same_v<Scalar, float>) {
+            const auto* k = linalg::detail::elementwise_kernels(simd::active());
+            if (k != nullptr && options_.activation == Activation::relu) {
+                k->relu_backward(delta_.data(), output_.data(), delta_.size());
+                return;
+            }
+        }
+        scale_by_derivative(options_.activation, delta_, output_);
+    }
+
+    // grad_bias_ = the column sums of delta.
+    void bias_gradient(const Matrix& delta) {
+        if constexpr (std::is_same_v<Scalar, float>) {
+            if (const auto* k = linalg::detail::elementwise_kernels(simd::active())) {
+                k->column_sums(delta.data(), delta.rows(), delta.cols(), grad_bias_.data());
+                return;
+            }
+        }
+        grad_bias_.row(0).noalias() = delta.colwise().sum();
+    }
 
 #ifdef EIGEN_USE_BLAS
     static constexpr bool dispatched = false;

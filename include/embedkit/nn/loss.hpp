@@ -6,6 +6,7 @@
 #include "../core/error.hpp"
 #include "../core/labels.hpp"
 #include "../core/types.hpp"
+#include "../linalg/elementwise.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -47,6 +48,15 @@ double bce_with_logits(const RowMatrix<Scalar>& logits, const Eigen::MatrixBase<
                        RowMatrix<Scalar>& grad) {
     detail::check_same_shape("bce_with_logits", logits, "logits", targets, "targets");
     grad.resize(logits.rows(), logits.cols());
+    if constexpr (std::is_same_v<Scalar, float>) {
+        // The run-time level's kernel (linalg/elementwise.hpp) where there is one.
+        if (const auto* k = linalg::detail::elementwise_kernels(simd::active())) {
+            const Eigen::Ref<const RowMatrix<float>> t(targets.derived());
+            return k->bce_with_logits(logits.data(), t.data(), logits.size(),
+                                      1.0f / static_cast<float>(logits.rows()), grad.data()) /
+                   static_cast<double>(logits.rows());
+        }
+    }
     const auto x = logits.array();
     const auto t = targets.derived().array();
     // e = exp(-|x|) in (0, 1]: sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.

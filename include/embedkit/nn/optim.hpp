@@ -2,6 +2,7 @@
 // optional gradient-norm clipping; state kept by parameter position, one step counter.
 #pragma once
 
+#include "../linalg/elementwise.hpp"
 #include "layer.hpp"
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace embedkit::nn {
@@ -222,12 +224,24 @@ public:
         const auto a2 = static_cast<Scalar>(1 - options_.beta2) * gs * gs;
         const auto decay =
             static_cast<Scalar>(1.0 - options_.learning_rate * options_.weight_decay);
+        const linalg::detail::ElementwiseKernels* kernels = nullptr;
+        if constexpr (std::is_same_v<Scalar, float>)
+            kernels = linalg::detail::elementwise_kernels(simd::active());
         for (std::size_t i = 0; i < params.size(); ++i) {
             const Eigen::Index n = params[i].size();
             Scalar* p = params[i].value;
             const Scalar* g = params[i].grad;
             Scalar* m = this->slots_[i][0].data();
             Scalar* v = this->slots_[i][1].data();
+            if constexpr (std::is_same_v<Scalar, float>) {
+                if (kernels != nullptr) {
+                    const float no_decay = 1.0f;
+                    kernels->adam(
+                        {b1, a1, b2, a2, lr_t, eps_t, options_.weight_decay > 0 ? decay : no_decay},
+                        p, g, m, v, n);
+                    continue;
+                }
+            }
             for (Eigen::Index s = 0; s < n; s += this->chunk) {
                 const Eigen::Index len = std::min(this->chunk, n - s);
                 Eigen::Map<Eigen::Array<Scalar, Eigen::Dynamic, 1>> pa(p + s, len), ma(m + s, len),

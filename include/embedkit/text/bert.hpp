@@ -4,6 +4,7 @@
 
 #include "../core/error.hpp"
 #include "../core/types.hpp"
+#include "../linalg/elementwise.hpp"
 #include "../linalg/gemm.hpp"
 #include "../linalg/packed_linear.hpp"
 
@@ -167,6 +168,11 @@ inline void activate(RowMatrixF& x, HiddenActivation a) {
     using Chunk = Eigen::Array<float, 16, 1>;
     switch (a) {
         case HiddenActivation::gelu:
+            // The run-time level's kernel where there is one (linalg/elementwise.hpp).
+            if (const auto* k = linalg::detail::elementwise_kernels(simd::active())) {
+                k->gelu_erf(x.data(), x.size());
+                break;
+            }
             bert_chunked(x, [](const Chunk& v) -> Chunk {
                 return 0.5f * v * (1.0f + (v * 0.70710678118654752440f).erf());
             });
@@ -374,6 +380,9 @@ private:
         const Eigen::Index h = config_.hidden_size;
         const Eigen::Index d = config_.head_size();
         const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+        // The softmax of the run-time level (linalg/elementwise.hpp), or Eigen's below.
+        const auto* kernels = linalg::detail::elementwise_kernels(simd::active());
+        const auto softmax = kernels != nullptr ? kernels->softmax : nullptr;
         for (Eigen::Index s = 0; s < batch.sequences(); ++s) {
             const Eigen::Index b = batch.begin[static_cast<std::size_t>(s)];
             const Eigen::Index len = batch.length(s);
@@ -387,6 +396,10 @@ private:
                 linalg::gemm(len, len, d, qkv + head * d, 3 * h, qkv + h + head * d, 3 * h, true,
                              ws.scores.data(), len);
                 for (Eigen::Index i = 0; i < len; ++i) {
+                    if (softmax != nullptr) {
+                        softmax(ws.scores.data() + i * len, len, scale);
+                        continue;
+                    }
                     auto row = ws.scores.row(i).array();
                     row *= scale;
                     row = (row - row.maxCoeff()).exp();
