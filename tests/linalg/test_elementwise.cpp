@@ -50,6 +50,12 @@ std::vector<float> gelu_inputs() {
          {1.41421354f, 1.41421366f, -1.41421354f, -1.41421366f, 13.0f, -13.0f, 14.5f, -14.5f, 20.0f,
           -20.0f, 1e3f, -1e3f, 1e30f, 1e-30f, -1e-30f, 1e-40f, 0.0f, -0.0f})
         v.push_back(x);
+    // Every float within 0.01 of the erf pieces' boundary (|x| = sqrt(2) / 2) and of
+    // |x| = sqrt(2), both signs: where 1 -/+ erf could cancel.
+    for (const float centre : {0.70710678f, 1.41421356f})
+        for (const float sign : {1.0f, -1.0f})
+            for (float x = centre - 0.01f; x <= centre + 0.01f; x = std::nextafter(x, 2.0f))
+                v.push_back(sign * x);
     std::mt19937 rng(5);
     std::normal_distribution<float> normal(0.0f, 3.0f);
     for (int i = 0; i < 20000; ++i) v.push_back(normal(rng));
@@ -78,11 +84,17 @@ TEST_CASE("elementwise: GELU (erf form) is within 1e-6 relative of long double, 
                 worst = std::max(worst, static_cast<double>(err / std::fabs(ref)));
         }
         MESSAGE(simd::level_name(lk.level), ": worst relative error ", worst);
-        float specials[4] = {std::numeric_limits<float>::quiet_NaN(),
-                             std::numeric_limits<float>::infinity(), -20.0f, 5.0f};
-        lk.kernels->gelu_erf(specials, 4);
+        // NaN stays NaN, +inf gives +inf; -inf gives NaN, as x/2 (1 + erf(x / sqrt 2))
+        // evaluates in floating point (and as Eigen's and PyTorch's float GELU do).
+        float specials[5] = {std::numeric_limits<float>::quiet_NaN(),
+                             std::numeric_limits<float>::infinity(),
+                             -std::numeric_limits<float>::infinity(), -20.0f, 5.0f};
+        lk.kernels->gelu_erf(specials, 5);
         CHECK(std::isnan(specials[0]));
         CHECK(specials[1] == std::numeric_limits<float>::infinity());
+        CHECK(std::isnan(specials[2]));
+        CHECK(specials[3] == 0.0f);  // 0.5 x erfc(20 / sqrt 2): far below the smallest float
+        CHECK(std::fabs(LD(specials[4]) - gelu_ref(5.0f)) <= LD(1e-6) * gelu_ref(5.0f));
         // Every length and start: the values do not depend on where they sit.
         for (int start = 0; start < 3; ++start)
             for (int n = 0; n <= 40; ++n) {
@@ -137,10 +149,23 @@ TEST_CASE("elementwise: softmax rows are within the float bound of long double a
                 if (start > 0) CHECK(row[0] == in[0]);
             }
         MESSAGE(simd::level_name(lk.level), ": worst relative error ", worst);
+        // A NaN anywhere makes the row NaN; so do +inf and a row of -inf only (inf - inf),
+        // as in the Eigen form; -inf beside finite values gives 0.
+        const float inf = std::numeric_limits<float>::infinity();
         float nan_row[3] = {1.0f, std::numeric_limits<float>::quiet_NaN(), 2.0f};
         lk.kernels->softmax(nan_row, 3, 1.0f);
         CHECK(std::isnan(nan_row[0]));
         CHECK(std::isnan(nan_row[2]));
+        float inf_row[2] = {1.0f, inf};
+        lk.kernels->softmax(inf_row, 2, 1.0f);
+        CHECK(std::isnan(inf_row[1]));
+        float low_row[2] = {-inf, -inf};
+        lk.kernels->softmax(low_row, 2, 1.0f);
+        CHECK(std::isnan(low_row[0]));
+        float mixed_row[3] = {-inf, 0.0f, 0.0f};
+        lk.kernels->softmax(mixed_row, 3, 1.0f);
+        CHECK(mixed_row[0] == 0.0f);
+        CHECK(mixed_row[1] == 0.5f);
     }
 }
 
@@ -210,7 +235,9 @@ TEST_CASE("elementwise: the Adam update matches long double at every length") {
                     CHECK(std::fabs(LD(m[i]) - mv) <=
                           LD(3e-7) * (std::fabs(mv) + LD(c.a1) * std::fabs(g[i])));
                     CHECK(std::fabs(LD(v[i]) - vv) <= LD(3e-7) * vv);
-                    CHECK(std::fabs(LD(p[i]) - pv) <= LD(3e-7) * (std::fabs(p0[i]) + LD(c.lr)));
+                    // Roundings of p and of the step: relative to each.
+                    const LD step = LD(c.lr) * std::fabs(mv) / (std::sqrt(vv) + LD(c.eps));
+                    CHECK(std::fabs(LD(p[i]) - pv) <= LD(3e-7) * (std::fabs(p0[i]) + step));
                 }
                 const std::size_t last = static_cast<std::size_t>(n);
                 CHECK(p[last] == p0[last]);
@@ -246,6 +273,7 @@ TEST_CASE("elementwise: bias rows, ReLU forward and backward, and column sums ar
                 CHECK(x[size] == added[size]);
                 lk.kernels->relu_backward(g.data(), x.data(), rows * cols);
                 for (std::size_t i = 1; i < size; ++i) CHECK(g[i] == (x[i] > 0.0f ? g0[i] : 0.0f));
+                CHECK(g[0] == 0.0f);  // y = NaN is not > 0
                 CHECK(g[size] == g0[size]);
                 std::vector<float> sums(static_cast<std::size_t>(cols) + 1, 5.0f);
                 lk.kernels->column_sums(g0.data(), rows, cols, sums.data());

@@ -224,47 +224,55 @@ TEST_CASE("dense: sparse and dense paths agree and automatic picks by density") 
 }
 
 TEST_CASE("dense: float forward and backward at every SIMD level, both paths, against double") {
-    // The float layer's products go through linalg (gemm and the sparse kernels) at the active
-    // level; the same weights in a double layer (Eigen's products) are the reference. Widths
-    // around the kernels' blocks (16, 32, 64 columns), a mostly zero input for the sparse path.
+    // The float layer's products go through linalg (gemm and the sparse kernels) and its bias,
+    // ReLU and bias-gradient passes through linalg's elementwise kernels at the active level;
+    // the same weights in a double layer (Eigen) are the reference. Widths around the kernels'
+    // blocks (8, 16, 32, 64 columns), a mostly zero input for the sparse path.
     for (const ek::simd::Level level : ek::simd::supported()) {
         const ek::simd::Scoped forced(level);
         INFO("level ", std::string(ek::simd::level_name(level)));
-        for (const auto sparsity : {ek::nn::InputSparsity::dense, ek::nn::InputSparsity::sparse})
-            for (const Eigen::Index in : {1, 17, 70, 300})
-                for (const Eigen::Index out : {1, 15, 33, 64, 65, 130}) {
-                    INFO("in ", in, " out ", out, " sparse ",
-                         sparsity == ek::nn::InputSparsity::sparse);
-                    ek::Rng rng(static_cast<std::uint64_t>(in * 1000 + out));
-                    ek::nn::Dense<float> f(
-                        in, out, rng,
-                        {ek::nn::Activation::identity, ek::nn::Init::glorot_uniform, sparsity});
-                    f.bias() = nntest::random_matrix(1, out, rng).cast<float>();
-                    ek::nn::Dense<double> d(in, out, ek::nn::zero_weights);
-                    d.weight() = f.weight().cast<double>();
-                    d.bias() = f.bias().cast<double>();
-                    const Eigen::Index n = 7;
-                    ek::RowMatrixF x(n, in), g(n, out);
-                    for (Eigen::Index i = 0; i < x.size(); ++i)
-                        x.data()[i] =
-                            rng.uniform() < 0.7 ? 0.0f : static_cast<float>(rng.uniform(-2, 2));
-                    for (Eigen::Index i = 0; i < g.size(); ++i)
-                        g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
-                    const ek::RowMatrixF y = f.forward(x);
-                    const MatD xd = x.cast<double>();  // forward keeps a pointer to its input
-                    const MatD yd = d.forward(xd);
-                    CHECK(f.used_sparse_path() == (sparsity == ek::nn::InputSparsity::sparse));
-                    const ek::RowMatrixF gx = f.backward(g, true);
-                    const MatD gxd = d.backward(g.cast<double>(), true);
-                    // |error| <= (terms + 2) 2^-24 x the sum of |terms|, bounded here by the
-                    // terms' count times their largest size (|x| <= 2, |w| < 1, |g| <= 1).
-                    const double u = std::ldexp(1.0, -24);
-                    CHECK((y.cast<double>() - yd).cwiseAbs().maxCoeff() <=
-                          (in + 3) * in * 2 * u + 2 * u);
-                    CHECK((f.weight_gradient().cast<double>() - d.weight_gradient())
-                              .cwiseAbs()
-                              .maxCoeff() <= (n + 2) * n * 2 * u);
-                    CHECK((gx.cast<double>() - gxd).cwiseAbs().maxCoeff() <= (out + 2) * out * u);
-                }
+        for (const auto act : {ek::nn::Activation::identity, ek::nn::Activation::relu})
+            for (const auto sparsity :
+                 {ek::nn::InputSparsity::dense, ek::nn::InputSparsity::sparse})
+                for (const Eigen::Index in : {1, 17, 70, 300})
+                    for (const Eigen::Index out : {1, 15, 33, 64, 65, 130}) {
+                        INFO("in ", in, " out ", out, " sparse ",
+                             sparsity == ek::nn::InputSparsity::sparse, " activation ",
+                             std::string(ek::nn::activation_name(act)));
+                        ek::Rng rng(static_cast<std::uint64_t>(in * 1000 + out));
+                        ek::nn::Dense<float> f(in, out, rng,
+                                               {act, ek::nn::Init::glorot_uniform, sparsity});
+                        f.bias() = nntest::random_matrix(1, out, rng).cast<float>();
+                        ek::nn::Dense<double> d(in, out, ek::nn::zero_weights, {act});
+                        d.weight() = f.weight().cast<double>();
+                        d.bias() = f.bias().cast<double>();
+                        const Eigen::Index n = 7;
+                        ek::RowMatrixF x(n, in), g(n, out);
+                        for (Eigen::Index i = 0; i < x.size(); ++i)
+                            x.data()[i] =
+                                rng.uniform() < 0.7 ? 0.0f : static_cast<float>(rng.uniform(-2, 2));
+                        for (Eigen::Index i = 0; i < g.size(); ++i)
+                            g.data()[i] = static_cast<float>(rng.uniform(-1, 1));
+                        const ek::RowMatrixF y = f.forward(x);
+                        const MatD xd = x.cast<double>();  // forward keeps a pointer to its input
+                        const MatD yd = d.forward(xd);
+                        CHECK(f.used_sparse_path() == (sparsity == ek::nn::InputSparsity::sparse));
+                        const ek::RowMatrixF gx = f.backward(g, true);
+                        const MatD gxd = d.backward(g.cast<double>(), true);
+                        // |error| <= (terms + 2) 2^-24 x the sum of |terms|, bounded here by the
+                        // terms' count times their largest size (|x| <= 2, |w| < 1, |g| <= 1).
+                        const double u = std::ldexp(1.0, -24);
+                        CHECK((y.cast<double>() - yd).cwiseAbs().maxCoeff() <=
+                              (in + 3) * in * 2 * u + 2 * u);
+                        CHECK((f.weight_gradient().cast<double>() - d.weight_gradient())
+                                  .cwiseAbs()
+                                  .maxCoeff() <= (n + 2) * n * 2 * u);
+                        CHECK((gx.cast<double>() - gxd).cwiseAbs().maxCoeff() <=
+                              (out + 2) * out * u);
+                        CHECK((f.bias_gradient().cast<double>() - d.bias_gradient())
+                                  .cwiseAbs()
+                                  .maxCoeff() <= (n + 2) * n * u);
+                        if (act == ek::nn::Activation::relu) CHECK(y.minCoeff() >= 0.0f);
+                    }
     }
 }

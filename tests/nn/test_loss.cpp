@@ -2,6 +2,7 @@
 // saturated logits, and the error paths.
 #include "nn_test_util.hpp"
 
+#include <embedkit/distance/dispatch.hpp>
 #include <embedkit/nn/loss.hpp>
 
 #include <algorithm>
@@ -39,6 +40,38 @@ TEST_CASE("loss: bce_with_logits equals the textbook formula and never takes log
     CHECK(gs.allFinite());
     CHECK(gs(0, 0) == doctest::Approx(0.0));
     CHECK(gs(0, 2) == doctest::Approx(1.0));
+}
+
+TEST_CASE("loss: float bce_with_logits at every SIMD level matches double, targets as blocks too") {
+    // The float loss runs linalg's elementwise kernel at the avx2/avx512 levels and Eigen at the
+    // others; the double loss (Eigen) is the reference. Targets given as a block of a wider
+    // matrix (rows further apart than their length) must give the same values.
+    ek::Rng rng(8);
+    const MatD xd = nntest::random_matrix(9, 37, rng, -30, 30);
+    const MatD wide = nntest::random_matrix(9, 50, rng, 0, 1);
+    const ek::RowMatrixF x = xd.cast<float>();
+    const ek::RowMatrixF wide_f = wide.cast<float>();
+    const ek::RowMatrixF t = wide_f.leftCols(37);
+    MatD gd;
+    const double want = ek::nn::bce_with_logits(x.cast<double>().eval(), t.cast<double>(), gd);
+    for (const ek::simd::Level level : ek::simd::supported()) {
+        const ek::simd::Scoped forced(level);
+        INFO("level ", std::string(ek::simd::level_name(level)));
+        ek::RowMatrixF g1, g2;
+        const double a = ek::nn::bce_with_logits(x, t, g1);
+        const double b = ek::nn::bce_with_logits(x, wide_f.leftCols(37), g2);
+        CHECK(a == doctest::Approx(want).epsilon(1e-6));
+        CHECK((g1.cast<double>() - gd).cwiseAbs().maxCoeff() <= 1e-7);
+        if (ek::linalg::detail::elementwise_kernels(level) != nullptr) {
+            // The kernel sees the block's values copied into one run: the same bits.
+            CHECK(b == a);
+            CHECK((g2 - g1).cwiseAbs().maxCoeff() == 0.0f);
+        } else {
+            // Eigen's expression sums and vectorises a strided block in another order.
+            CHECK(b == doctest::Approx(a).epsilon(1e-6));
+            CHECK((g2.cast<double>() - gd).cwiseAbs().maxCoeff() <= 1e-7);
+        }
+    }
 }
 
 TEST_CASE("loss: gradient checks for BCE, MSE and KL including saturated logits") {

@@ -8,14 +8,16 @@
 // log1p and erf below are polynomial approximations written for these kernels:
 //   exp(x):   n = round(x / ln 2), r = x - n ln 2 (two-part ln 2 through FMA), Taylor series of
 //             degree 7 on |r| <= ln(2)/2 (truncation 5e-9 relative), scaled by 2^n. Inputs
-//             below -87.34 (results under the smallest normal float) give 0, above 88.72
-//             infinity, NaN gives NaN.
+//             below -87.3365 (results under the smallest normal float) give 0, above 88.7228
+//             infinity, NaN gives NaN (the kernels pass it only arguments <= 0).
 //   log1p(e): for e in [0, 1] only: 2 atanh(s) with s = e / (2 + e) <= 1/3, odd series to
 //             s^15 (truncation 1.5e-9 relative).
-//   erf:      |u| < 1: u P(u^2), P of degree 5; |u| >= 1: erfc(|u|) = exp(-u^2) R(1/|u|), R of
-//             degree 10 fitted on [1, 11.5], both least-squares fits to erf made for embedkit
-//             (relative error under 3e-7 in float arithmetic); u^2 is carried as a sum of two
-//             floats so exp(-u^2) keeps its relative accuracy in the far tail.
+//   erf:      |u| < 1/2: u P(u^2), P of degree 4; |u| >= 1/2: erfc(|u|) = exp(-u^2) R(1/(1+|u|)),
+//             R of degree 10 fitted on [1/2, 11.5]; both least-squares fits made for embedkit
+//             (relative error under 2e-7 in float arithmetic). u^2 is carried as a sum of two
+//             floats so exp(-u^2) keeps its relative accuracy in the far tail, and GELU's
+//             1 + erf(u) is formed as 2 - erfc, erfc, or 1 -/+ erf below 1/2, never a strongly
+//             cancelling difference: within 1e-6 relative of long double everywhere.
 // tests/linalg/test_elementwise.cpp checks every kernel against long double at every level.
 #pragma once
 
@@ -43,9 +45,10 @@ struct AdamConstants {
 
 /// The elementwise kernels of one level; every pointer may point anywhere (no alignment).
 struct ElementwiseKernels {
-    /// x = x/2 (1 + erf(x / sqrt 2)) in place, n values.
+    /// x = x/2 (1 + erf(x / sqrt 2)) in place, n values (NaN and -inf give NaN, +inf gives +inf).
     void (*gelu_erf)(float* x, Eigen::Index n) noexcept;
-    /// row = softmax(scale row) in place: exp(scale x - max) / sum.
+    /// row = softmax(scale row) in place: exp(scale x - max) / sum. A row holding NaN or +inf,
+    /// or only -inf, becomes NaN (as the Eigen form does).
     void (*softmax)(float* row, Eigen::Index n, float scale) noexcept;
     /// Binary cross-entropy from logits for n (logit, target) pairs: returns the sum over the
     /// pairs of max(x, 0) - x t + log1p(exp(-|x|)) and writes (sigmoid(x) - t) * grad_scale.
@@ -70,24 +73,26 @@ struct ElementwiseKernels {
 // The maskz forms of min/max/roundscale/scalef/div/sqrt avoid GCC 12's spurious
 // -Wmaybe-uninitialized on their plain forms (GCC bug 105593).
 
-constexpr float exp_low = -87.3365478515625f;   // just above ln(smallest normal float)
-constexpr float exp_high = 88.72283935546875f;  // just below ln(largest float)
-constexpr float ln2_hi = 0.693147182464599609375f;
-constexpr float ln2_lo = -1.904654323148236e-09f;
-constexpr float log2e = 1.44269504088896340736f;
+// exp's range: a float just below ln(smallest normal float), one just above ln(largest float).
+inline constexpr float exp_low = -87.3365478515625f;
+inline constexpr float exp_high = 88.72283935546875f;
+inline constexpr float ln2_hi = 0.693147182464599609375f;
+inline constexpr float ln2_lo = -1.904654323148236e-09f;
+inline constexpr float log2e = 1.44269504088896340736f;
 
 // Taylor coefficients 1/k! of exp, k = 7 down to 0.
-constexpr float exp_poly[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
-                               1.0f / 6,    0.5f,       1.0f,       1.0f};
-// erf(u) / u = P(u^2) on |u| < 1, highest power first.
-constexpr float erf_small[6] = {-0.0005666670622304082f, 0.004927049390971661f,
-                                -0.02672051638364792f,   0.11280561983585358f,
-                                -0.3761238753795624f,    1.1283791065216064f};
-// erfc(a) exp(a^2) = R(1/a) on 1 <= a <= 11.5 (beyond, exp(-a^2) is 0), highest power first.
-constexpr float erfc_large[11] = {
-    -0.04410526901483536f,   0.3061419129371643f, -0.9367628693580627f,    1.6424559354782104f,
-    -1.7626137733459473f,    1.071112036705017f,  -0.15159420669078827f,   -0.2592032849788666f,
-    -0.0021468261256814003f, 0.5643024444580078f, -2.5218582777597476e-06f};
+inline constexpr float exp_poly[8] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
+                                      1.0f / 6,    0.5f,       1.0f,       1.0f};
+// erf(u) / u = P(u^2) on |u| < 1/2, highest power first.
+inline constexpr float erf_small[5] = {0.0047277482226490974f, -0.02676243893802166f,
+                                       0.11282914876937866f, -0.37612614035606384f,
+                                       1.128379225730896f};
+// erfc(a) exp(a^2) = R(1 / (1 + a)) on 1/2 <= a <= 11.5 (beyond, exp(-a^2) is 0), highest
+// power first.
+inline constexpr float erfc_large[11] = {
+    -1.6030988693237305f,  5.741006374359131f,   -8.124402046203613f,    5.04443359375f,
+    -0.34156057238578796f, -0.9174417853355408f, -0.2042338103055954f,   0.26889434456825256f,
+    0.5654283165931702f,   0.5641278624534607f,  1.2727736020679004e-06f};
 
 EMBEDKIT_TARGET_AVX512 inline __m512 exp16(__m512 x) noexcept {
     const __mmask16 all = 0xFFFF;
@@ -122,7 +127,7 @@ EMBEDKIT_TARGET_AVX512 inline __m512 gelu16(__m512 x) noexcept {
     // Small: erf(a) = a P(a^2).
     const __m512 z = _mm512_mul_ps(a, a);
     __m512 ps = _mm512_set1_ps(erf_small[0]);
-    for (int i = 1; i < 6; ++i) ps = _mm512_fmadd_ps(ps, z, _mm512_set1_ps(erf_small[i]));
+    for (int i = 1; i < 5; ++i) ps = _mm512_fmadd_ps(ps, z, _mm512_set1_ps(erf_small[i]));
     const __m512 erf_a = _mm512_mul_ps(a, ps);
     // Large: erfc(a) = exp(-a^2) R(1/a), a^2 = (x^2 / 2) as hi + lo, exp(-hi - lo) ~ exp(-hi) (1 -
     // lo). |x| capped at 16 (exp(-128) is 0 in float) keeps x^2 and its rounding error finite.
@@ -132,14 +137,14 @@ EMBEDKIT_TARGET_AVX512 inline __m512 gelu16(__m512 x) noexcept {
     const __m512 half = _mm512_set1_ps(0.5f);
     const __m512 e = _mm512_mul_ps(exp16(_mm512_mul_ps(xx, _mm512_set1_ps(-0.5f))),
                                    _mm512_fnmadd_ps(xx_lo, half, _mm512_set1_ps(1.0f)));
-    const __m512 t = _mm512_maskz_div_ps(all, _mm512_set1_ps(1.0f),
-                                         _mm512_maskz_max_ps(all, a, _mm512_set1_ps(1.0f)));
+    const __m512 t =
+        _mm512_maskz_div_ps(all, _mm512_set1_ps(1.0f), _mm512_add_ps(_mm512_set1_ps(1.0f), a));
     __m512 pl = _mm512_set1_ps(erfc_large[0]);
     for (int i = 1; i < 11; ++i) pl = _mm512_fmadd_ps(pl, t, _mm512_set1_ps(erfc_large[i]));
     const __m512 erfc_a = _mm512_mul_ps(e, pl);
     // 1 + erf(x/sqrt 2): x >= 0: 1 + erf(a) = 2 - erfc(a); x < 0: 1 - erf(a) = erfc(a).
     const __m512 one = _mm512_set1_ps(1.0f);
-    const __mmask16 small = _mm512_cmp_ps_mask(a, one, _CMP_LT_OQ);
+    const __mmask16 small = _mm512_cmp_ps_mask(a, half, _CMP_LT_OQ);
     const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
     const __m512 pos_sum = _mm512_mask_blend_ps(small, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc_a),
                                                 _mm512_add_ps(one, erf_a));
@@ -337,7 +342,7 @@ EMBEDKIT_TARGET_AVX2 inline __m256 gelu8(__m256 x) noexcept {
     const __m256 a = _mm256_mul_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(0.70710678118654752f));
     const __m256 z = _mm256_mul_ps(a, a);
     __m256 ps = _mm256_set1_ps(erf_small[0]);
-    for (int i = 1; i < 6; ++i) ps = _mm256_fmadd_ps(ps, z, _mm256_set1_ps(erf_small[i]));
+    for (int i = 1; i < 5; ++i) ps = _mm256_fmadd_ps(ps, z, _mm256_set1_ps(erf_small[i]));
     const __m256 erf_a = _mm256_mul_ps(a, ps);
     const __m256 xa = _mm256_min_ps(_mm256_andnot_ps(sign, x), _mm256_set1_ps(16.0f));
     const __m256 xx = _mm256_mul_ps(xa, xa);
@@ -345,12 +350,12 @@ EMBEDKIT_TARGET_AVX2 inline __m256 gelu8(__m256 x) noexcept {
     const __m256 half = _mm256_set1_ps(0.5f);
     const __m256 e = _mm256_mul_ps(exp8(_mm256_mul_ps(xx, _mm256_set1_ps(-0.5f))),
                                    _mm256_fnmadd_ps(xx_lo, half, _mm256_set1_ps(1.0f)));
-    const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_max_ps(a, _mm256_set1_ps(1.0f)));
+    const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), a));
     __m256 pl = _mm256_set1_ps(erfc_large[0]);
     for (int i = 1; i < 11; ++i) pl = _mm256_fmadd_ps(pl, t, _mm256_set1_ps(erfc_large[i]));
     const __m256 erfc_a = _mm256_mul_ps(e, pl);
     const __m256 one = _mm256_set1_ps(1.0f);
-    const __m256 small = _mm256_cmp_ps(a, one, _CMP_LT_OQ);
+    const __m256 small = _mm256_cmp_ps(a, half, _CMP_LT_OQ);
     const __m256 neg = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ);
     const __m256 pos_sum = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), erfc_a),
                                             _mm256_add_ps(one, erf_a), small);

@@ -132,7 +132,7 @@ public:
                 scale_delta();
                 delta = &delta_;
             }
-            bias_gradient(*delta);
+            compute_bias_gradient(*delta);
         }
         profile::Scope phase(profile::Phase::gemm);
         if (sparse_)
@@ -206,7 +206,7 @@ private:
     }
 
     // grad_bias_ = the column sums of delta.
-    void bias_gradient(const Matrix& delta) {
+    void compute_bias_gradient(const Matrix& delta) {
         if constexpr (std::is_same_v<Scalar, float>) {
             if (const auto* k = linalg::detail::elementwise_kernels(simd::active())) {
                 k->column_sums(delta.data(), delta.rows(), delta.cols(), grad_bias_.data());

@@ -51,8 +51,16 @@ double bce_with_logits(const RowMatrix<Scalar>& logits, const Eigen::MatrixBase<
     if constexpr (std::is_same_v<Scalar, float>) {
         // The run-time level's kernel (linalg/elementwise.hpp) where there is one.
         if (const auto* k = linalg::detail::elementwise_kernels(simd::active())) {
+            // The kernel reads the targets as one run of values: a block whose rows are
+            // further apart than their length (X.leftCols(k)) is copied first.
             const Eigen::Ref<const RowMatrix<float>> t(targets.derived());
-            return k->bce_with_logits(logits.data(), t.data(), logits.size(),
+            RowMatrix<float> packed;
+            const float* tp = t.data();
+            if (t.rows() > 1 && t.outerStride() != t.cols()) {
+                packed = t;
+                tp = packed.data();
+            }
+            return k->bce_with_logits(logits.data(), tp, logits.size(),
                                       1.0f / static_cast<float>(logits.rows()), grad.data()) /
                    static_cast<double>(logits.rows());
         }
