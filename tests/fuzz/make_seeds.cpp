@@ -568,6 +568,29 @@ void compact_seeds(const fs::path& tmp) {
 
 }  // namespace
 
+// fuzz_word2vec: mode byte 0 text, 1 binary.
+void word2vec_seeds() {
+    const auto text = [](const std::string& s) { return Bytes(s.begin(), s.end()); };
+    put("word2vec", "text_word2vec_c.txt", 0,
+        text("2 3\nthe 0.500000 -1.000000 0.000000 \nof 1.250000 2.000000 -0.000000 \n"));
+    put("word2vec", "text_gensim.txt", 0, text("2 2\nx 0.125 -3e-05\ny 1 2\n"));
+    put("word2vec", "text_short_row.txt", 0, text("1 3\na 1 2\n"));
+    put("word2vec", "text_duplicate.txt", 0, text("2 1\na 1\na 2\n"));
+    put("word2vec", "text_nan_inf.txt", 0, text("2 2\na nan inf\nb -inf 1e30\n"));
+    Bytes bin = text("2 2\nab ");
+    const float v[4] = {1.5f, -2.0f, 0.25f, 3.0f};
+    const auto* raw = reinterpret_cast<const unsigned char*>(v);
+    bin.insert(bin.end(), raw, raw + 8);
+    bin.push_back('\n');
+    for (const char c : std::string("cd ")) bin.push_back(static_cast<unsigned char>(c));
+    bin.insert(bin.end(), raw + 8, raw + 16);
+    bin.push_back('\n');
+    put("word2vec", "binary.bin", 1, bin);
+    Bytes truncated(bin.begin(), bin.end() - 3);
+    put("word2vec", "binary_truncated.bin", 1, truncated);
+    put("word2vec", "binary_huge_header.bin", 1, text("100000000 300\n"));
+}
+
 int main(int argc, char** argv) {
     if (argc != 2) {
         std::fprintf(stderr, "usage: %s CORPUS_FOLDER\n", argv[0]);
@@ -583,6 +606,7 @@ int main(int argc, char** argv) {
     json_seeds();
     safetensors_seeds(tmp);
     compact_seeds(tmp);
+    word2vec_seeds();
     fs::remove(tmp);
     std::printf("seeds written under %s\n", root.string().c_str());
     return 0;
