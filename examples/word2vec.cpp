@@ -40,27 +40,6 @@ const std::vector<std::pair<std::string, std::vector<std::string>>> picture_grou
       "aunt", "king", "queen"}},
 };
 
-std::string json_number(double v) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
-}
-
-std::string json_string(const std::string& s) {
-    std::string out = "\"";
-    for (const char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
-
 // Projects the picture's words on their first two principal components and draws them.
 void draw_groups(const text::WordVectors& wv, const std::string& path) {
     const text::WordIndex index(wv);
@@ -115,7 +94,7 @@ void print_probes(const text::WordVectors& wv) {
     if (index.find("king") >= 0 && index.find("man") >= 0 && index.find("woman") >= 0) {
         std::cout << "king - man + woman:";
         for (const auto& w : index.analogy("man", "king", "woman", 5))
-            std::cout << " " << w.word << " (" << json_number(w.score) << ")";
+            std::printf(" %s (%.3f)", w.word.c_str(), static_cast<double>(w.score));
         std::cout << "\n";
     }
 }
@@ -131,14 +110,14 @@ std::string evaluate(const text::WordVectors& wv, const example::Flags& flags) {
             std::printf("  %-30s %5lld of %5lld covered, accuracy %.3f\n", s.name.c_str(),
                         static_cast<long long>(s.covered), static_cast<long long>(s.questions),
                         s.accuracy());
-            sections += std::string(sections.empty() ? "" : ", ") + json_string(s.name) + ": [" +
-                        std::to_string(s.correct) + ", " + std::to_string(s.covered) + ", " +
-                        std::to_string(s.questions) + "]";
+            sections += std::string(sections.empty() ? "" : ", ") + example::Json::string(s.name) +
+                        ": [" + std::to_string(s.correct) + ", " + std::to_string(s.covered) +
+                        ", " + std::to_string(s.questions) + "]";
         }
         std::printf("  %-30s %5lld of %5lld covered, accuracy %.4f\n", "total",
                     static_cast<long long>(r.total.covered),
                     static_cast<long long>(r.total.questions), r.total.accuracy());
-        metrics += ", \"analogy_accuracy\": " + json_number(r.total.accuracy()) +
+        metrics += ", \"analogy_accuracy\": " + example::Json::number(r.total.accuracy()) +
                    ", \"analogy_covered\": " + std::to_string(r.total.covered) +
                    ", \"analogy_questions\": " + std::to_string(r.total.questions) +
                    ", \"analogy_sections\": {" + sections + "}";
@@ -148,7 +127,7 @@ std::string evaluate(const text::WordVectors& wv, const example::Flags& flags) {
             text::evaluate_similarity(wv, flags.str("--eval-similarity"));
         std::printf("word similarity: Spearman %.4f over %lld of %lld pairs\n", s.spearman,
                     static_cast<long long>(s.covered), static_cast<long long>(s.pairs));
-        metrics += ", \"wordsim_spearman\": " + json_number(s.spearman) +
+        metrics += ", \"wordsim_spearman\": " + example::Json::number(s.spearman) +
                    ", \"wordsim_covered\": " + std::to_string(s.covered) +
                    ", \"wordsim_pairs\": " + std::to_string(s.pairs);
     }
@@ -228,8 +207,8 @@ int run(int argc, char** argv) {
     o.seed = static_cast<std::uint64_t>(flags.integer("--seed", 0, 1LL << 62));
     text::Word2VecStats stats;
     const text::WordVectors wv = text::train_word2vec(flags.str("--corpus"), vocab, o, &stats);
-    std::cout << "trained in " << json_number(stats.seconds)
-              << " s: " << static_cast<long>(stats.raw_words_per_second()) << " words/s ("
+    std::printf("trained in %.1f s: ", stats.seconds);
+    std::cout << static_cast<long>(stats.raw_words_per_second()) << " words/s ("
               << static_cast<long>(stats.effective_words_per_second())
               << " after subsampling), level " << ek::simd::level_name(ek::simd::active()) << "\n";
 
@@ -244,15 +223,16 @@ int run(int argc, char** argv) {
     print_probes(wv);
 
     std::string metrics =
-        "{\"model\": " + json_string(model) + ", \"dim\": " + std::to_string(o.dim) +
+        "{\"model\": " + example::Json::string(model) + ", \"dim\": " + std::to_string(o.dim) +
         ", \"epochs\": " + std::to_string(o.epochs) +
         ", \"threads\": " + std::to_string(o.threads) + ", \"seed\": " + std::to_string(o.seed) +
         ", \"vocabulary\": " + std::to_string(vocab.size()) +
         ", \"corpus_words\": " + std::to_string(vocab.corpus_words) +
-        ", \"seconds\": " + json_number(stats.seconds) +
-        ", \"raw_words_per_second\": " + json_number(stats.raw_words_per_second()) +
-        ", \"effective_words_per_second\": " + json_number(stats.effective_words_per_second()) +
-        ", \"level\": " + json_string(std::string(ek::simd::level_name(ek::simd::active())));
+        ", \"seconds\": " + example::Json::number(stats.seconds) +
+        ", \"raw_words_per_second\": " + example::Json::number(stats.raw_words_per_second()) +
+        ", \"effective_words_per_second\": " +
+        example::Json::number(stats.effective_words_per_second()) + ", \"level\": " +
+        example::Json::string(std::string(ek::simd::level_name(ek::simd::active())));
     metrics += evaluate(wv, flags);
     metrics += "}\n";
     example::write_text_atomic(out + "/metrics.json", metrics);
