@@ -8,18 +8,16 @@
 //            [--threads N] [--seed S] [--eval-analogies FILE] [--eval-similarity FILE]
 #include "common/example_support.hpp"
 
-#include <embedkit/io/npy.hpp>
 #include <embedkit/text/word2vec.hpp>
 #include <embedkit/viz/scatter.hpp>
 
 #include <Eigen/Eigenvalues>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 #include <string>
-#include <sys/stat.h>
 #include <thread>
 #include <vector>
 
@@ -184,8 +182,11 @@ int run(int argc, char** argv) {
                                 "' not found: scripts/get-corpus builds the reference corpus "
                                 "(data/corpus/corpus.txt)");
     const std::string out = flags.str("--out");
-    if (::mkdir(out.c_str(), 0777) != 0 && errno != EEXIST)
-        throw ek::IoError("cannot create the folder '" + out + "'");
+    std::error_code made;
+    std::filesystem::create_directories(out, made);
+    if (made || !std::filesystem::is_directory(out))
+        throw ek::IoError("cannot create the folder '" + out + "'" +
+                          (made ? ": " + made.message() : std::string()));
 
     text::VocabularyOptions vo;
     vo.min_count = flags.integer("--min-count", 1, 1LL << 40);
@@ -214,10 +215,7 @@ int run(int argc, char** argv) {
 
     text::save_word2vec_text(out + "/vectors.txt", wv);
     text::save_word2vec_binary(out + "/vectors.bin", wv);
-    ek::io::write_npy(out + "/vectors.npy", wv.vectors);
-    std::ostringstream tsv;
-    for (std::size_t i = 0; i < wv.size(); ++i) tsv << wv.words[i] << '\t' << wv.counts[i] << '\n';
-    example::write_text_atomic(out + "/vocab.tsv", tsv.str());
+    text::save_word2vec_npy(out + "/vectors.npy", out + "/vocab.tsv", wv);
     std::cout << "wrote " << out << "/vectors.txt, vectors.bin, vectors.npy, vocab.tsv\n";
 
     print_probes(wv);

@@ -81,11 +81,13 @@ TEST_CASE("errors table: Word2Vec vocabulary and training") {
                        text::train_word2vec(corpus, vocab, with([](auto& c) { c.negative = 0; })));
     EMBEDKIT_ERROR_ROW("W2V-08", embedkit::ArgumentError, "epochs must be >= 1, got 0",
                        text::train_word2vec(corpus, vocab, with([](auto& c) { c.epochs = 0; })));
-    EMBEDKIT_ERROR_ROW("W2V-09", embedkit::ArgumentError, "threads must be >= 1, got 0",
+    EMBEDKIT_ERROR_ROW("W2V-09", embedkit::ArgumentError, "threads must be in [1, 1024], got 0",
                        text::train_word2vec(corpus, vocab, with([](auto& c) { c.threads = 0; })));
-    EMBEDKIT_ERROR_ROW("W2V-10", embedkit::ArgumentError, "sample must be >= 0 and finite",
+    EMBEDKIT_ERROR_ROW("W2V-10", embedkit::ArgumentError,
+                       "sample must be >= 0 and finite, got -1.000000",
                        text::train_word2vec(corpus, vocab, with([](auto& c) { c.sample = -1; })));
-    EMBEDKIT_ERROR_ROW("W2V-11", embedkit::ArgumentError, "alpha must be in [0, 1]",
+    EMBEDKIT_ERROR_ROW("W2V-11", embedkit::ArgumentError,
+                       "alpha must be in [0, 1] (0: the model's default), got 2.000000",
                        text::train_word2vec(corpus, vocab, with([](auto& c) { c.alpha = 2; })));
     EMBEDKIT_ERROR_ROW("W2V-12", embedkit::ArgumentError,
                        "embedkit::text::train_word2vec: empty vocabulary",
@@ -181,4 +183,35 @@ TEST_CASE("errors table: word-vector queries and evaluation") {
     EMBEDKIT_ERROR_ROW("W2V-36", embedkit::DimensionError,
                        "embedkit::text::spearman: lists of 2 and 3 values",
                        text::spearman({1, 2}, {1, 2, 3}));
+}
+
+TEST_CASE("errors table: Word2Vec corpus kinds, divergence, .npy with a vocabulary file") {
+    const Files f;
+    const std::string corpus = f.write("corpus.txt", "a b a b\nb a\n");
+    text::VocabularyOptions vo;
+    vo.min_count = 1;
+    const text::Vocabulary vocab = text::build_vocabulary(corpus, vo);
+    text::Word2VecOptions o;
+    o.progress.style = ek::ProgressOptions::Style::silent;
+    EMBEDKIT_ERROR_ROW("W2V-40", embedkit::IoError,
+                       "embedkit::text::train_word2vec: '/dev/null' is not a regular file",
+                       text::train_word2vec("/dev/null", vocab, o));
+    ek::RowMatrixF fine = ek::RowMatrixF::Zero(2, 2), diverged = fine;
+    diverged(1, 0) = std::nanf("");
+    EMBEDKIT_ERROR_ROW("W2V-41", embedkit::NumericError,
+                       "embedkit::text::train_word2vec: vectors became NaN or infinite in epoch 3",
+                       text::detail::w2v_check_finite(fine, diverged, 2, 0.025f));
+    const text::WordVectors wv = two_words();
+    text::WordVectors uneven = wv;
+    uneven.counts.push_back(4);
+    EMBEDKIT_ERROR_ROW(
+        "W2V-42", embedkit::DimensionError,
+        "embedkit::text::save_word2vec_npy: 2 words but 3 counts",
+        text::save_word2vec_npy((f.dir / "v.npy").string(), (f.dir / "v.tsv").string(), uneven));
+    const std::string npy = (f.dir / "v.npy").string();
+    text::save_word2vec_npy(npy, (f.dir / "v.tsv").string(), wv);
+    EMBEDKIT_ERROR_ROW("W2V-43", embedkit::FormatError, "line 2: the count 'x' is not a decimal",
+                       text::load_word2vec_npy(npy, f.write("bad.tsv", "a\t1\nb\tx\n")));
+    EMBEDKIT_ERROR_ROW("W2V-44", embedkit::FormatError, "names 3 words, '",
+                       text::load_word2vec_npy(npy, f.write("long.tsv", "a\t1\nb\t1\nc\t1\n")));
 }

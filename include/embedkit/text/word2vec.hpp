@@ -19,20 +19,29 @@
 #include "../distance/dispatch.hpp"
 #include "../distance/topk.hpp"
 #include "../io/atomic_file.hpp"
+#include "../io/npy.hpp"
 
 #include <Eigen/Core>
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
+#include <clocale>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
+#include <limits>
+#include <locale>
 #include <string>
 #include <thread>
+#include <sstream>
+#include <system_error>
 #include <unordered_map>
 #include <vector>
 
@@ -69,6 +78,11 @@ inline bool w2v_space(char c) noexcept {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+inline void w2v_lower(std::string& token) noexcept {
+    for (char& c : token)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+}
+
 // Calls f(token) for each whitespace-separated token of `line` (a string_view-like pair).
 template <class F>
 void for_each_token(const std::string& line, bool lowercase, std::string& scratch, F f) {
@@ -80,9 +94,7 @@ void for_each_token(const std::string& line, bool lowercase, std::string& scratc
         while (j < n && !w2v_space(line[j])) ++j;
         if (j > i) {
             scratch.assign(line, i, j - i);
-            if (lowercase)
-                for (char& c : scratch)
-                    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+            if (lowercase) w2v_lower(scratch);
             f(scratch);
         }
         i = j;
@@ -95,12 +107,107 @@ inline std::ifstream w2v_open(const std::string& path, const char* fn) {
     return in;
 }
 
+// The whitespace-separated tokens of a byte range of a file, read in blocks: no line is ever
+// held whole, so a corpus that is one line of gigabytes streams like any other. The range
+// [begin, end) owns the tokens that start in it (a token starts at a byte that is not
+// whitespace, at the file's start or after whitespace), so ranges that tile a file read every
+// token once, whatever the ranges cut.
+class W2vTokens {
+public:
+    W2vTokens(const std::string& path, const char* fn, std::uint64_t begin, std::uint64_t end,
+              bool lowercase, std::size_t block = std::size_t(1) << 16)
+        : in_(w2v_open(path, fn)),
+          path_(path),
+          fn_(fn),
+          end_(end),
+          lowercase_(lowercase),
+          buf_(std::max<std::size_t>(block, 1)),
+          offset_(begin) {
+        if (begin > 0) {  // inside a token begun before the range: that token is not ours
+            in_.seekg(static_cast<std::streamoff>(begin - 1));
+            char c = ' ';
+            in_.get(c);
+            skip_partial_ = in_.gcount() == 1 && !w2v_space(c);
+        }
+        in_.seekg(static_cast<std::streamoff>(begin));
+    }
+
+    // The next token of the range into `token` (lower-cased if asked); `new_line` tells whether
+    // a newline came since the previous token. False once the range holds no more.
+    bool next(std::string& token, bool& new_line) {
+        new_line = false;
+        if (skip_partial_) {
+            skip_partial_ = false;
+            if (!skip([](char c) { return !w2v_space(c); })) return false;
+        }
+        if (!skip([&](char c) {
+                if (c == '\n') new_line = true;
+                return w2v_space(c);
+            }))
+            return false;
+        if (offset_ + pos_ >= end_) return false;
+        token.clear();
+        for (;;) {
+            const std::size_t from = pos_;
+            while (pos_ < have_ && !w2v_space(buf_[pos_])) ++pos_;
+            token.append(buf_.data() + from, pos_ - from);
+            if (pos_ < have_ || !refill()) break;
+        }
+        if (lowercase_) w2v_lower(token);
+        return true;
+    }
+
+    // Newlines passed so far, and whether the last byte read was one (for line counts).
+    std::uint64_t newlines() const noexcept { return newlines_; }
+    bool ends_with_newline() const noexcept { return last_ == '\n'; }
+
+private:
+    // Moves past the bytes `pred` accepts; false at the end of the file.
+    template <class P>
+    bool skip(P pred) {
+        for (;;) {
+            while (pos_ < have_ && pred(buf_[pos_])) {
+                if (buf_[pos_] == '\n') ++newlines_;
+                ++pos_;
+            }
+            if (pos_ < have_) return true;
+            if (!refill()) return false;
+        }
+    }
+    bool refill() {
+        if (have_ > 0) last_ = buf_[have_ - 1];
+        offset_ += have_;
+        pos_ = have_ = 0;
+        if (!in_) return false;
+        in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+        if (in_.bad())
+            throw IoError(std::string("embedkit::text::") + fn_ + ": read error in '" + path_ +
+                          "'");
+        have_ = static_cast<std::size_t>(in_.gcount());
+        return have_ > 0;
+    }
+
+    std::ifstream in_;
+    std::string path_;
+    const char* fn_;
+    std::uint64_t end_;
+    bool lowercase_;
+    std::vector<char> buf_;
+    std::uint64_t offset_;  // file offset of buf_[0]
+    std::size_t pos_ = 0, have_ = 0;
+    bool skip_partial_ = false;
+    std::uint64_t newlines_ = 0;
+    char last_ = '\n';
+};
+
 }  // namespace detail
 
 /// One pass over the corpus (one sentence or document per line, whitespace-separated tokens):
 /// counts every token, keeps words seen at least min_count times (and the max_vocab most
-/// frequent), most frequent first. The file is streamed (lines of any length). Bytes are taken
-/// as they are: invalid UTF-8 makes words of its own, never an error.
+/// frequent), most frequent first. The file is streamed in blocks (lines of any length, a
+/// corpus of one line included); the counts of every distinct token are held until the pass
+/// ends (max_vocab trims after counting, so the counts are exact). Bytes are taken as they
+/// are: invalid UTF-8 makes words of its own, never an error.
 /// Throws IoError if the file cannot be read, ArgumentError for min_count < 1 or max_vocab < 0,
 /// and ArgumentError if no word is kept.
 inline Vocabulary build_vocabulary(const std::string& path, const VocabularyOptions& o = {}) {
@@ -110,7 +217,7 @@ inline Vocabulary build_vocabulary(const std::string& path, const VocabularyOpti
     if (o.max_vocab < 0)
         throw ArgumentError("embedkit::text::build_vocabulary: max_vocab must be >= 0, got " +
                             std::to_string(o.max_vocab));
-    std::ifstream in = detail::w2v_open(path, "build_vocabulary");
+    detail::W2vTokens tokens(path, "build_vocabulary", 0, ~std::uint64_t(0), o.lowercase);
     struct Seen {
         std::uint64_t count;
         std::uint64_t first;
@@ -118,19 +225,18 @@ inline Vocabulary build_vocabulary(const std::string& path, const VocabularyOpti
     std::unordered_map<std::string, Seen> seen;
     Vocabulary v;
     v.lowercase = o.lowercase;
-    std::string line, token;
-    while (std::getline(in, line)) {
-        ++v.lines;
-        detail::for_each_token(line, o.lowercase, token, [&](const std::string& t) {
-            auto it = seen.find(t);
-            if (it == seen.end())
-                seen.emplace(t, Seen{1, v.corpus_words});
-            else
-                ++it->second.count;
-            ++v.corpus_words;
-        });
+    std::string t;
+    bool new_line = false;
+    while (tokens.next(t, new_line)) {
+        auto it = seen.find(t);
+        if (it == seen.end())
+            seen.emplace(t, Seen{1, v.corpus_words});
+        else
+            ++it->second.count;
+        ++v.corpus_words;
     }
-    if (in.bad()) throw IoError("embedkit::text::build_vocabulary: read error in '" + path + "'");
+    // Lines as std::getline counts them: every newline, and a last line without one.
+    v.lines = tokens.newlines() + (tokens.ends_with_newline() ? 0 : 1);
     std::vector<std::pair<const std::string*, Seen>> kept;
     for (const auto& kv : seen)
         if (kv.second.count >= static_cast<std::uint64_t>(o.min_count))
@@ -180,7 +286,12 @@ inline float w2v_gradient(float f, float label, const float* table) noexcept {
     // Where the sigmoid saturates there is no update (gensim's rule; word2vec.c applies the
     // saturated gradient label - 1 or label instead).
     if (f >= w2v_max_exp || f <= -w2v_max_exp) return 0.0f;
-    const int i = static_cast<int>((f + w2v_max_exp) * (w2v_table_size / w2v_max_exp / 2));
+    // The index as word2vec.c and gensim compute it: their (f + 6) * (1000 / 6 / 2) divides
+    // integers, so the factor is 83, not 83.33; the table is read at 0.996 f - 0.024 (less up
+    // to one step of 0.012), slightly below the true sigmoid. Kept so that the updates are the
+    // references' (on the 2-million-word slice the figures moved by less than 0.1 point).
+    constexpr int factor = w2v_table_size / static_cast<int>(w2v_max_exp) / 2;
+    const int i = static_cast<int>((static_cast<double>(f) + w2v_max_exp) * factor);
     return label - table[std::min(i, w2v_table_size - 1)];
 }
 
@@ -438,10 +549,12 @@ inline void check_w2v_options(const Word2VecOptions& o) {
     if (o.negative < 1 || o.negative > 10000)
         bad("negative must be in [1, 10000], got " + std::to_string(o.negative));
     if (o.epochs < 1) bad("epochs must be >= 1, got " + std::to_string(o.epochs));
-    if (o.threads < 1) bad("threads must be >= 1, got " + std::to_string(o.threads));
-    if (!(o.sample >= 0) || !std::isfinite(o.sample)) bad("sample must be >= 0 and finite");
+    if (o.threads < 1 || o.threads > 1024)
+        bad("threads must be in [1, 1024], got " + std::to_string(o.threads));
+    if (!(o.sample >= 0) || !std::isfinite(o.sample))
+        bad("sample must be >= 0 and finite, got " + std::to_string(o.sample));
     if (!(o.alpha >= 0) || !std::isfinite(o.alpha) || o.alpha > 1)
-        bad("alpha must be in [0, 1] (0: the model's default)");
+        bad("alpha must be in [0, 1] (0: the model's default), got " + std::to_string(o.alpha));
 }
 
 // What the threads share.
@@ -449,7 +562,7 @@ struct W2vShared {
     const Vocabulary* vocab;
     const Word2VecOptions* options;
     const NegativeSampler* sampler;
-    std::vector<float> keep;  // keep probability per word, as a fraction of 2^16 (word2vec.c)
+    std::vector<float> keep;  // keep probability per word (compared with 16 random bits)
     RowMatrixF syn0, syn1;
     float start_alpha;
     std::uint64_t total_words;  // corpus tokens x epochs
@@ -458,23 +571,28 @@ struct W2vShared {
     SgnsFn kernel;
 };
 
+// The end-of-epoch check: a NaN or infinity in either matrix stops training.
+inline void w2v_check_finite(const RowMatrixF& syn0, const RowMatrixF& syn1, int epoch,
+                             float start_alpha) {
+    if (!syn0.allFinite() || !syn1.allFinite())
+        throw NumericError(
+            "embedkit::text::train_word2vec: vectors became NaN or infinite in "
+            "epoch " +
+            std::to_string(epoch + 1) + " (learning rate " + std::to_string(start_alpha) +
+            " too high for this corpus?)");
+}
+
 // Words trained on as one sentence at most (gensim's limit).
 inline constexpr std::size_t w2v_max_sentence = 10000;
 
-// Trains one epoch on the lines that start in [begin, end) of the file.
+// Trains one epoch on the tokens that start in [begin, end) of the file (a sentence ends at a
+// newline, at the range's ends and after max_sentence words).
 inline void w2v_worker(W2vShared& sh, const std::string& path, std::uint64_t begin,
                        std::uint64_t end, std::uint64_t seed) {
     const Vocabulary& v = *sh.vocab;
     const Word2VecOptions& o = *sh.options;
-    std::ifstream in = w2v_open(path, "train_word2vec");
-    in.seekg(static_cast<std::streamoff>(begin));
-    std::uint64_t pos = begin;
-    std::string line, token;
-    if (begin > 0) {  // the line under way belongs to the previous range
-        in.seekg(static_cast<std::streamoff>(begin - 1));
-        std::getline(in, line);
-        pos = begin - 1 + line.size() + 1;
-    }
+    W2vTokens tokens(path, "train_word2vec", begin, end, v.lowercase);
+    std::string token;
     W2vRandom rng{seed};
     const Eigen::Index dim = o.dim;
     const float* table = w2v_sigmoid_table().data();
@@ -557,25 +675,25 @@ inline void w2v_worker(W2vShared& sh, const std::string& path, std::uint64_t beg
         }
         sentence.clear();
     };
-    while (pos < end && std::getline(in, line)) {
-        pos += line.size() + 1;
-        sentence.clear();
-        for_each_token(line, v.lowercase, token, [&](const std::string& t) {
-            ++local_done;
-            const auto it = v.index.find(t);
-            if (it == v.index.end()) return;
-            const float keep = sh.keep[it->second];
-            if (keep < 1.0f && keep < static_cast<float>((rng.next() >> 40) & 0xFFFF) / 65536.0f)
-                return;
-            sentence.push_back(it->second);
-            if (sentence.size() == w2v_max_sentence) {
-                train_sentence();
-                if (local_done >= 10000) flush();
-            }
-        });
-        train_sentence();
-        if (local_done >= 10000) flush();
+    bool new_line = false;
+    while (tokens.next(token, new_line)) {
+        if (new_line) {
+            train_sentence();
+            if (local_done >= 10000) flush();
+        }
+        ++local_done;
+        const auto it = v.index.find(token);
+        if (it == v.index.end()) continue;
+        const float keep = sh.keep[it->second];
+        if (keep < 1.0f && keep < static_cast<float>((rng.next() >> 40) & 0xFFFF) / 65536.0f)
+            continue;
+        sentence.push_back(it->second);
+        if (sentence.size() == w2v_max_sentence) {
+            train_sentence();
+            if (local_done >= 10000) flush();
+        }
     }
+    train_sentence();
     flush();
 }
 
@@ -607,8 +725,14 @@ inline WordVectors train_word2vec(const std::string& path, const Vocabulary& voc
     std::uint64_t file_size = 0;
     {
         std::ifstream in = detail::w2v_open(path, "train_word2vec");
+        std::error_code ec;
         in.seekg(0, std::ios::end);
-        file_size = static_cast<std::uint64_t>(in.tellg());
+        const auto size = in.tellg();
+        if (!std::filesystem::is_regular_file(path, ec) || size < 0)
+            throw IoError("embedkit::text::train_word2vec: '" + path +
+                          "' is not a regular file (training reads it once per epoch and "
+                          "splits it between threads by byte offsets)");
+        file_size = static_cast<std::uint64_t>(size);
     }
     detail::W2vShared sh;
     sh.vocab = &vocab;
@@ -659,25 +783,33 @@ inline WordVectors train_word2vec(const std::string& path, const Vocabulary& voc
                 throw;
             }
         }
-        std::thread reporter([&] {
-            while (running.load()) {
-                const std::uint64_t d = sh.done.load();
-                const double secs =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-                bar.update(static_cast<std::int64_t>(d), [&] {
-                    char buf[96];
-                    std::snprintf(buf, sizeof buf, "epoch %d/%d  %.0fk words/s  lr %.5f", epoch + 1,
-                                  options.epochs,
-                                  secs > 0 ? static_cast<double>(d) / secs / 1e3 : 0.0,
-                                  learning_rate(sh.start_alpha, d, sh.total_words));
-                    return std::string(buf);
+        std::thread reporter;
+        try {
+            if (options.progress.style != ProgressOptions::Style::silent)
+                reporter = std::thread([&] {
+                    while (running.load()) {
+                        const std::uint64_t d = sh.done.load();
+                        const double secs =
+                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+                                .count();
+                        bar.update(static_cast<std::int64_t>(d), [&] {
+                            char buf[96];
+                            std::snprintf(buf, sizeof buf, "epoch %d/%d  %.0fk words/s  lr %.5f",
+                                          epoch + 1, options.epochs,
+                                          secs > 0 ? static_cast<double>(d) / secs / 1e3 : 0.0,
+                                          learning_rate(sh.start_alpha, d, sh.total_words));
+                            return std::string(buf);
+                        });
+                        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    }
                 });
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            }
-        });
+        } catch (...) {  // the workers run on; stop waiting for them only when they are done
+            for (auto& th : pool) th.join();
+            throw;
+        }
         for (auto& th : pool) th.join();
         running.store(false);
-        reporter.join();
+        if (reporter.joinable()) reporter.join();
         for (const std::exception_ptr& error : errors)
             if (error) std::rethrow_exception(error);
         if (epoch == 0 && sh.done.load() != vocab.corpus_words)
@@ -685,12 +817,7 @@ inline WordVectors train_word2vec(const std::string& path, const Vocabulary& voc
                                 std::to_string(sh.done.load()) +
                                 " tokens, the vocabulary was built from a corpus of " +
                                 std::to_string(vocab.corpus_words));
-        if (!sh.syn0.allFinite() || !sh.syn1.allFinite())
-            throw NumericError(
-                "embedkit::text::train_word2vec: vectors became NaN or infinite in "
-                "epoch " +
-                std::to_string(epoch + 1) + " (learning rate " + std::to_string(sh.start_alpha) +
-                " too high for this corpus?)");
+        detail::w2v_check_finite(sh.syn0, sh.syn1, epoch, sh.start_alpha);
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -727,6 +854,58 @@ inline void w2v_check_writable(const WordVectors& wv, const char* fn) {
 
 }  // namespace detail
 
+namespace detail {
+
+// printf's "%.6f" (word2vec.c's "%lf") in the "C" locale, whatever the program's locale.
+inline std::size_t w2v_fixed6(double v, char* out, std::size_t size) {
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+    return static_cast<std::size_t>(
+        std::to_chars(out, out + size, v, std::chars_format::fixed, 6).ptr - out);
+#else
+    const int n = std::snprintf(out, size, "%.6f", v);
+    const char point = *std::localeconv()->decimal_point;
+    for (int i = 0; i < n; ++i)
+        if (out[i] == point) out[i] = '.';
+    return static_cast<std::size_t>(n);
+#endif
+}
+
+// A number at s (no blank before it) in the "C" locale, whatever the program's locale; the end
+// of the number, or nullptr if there is none. `range` is false when it is beyond float.
+inline const char* w2v_parse_float(const char* s, const char* end, float& v, bool& range) {
+    range = true;
+    if (s < end && *s == '+' && s + 1 < end && *(s + 1) != '-') ++s;  // from_chars takes no '+'
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+    const auto r = std::from_chars(s, end, v, std::chars_format::general);
+    if (r.ec == std::errc::result_out_of_range) range = false;
+    return r.ec == std::errc() ? r.ptr : nullptr;
+#else
+    // No from_chars for floats (libc++ before 20): strtod where the locale's decimal point is
+    // '.', else a stream in the classic locale. The data is NUL-terminated (a std::string's).
+    std::size_t n = 0;
+    while (s + n < end && !w2v_space(s[n])) ++n;
+    const std::string word(s, n);
+    double d = 0;
+    std::size_t used = 0;
+    if (*std::localeconv()->decimal_point == '.') {
+        char* stop = nullptr;
+        d = std::strtod(word.c_str(), &stop);
+        used = static_cast<std::size_t>(stop - word.c_str());
+    } else {
+        std::istringstream in(word);
+        in.imbue(std::locale::classic());
+        if (in >> d) used = in.eof() ? n : static_cast<std::size_t>(in.tellg());
+    }
+    if (used == 0) return nullptr;
+    range = !std::isfinite(d) || std::fabs(d) <= double(std::numeric_limits<float>::max());
+    if (!range) return nullptr;
+    v = static_cast<float>(d);
+    return s + used;
+#endif
+}
+
+}  // namespace detail
+
 /// The bytes of word2vec.c's formats. Text (`-binary 0`): a line "words dim", then per word
 /// "word v1 v2 ... vdim \n" with each value printed "%lf " (six decimals), exactly as
 /// word2vec.c prints it. Binary (`-binary 1`): "words dim\n", then per word "word ", dim
@@ -734,19 +913,23 @@ inline void w2v_check_writable(const WordVectors& wv, const char* fn) {
 /// matrix differ in length, ArgumentError for a word that is empty or holds whitespace.
 inline std::string word2vec_bytes(const WordVectors& wv, bool binary) {
     detail::w2v_check_writable(wv, binary ? "save_word2vec_binary" : "save_word2vec_text");
+    if (binary && !io::detail::host_is_little_endian())
+        throw IoError("embedkit::text::save_word2vec_binary: big-endian hosts are not supported");
     std::string buf = std::to_string(wv.words.size()) + " " + std::to_string(wv.dim()) + "\n";
-    char num[64];
+    char num[80];
     const auto row_bytes = static_cast<std::size_t>(wv.dim()) * sizeof(float);
     for (std::size_t i = 0; i < wv.words.size(); ++i) {
         buf += wv.words[i];
         buf += ' ';
         const float* row = wv.vectors.data() + static_cast<Eigen::Index>(i) * wv.dim();
         if (binary) {
-            buf.append(reinterpret_cast<const char*>(row), row_bytes);  // little-endian hosts
+            buf.append(reinterpret_cast<const char*>(row), row_bytes);
         } else {
             for (Eigen::Index j = 0; j < wv.dim(); ++j) {
-                const int n = std::snprintf(num, sizeof num, "%lf ", static_cast<double>(row[j]));
-                buf.append(num, static_cast<std::size_t>(n));
+                const std::size_t n =
+                    detail::w2v_fixed6(static_cast<double>(row[j]), num, sizeof num - 1);
+                num[n] = ' ';
+                buf.append(num, n + 1);
             }
         }
         buf += '\n';
@@ -778,10 +961,11 @@ namespace detail {
 }
 
 // Reads the whole file (vector files are read once, then parsed in memory).
-inline std::string w2v_slurp(const std::string& path) {
-    std::ifstream in = w2v_open(path, "load_word2vec");
+inline std::string w2v_slurp(const std::string& path, const char* fn = "load_word2vec") {
+    std::ifstream in = w2v_open(path, fn);
     std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw IoError("embedkit::text::load_word2vec: read error in '" + path + "'");
+    if (in.bad())
+        throw IoError(std::string("embedkit::text::") + fn + ": read error in '" + path + "'");
     return data;
 }
 
@@ -832,13 +1016,18 @@ inline WordVectors load_word2vec(const std::string& path, bool binary) {
 inline WordVectors parse_word2vec(const std::string& data, bool binary, const std::string& path) {
     std::int64_t rows = 0, dim = 0;
     std::size_t p = detail::w2v_header(data, path, rows, dim);
+    if (binary && !io::detail::host_is_little_endian())
+        throw IoError("embedkit::text::load_word2vec: big-endian hosts are not supported");
     WordVectors wv;
     if (static_cast<std::uint64_t>(rows) * static_cast<std::uint64_t>(dim) * 4 >
         data.size() * 2 + 1024)
         detail::w2v_format_error(path, "header says " + std::to_string(rows) + " x " +
                                            std::to_string(dim) + ", more than the file holds");
     wv.vectors.resize(rows, dim);
-    wv.words.reserve(static_cast<std::size_t>(rows));
+    // The shortest row is a one-byte word, a blank and its values (4 bytes each in binary, a
+    // blank and a digit each in text): no more words than that fit are reserved.
+    const auto shortest = static_cast<std::size_t>(binary ? 2 + 4 * dim : 1 + 2 * dim);
+    wv.words.reserve(std::min(static_cast<std::size_t>(rows), (data.size() - p) / shortest + 1));
     std::unordered_map<std::string, std::int64_t> seen;
     const std::size_t n = data.size();
     for (std::int64_t r = 0; r < rows; ++r) {
@@ -865,15 +1054,20 @@ inline WordVectors parse_word2vec(const std::string& data, bool binary, const st
                     detail::w2v_format_error(path, where + ": " + std::to_string(j) +
                                                        " values, header says " +
                                                        std::to_string(dim));
-                const char* start = data.c_str() + p;
-                char* stop = nullptr;
-                const float v = std::strtof(start, &stop);
-                if (stop == start || (*stop != ' ' && *stop != '\t' && *stop != '\n' &&
-                                      *stop != '\r' && *stop != '\0'))
-                    detail::w2v_format_error(
-                        path, where + ": value " + std::to_string(j + 1) + " is not a number");
+                const char* start = data.data() + p;
+                const char* last = data.data() + n;
+                float v = 0;
+                bool range = true;
+                const char* stop = detail::w2v_space(*start)
+                                       ? nullptr
+                                       : detail::w2v_parse_float(start, last, v, range);
+                if (stop == nullptr || (stop < last && *stop != ' ' && *stop != '\t' &&
+                                        *stop != '\n' && *stop != '\r'))
+                    detail::w2v_format_error(path, where + ": value " + std::to_string(j + 1) +
+                                                       " is not a number" +
+                                                       (range ? "" : " in float's range"));
                 out[j] = v;
-                p = static_cast<std::size_t>(stop - data.c_str());
+                p = static_cast<std::size_t>(stop - data.data());
             }
             while (p < n && (data[p] == ' ' || data[p] == '\t' || data[p] == '\r')) ++p;
             if (p < n && data[p] != '\n')
@@ -886,6 +1080,70 @@ inline WordVectors parse_word2vec(const std::string& data, bool binary, const st
     if (p < n)
         detail::w2v_format_error(path, "more rows than the header's " + std::to_string(rows));
     wv.counts.assign(wv.words.size(), 0);
+    return wv;
+}
+
+/// Writes the vectors as a float32 .npy matrix (io::write_npy; numpy.load reads it) and the
+/// words as a vocabulary file: one "word<TAB>count" line per row, in row order, the words'
+/// bytes as they are (UTF-8 from a UTF-8 corpus); counts 0 when `wv.counts` is empty. Both
+/// atomic. Throws as word2vec_bytes, DimensionError when counts are neither empty nor one per
+/// word, IoError if a file cannot be written.
+inline void save_word2vec_npy(const std::string& npy_path, const std::string& vocab_path,
+                              const WordVectors& wv) {
+    detail::w2v_check_writable(wv, "save_word2vec_npy");
+    if (!wv.counts.empty() && wv.counts.size() != wv.words.size())
+        throw DimensionError(
+            "embedkit::text::save_word2vec_npy: " + std::to_string(wv.words.size()) +
+            " words but " + std::to_string(wv.counts.size()) + " counts");
+    std::string tsv;
+    for (std::size_t i = 0; i < wv.size(); ++i)
+        tsv += wv.words[i] + '\t' + std::to_string(wv.counts.empty() ? 0 : wv.counts[i]) + '\n';
+    io::write_npy(npy_path, wv.vectors);
+    io::AtomicFile f(vocab_path);
+    f.write(tsv.data(), tsv.size());
+    f.commit();
+}
+
+/// Reads what save_word2vec_npy writes: a float32 .npy matrix (io::read_npy's rows and
+/// errors) and its vocabulary file. Throws FormatError for a vocabulary line that is not
+/// "word<TAB>count" (a word without whitespace, a decimal count), a word on two lines, or a
+/// line count other than the matrix's rows; IoError if a file cannot be read.
+inline WordVectors load_word2vec_npy(const std::string& npy_path, const std::string& vocab_path) {
+    WordVectors wv;
+    wv.vectors = io::read_npy<float>(npy_path);
+    const std::string data = detail::w2v_slurp(vocab_path, "load_word2vec_npy");
+    const auto bad = [&](std::size_t line, const std::string& what) {
+        throw FormatError("embedkit::text::load_word2vec_npy: '" + vocab_path + "' line " +
+                          std::to_string(line) + ": " + what);
+    };
+    std::unordered_map<std::string, std::size_t> seen;
+    std::size_t p = 0;
+    while (p < data.size()) {
+        std::size_t nl = data.find('\n', p);
+        if (nl == std::string::npos) nl = data.size();
+        std::string line = data.substr(p, nl - p);
+        p = nl + 1;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        const std::size_t number = wv.words.size() + 1;
+        const std::size_t tab = line.find('\t');
+        if (tab == std::string::npos || tab == 0) bad(number, "not \"word<TAB>count\"");
+        std::string word = line.substr(0, tab);
+        if (std::any_of(word.begin(), word.end(), detail::w2v_space))
+            bad(number, "the word holds whitespace");
+        const std::string digits = line.substr(tab + 1);
+        std::uint64_t count = 0;
+        const auto r = std::from_chars(digits.data(), digits.data() + digits.size(), count);
+        if (digits.empty() || r.ec != std::errc() || r.ptr != digits.data() + digits.size())
+            bad(number, "the count '" + digits.substr(0, 40) + "' is not a decimal number");
+        if (!seen.emplace(word, number).second)
+            bad(number, "the word '" + word + "' is also on line " + std::to_string(seen[word]));
+        wv.words.push_back(std::move(word));
+        wv.counts.push_back(count);
+    }
+    if (static_cast<Eigen::Index>(wv.words.size()) != wv.vectors.rows())
+        throw FormatError("embedkit::text::load_word2vec_npy: '" + vocab_path + "' names " +
+                          std::to_string(wv.words.size()) + " words, '" + npy_path + "' holds " +
+                          std::to_string(wv.vectors.rows()) + " rows");
     return wv;
 }
 
@@ -902,37 +1160,54 @@ struct ScoredWord {
 /// mul: argmax s(d, b) s(d, c) / (s(d, a) + 1e-6) with s = (1 + cos) / 2 (3CosMul).
 enum class AnalogyMethod { add, mul };
 
+/// How WordIndex matches words: byte for byte, or with ASCII letters lower-cased on both sides,
+/// where the first (most frequent) of a word's case variants stands for them all and the others
+/// are not indexed ("Paris" before "PARIS": only "Paris", found as "paris" too; gensim's
+/// case_insensitive evaluation).
+enum class WordCase { exact, fold };
+
 /// The first `restrict` rows of word vectors (all if 0), each scaled to unit length, for
-/// queries. Zero vectors stay zero.
+/// queries. Zero vectors stay zero. Index rows are the file's rows unless `match` is
+/// WordCase::fold and the restricted words hold case variants (word(i) names row i's word).
 class WordIndex {
 public:
-    explicit WordIndex(const WordVectors& wv, std::size_t restrict = 0) : wv_(&wv) {
-        rows_ =
+    explicit WordIndex(const WordVectors& wv, std::size_t restrict = 0,
+                       WordCase match = WordCase::exact)
+        : wv_(&wv), fold_(match == WordCase::fold) {
+        const auto first =
             static_cast<Eigen::Index>(restrict == 0 ? wv.size() : std::min(restrict, wv.size()));
-        if (rows_ == 0) throw ArgumentError("embedkit::text::WordIndex: no words");
+        if (first == 0) throw ArgumentError("embedkit::text::WordIndex: no words");
         if (static_cast<Eigen::Index>(wv.words.size()) != wv.vectors.rows())
             throw DimensionError("embedkit::text::WordIndex: " + std::to_string(wv.words.size()) +
                                  " words but " + std::to_string(wv.vectors.rows()) + " vectors");
-        for (Eigen::Index i = 0; i < rows_; ++i)
-            index_.emplace(wv.words[static_cast<std::size_t>(i)], i);  // the first of a repeat wins
-        unit_ = wv.vectors.topRows(rows_);
+        for (Eigen::Index i = 0; i < first; ++i) {  // the first of a repeat wins
+            const std::string& w = wv.words[static_cast<std::size_t>(i)];
+            if (index_.emplace(fold_ ? fold(w) : w, static_cast<Eigen::Index>(source_.size()))
+                    .second)
+                source_.push_back(i);
+        }
+        rows_ = static_cast<Eigen::Index>(source_.size());
+        unit_.resize(rows_, wv.vectors.cols());
         for (Eigen::Index i = 0; i < rows_; ++i) {
+            unit_.row(i) = wv.vectors.row(source_[static_cast<std::size_t>(i)]);
             const float n = unit_.row(i).norm();
             if (n > 0) unit_.row(i) /= n;
         }
     }
 
     /// The index refers to `wv`, which must outlive it (a temporary is refused).
-    explicit WordIndex(WordVectors&&, std::size_t = 0) = delete;
+    explicit WordIndex(WordVectors&&, std::size_t = 0, WordCase = WordCase::exact) = delete;
 
     /// The row of `word` among the indexed words, or -1.
     Eigen::Index find(const std::string& word) const {
-        const auto it = index_.find(word);
+        const auto it = index_.find(fold_ ? fold(word) : word);
         return it == index_.end() ? -1 : it->second;
     }
+    /// The indexed words' unit vectors, one row per indexed word.
     const RowMatrixF& unit() const noexcept { return unit_; }
+    /// The word of index row i (as the vectors spell it).
     const std::string& word(Eigen::Index i) const {
-        return wv_->words[static_cast<std::size_t>(i)];
+        return wv_->words[static_cast<std::size_t>(source_[static_cast<std::size_t>(i)])];
     }
 
     /// The k words closest to `word` by cosine (itself excluded), through top_k.
@@ -983,6 +1258,11 @@ public:
     }
 
 private:
+    static std::string fold(std::string w) {
+        for (char& c : w)
+            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        return w;
+    }
     static void check_k(Eigen::Index k, const char* fn) {
         if (k < 1)
             throw ArgumentError(std::string("embedkit::text::WordIndex::") + fn +
@@ -1013,7 +1293,9 @@ private:
     }
 
     const WordVectors* wv_;
+    bool fold_;
     Eigen::Index rows_ = 0;
+    std::vector<Eigen::Index> source_;  // index row -> row of the vectors
     RowMatrixF unit_;
     std::unordered_map<std::string, Eigen::Index> index_;
 };
@@ -1032,14 +1314,15 @@ struct AnalogyReport {
 };
 
 /// Evaluates analogies in the `questions-words.txt` format (": section" lines, then
-/// "a b c d" lines: d is the answer to a : b :: c : ?), words lower-cased (ASCII) as the
-/// corpus, over the first `restrict` words (30,000 by convention). A question counts when all
-/// four words are indexed; it is correct when the best answer (query words excluded) is d.
+/// "a b c d" lines: d is the answer to a : b :: c : ?) over the first `restrict` words (30,000
+/// by convention), case-insensitively (ASCII; WordCase::fold: the most frequent case variant of
+/// a word stands for it, as in gensim's evaluation). A question counts when all four words are
+/// indexed; it is correct when the best answer (query words excluded) is d.
 /// Throws IoError if the file cannot be read, FormatError for a line of other than 4 words.
 inline AnalogyReport evaluate_analogies(const WordVectors& wv, const std::string& path,
                                         std::size_t restrict = 30000,
                                         AnalogyMethod method = AnalogyMethod::add) {
-    const WordIndex index(wv, restrict);
+    const WordIndex index(wv, restrict, WordCase::fold);
     std::ifstream in = detail::w2v_open(path, "evaluate_analogies");
     AnalogyReport report;
     std::string line, token;
@@ -1068,7 +1351,7 @@ inline AnalogyReport evaluate_analogies(const WordVectors& wv, const std::string
             continue;
         ++s.covered;
         const auto best = index.analogy(w[0], w[1], w[2], 1, method);
-        if (!best.empty() && best[0].word == w[3]) ++s.correct;
+        if (!best.empty() && index.find(best[0].word) == index.find(w[3])) ++s.correct;
     }
     for (const auto& s : report.sections) {
         report.total.questions += s.questions;
@@ -1131,12 +1414,12 @@ inline double spearman(const std::vector<double>& x, const std::vector<double>& 
 }
 
 /// Evaluates word similarity on a WordSim-353-style file: "word1<sep>word2<sep>score" per
-/// line (tabs or spaces), lines starting with '#' skipped, words lower-cased (ASCII). Pairs
-/// with an unknown word are left out (reported as coverage).
+/// line (tabs or spaces), lines starting with '#' skipped, case-insensitively as
+/// evaluate_analogies. Pairs with an unknown word are left out (reported as coverage).
 /// Throws IoError if the file cannot be read, FormatError for a malformed line.
 inline SimilarityReport evaluate_similarity(const WordVectors& wv, const std::string& path,
                                             std::size_t restrict = 0) {
-    const WordIndex index(wv, restrict);
+    const WordIndex index(wv, restrict, WordCase::fold);
     std::ifstream in = detail::w2v_open(path, "evaluate_similarity");
     SimilarityReport report;
     std::vector<double> model, human;
