@@ -196,6 +196,8 @@ TEST_CASE("errors table: Word2Vec corpus kinds, divergence, .npy with a vocabula
     EMBEDKIT_ERROR_ROW("W2V-40", embedkit::IoError,
                        "embedkit::text::train_word2vec: '/dev/null' is not a regular file",
                        text::train_word2vec("/dev/null", vocab, o));
+    // The end-of-epoch check itself (no valid input is known to make training diverge; the
+    // row documents that train_word2vec calls it after every epoch).
     ek::RowMatrixF fine = ek::RowMatrixF::Zero(2, 2), diverged = fine;
     diverged(1, 0) = std::nanf("");
     EMBEDKIT_ERROR_ROW("W2V-41", embedkit::NumericError,

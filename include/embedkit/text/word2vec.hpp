@@ -8,9 +8,9 @@
 // s = `sample`), a window of window - b words each side with b drawn per word, the learning
 // rate decaying linearly towards 0 over all epochs with a floor of start x 1e-4, the sigmoid
 // read from word2vec.c's 1,000-entry table over [-6, 6], no update where |x . y| >= 6 (gensim's
-// rule) and initial vectors uniform in [-1/dim, 1/dim) (gensim 4's range). Each thread takes a
-// byte range of the file (the lines starting in it) and updates the shared matrices without
-// locks; with one thread and a fixed seed a run is bit-identical.
+// rule) and initial vectors uniform in [-1/dim, 1/dim) (gensim 4's range). Threads take byte
+// ranges of the file in turn (the tokens that start in them) and update the shared matrices
+// without locks; with one thread and a fixed seed a run is bit-identical.
 #pragma once
 
 #include "../core/error.hpp"
@@ -25,6 +25,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <clocale>
@@ -288,8 +289,10 @@ inline float w2v_gradient(float f, float label, const float* table) noexcept {
     if (f >= w2v_max_exp || f <= -w2v_max_exp) return 0.0f;
     // The index as word2vec.c and gensim compute it: their (f + 6) * (1000 / 6 / 2) divides
     // integers, so the factor is 83, not 83.33; the table is read at 0.996 f - 0.024 (less up
-    // to one step of 0.012), slightly below the true sigmoid. Kept so that the updates are the
-    // references' (on the 2-million-word slice the figures moved by less than 0.1 point).
+    // to one step of 0.012), slightly below the true sigmoid. Computed in double as gensim's
+    // generated C does (word2vec.c: in float; the two differ by one step in rare cases). Kept so
+    // that the updates are the references' (on the 2-million-word slice the figures moved by
+    // less than 0.1 point).
     constexpr int factor = w2v_table_size / static_cast<int>(w2v_max_exp) / 2;
     const int i = static_cast<int>((static_cast<double>(f) + w2v_max_exp) * factor);
     return label - table[std::min(i, w2v_table_size - 1)];
@@ -724,14 +727,20 @@ inline WordVectors train_word2vec(const std::string& path, const Vocabulary& voc
             "their positive sum): build it with build_vocabulary");
     std::uint64_t file_size = 0;
     {
-        std::ifstream in = detail::w2v_open(path, "train_word2vec");
-        std::error_code ec;
-        in.seekg(0, std::ios::end);
-        const auto size = in.tellg();
-        if (!std::filesystem::is_regular_file(path, ec) || size < 0)
+        // Checked before opening: opening a pipe without a writer would block.
+        const auto not_regular = [&] {
             throw IoError("embedkit::text::train_word2vec: '" + path +
                           "' is not a regular file (training reads it once per epoch and "
                           "splits it between threads by byte offsets)");
+        };
+        std::error_code ec;
+        const auto status = std::filesystem::status(path, ec);
+        if (!ec && std::filesystem::exists(status) && !std::filesystem::is_regular_file(status))
+            not_regular();
+        std::ifstream in = detail::w2v_open(path, "train_word2vec");
+        in.seekg(0, std::ios::end);
+        const auto size = in.tellg();
+        if (size < 0) not_regular();
         file_size = static_cast<std::uint64_t>(size);
     }
     detail::W2vShared sh;
@@ -761,19 +770,27 @@ inline WordVectors train_word2vec(const std::string& path, const Vocabulary& voc
         std::vector<std::thread> pool;
         std::vector<std::exception_ptr> errors(static_cast<std::size_t>(options.threads));
         std::atomic<bool> running{true};
+        // The threads take byte ranges ("pieces") of the file in turn: one piece with one thread
+        // (bit-identical reruns), else 16 per thread, so that a thread on a slower or busier
+        // core (a laptop's efficiency cores, a shared host) takes fewer instead of holding the
+        // others up at the end of the epoch. Each piece has its own random stream.
+        const std::uint64_t pieces =
+            options.threads == 1 ? 1 : 16 * static_cast<std::uint64_t>(options.threads);
+        std::atomic<std::uint64_t> next_piece{0};
         for (int t = 0; t < options.threads; ++t) {
-            const std::uint64_t b = file_size * static_cast<std::uint64_t>(t) /
-                                    static_cast<std::uint64_t>(options.threads);
-            const std::uint64_t e = file_size * static_cast<std::uint64_t>(t + 1) /
-                                    static_cast<std::uint64_t>(options.threads);
-            const std::uint64_t seed = detail::splitmix64(
-                options.seed ^ detail::splitmix64(static_cast<std::uint64_t>(epoch) << 32 |
-                                                  static_cast<std::uint64_t>(t)));
             const auto slot = static_cast<std::size_t>(t);
             try {
-                pool.emplace_back([&sh, &path, &errors, slot, b, e, seed] {
+                pool.emplace_back([&sh, &path, &errors, &next_piece, &options, slot, pieces,
+                                   file_size, epoch] {
                     try {
-                        detail::w2v_worker(sh, path, b, e, seed);
+                        for (std::uint64_t c = next_piece.fetch_add(1); c < pieces;
+                             c = next_piece.fetch_add(1)) {
+                            const std::uint64_t seed = detail::splitmix64(
+                                options.seed ^
+                                detail::splitmix64(static_cast<std::uint64_t>(epoch) << 32 | c));
+                            detail::w2v_worker(sh, path, file_size * c / pieces,
+                                               file_size * (c + 1) / pieces, seed);
+                        }
                     } catch (...) {
                         errors[slot] = std::current_exception();
                     }
@@ -870,37 +887,77 @@ inline std::size_t w2v_fixed6(double v, char* out, std::size_t size) {
 #endif
 }
 
-// A number at s (no blank before it) in the "C" locale, whatever the program's locale; the end
-// of the number, or nullptr if there is none. `range` is false when it is beyond float.
-inline const char* w2v_parse_float(const char* s, const char* end, float& v, bool& range) {
+// A number at s (no blank before it) in the "C" locale, whatever the program's locale: decimal
+// or exponent form, an optional sign, inf and nan; no hexadecimal. Returns the end of the
+// number, or nullptr if there is none or it is beyond float's largest (then `range` is false);
+// a value below float's smallest subnormal reads as zero of its sign, as strtof rounds it.
+// The portable form (any standard library): strtod where the locale's decimal point is '.',
+// else a stream in the classic locale.
+inline const char* w2v_parse_float_portable(const char* s, const char* end, float& v, bool& range) {
     range = true;
-    if (s < end && *s == '+' && s + 1 < end && *(s + 1) != '-') ++s;  // from_chars takes no '+'
-#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
-    const auto r = std::from_chars(s, end, v, std::chars_format::general);
-    if (r.ec == std::errc::result_out_of_range) range = false;
-    return r.ec == std::errc() ? r.ptr : nullptr;
-#else
-    // No from_chars for floats (libc++ before 20): strtod where the locale's decimal point is
-    // '.', else a stream in the classic locale. The data is NUL-terminated (a std::string's).
+    if (s < end && *s == '+' && s + 1 < end && s[1] != '-' && s[1] != '+') ++s;
     std::size_t n = 0;
     while (s + n < end && !w2v_space(s[n])) ++n;
     const std::string word(s, n);
+    const std::size_t digit = !word.empty() && (word[0] == '-' || word[0] == '+') ? 1 : 0;
+    if (word.size() > digit + 1 && word[digit] == '0' && (word[digit + 1] | 0x20) == 'x')
+        return nullptr;  // hexadecimal, which from_chars does not read either
     double d = 0;
     std::size_t used = 0;
     if (*std::localeconv()->decimal_point == '.') {
         char* stop = nullptr;
+        errno = 0;
         d = std::strtod(word.c_str(), &stop);
         used = static_cast<std::size_t>(stop - word.c_str());
+        if (errno == ERANGE && std::isinf(d)) range = false;
     } else {
         std::istringstream in(word);
         in.imbue(std::locale::classic());
-        if (in >> d) used = in.eof() ? n : static_cast<std::size_t>(in.tellg());
+        if (in >> d)
+            used = in.eof() ? n : static_cast<std::size_t>(in.tellg());
+        else if (std::fabs(d) == std::numeric_limits<double>::max())
+            range = false;  // the stream's mark of an overflow
     }
-    if (used == 0) return nullptr;
-    range = !std::isfinite(d) || std::fabs(d) <= double(std::numeric_limits<float>::max());
-    if (!range) return nullptr;
+    if (range && std::isfinite(d) && std::fabs(d) > double(std::numeric_limits<float>::max()))
+        range = false;
+    if (!range || used == 0) return nullptr;
     v = static_cast<float>(d);
     return s + used;
+}
+
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+// The same with std::from_chars (libstdc++ 11 and later), which reports out of range both
+// beyond float's largest and below its smallest subnormal: the second reads as zero.
+inline const char* w2v_parse_float_charconv(const char* s, const char* end, float& v, bool& range) {
+    range = true;
+    if (s < end && *s == '+' && s + 1 < end && s[1] != '-' && s[1] != '+') ++s;
+    const auto r = std::from_chars(s, end, v, std::chars_format::general);
+    if (r.ec == std::errc()) return r.ptr;
+    if (r.ec != std::errc::result_out_of_range) return nullptr;
+    double d = 0;
+    const auto rd = std::from_chars(s, end, d, std::chars_format::general);
+    bool tiny = false;
+    if (rd.ec == std::errc()) {
+        tiny = std::fabs(d) <= double(std::numeric_limits<float>::max());
+    } else if (rd.ec == std::errc::result_out_of_range) {  // beyond double: the exponent's sign
+        for (const char* c = s; c + 1 < rd.ptr; ++c)
+            if ((*c == 'e' || *c == 'E') && c[1] == '-') tiny = true;
+    }
+    if (!tiny) {
+        range = false;
+        return nullptr;
+    }
+    v = *s == '-' ? -0.0f : 0.0f;
+    if (rd.ec == std::errc()) v = static_cast<float>(d);
+    return rd.ptr;
+}
+#endif
+
+inline const char* w2v_parse_float(const char* s, const char* end, float& v, bool& range) {
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+    return w2v_parse_float_charconv(s, end, v, range);
+#else
+    return w2v_parse_float_portable(s, end, v, range);
 #endif
 }
 
@@ -1085,9 +1142,10 @@ inline WordVectors parse_word2vec(const std::string& data, bool binary, const st
 
 /// Writes the vectors as a float32 .npy matrix (io::write_npy; numpy.load reads it) and the
 /// words as a vocabulary file: one "word<TAB>count" line per row, in row order, the words'
-/// bytes as they are (UTF-8 from a UTF-8 corpus); counts 0 when `wv.counts` is empty. Both
-/// atomic. Throws as word2vec_bytes, DimensionError when counts are neither empty nor one per
-/// word, IoError if a file cannot be written.
+/// bytes as they are (UTF-8 from a UTF-8 corpus); counts 0 when `wv.counts` is empty. Each
+/// file is replaced atomically, the .npy first: if the second write fails, the pair disagrees
+/// and load_word2vec_npy says so (W2V-44). Throws as word2vec_bytes, DimensionError when counts are
+/// neither empty nor one per word, IoError if a file cannot be written.
 inline void save_word2vec_npy(const std::string& npy_path, const std::string& vocab_path,
                               const WordVectors& wv) {
     detail::w2v_check_writable(wv, "save_word2vec_npy");
@@ -1160,15 +1218,15 @@ struct ScoredWord {
 /// mul: argmax s(d, b) s(d, c) / (s(d, a) + 1e-6) with s = (1 + cos) / 2 (3CosMul).
 enum class AnalogyMethod { add, mul };
 
-/// How WordIndex matches words: byte for byte, or with ASCII letters lower-cased on both sides,
-/// where the first (most frequent) of a word's case variants stands for them all and the others
-/// are not indexed ("Paris" before "PARIS": only "Paris", found as "paris" too; gensim's
-/// case_insensitive evaluation).
+/// How WordIndex matches words: byte for byte, or with ASCII letters lower-cased on both sides
+/// (gensim's case_insensitive evaluation): a query word stands for the first (most frequent) of
+/// its case variants ("paris" finds "Paris" before "PARIS"), every variant stays a candidate
+/// answer, and the variants of the query words are left out of the answers.
 enum class WordCase { exact, fold };
 
 /// The first `restrict` rows of word vectors (all if 0), each scaled to unit length, for
-/// queries. Zero vectors stay zero. Index rows are the file's rows unless `match` is
-/// WordCase::fold and the restricted words hold case variants (word(i) names row i's word).
+/// queries; row i of unit() is the vectors' row i. Zero vectors stay zero. A word given on
+/// two rows is found at the first; answers leave out every row of a query word.
 class WordIndex {
 public:
     explicit WordIndex(const WordVectors& wv, std::size_t restrict = 0,
@@ -1180,16 +1238,17 @@ public:
         if (static_cast<Eigen::Index>(wv.words.size()) != wv.vectors.rows())
             throw DimensionError("embedkit::text::WordIndex: " + std::to_string(wv.words.size()) +
                                  " words but " + std::to_string(wv.vectors.rows()) + " vectors");
-        for (Eigen::Index i = 0; i < first; ++i) {  // the first of a repeat wins
+        rows_ = first;
+        canonical_.resize(static_cast<std::size_t>(rows_));
+        variants_.assign(static_cast<std::size_t>(rows_), 0);
+        for (Eigen::Index i = 0; i < rows_; ++i) {  // the first of a repeat or variant wins
             const std::string& w = wv.words[static_cast<std::size_t>(i)];
-            if (index_.emplace(fold_ ? fold(w) : w, static_cast<Eigen::Index>(source_.size()))
-                    .second)
-                source_.push_back(i);
+            const Eigen::Index c = index_.emplace(fold_ ? fold(w) : w, i).first->second;
+            canonical_[static_cast<std::size_t>(i)] = c;
+            ++variants_[static_cast<std::size_t>(c)];
         }
-        rows_ = static_cast<Eigen::Index>(source_.size());
-        unit_.resize(rows_, wv.vectors.cols());
+        unit_ = wv.vectors.topRows(rows_);
         for (Eigen::Index i = 0; i < rows_; ++i) {
-            unit_.row(i) = wv.vectors.row(source_[static_cast<std::size_t>(i)]);
             const float n = unit_.row(i).norm();
             if (n > 0) unit_.row(i) /= n;
         }
@@ -1198,16 +1257,15 @@ public:
     /// The index refers to `wv`, which must outlive it (a temporary is refused).
     explicit WordIndex(WordVectors&&, std::size_t = 0, WordCase = WordCase::exact) = delete;
 
-    /// The row of `word` among the indexed words, or -1.
+    /// The row of `word` among the indexed words (its first row, or its first variant's when
+    /// folding), or -1.
     Eigen::Index find(const std::string& word) const {
         const auto it = index_.find(fold_ ? fold(word) : word);
         return it == index_.end() ? -1 : it->second;
     }
-    /// The indexed words' unit vectors, one row per indexed word.
     const RowMatrixF& unit() const noexcept { return unit_; }
-    /// The word of index row i (as the vectors spell it).
     const std::string& word(Eigen::Index i) const {
-        return wv_->words[static_cast<std::size_t>(source_[static_cast<std::size_t>(i)])];
+        return wv_->words[static_cast<std::size_t>(i)];
     }
 
     /// The k words closest to `word` by cosine (itself excluded), through top_k.
@@ -1239,7 +1297,8 @@ public:
         std::vector<std::pair<float, Eigen::Index>> all;
         all.reserve(static_cast<std::size_t>(rows_));
         for (Eigen::Index j = 0; j < rows_; ++j) {
-            if (j == ia || j == ib || j == ic) continue;
+            const Eigen::Index cj = canonical_[static_cast<std::size_t>(j)];
+            if (cj == ia || cj == ib || cj == ic) continue;
             const float v = (1 + sb[j]) / 2 * ((1 + sc[j]) / 2) / ((1 + sa[j]) / 2 + 1e-6f);
             all.push_back({v, j});
         }
@@ -1279,14 +1338,16 @@ private:
     std::vector<ScoredWord> nearest_to(const Row& q, Eigen::Index k,
                                        std::initializer_list<Eigen::Index> skip) const {
         const RowMatrixF query = q;
-        const Eigen::Index want =
-            std::min<Eigen::Index>(rows_, k + static_cast<Eigen::Index>(skip.size()));
-        const TopK<float> top = top_k(query, unit_, want, Metric::dot);
+        // Enough candidates that k remain once every row of the skipped words is left out.
+        Eigen::Index want = k;
+        for (const Eigen::Index s : skip) want += variants_[static_cast<std::size_t>(s)];
+        const TopK<float> top = top_k(query, unit_, std::min(rows_, want), Metric::dot);
         std::vector<ScoredWord> out;
         for (Eigen::Index t = 0;
              t < top.indices.cols() && static_cast<Eigen::Index>(out.size()) < k; ++t) {
             const Eigen::Index j = top.indices(0, t);
-            if (std::find(skip.begin(), skip.end(), j) != skip.end()) continue;
+            const Eigen::Index c = canonical_[static_cast<std::size_t>(j)];
+            if (std::find(skip.begin(), skip.end(), c) != skip.end()) continue;
             out.push_back({word(j), top.scores(0, t)});
         }
         return out;
@@ -1295,7 +1356,8 @@ private:
     const WordVectors* wv_;
     bool fold_;
     Eigen::Index rows_ = 0;
-    std::vector<Eigen::Index> source_;  // index row -> row of the vectors
+    std::vector<Eigen::Index> canonical_;  // row -> the row its word (or folded word) finds
+    std::vector<Eigen::Index> variants_;   // row -> how many rows find it
     RowMatrixF unit_;
     std::unordered_map<std::string, Eigen::Index> index_;
 };
@@ -1315,9 +1377,9 @@ struct AnalogyReport {
 
 /// Evaluates analogies in the `questions-words.txt` format (": section" lines, then
 /// "a b c d" lines: d is the answer to a : b :: c : ?) over the first `restrict` words (30,000
-/// by convention), case-insensitively (ASCII; WordCase::fold: the most frequent case variant of
-/// a word stands for it, as in gensim's evaluation). A question counts when all four words are
-/// indexed; it is correct when the best answer (query words excluded) is d.
+/// by convention), case-insensitively as gensim's case_insensitive evaluation (ASCII;
+/// WordCase::fold). A question counts when all four words are indexed; it is correct when the
+/// best answer (every case variant of the query words excluded) is d in any case.
 /// Throws IoError if the file cannot be read, FormatError for a line of other than 4 words.
 inline AnalogyReport evaluate_analogies(const WordVectors& wv, const std::string& path,
                                         std::size_t restrict = 30000,
