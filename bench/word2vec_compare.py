@@ -14,9 +14,9 @@ Quality is compared on the same questions: those whose four words are all among 
 frequent words of BOTH runs' vectors. Both sides' vectors are read by gensim's
 KeyedVectors.load_word2vec_format (so every run also cross-checks that gensim reads embedkit's
 binary files) and scored by gensim's evaluate_word_analogies (3CosAdd, restrict_vocab=30000,
-case-insensitive) and evaluate_word_pairs (WordSim-353, Spearman). The example's own evaluator
-gives the same figures on the same subset (see the README's "Word vectors"); its figures on its
-own subset are kept in the JSON as well.
+case-insensitive) and evaluate_word_pairs (WordSim-353, Spearman). embedkit's own evaluator
+(the example's metrics.json) scores the questions its own top 30,000 words cover; those
+figures are kept in the JSON too, for the one- and the two-thread runs.
 
 Speed is raw corpus words (before subsampling) times epochs per wall-clock second of training
 (vocabulary pass excluded), as both programs report it; gensim's effective-words figure too.
