@@ -184,7 +184,8 @@ def main():
                 "gensim_analogy": q["gensim"]["analogy"],
                 "questions": q["embedkit"]["questions"],
                 "embedkit_wordsim": q["embedkit"]["wordsim"],
-                "gensim_wordsim": q["gensim"]["wordsim"],
+                                "gensim_wordsim": q["gensim"]["wordsim"],
+                "wordsim_oov_percent": {k: q[k]["wordsim_oov_percent"] for k in q},
                 "embedkit_own_evaluator": {k: ek.get(k) for k in (
                     "analogy_accuracy", "analogy_covered", "wordsim_spearman", "wordsim_covered")},
                 "embedkit_2t_own_evaluator": {k: ek2.get(k) for k in (

@@ -552,13 +552,23 @@ TEST_CASE("word2vec files: both number parsers read the same numbers and refuse 
     };
     const float inf = std::numeric_limits<float>::infinity();
     const std::vector<Case> cases{
-        {"0.5", true, 0.5f, 3, true},   {"-1e-3 ", true, -1e-3f, 5, true},
-        {"+2", true, 2.0f, 2, true},    {"1.5x", true, 1.5f, 3, true},
-        {"inf", true, inf, 3, true},    {"-inf", true, -inf, 4, true},
-        {"3e38", true, 3e38f, 4, true}, {"1e-45", true, 1e-45f, 5, true},
-        {"1e-50", true, 0.0f, 5, true}, {"-1e-400", true, -0.0f, 7, true},
-        {"1e39", false, 0, 0, false},   {"-1e400", false, 0, 0, false},
-        {"abc", false, 0, 0, true},     {"+-1", false, 0, 0, true},
+        {"0.5", true, 0.5f, 3, true},
+        {"-1e-3 ", true, -1e-3f, 5, true},
+        {"+2", true, 2.0f, 2, true},
+        {"1.5x", true, 1.5f, 3, true},
+        {"inf", true, inf, 3, true},
+        {"-inf", true, -inf, 4, true},
+        {"3e38", true, 3e38f, 4, true},
+        {"1e-45", true, 1e-45f, 5, true},
+        {"1e-50", true, 0.0f, 5, true},
+        {"-1e-400", true, -0.0f, 7, true},
+        {"3.4028235e38", true, std::numeric_limits<float>::max(), 12, true},
+        {std::string("1") + std::string(400, '0') + "e-10", false, 0, 0, false},
+        {std::string("0.") + std::string(400, '0') + "1", true, 0.0f, 403, true},
+        {"1e39", false, 0, 0, false},
+        {"-1e400", false, 0, 0, false},
+        {"abc", false, 0, 0, true},
+        {"+-1", false, 0, 0, true},
         {"", false, 0, 0, true},
     };
     for (const auto& [name, parse] : parsers)
@@ -669,6 +679,10 @@ TEST_CASE("word2vec queries: a cased vocabulary, matched exactly or case-folded 
         CHECK(a[0].word == "queen");
         CHECK(a[2].word == "apple");
     }
+    // k = 1: "MAN" (Man's twin) is left out with "Man", so the answer is the next row, King.
+    const auto one = folded.nearest("man", 1);
+    REQUIRE(one.size() == 1);
+    CHECK(one[0].word == "King");
     const auto near = folded.nearest("QUEEN", 10);
     CHECK(near.size() == 5);
     for (const auto& w : near) CHECK((w.word != "queen" && w.word != "Queen"));

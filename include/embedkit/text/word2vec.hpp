@@ -401,7 +401,7 @@ inline SgnsFn sgns_kernel([[maybe_unused]] simd::Level level) noexcept {
     return &sgns_portable;
 }
 
-// Seeds of the per-thread, per-epoch generators (SplitMix64's finaliser), so that no two
+// Seeds of the per-piece, per-epoch generators (SplitMix64's finaliser), so that no two
 // streams are shifted copies of each other.
 inline std::uint64_t splitmix64(std::uint64_t x) noexcept {
     x += 0x9E3779B97F4A7C15ULL;
@@ -777,22 +777,27 @@ inline WordVectors train_word2vec(const std::string& path, const Vocabulary& voc
         const std::uint64_t pieces =
             options.threads == 1 ? 1 : 16 * static_cast<std::uint64_t>(options.threads);
         std::atomic<std::uint64_t> next_piece{0};
+        std::atomic<bool> failed{false};  // one thread's error stops the others' next pieces
         for (int t = 0; t < options.threads; ++t) {
             const auto slot = static_cast<std::size_t>(t);
             try {
-                pool.emplace_back([&sh, &path, &errors, &next_piece, &options, slot, pieces,
-                                   file_size, epoch] {
+                pool.emplace_back([&sh, &path, &errors, &next_piece, &failed, &options, slot,
+                                   pieces, file_size, epoch] {
+                    // Piece c starts at floor(file_size c / pieces), without overflow.
+                    const auto at = [&](std::uint64_t c) {
+                        return file_size / pieces * c + file_size % pieces * c / pieces;
+                    };
                     try {
-                        for (std::uint64_t c = next_piece.fetch_add(1); c < pieces;
-                             c = next_piece.fetch_add(1)) {
+                        for (std::uint64_t c = next_piece.fetch_add(1);
+                             c < pieces && !failed.load(); c = next_piece.fetch_add(1)) {
                             const std::uint64_t seed = detail::splitmix64(
                                 options.seed ^
                                 detail::splitmix64(static_cast<std::uint64_t>(epoch) << 32 | c));
-                            detail::w2v_worker(sh, path, file_size * c / pieces,
-                                               file_size * (c + 1) / pieces, seed);
+                            detail::w2v_worker(sh, path, at(c), at(c + 1), seed);
                         }
                     } catch (...) {
                         errors[slot] = std::current_exception();
+                        failed.store(true);
                     }
                 });
             } catch (...) {  // no thread could be started: finish the started ones first
@@ -889,10 +894,11 @@ inline std::size_t w2v_fixed6(double v, char* out, std::size_t size) {
 
 // A number at s (no blank before it) in the "C" locale, whatever the program's locale: decimal
 // or exponent form, an optional sign, inf and nan; no hexadecimal. Returns the end of the
-// number, or nullptr if there is none or it is beyond float's largest (then `range` is false);
-// a value below float's smallest subnormal reads as zero of its sign, as strtof rounds it.
-// The portable form (any standard library): strtod where the locale's decimal point is '.',
-// else a stream in the classic locale.
+// number, or nullptr if there is none or it rounds beyond float's largest (then `range` is
+// false); a value below half float's smallest subnormal (about 7e-46) reads as zero of its sign,
+// as strtof rounds it. The portable form (any standard library): strtod where the locale's
+// decimal point is '.', else a stream in the classic locale (which reads no inf or nan and
+// refuses "1e": only under a locale whose decimal point is not '.' without from_chars).
 inline const char* w2v_parse_float_portable(const char* s, const char* end, float& v, bool& range) {
     range = true;
     if (s < end && *s == '+' && s + 1 < end && s[1] != '-' && s[1] != '+') ++s;
@@ -918,8 +924,8 @@ inline const char* w2v_parse_float_portable(const char* s, const char* end, floa
         else if (std::fabs(d) == std::numeric_limits<double>::max())
             range = false;  // the stream's mark of an overflow
     }
-    if (range && std::isfinite(d) && std::fabs(d) > double(std::numeric_limits<float>::max()))
-        range = false;
+    if (range && std::isfinite(d) && std::isinf(static_cast<float>(d)))
+        range = false;  // rounds beyond float's largest (3.4028235e38 itself is kept)
     if (!range || used == 0) return nullptr;
     v = static_cast<float>(d);
     return s + used;
@@ -927,7 +933,7 @@ inline const char* w2v_parse_float_portable(const char* s, const char* end, floa
 
 #if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
 // The same with std::from_chars (libstdc++ 11 and later), which reports out of range both
-// beyond float's largest and below its smallest subnormal: the second reads as zero.
+// beyond float's largest and where a value rounds to zero: read again as a double.
 inline const char* w2v_parse_float_charconv(const char* s, const char* end, float& v, bool& range) {
     range = true;
     if (s < end && *s == '+' && s + 1 < end && s[1] != '-' && s[1] != '+') ++s;
@@ -936,19 +942,13 @@ inline const char* w2v_parse_float_charconv(const char* s, const char* end, floa
     if (r.ec != std::errc::result_out_of_range) return nullptr;
     double d = 0;
     const auto rd = std::from_chars(s, end, d, std::chars_format::general);
-    bool tiny = false;
-    if (rd.ec == std::errc()) {
-        tiny = std::fabs(d) <= double(std::numeric_limits<float>::max());
-    } else if (rd.ec == std::errc::result_out_of_range) {  // beyond double: the exponent's sign
-        for (const char* c = s; c + 1 < rd.ptr; ++c)
-            if ((*c == 'e' || *c == 'E') && c[1] == '-') tiny = true;
-    }
-    if (!tiny) {
-        range = false;
+    if (rd.ec == std::errc::result_out_of_range)  // beyond double too: strtod tells which way
+        return w2v_parse_float_portable(s, end, v, range);
+    if (rd.ec != std::errc() || std::isinf(static_cast<float>(d))) {
+        range = rd.ec != std::errc() ? range : false;
         return nullptr;
     }
-    v = *s == '-' ? -0.0f : 0.0f;
-    if (rd.ec == std::errc()) v = static_cast<float>(d);
+    v = static_cast<float>(d);  // below half float's smallest subnormal: zero of its sign
     return rd.ptr;
 }
 #endif
@@ -1263,7 +1263,9 @@ public:
         const auto it = index_.find(fold_ ? fold(word) : word);
         return it == index_.end() ? -1 : it->second;
     }
+    /// The indexed rows at unit length (row i is the vectors' row i).
     const RowMatrixF& unit() const noexcept { return unit_; }
+    /// The word of row i.
     const std::string& word(Eigen::Index i) const {
         return wv_->words[static_cast<std::size_t>(i)];
     }
@@ -1339,9 +1341,10 @@ private:
                                        std::initializer_list<Eigen::Index> skip) const {
         const RowMatrixF query = q;
         // Enough candidates that k remain once every row of the skipped words is left out.
-        Eigen::Index want = k;
-        for (const Eigen::Index s : skip) want += variants_[static_cast<std::size_t>(s)];
-        const TopK<float> top = top_k(query, unit_, std::min(rows_, want), Metric::dot);
+        Eigen::Index want = std::min(rows_, k);
+        for (const Eigen::Index s : skip)
+            want = std::min(rows_, want + variants_[static_cast<std::size_t>(s)]);
+        const TopK<float> top = top_k(query, unit_, want, Metric::dot);
         std::vector<ScoredWord> out;
         for (Eigen::Index t = 0;
              t < top.indices.cols() && static_cast<Eigen::Index>(out.size()) < k; ++t) {
