@@ -488,15 +488,15 @@ TEST_CASE("word2vec files: text bytes as word2vec.c writes them, binary and text
     CHECK(back_n.words == wv.words);
     CHECK(back_n.counts == wv.counts);
     CHECK((back_n.vectors - wv.vectors).cwiseAbs().maxCoeff() == 0.0f);
-    for (const auto& [bad_tsv, what] : std::vector<std::pair<std::string, std::string>>{
+    for (const auto& bad : std::vector<std::pair<std::string, std::string>>{
              {"a\t7\n", "names 1 words, '"},
              {"a\t7\nbb\n", "line 2: not \"word<TAB>count\""},
              {"a\t7\nbb\tx\n", "line 2: the count 'x' is not a decimal number"},
              {"a\t7\na\t3\n", "line 2: the word 'a' is also on line 1"},
              {"a b\t7\nbb\t3\n", "line 1: the word holds whitespace"}}) {
-        write_file(tsv, bad_tsv);
-        CHECK_THROWS_WITH_AS(text::load_word2vec_npy(npy, tsv), doctest::Contains(what.c_str()),
-                             ek::FormatError);
+        write_file(tsv, bad.first);
+        CHECK_THROWS_WITH_AS(text::load_word2vec_npy(npy, tsv),
+                             doctest::Contains(bad.second.c_str()), ek::FormatError);
     }
     write_file(tsv, "a\t7\r\nbb\t3\r\n");  // CRLF lines
     CHECK(text::load_word2vec_npy(npy, tsv).counts == wv.counts);
@@ -571,9 +571,11 @@ TEST_CASE("word2vec files: both number parsers read the same numbers and refuse 
         {"+-1", false, 0, 0, true},
         {"", false, 0, 0, true},
     };
-    for (const auto& [name, parse] : parsers)
+    for (const auto& named : parsers)
         for (const Case& c : cases) {
-            INFO(std::string(name), " '", c.text, "'");
+            const std::string name = named.first;  // no structured binding: INFO captures it
+            const Parse parse = named.second;
+            INFO(name, " '", c.text, "'");
             float v = 123;
             bool range = true;
             const char* stop = parse(c.text.data(), c.text.data() + c.text.size(), v, range);
@@ -588,8 +590,10 @@ TEST_CASE("word2vec files: both number parsers read the same numbers and refuse 
             CHECK(std::signbit(v) == std::signbit(c.value));
         }
     // Hexadecimal is no number here: at most its "0" is read, and the row's check refuses "x".
-    for (const auto& [name, parse] : parsers) {
-        INFO(std::string(name));
+    for (const auto& named : parsers) {
+        const std::string name = named.first;
+        const Parse parse = named.second;
+        INFO(name);
         const std::string hex = "0x1p3";
         float v = 0;
         bool range = true;
