@@ -1320,8 +1320,7 @@ public:
 
 private:
     static std::string fold(std::string w) {
-        for (char& c : w)
-            if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+        detail::w2v_lower(w);
         return w;
     }
     static void check_k(Eigen::Index k, const char* fn) {
